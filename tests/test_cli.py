@@ -1,0 +1,55 @@
+"""The command line end to end, on the real Ray engine."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from vcurate.cli import main
+
+
+def _vcurate(*args, check=True):
+    env = {**os.environ, "RAY_ADDRESS": "", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run([sys.executable, "-m", "vcurate", *args], capture_output=True, text=True, env=env, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"vcurate {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.mark.slow
+def test_run_on_ray_equals_local_run(tmp_path, tiny_archive, curated):
+    root, _ = tiny_archive
+    local_out, _, _ = curated
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text("encode:\n  max_short_side: 128\nray:\n  num_cpus: 2\n")
+    out = tmp_path / "out"
+    proc = _vcurate("run", str(cfg), "--input", str(root / "raw"), "--output", str(out), "--quiet")
+    assert "clips kept" in proc.stderr
+    ray_clips = pd.read_parquet(out / "clips.parquet")
+    local_clips = pd.read_parquet(local_out / "clips.parquet")
+    cols = ["clip_key", "status", "caption", "start_frame", "end_frame"]
+    assert ray_clips[cols].sort_values("clip_key").values.tolist() == local_clips[cols].sort_values("clip_key").values.tolist()
+    assert json.loads((out / "run.json").read_text())["engine"] == "ray"
+
+    again = _vcurate("run", str(cfg), "--input", str(root / "raw"), "--output", str(out), check=False)
+    assert again.returncode == 2 and "--overwrite" in again.stderr
+
+    proc = _vcurate("eval", str(out), "--truth", str(root / "ground_truth.jsonl"))
+    assert json.loads(proc.stdout)["cuts"]["f1"] >= 0.9
+
+
+def test_user_errors_are_one_clear_line(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "missing.yaml"), "--input", ".", "--output", str(tmp_path)]) == 2
+    assert "pipeline config not found" in capsys.readouterr().err
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text("{}\n")
+    assert main(["run", str(cfg), "--input", str(tmp_path / "nope"), "--output", str(tmp_path / "o")]) == 2
+    assert "input folder not found" in capsys.readouterr().err
+    assert main(["run", str(cfg), "--output", str(tmp_path / "o")]) == 2
+    assert "no input folder" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path), "--truth", "x.jsonl"]) == 2
+    assert "no pipeline output" in capsys.readouterr().err
+    assert main(["synth", str(tmp_path / "s"), "--videos", "0"]) == 2

@@ -1,0 +1,44 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from vcurate.config import ConfigError, PipelineConfig, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_default_yaml_states_the_defaults():
+    """pipelines/default.yaml documents every key with its default value; it must not drift."""
+    raw = yaml.safe_load((ROOT / "pipelines" / "default.yaml").read_text())
+    assert load_config(ROOT / "pipelines" / "default.yaml") == PipelineConfig()
+    assert set(raw) == set(PipelineConfig.model_fields)
+    for section, model in PipelineConfig.model_fields.items():
+        assert set(raw[section]) == set(model.annotation.model_fields), section
+
+
+def test_all_pipeline_yamls_load():
+    for path in (ROOT / "pipelines").glob("*.yaml"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("split:\n  treshold: 3\n", "split.treshold: Extra inputs are not permitted"),
+        ("split:\n  threshold: -1\n", "split.threshold"),
+        ("split:\n  min_clip_seconds: 5\n  max_clip_seconds: 2\n", "max_clip_seconds must be larger"),
+        ("- a\n- b\n", "expected a mapping"),
+        ("split: [\n", "not valid YAML"),
+    ],
+)
+def test_bad_configs_say_where_and_why(tmp_path, text, message):
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
+        load_config(path)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")

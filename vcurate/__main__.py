@@ -1,0 +1,5 @@
+import sys
+
+from vcurate.cli import main
+
+sys.exit(main())

@@ -1,0 +1,121 @@
+"""Pydantic models of pipelines/*.yaml. Unknown keys are errors, so a typo never silently does nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InputConfig(_Section):
+    path: str | None = Field(None, description="root folder of the raw archive (`--input` overrides)")
+    manifest: str | None = Field(
+        None,
+        description="CSV or parquet with one row per video (path relative to the input root, caption). "
+        "Unset: `captions.csv` or `captions.parquet` at the input root is used when present.",
+    )
+    path_column: str = "path"
+    caption_column: str = "caption"
+    extensions: list[str] = Field(default_factory=lambda: ["mp4", "mov", "mkv", "webm", "avi"])
+
+
+class OutputConfig(_Section):
+    path: str | None = Field(None, description="output folder (`--output` overrides)")
+
+
+class AnalysisConfig(_Section):
+    short_side: int = Field(
+        144, ge=32, description="target short side (pixels) of the small frames analyzers see; taken by "
+        "integer subsampling of the decoded planes, so the real size lies within a factor 1.5 of this"
+    )
+    decode_threads: int = Field(0, ge=0, description="PyAV decoder threads per video; 0 = FFmpeg's choice")
+
+
+class SplitConfig(_Section):
+    detector: Literal["content", "adaptive"] = Field(
+        "content", description="PySceneDetect detector: ContentDetector or AdaptiveDetector"
+    )
+    threshold: float = Field(
+        27.0, gt=0, description="content: mean HSV change (0-255) that makes a cut; "
+        "adaptive: ratio of a frame's change to its neighbours' average"
+    )
+    min_scene_frames: int = Field(15, ge=1, description="no cut closer than this many frames to the previous")
+    min_clip_seconds: float = Field(1.0, ge=0, description="scenes shorter than this are rejected (too_short)")
+    max_clip_seconds: float = Field(
+        10.0, gt=0, description="longer scenes are split into equal chunks no longer than this"
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "SplitConfig":
+        if self.max_clip_seconds <= self.min_clip_seconds:
+            raise ValueError("split.max_clip_seconds must be larger than split.min_clip_seconds")
+        return self
+
+
+class CaptionFilterConfig(_Section):
+    require_caption: bool = Field(True, description="reject clips without any caption (no_caption)")
+
+
+class EncodeConfig(_Section):
+    codec: str = Field("libx264", description="FFmpeg encoder of the kept clips")
+    max_short_side: int = Field(360, ge=16, description="kept clips are downscaled so the short side is at most this")
+    crf: int = Field(23, ge=0, le=51, description="constant rate factor: lower is better quality, bigger files")
+    preset: str = Field("veryfast", description="x264 speed/size preset")
+
+
+class ShardConfig(_Section):
+    max_samples: int = Field(256, ge=1, description="samples per shard at most")
+    max_bytes: int = Field(512 * 1024 * 1024, ge=1024, description="bytes per shard at most (approximate)")
+
+
+class RayConfig(_Section):
+    address: str | None = Field(
+        None, description="Ray cluster to join; unset = $RAY_ADDRESS when set, else a local embedded Ray"
+    )
+    num_cpus: int | None = Field(None, ge=1, description="CPUs of the local Ray (unset = all)")
+    analyze_concurrency: int | None = Field(
+        None, ge=1, description="parallel video-analysis tasks at most (unset = Ray decides)"
+    )
+
+
+class PipelineConfig(_Section):
+    """A curation job: where the archive is, how to split, what to reject, how to encode and shard."""
+
+    input: InputConfig = Field(default_factory=InputConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    captions: CaptionFilterConfig = Field(default_factory=CaptionFilterConfig)
+    encode: EncodeConfig = Field(default_factory=EncodeConfig)
+    shards: ShardConfig = Field(default_factory=ShardConfig)
+    ray: RayConfig = Field(default_factory=RayConfig)
+
+
+class ConfigError(ValueError):
+    """A pipeline YAML that cannot be used, with a message that says where and why."""
+
+
+def load_config(path: str | Path) -> PipelineConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"pipeline config not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    try:
+        return PipelineConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{path}: invalid pipeline config:"]
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            lines.append(f"  {where}: {err['msg']}")
+        raise ConfigError("\n".join(lines)) from None

@@ -1,0 +1,68 @@
+"""Encode one kept clip to an in-memory H.264 MP4, decoding only the clip's own frames."""
+
+from __future__ import annotations
+
+import io
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from vcurate.config import EncodeConfig
+from vcurate.media.probe import MediaError
+
+
+def output_size(width: int, height: int, max_short_side: int) -> tuple[int, int]:
+    """Downscale (never upscale) to the short-side cap, keeping aspect; even sides for yuv420p."""
+    scale = min(1.0, max_short_side / min(width, height))
+    w, h = max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+    return w, h
+
+
+def _clip_frames(container, stream, start_s: float, end_s: float, fps: float):
+    """Frames whose time lies in [start_s, end_s), reached by a backward seek to the keyframe before
+    start_s. Times are matched with half a frame's tolerance."""
+    half = 0.5 / fps if fps > 0 else 1e-3
+    if start_s > half and stream.time_base:
+        container.seek(int(max(0.0, start_s - half) / stream.time_base), stream=stream, backward=True)
+    for frame in container.decode(stream):
+        t = frame.time
+        if t is None:
+            continue
+        if t >= end_s - half:
+            break
+        if t >= start_s - half:
+            yield frame
+
+
+def encode_clip(path: str | Path, start_s: float, end_s: float, fps: float, expected_frames: int, cfg: EncodeConfig) -> bytes:
+    """MP4 bytes of the clip at constant `fps`, scaled to cfg.max_short_side."""
+    out = io.BytesIO()
+    rate = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(25)
+    written = 0
+    try:
+        with av.open(str(path)) as src:
+            stream = src.streams.video[0]
+            stream.thread_type = "AUTO"
+            with av.open(out, "w", format="mp4") as dst:
+                enc = None
+                for frame in _clip_frames(src, stream, start_s, end_s, fps):
+                    if enc is None:
+                        enc = dst.add_stream(cfg.codec, rate=rate)
+                        enc.width, enc.height = output_size(frame.width, frame.height, cfg.max_short_side)
+                        enc.pix_fmt = "yuv420p"
+                        enc.options = {"crf": str(cfg.crf), "preset": cfg.preset}
+                    small = frame.reformat(width=enc.width, height=enc.height, format="yuv420p")
+                    small.pts = None
+                    dst.mux(enc.encode(small))
+                    written += 1
+                if enc is None:
+                    raise MediaError(f"no frames between {start_s:.3f}s and {end_s:.3f}s")
+                dst.mux(enc.encode())
+    except MediaError:
+        raise
+    except (av.FFmpegError, ValueError, OSError) as exc:
+        raise MediaError(f"cannot encode clip: {exc}") from exc
+    if abs(written - expected_frames) > 1:
+        raise MediaError(f"clip decoded to {written} frames, expected {expected_frames}")
+    return out.getvalue()

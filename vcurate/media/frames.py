@@ -1,0 +1,141 @@
+"""The single decode pass: every frame of a video, decoded once, handed to every analyzer.
+
+Analyzers see an `AnalysisFrame`, which gives small views of the decoded picture on demand and
+computes each at most once per frame. Small frames are taken by integer subsampling of the decoded
+YUV planes: a libswscale reformat to a small RGB frame costs more than the decode itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Protocol
+
+import av
+import cv2
+import numpy as np
+
+from vcurate.media.probe import MediaError
+
+_PLANAR_YUV = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p", "yuvj440p"}
+
+
+def plane_array(plane) -> np.ndarray:
+    """A zero-copy (height, width) uint8 view of one decoded plane, line padding removed."""
+    data = np.frombuffer(plane, np.uint8)
+    return data.reshape(plane.height, plane.line_size)[:, : plane.width]
+
+
+def analysis_stride(width: int, height: int, short_side: int) -> int:
+    """Integer subsampling step that brings the frame's short side closest to `short_side`."""
+    return max(1, round(min(width, height) / short_side))
+
+
+class AnalysisFrame:
+    """One decoded frame and the views analyzers ask of it, computed lazily and cached."""
+
+    __slots__ = ("frame", "stride", "_luma", "_bgr")
+
+    def __init__(self, frame: av.VideoFrame, stride: int):
+        self.frame, self.stride = frame, stride
+        self._luma: np.ndarray | None = None
+        self._bgr: np.ndarray | None = None
+
+    @property
+    def planar(self) -> bool:
+        return self.frame.format.name in _PLANAR_YUV
+
+    def luma_full(self) -> np.ndarray:
+        """Full-resolution luma (Y plane view, no copy) for analyzers that need native detail."""
+        if self.planar:
+            return plane_array(self.frame.planes[0])
+        return cv2.cvtColor(self.frame.to_ndarray(format="bgr24"), cv2.COLOR_BGR2GRAY)
+
+    def luma(self) -> np.ndarray:
+        """Small luma, contiguous, (h/stride, w/stride) uint8."""
+        if self._luma is None:
+            if self.planar:
+                s = self.stride
+                self._luma = np.ascontiguousarray(plane_array(self.frame.planes[0])[::s, ::s])
+            else:
+                self._luma = cv2.cvtColor(self.bgr(), cv2.COLOR_BGR2GRAY)
+        return self._luma
+
+    def bgr(self) -> np.ndarray:
+        """Small BGR (what PySceneDetect's detectors expect), from subsampled Y, U and V planes."""
+        if self._bgr is None:
+            if self.planar:
+                y = self.luma()
+                h, w = y.shape
+                chroma = []
+                for plane in self.frame.planes[1:3]:
+                    full = plane_array(plane)
+                    rows = (np.arange(h) * self.stride * full.shape[0]) // self.frame.height
+                    cols = (np.arange(w) * self.stride * full.shape[1]) // self.frame.width
+                    chroma.append(full[rows[:, None], cols[None, :]])
+                self._bgr = cv2.cvtColor(np.dstack([y, *chroma]), cv2.COLOR_YUV2BGR)
+            else:
+                w = max(1, self.frame.width // self.stride)
+                h = max(1, self.frame.height // self.stride)
+                self._bgr = self.frame.reformat(width=w, height=h, format="bgr24").to_ndarray()
+        return self._bgr
+
+
+class FrameAnalyzer(Protocol):
+    """Anything that looks at every frame of the pass, in order."""
+
+    def process(self, index: int, frame: AnalysisFrame) -> None: ...
+
+    def finish(self, num_frames: int) -> None: ...
+
+
+@dataclass
+class DecodedVideo:
+    """What the pass learnt about the whole video."""
+
+    num_frames: int
+    times: np.ndarray  # presentation time (s) of each frame, in decode output order
+    rotation: int
+    width: int
+    height: int
+
+
+def decode_pass(
+    path: str | Path,
+    analyzers: Iterable[FrameAnalyzer],
+    short_side: int,
+    threads: int = 0,
+    fps_hint: float = 25.0,
+) -> DecodedVideo:
+    """Decode every frame once and feed it to every analyzer; returns frame times and counts."""
+    analyzers = list(analyzers)
+    times: list[float] = []
+    rotation = 0
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            if threads:
+                stream.codec_context.thread_count = threads
+            width, height = stream.codec_context.width, stream.codec_context.height
+            stride = analysis_stride(width, height, short_side)
+            for index, frame in enumerate(container.decode(stream)):
+                if index == 0:
+                    rotation = int(round(frame.rotation or 0))
+                if frame.width != width or frame.height != height:
+                    raise MediaError(f"frame size changes mid-stream ({width}x{height} -> {frame.width}x{frame.height})")
+                view = AnalysisFrame(frame, stride)
+                for analyzer in analyzers:
+                    analyzer.process(index, view)
+                times.append(frame.time if frame.time is not None else (times[-1] + 1 / fps_hint if times else 0.0))
+    except MediaError:
+        raise
+    except (av.FFmpegError, ValueError, OSError) as exc:
+        if not times:
+            raise MediaError(f"cannot decode: {exc}") from exc
+        # A damaged tail: keep what decoded cleanly, as ffmpeg itself does.
+    if not times:
+        raise MediaError("no decodable frames")
+    for analyzer in analyzers:
+        analyzer.finish(len(times))
+    return DecodedVideo(len(times), np.asarray(times, dtype=np.float64), rotation % 360, width, height)

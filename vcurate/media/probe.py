@@ -1,0 +1,64 @@
+"""Container-level facts about a video, read with PyAV before any frame is decoded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+
+class MediaError(RuntimeError):
+    """A video that cannot be used; the message goes to videos.parquet's `error` column."""
+
+
+@dataclass(frozen=True)
+class Probe:
+    codec: str
+    width: int
+    height: int
+    fps: float  # average frame rate
+    fps_real: float  # the stream's base rate
+    duration_s: float
+    declared_frames: int
+    size_bytes: int
+
+
+def _rate(value) -> float:
+    return float(value) if value else 0.0
+
+
+def probe(path: str | Path) -> Probe:
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise MediaError(f"cannot read file: {exc.strerror or exc}") from exc
+    if size == 0:
+        raise MediaError("empty file (0 bytes)")
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise MediaError("no video stream")
+            stream = container.streams.video[0]
+            ctx = stream.codec_context
+            if not ctx.width or not ctx.height:
+                raise MediaError("video stream has no frame size")
+            if stream.duration is not None and stream.time_base:
+                duration = float(stream.duration * stream.time_base)
+            else:
+                duration = container.duration / av.time_base if container.duration else 0.0
+            return Probe(
+                codec=ctx.name,
+                width=ctx.width,
+                height=ctx.height,
+                fps=_rate(stream.average_rate) or _rate(stream.guessed_rate),
+                fps_real=_rate(stream.base_rate),
+                duration_s=duration,
+                declared_frames=stream.frames or 0,
+                size_bytes=size,
+            )
+    except MediaError:
+        raise
+    except (av.FFmpegError, ValueError, OSError) as exc:
+        raise MediaError(f"cannot open as video: {exc}") from exc

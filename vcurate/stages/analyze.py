@@ -1,0 +1,56 @@
+"""Per video: probe, one decode pass through every analyzer, scenes to candidate clips, captions."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vcurate.analyze.scenes import SceneAnalyzer
+from vcurate.config import PipelineConfig
+from vcurate.media.frames import decode_pass
+from vcurate.media.probe import MediaError, probe
+from vcurate.records import ClipRecord, VideoRecord
+from vcurate.stages.captions import sidecar_captions
+from vcurate.stages.ingest import VideoTask
+from vcurate.stages.split import split_scenes
+
+
+@dataclass
+class VideoAnalysis:
+    video: VideoRecord
+    clips: list[ClipRecord] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def analyze_video(task: VideoTask, cfg: PipelineConfig) -> VideoAnalysis:
+    """Everything the filters need to judge a video's clips, from a single decode. A video that
+    cannot be read comes back failed with the reason; it never raises."""
+    started = time.perf_counter()
+    record = VideoRecord(video=task.video)
+    try:
+        info = probe(task.path)
+        record = record.model_copy(update=dict(
+            size_bytes=info.size_bytes, codec=info.codec, width=info.width, height=info.height,
+            fps=round(info.fps, 6), fps_real=round(info.fps_real, 6), duration_s=round(info.duration_s, 6),
+        ))
+        captions = sidecar_captions(Path(task.path), task.manifest_caption)
+        record.caption_source = captions.source
+        scenes = SceneAnalyzer(cfg.split, info.fps)
+        decoded = decode_pass(
+            task.path, [scenes], cfg.analysis.short_side, cfg.analysis.decode_threads, info.fps or 25.0
+        )
+        record.num_frames, record.rotation, record.cuts = decoded.num_frames, decoded.rotation, scenes.cuts
+        fps = info.fps or (decoded.num_frames / info.duration_s if info.duration_s else 25.0)
+        clips = split_scenes(task.video, scenes.cuts, decoded.times, fps, info.width, info.height, cfg.split)
+        for clip in clips:
+            clip.caption = captions.for_clip(clip.start_s, clip.end_s)
+            clip.caption_source = captions.source if clip.caption else "none"
+    except MediaError as exc:
+        record.status, record.error = "failed", str(exc)
+        clips = []
+    except Exception as exc:  # one bad file must never end the job; the row says what happened
+        record.status, record.error = "failed", f"unexpected {type(exc).__name__}: {exc}"
+        clips = []
+    record.num_clips = len(clips)
+    return VideoAnalysis(record, clips, time.perf_counter() - started)

@@ -1,0 +1,435 @@
+"""A synthetic captioned video archive whose every fault is known.
+
+Real archives carry no labels, so every accuracy figure of the project is measured here. Each video
+is a few shots joined by hard cuts; a shot is a textured background (striped, checkered, cloudy or
+dotted, in its own palette) seen by a static, panning or shaking camera, with one coloured shape
+moving in one direction. Faults are injected per shot with their labels: camera shake, Gaussian
+blur, low resolution (whole video small, or content upscaled from a small render) and caption
+mismatch. Captions come the ways real archives carry them: sidecar .txt/.json, a captions.csv
+manifest, or timed .srt/.vtt cues (one per shot).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from vcurate.synth.truth import TruthShot, TruthVideo, write_truth
+
+COLOURS: dict[str, tuple[int, int, int]] = {
+    "red": (225, 30, 30),
+    "green": (30, 185, 50),
+    "blue": (35, 70, 230),
+    "yellow": (240, 220, 30),
+    "purple": (150, 40, 200),
+    "orange": (250, 135, 20),
+}
+SHAPES = ("circle", "square", "triangle")
+DIRECTIONS: dict[str, tuple[int, int]] = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}
+BACKGROUNDS = ("striped", "checkered", "cloudy", "dotted")
+CAPTION_SOURCES = ("txt", "json", "manifest", "srt", "vtt")
+
+
+def caption_for(colour: str, shape: str, direction: str, background: str) -> str:
+    return f"a {colour} {shape} moving {direction} over a {background} background"
+
+
+@dataclass(frozen=True)
+class SynthSpec:
+    """Knobs of the generator; tests shrink them, the CLI uses the defaults."""
+
+    sizes: tuple[tuple[int, int], ...] = ((640, 360), (640, 360), (480, 360), (854, 480), (360, 640), (960, 540))
+    lowres_sizes: tuple[tuple[int, int], ...] = ((256, 144), (192, 108), (224, 168))
+    frame_rates: tuple[Fraction, ...] = (Fraction(24), Fraction(25), Fraction(30), Fraction(30000, 1001))
+    shots: tuple[int, int] = (2, 5)
+    shot_seconds: tuple[float, float] = (1.6, 4.0)
+    long_shot_seconds: tuple[float, float] = (11.0, 14.0)
+    p_long_shot: float = 0.04
+    p_lowres_video: float = 0.1
+    p_uncaptioned: float = 0.05
+    p_pan: float = 0.25
+    p_shake: float = 0.15
+    p_blur: float = 0.15
+    p_upscaled: float = 0.1
+    p_mismatch: float = 0.15
+    crf: int = 18
+
+
+@dataclass
+class Shot:
+    """Everything needed to render one shot and to label it."""
+
+    num_frames: int
+    colour: str
+    shape: str
+    direction: str
+    background: str
+    palette: tuple[np.ndarray, np.ndarray]
+    texture_seed: int
+    camera: str = "static"
+    pan_velocity: tuple[float, float] = (0.0, 0.0)  # pixels per frame, render scale
+    shake_amplitude: float = 0.0  # pixels, render scale
+    blur_sigma: float = 0.0  # pixels, output scale
+    upscale_factor: int = 1
+    attached_caption: str | None = None
+    defects: list[str] = field(default_factory=list)
+
+    @property
+    def caption(self) -> str:
+        return caption_for(self.colour, self.shape, self.direction, self.background)
+
+
+def _palette(rng: np.random.Generator, hue: float) -> tuple[np.ndarray, np.ndarray]:
+    """Two muted colours of one hue (dark and light) so the saturated object stands out."""
+    sat = rng.uniform(0.25, 0.55)
+    dark, light = rng.uniform(0.15, 0.35), rng.uniform(0.6, 0.85)
+
+    def hsv(v: float) -> np.ndarray:
+        pixel = np.uint8([[[hue / 2, sat * 255, v * 255]]])
+        return cv2.cvtColor(pixel, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
+
+    return hsv(dark), hsv(light)
+
+
+def _texture(rng: np.random.Generator, kind: str, height: int, width: int, scale: float) -> np.ndarray:
+    """A [0, 1] texture of the given kind; `scale` is the frame's short side at render size."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    if kind == "striped":
+        angle = rng.uniform(0, np.pi)
+        period = scale * rng.uniform(0.12, 0.25)
+        wave = np.sin(2 * np.pi * (x * np.cos(angle) + y * np.sin(angle)) / period)
+        base = 0.5 + 0.5 * np.tanh(3 * wave)
+    elif kind == "checkered":
+        cell = max(2, int(scale * rng.uniform(0.1, 0.18)))
+        base = ((x // cell + y // cell) % 2).astype(np.float32)
+    elif kind == "cloudy":
+        cell = max(2, int(scale * rng.uniform(0.06, 0.12)))
+        small = rng.random((height // cell + 2, width // cell + 2)).astype(np.float32)
+        base = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
+        base = np.clip((base - base.min()) / (np.ptp(base) + 1e-6), 0, 1)
+    elif kind == "dotted":
+        period = scale * rng.uniform(0.1, 0.16)
+        base = ((np.sin(2 * np.pi * x / period) * np.sin(2 * np.pi * y / period)) > 0.35).astype(np.float32)
+    else:
+        raise ValueError(f"unknown background {kind!r}")
+    # Fine grain, fixed to the scene like real surface detail, so sharpness is measurable.
+    grain = rng.normal(0, rng.uniform(0.05, 0.1), (height, width)).astype(np.float32)
+    return np.clip(base * 0.85 + 0.075 + grain, 0, 1)
+
+
+def _shape_alpha(shape: str, radius: int) -> np.ndarray:
+    """Anti-aliased alpha mask of side 2*radius+1."""
+    size = 2 * radius + 1
+    supersample = 4
+    y, x = (np.mgrid[0 : size * supersample, 0 : size * supersample] + 0.5) / supersample - radius - 0.5
+    if shape == "circle":
+        inside = x**2 + y**2 <= radius**2
+    elif shape == "square":
+        half = radius * 0.85
+        inside = (np.abs(x) <= half) & (np.abs(y) <= half)
+    elif shape == "triangle":
+        inside = (y <= radius * 0.8) & (y >= -radius + 2 * np.abs(x) * 0.95)
+    else:
+        raise ValueError(f"unknown shape {shape!r}")
+    return inside.reshape(size, supersample, size, supersample).mean(axis=(1, 3)).astype(np.float32)
+
+
+def _shake_path(rng: np.random.Generator, n: int, amplitude: float) -> np.ndarray:
+    """Hand-held jitter: white noise plus a few 3-8 Hz-like oscillations, zero mean, shape (n, 2)."""
+    t = np.arange(n, dtype=np.float32)
+    path = rng.normal(0, amplitude * 0.7, (n, 2))
+    for _ in range(2):
+        freq = rng.uniform(0.12, 0.3)  # cycles per frame (about 3-8 Hz at 25 fps)
+        phase = rng.uniform(0, 2 * np.pi, 2)
+        path += amplitude * 0.7 * np.sin(2 * np.pi * freq * t[:, None] + phase)
+    return path - path.mean(axis=0)
+
+
+def render_shot(shot: Shot, width: int, height: int, rng: np.random.Generator):
+    """Yield the shot's RGB frames at (width, height)."""
+    f = shot.upscale_factor
+    rw, rh = max(16, width // f), max(16, height // f)
+    short = min(rw, rh)
+    n = shot.num_frames
+    vx, vy = shot.pan_velocity
+    pad = int(np.ceil(shot.shake_amplitude * 3.5)) + 2
+    travel_x, travel_y = int(np.ceil(abs(vx) * n)), int(np.ceil(abs(vy) * n))
+    canvas_h, canvas_w = rh + 2 * pad + travel_y, rw + 2 * pad + travel_x
+    tex_rng = np.random.default_rng(shot.texture_seed)
+    tex = _texture(tex_rng, shot.background, canvas_h, canvas_w, short)
+    c0, c1 = shot.palette
+    canvas = np.clip(c0 + tex[..., None] * (c1 - c0), 0, 255).astype(np.uint8)
+
+    t = np.arange(n, dtype=np.float32)
+    cam_x = pad + (travel_x if vx < 0 else 0) + vx * t
+    cam_y = pad + (travel_y if vy < 0 else 0) + vy * t
+    jitter = _shake_path(rng, n, shot.shake_amplitude) if shot.shake_amplitude > 0 else np.zeros((n, 2))
+    jitter = np.clip(np.round(jitter), -pad + 1, pad - 1).astype(int)
+
+    radius = max(3, int(short * rng.uniform(0.09, 0.14)))
+    alpha = _shape_alpha(shot.shape, radius)[..., None]
+    colour = np.float32(COLOURS[shot.colour])
+    dx, dy = DIRECTIONS[shot.direction]
+    extent = rw if dx else rh
+    speed = min(short * rng.uniform(0.008, 0.014), 0.6 * extent / n)  # stay in view for the whole shot
+    centre = np.array([rw / 2 + rng.uniform(-0.1, 0.1) * rw, rh / 2 + rng.uniform(-0.1, 0.1) * rh])
+    start = centre - np.array([dx, dy]) * speed * n / 2
+
+    for i in range(n):
+        ox, oy = int(round(cam_x[i])) + jitter[i, 0], int(round(cam_y[i])) + jitter[i, 1]
+        frame = canvas[oy : oy + rh, ox : ox + rw].copy()
+        px = int(round(start[0] + dx * speed * i)) - jitter[i, 0]
+        py = int(round(start[1] + dy * speed * i)) - jitter[i, 1]
+        _blend(frame, alpha, colour, px - radius, py - radius)
+        if f > 1:
+            frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
+        if shot.blur_sigma > 0:
+            frame = cv2.GaussianBlur(frame, (0, 0), shot.blur_sigma)
+        yield frame
+
+
+def _blend(frame: np.ndarray, alpha: np.ndarray, colour: np.ndarray, x0: int, y0: int) -> None:
+    """Alpha-blend `colour` through `alpha` at (x0, y0), clipped to the frame, in place."""
+    h, w = frame.shape[:2]
+    size = alpha.shape[0]
+    fx0, fy0, fx1, fy1 = max(0, x0), max(0, y0), min(w, x0 + size), min(h, y0 + size)
+    if fx0 >= fx1 or fy0 >= fy1:
+        return
+    a = alpha[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
+    region = frame[fy0:fy1, fx0:fx1].astype(np.float32)
+    frame[fy0:fy1, fx0:fx1] = (region * (1 - a) + colour * a).astype(np.uint8)
+
+
+class ArchivePlanner:
+    """Draws the content, camera and faults of every shot from one seeded generator."""
+
+    def __init__(self, spec: SynthSpec, rng: np.random.Generator):
+        self.spec, self.rng = spec, rng
+
+    def subject(self) -> tuple[str, str, str, str]:
+        r = self.rng
+        return (
+            str(r.choice(list(COLOURS))),
+            str(r.choice(SHAPES)),
+            str(r.choice(list(DIRECTIONS))),
+            str(r.choice(BACKGROUNDS)),
+        )
+
+    def other_caption(self, colour: str, shape: str) -> str:
+        """A caption describing something else: another colour and another shape."""
+        r = self.rng
+        colour2 = str(r.choice([c for c in COLOURS if c != colour]))
+        shape2 = str(r.choice([s for s in SHAPES if s != shape]))
+        return caption_for(colour2, shape2, str(r.choice(list(DIRECTIONS))), str(r.choice(BACKGROUNDS)))
+
+    def shot_frames(self, fps: float) -> int:
+        s, r = self.spec, self.rng
+        seconds = r.uniform(*(s.long_shot_seconds if r.random() < s.p_long_shot else s.shot_seconds))
+        return int(round(seconds * fps))
+
+    def camera_and_faults(self, shot: Shot, size: tuple[int, int], video_lowres: bool) -> Shot:
+        s, r = self.spec, self.rng
+        short = min(size)
+        if not video_lowres and r.random() < s.p_upscaled:
+            shot.upscale_factor = int(r.choice([3, 4]))
+        render_short = short / shot.upscale_factor
+        draw = r.random()
+        if draw < s.p_shake:
+            shot.camera = "shake"
+            shot.shake_amplitude = render_short * r.uniform(0.012, 0.03)
+        elif draw < s.p_shake + s.p_pan:
+            shot.camera = "pan"
+            angle = r.uniform(0, 2 * np.pi)
+            speed = render_short * r.uniform(0.004, 0.015)
+            shot.pan_velocity = (speed * np.cos(angle), speed * np.sin(angle))
+        if r.random() < s.p_blur:
+            shot.blur_sigma = short * r.uniform(0.0055, 0.014)
+        shot.defects = [
+            d
+            for d, present in (
+                ("shake", shot.camera == "shake"),
+                ("blur", shot.blur_sigma > 0),
+                ("lowres", video_lowres or shot.upscale_factor > 1),
+            )
+            if present
+        ]
+        return shot
+
+
+def _distinct_hue(rng: np.random.Generator, previous: float | None) -> float:
+    """A hue at least 70 degrees from the previous shot's, so every cut changes colour."""
+    while True:
+        hue = rng.uniform(0, 360)
+        if previous is None or min(abs(hue - previous), 360 - abs(hue - previous)) >= 70:
+            return hue
+
+
+def plan_video(planner: ArchivePlanner, source: str, size: tuple[int, int], fps: float, lowres: bool) -> list[Shot]:
+    """Shots of one video. Whole-video captions (txt/json/manifest) keep one subject across shots, so
+    the single caption is true of every shot unless the whole video is mismatched."""
+    rng, spec = planner.rng, planner.spec
+    n_shots = int(rng.integers(spec.shots[0], spec.shots[1] + 1))
+    shared = planner.subject()
+    whole_video_caption = source in ("txt", "json", "manifest")
+    video_mismatch = whole_video_caption and rng.random() < spec.p_mismatch
+    wrong_caption = planner.other_caption(shared[0], shared[1]) if video_mismatch else None
+    shots, hue = [], None
+    for _ in range(n_shots):
+        colour, shape, direction, background = shared if whole_video_caption else planner.subject()
+        hue = _distinct_hue(rng, hue)
+        shot = Shot(
+            num_frames=planner.shot_frames(fps),
+            colour=colour,
+            shape=shape,
+            direction=direction,
+            background=background,
+            palette=_palette(rng, hue),
+            texture_seed=int(rng.integers(2**31)),
+        )
+        planner.camera_and_faults(shot, size, lowres)
+        if source == "none":
+            shot.attached_caption = None
+        elif whole_video_caption:
+            shot.attached_caption = wrong_caption or caption_for(*shared)
+        elif rng.random() < spec.p_mismatch:
+            shot.attached_caption = planner.other_caption(colour, shape)
+        else:
+            shot.attached_caption = shot.caption
+        if shot.attached_caption is not None and shot.attached_caption != shot.caption:
+            shot.defects.append("mismatch")
+        shots.append(shot)
+    return shots
+
+
+def _timestamp(seconds: float, sep: str) -> str:
+    ms = int(round(seconds * 1000))
+    h, rem = divmod(ms, 3_600_000)
+    m, rem = divmod(rem, 60_000)
+    s, ms = divmod(rem, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+def timed_captions(kind: str, cues: list[tuple[float, float, str]]) -> str:
+    """SRT or WebVTT text with one cue per (start_s, end_s, text)."""
+    sep = "," if kind == "srt" else "."
+    blocks = []
+    for i, (start, end, text) in enumerate(cues, 1):
+        head = f"{i}\n" if kind == "srt" else ""
+        blocks.append(f"{head}{_timestamp(start, sep)} --> {_timestamp(end, sep)}\n{text}\n")
+    return ("WEBVTT\n\n" if kind == "vtt" else "") + "\n".join(blocks)
+
+
+def write_video(path: Path, frames, size: tuple[int, int], fps: Fraction, crf: int) -> int:
+    """Encode RGB frames to H.264 MP4; returns the frame count."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        stream.options = {"crf": str(crf), "preset": "veryfast"}
+        for frame in frames:
+            vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            container.mux(stream.encode(vf))
+            count += 1
+        container.mux(stream.encode())
+    return count
+
+
+def make_archive(out: str | Path, videos: int, seed: int, spec: SynthSpec = SynthSpec(), progress=None) -> list[TruthVideo]:
+    """Write OUT/raw/... videos with caption sidecars and OUT/ground_truth.jsonl; returns the truth."""
+    out = Path(out)
+    raw = out / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    planner = ArchivePlanner(spec, rng)
+    truth, manifest_rows = [], []
+    folders = ["", "", "city", "nature/day", "nature/night"]
+    for index in range(videos):
+        lowres = rng.random() < spec.p_lowres_video
+        sizes = spec.lowres_sizes if lowres else spec.sizes
+        size = tuple(sizes[int(rng.integers(len(sizes)))])
+        fps = spec.frame_rates[int(rng.integers(len(spec.frame_rates)))]
+        source = "none" if rng.random() < spec.p_uncaptioned else CAPTION_SOURCES[index % len(CAPTION_SOURCES)]
+        shots = plan_video(planner, source, size, float(fps), lowres)
+        rel = Path(folders[int(rng.integers(len(folders)))]) / f"clip_{seed}_{index:04d}.mp4"
+        path = raw / rel
+
+        def frames():
+            for shot in shots:
+                yield from render_shot(shot, size[0], size[1], rng)
+
+        num_frames = write_video(path, frames(), size, fps, spec.crf)
+        truth_shots, start = [], 0
+        for shot in shots:
+            truth_shots.append(
+                TruthShot(
+                    start_frame=start,
+                    end_frame=start + shot.num_frames,
+                    true_caption=shot.caption,
+                    attached_caption=shot.attached_caption,
+                    defects=shot.defects,
+                    camera=shot.camera,
+                    colour=shot.colour,
+                    shape=shot.shape,
+                    direction=shot.direction,
+                    background=shot.background,
+                )
+            )
+            start += shot.num_frames
+        assert start == num_frames, "encoder dropped or added frames"
+        _write_captions(path, rel, source, truth_shots, float(fps), manifest_rows)
+        truth.append(
+            TruthVideo(
+                video=rel.as_posix(),
+                fps=float(fps),
+                num_frames=num_frames,
+                width=size[0],
+                height=size[1],
+                caption_source=source,
+                shots=truth_shots,
+            )
+        )
+        if progress:
+            progress(index + 1, videos)
+    if manifest_rows:
+        with (raw / "captions.csv").open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["path", "caption"])
+            writer.writerows(manifest_rows)
+    write_truth(out / "ground_truth.jsonl", truth)
+    return truth
+
+
+def _write_captions(path: Path, rel: Path, source: str, shots: list[TruthShot], fps: float, manifest_rows: list) -> None:
+    if source == "none":
+        return
+    whole = shots[0].attached_caption
+    if source == "txt":
+        path.with_suffix(".txt").write_text(whole + "\n", encoding="utf-8")
+    elif source == "json":
+        path.with_suffix(".json").write_text(json.dumps({"caption": whole}), encoding="utf-8")
+    elif source == "manifest":
+        manifest_rows.append([rel.as_posix(), whole])
+    else:
+        cues = [(s.start_frame / fps, s.end_frame / fps, s.attached_caption) for s in shots]
+        path.with_suffix(f".{source}").write_text(timed_captions(source, cues), encoding="utf-8")
+
+
+def tiny_spec() -> SynthSpec:
+    """A fast archive for tests: small frames, short shots, every fault still possible."""
+    return replace(
+        SynthSpec(),
+        sizes=((320, 180), (256, 192)),
+        lowres_sizes=((160, 90),),
+        frame_rates=(Fraction(24), Fraction(25)),
+        shots=(2, 3),
+        shot_seconds=(1.4, 2.2),
+        long_shot_seconds=(1.4, 2.2),
+    )

@@ -14,6 +14,7 @@ def tiny_config(archive, out, **sections) -> PipelineConfig:
     cfg.input.path = str(archive / "raw")
     cfg.output.path = str(out)
     cfg.encode.max_short_side = 128
+    cfg.filters.resolution.min_short_side = 120  # the tiny archive's normal videos are 180p; its small ones 90p
     return cfg
 
 

@@ -7,7 +7,9 @@ import sys
 
 import pandas as pd
 import pytest
+import yaml
 
+from tests.conftest import tiny_config
 from vcurate.cli import main
 
 
@@ -23,9 +25,11 @@ def _vcurate(*args, check=True):
 def test_run_on_ray_equals_local_run(tmp_path, tiny_archive, curated):
     root, _ = tiny_archive
     local_out, _, _ = curated
-    cfg = tmp_path / "p.yaml"
-    cfg.write_text("encode:\n  max_short_side: 128\nray:\n  num_cpus: 2\n")
     out = tmp_path / "out"
+    settings = tiny_config(root, out).model_dump(mode="json")
+    settings["ray"]["num_cpus"] = 2
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text(yaml.safe_dump(settings))  # paths in the YAML; the CLI run below overrides them
     proc = _vcurate("run", str(cfg), "--input", str(root / "raw"), "--output", str(out), "--quiet")
     assert "clips kept" in proc.stderr
     ray_clips = pd.read_parquet(out / "clips.parquet")

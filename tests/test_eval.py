@@ -19,3 +19,27 @@ def test_scene_cuts_found_on_the_tiny_archive(curated, tiny_archive):
     report = evaluate(out, root / "ground_truth.jsonl")
     assert report["cuts"]["tp"] + report["cuts"]["fn"] == sum(len(t.cuts) for t in truth)
     assert report["cuts"]["f1"] >= 0.9, json.dumps(report)
+
+
+def test_clip_metrics_match_clips_to_their_main_shot():
+    import pandas as pd
+
+    from vcurate.synth.eval import clip_metrics
+    from vcurate.synth.truth import TruthShot, TruthVideo
+
+    def shot(a, b, defects, camera="static"):
+        return TruthShot(start_frame=a, end_frame=b, true_caption="c", attached_caption="c", defects=defects,
+                         camera=camera, colour="red", shape="circle", direction="left", background="striped")
+
+    truth = {"v.mp4": TruthVideo(video="v.mp4", fps=25, num_frames=300, width=640, height=360, caption_source="txt",
+                                 shots=[shot(0, 100, ["shake"]), shot(100, 200, [], "pan"), shot(200, 300, ["blur"])])}
+    clips = pd.DataFrame([
+        dict(video="v.mp4", start_frame=0, end_frame=98, reasons=["shake"], status="rejected", clip_score=None),
+        dict(video="v.mp4", start_frame=98, end_frame=200, reasons=["shake"], status="rejected", clip_score=None),  # mostly the pan
+        dict(video="v.mp4", start_frame=200, end_frame=300, reasons=[], status="kept", clip_score=None),
+    ])
+    m = clip_metrics(clips, truth)
+    assert (m["shake"]["tp"], m["shake"]["fp"], m["shake"]["fn"]) == (1, 1, 0)
+    assert (m["blur"]["tp"], m["blur"]["fn"]) == (0, 1)
+    assert m["clean_pan_kept"] == {"kept": 0, "total": 1, "fraction": 0.0}
+    assert "mismatch" not in m  # no alignment scores: not evaluated

@@ -58,8 +58,52 @@ class SplitConfig(_Section):
         return self
 
 
-class CaptionFilterConfig(_Section):
+class ShakeFilter(_Section):
+    enabled: bool = True
+    max_score: float = Field(
+        1.0, gt=0, description="RMS of the camera path's high-frequency residual, in percent of the short "
+        "side, above which a clip is shaky"
+    )
+    smooth_seconds: float = Field(
+        0.2, gt=0, description="Gaussian sigma (seconds) of the smooth camera path; slower motion is deliberate"
+    )
+
+
+class BlurFilter(_Section):
+    enabled: bool = True
+    min_score: float = Field(
+        0.46, gt=0, description="edge crispness of the analysis frame: 99th-percentile fine-band over next-band "
+        "magnitude (dimensionless), below which a clip is blurry"
+    )
+    every: int = Field(3, ge=1, description="score every Nth frame (sharpness, detail)")
+
+
+class ResolutionFilter(_Section):
+    enabled: bool = True
+    min_short_side: int = Field(240, ge=1, description="pixels: streams with a smaller short side are low_resolution")
+
+
+class UpscaledFilter(_Section):
+    enabled: bool = True
+    min_detail: float = Field(
+        0.63, gt=0, description="pixel-scale detail of a native-resolution centre crop: fine-band over next-band RMS "
+        "(dimensionless) below which content counts as upscaled; not applied to clips already blurry"
+    )
+
+
+class FpsFilter(_Section):
+    enabled: bool = True
+    min_fps: float = Field(12.0, ge=0, description="frames per second")
+    max_fps: float = Field(121.0, gt=0, description="frames per second")
+
+
+class FiltersConfig(_Section):
     require_caption: bool = Field(True, description="reject clips without any caption (no_caption)")
+    shake: ShakeFilter = Field(default_factory=ShakeFilter)
+    blur: BlurFilter = Field(default_factory=BlurFilter)
+    resolution: ResolutionFilter = Field(default_factory=ResolutionFilter)
+    upscaled: UpscaledFilter = Field(default_factory=UpscaledFilter)
+    fps: FpsFilter = Field(default_factory=FpsFilter)
 
 
 class EncodeConfig(_Section):
@@ -91,7 +135,7 @@ class PipelineConfig(_Section):
     output: OutputConfig = Field(default_factory=OutputConfig)
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
-    captions: CaptionFilterConfig = Field(default_factory=CaptionFilterConfig)
+    filters: FiltersConfig = Field(default_factory=FiltersConfig)
     encode: EncodeConfig = Field(default_factory=EncodeConfig)
     shards: ShardConfig = Field(default_factory=ShardConfig)
     ray: RayConfig = Field(default_factory=RayConfig)

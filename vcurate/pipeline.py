@@ -62,7 +62,7 @@ def _clip_stage(fn: Callable[[ClipRecord, Row, PipelineConfig], Row]):
 
 @_clip_stage
 def filter_row(clip: ClipRecord, row: Row, cfg: PipelineConfig) -> Row:
-    return {**row, "record": filter_clip(clip, cfg).model_dump_json()}
+    return {**row, "record": filter_clip(clip, cfg.filters).model_dump_json()}
 
 
 @_clip_stage

@@ -26,6 +26,15 @@ def plane_array(plane) -> np.ndarray:
     return data.reshape(plane.height, plane.line_size)[:, : plane.width]
 
 
+def area_downscale(image: np.ndarray, factor: int) -> np.ndarray:
+    """Box-filter downscale by an integer factor (anti-aliased; OpenCV's fast integer path)."""
+    if factor <= 1:
+        return image
+    h, w = image.shape[:2]
+    h, w = h // factor * factor, w // factor * factor
+    return cv2.resize(image[:h, :w], (w // factor, h // factor), interpolation=cv2.INTER_AREA)
+
+
 def analysis_stride(width: int, height: int, short_side: int) -> int:
     """Integer subsampling step that brings the frame's short side closest to `short_side`."""
     return max(1, round(min(width, height) / short_side))
@@ -52,7 +61,9 @@ class AnalysisFrame:
         return cv2.cvtColor(self.frame.to_ndarray(format="bgr24"), cv2.COLOR_BGR2GRAY)
 
     def luma(self) -> np.ndarray:
-        """Small luma, contiguous, (h/stride, w/stride) uint8."""
+        """Small luma by plain subsampling, contiguous, (h/stride, w/stride) uint8. Not prefiltered:
+        fine native detail folds into its finest band (what the blur score wants), and motion below
+        `stride` pixels is quantised (why the shake analyzer takes a box-filtered view instead)."""
         if self._luma is None:
             if self.planar:
                 s = self.stride

@@ -6,7 +6,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vcurate.analyze.motion import ShakeAnalyzer
 from vcurate.analyze.scenes import SceneAnalyzer
+from vcurate.analyze.sharpness import SharpnessAnalyzer
 from vcurate.config import PipelineConfig
 from vcurate.media.frames import decode_pass
 from vcurate.media.probe import MediaError, probe
@@ -36,9 +38,13 @@ def analyze_video(task: VideoTask, cfg: PipelineConfig) -> VideoAnalysis:
         ))
         captions = sidecar_captions(Path(task.path), task.manifest_caption)
         record.caption_source = captions.source
+        filters = cfg.filters
         scenes = SceneAnalyzer(cfg.split, info.fps)
+        shake = ShakeAnalyzer() if filters.shake.enabled else None
+        sharpness = SharpnessAnalyzer(filters.blur.every) if filters.blur.enabled or filters.upscaled.enabled else None
+        analyzers = [a for a in (scenes, shake, sharpness) if a is not None]
         decoded = decode_pass(
-            task.path, [scenes], cfg.analysis.short_side, cfg.analysis.decode_threads, info.fps or 25.0
+            task.path, analyzers, cfg.analysis.short_side, cfg.analysis.decode_threads, info.fps or 25.0
         )
         record.num_frames, record.rotation, record.cuts = decoded.num_frames, decoded.rotation, scenes.cuts
         fps = info.fps or (decoded.num_frames / info.duration_s if info.duration_s else 25.0)
@@ -46,6 +52,14 @@ def analyze_video(task: VideoTask, cfg: PipelineConfig) -> VideoAnalysis:
         for clip in clips:
             clip.caption = captions.for_clip(clip.start_s, clip.end_s)
             clip.caption_source = captions.source if clip.caption else "none"
+            if shake:
+                clip.shake_score = round(
+                    shake.clip_score(clip.start_frame, clip.end_frame, fps, filters.shake.smooth_seconds), 5
+                )
+            if sharpness:
+                blur, detail = sharpness.clip_scores(clip.start_frame, clip.end_frame)
+                clip.blur_score = None if blur is None else round(blur, 5)
+                clip.detail_score = None if detail is None else round(detail, 5)
     except MediaError as exc:
         record.status, record.error = "failed", str(exc)
         clips = []

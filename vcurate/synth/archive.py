@@ -77,7 +77,7 @@ class Shot:
     pan_velocity: tuple[float, float] = (0.0, 0.0)  # pixels per frame, render scale
     shake_amplitude: float = 0.0  # pixels, render scale
     blur_sigma: float = 0.0  # pixels, output scale
-    upscale_factor: int = 1
+    upscale_factor: float = 1.0  # content rendered this many times smaller, then scaled up
     attached_caption: str | None = None
     defects: list[str] = field(default_factory=list)
 
@@ -155,7 +155,7 @@ def _shake_path(rng: np.random.Generator, n: int, amplitude: float) -> np.ndarra
 def render_shot(shot: Shot, width: int, height: int, rng: np.random.Generator):
     """Yield the shot's RGB frames at (width, height)."""
     f = shot.upscale_factor
-    rw, rh = max(16, width // f), max(16, height // f)
+    rw, rh = max(16, int(width / f)), max(16, int(height / f))
     short = min(rw, rh)
     n = shot.num_frames
     vx, vy = shot.pan_velocity
@@ -237,8 +237,11 @@ class ArchivePlanner:
     def camera_and_faults(self, shot: Shot, size: tuple[int, int], video_lowres: bool) -> Shot:
         s, r = self.spec, self.rng
         short = min(size)
-        if not video_lowres and r.random() < s.p_upscaled:
-            shot.upscale_factor = int(r.choice([3, 4]))
+        # Blur and upscaling are exclusive: a blurred frame keeps no trace of the resolution it was
+        # rendered at, so a "lowres" label under blur could never be observed.
+        blurred = r.random() < s.p_blur
+        if not video_lowres and not blurred and r.random() < s.p_upscaled:
+            shot.upscale_factor = float(r.uniform(2.0, 3.0))  # as 480p or 360p shown at 1080p
         render_short = short / shot.upscale_factor
         draw = r.random()
         if draw < s.p_shake:
@@ -249,8 +252,8 @@ class ArchivePlanner:
             angle = r.uniform(0, 2 * np.pi)
             speed = render_short * r.uniform(0.004, 0.015)
             shot.pan_velocity = (speed * np.cos(angle), speed * np.sin(angle))
-        if r.random() < s.p_blur:
-            shot.blur_sigma = short * r.uniform(0.0055, 0.014)
+        if blurred:
+            shot.blur_sigma = short * r.uniform(0.007, 0.016)
         shot.defects = [
             d
             for d, present in (

@@ -1,0 +1,95 @@
+"""Each analyzer on small generated frame stacks: scores must order the cases and straddle the
+default thresholds."""
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from vcurate.analyze.motion import ShakeAnalyzer, reject_glitches, shake_score, smooth_path
+from vcurate.analyze.sharpness import SharpnessAnalyzer
+from vcurate.config import FiltersConfig
+from vcurate.media.frames import AnalysisFrame, analysis_stride
+
+DEFAULTS = FiltersConfig()
+W, H = 320, 180
+
+
+def scene(rng, width, height):
+    """A textured grey scene with edges: smooth blobs, a few rectangles and fine grain."""
+    blobs = cv2.resize(rng.random((height // 12 + 2, width // 12 + 2)).astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC)
+    img = 60 + 120 * blobs
+    for _ in range(6):
+        x, y = rng.integers(0, width - 20), rng.integers(0, height - 20)
+        img[y : y + rng.integers(8, 40), x : x + rng.integers(8, 40)] = rng.integers(20, 230)
+    img += rng.normal(0, 10, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def run(analyzer, frames):
+    stride = analysis_stride(frames[0].shape[1], frames[0].shape[0], 144)
+    for i, gray in enumerate(frames):
+        rgb = np.repeat(gray[..., None], 3, axis=2)
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+        analyzer.process(i, AnalysisFrame(frame, stride))
+    analyzer.finish(len(frames))
+    return analyzer
+
+
+def crops(canvas, offsets):
+    return [canvas[y : y + H, x : x + W].copy() for x, y in offsets]
+
+
+@pytest.fixture(scope="module")
+def canvas():
+    return scene(np.random.default_rng(1), W + 200, H + 200)
+
+
+def test_blur_score_orders_sharp_above_blurred(canvas):
+    sharp = crops(canvas, [(50, 50)] * 8)
+    mild = [cv2.GaussianBlur(f, (0, 0), 0.7) for f in sharp]
+    strong = [cv2.GaussianBlur(f, (0, 0), 4.0) for f in sharp]
+    scores = [run(SharpnessAnalyzer(every=1), s).clip_scores(0, 8)[0] for s in (sharp, mild, strong)]
+    assert scores[0] > scores[1] > scores[2]
+    assert scores[0] > DEFAULTS.blur.min_score > scores[2]
+
+
+def test_detail_score_orders_native_above_upscaled(canvas):
+    native = crops(canvas, [(50, 50)] * 6)
+    upscaled = [cv2.resize(cv2.resize(f, (W // 3, H // 3), interpolation=cv2.INTER_AREA), (W, H), interpolation=cv2.INTER_LINEAR) for f in native]
+    native_detail = run(SharpnessAnalyzer(every=1), native).clip_scores(0, 6)[1]
+    upscaled_detail = run(SharpnessAnalyzer(every=1), upscaled).clip_scores(0, 6)[1]
+    assert native_detail > DEFAULTS.upscaled.min_detail > upscaled_detail
+
+
+def test_shake_score_separates_jitter_from_pan_and_static(canvas):
+    n = 40
+    rng = np.random.default_rng(2)
+    static = crops(canvas, [(100, 100)] * n)
+    pan = crops(canvas, [(20 + 4 * i, 30 + 2 * i) for i in range(n)])
+    jitter = crops(canvas, [(100 + dx, 100 + dy) for dx, dy in rng.integers(-8, 9, (n, 2))])
+    score = {name: run(ShakeAnalyzer(), frames).clip_score(0, n, 25.0, 0.2)
+             for name, frames in (("static", static), ("pan", pan), ("jitter", jitter))}
+    assert score["static"] < 0.1
+    assert score["pan"] < DEFAULTS.shake.max_score < score["jitter"]
+    assert score["jitter"] > 5 * score["pan"]
+
+
+def test_shake_ignores_a_single_glitch_but_not_steady_jitter():
+    steady = np.tile([0.01, 0.0], (50, 1))
+    glitch = steady.copy()
+    glitch[25] = [0.3, -0.2]
+    assert shake_score(steady, 25, 0.2) == pytest.approx(0, abs=1e-6)
+    assert shake_score(glitch, 25, 0.2) == pytest.approx(0, abs=1e-6)
+    cleaned = reject_glitches(glitch, np.ones(50, bool))
+    assert np.allclose(cleaned, steady)
+    unreliable = np.ones(50, bool)
+    unreliable[10] = False
+    assert np.allclose(reject_glitches(glitch * 0 + steady, unreliable), steady)
+    jitter = np.random.default_rng(0).normal(0, 0.02, (50, 2))
+    assert shake_score(jitter, 25, 0.2) > DEFAULTS.shake.max_score
+
+
+def test_smooth_path_keeps_a_straight_line_straight():
+    line = np.stack([np.arange(30) * 0.5, np.arange(30) * -0.2], axis=1)
+    assert np.allclose(smooth_path(line, 4.0), line)

@@ -20,15 +20,39 @@ class UserError(Exception):
 def _synth(args) -> None:
     from rich.progress import Progress
 
-    from vcurate.synth.archive import make_archive
+    from vcurate.synth.archive import SynthSpec, clean_spec, make_archive
 
     if args.videos < 1:
         raise UserError("--videos must be at least 1")
+    spec = clean_spec() if args.clean else SynthSpec()
     with Progress(console=console, disable=args.quiet) as bar:
         task = bar.add_task("writing synthetic videos", total=args.videos)
-        truth = make_archive(args.out, args.videos, args.seed, progress=lambda done, _: bar.update(task, completed=done))
+        truth = make_archive(args.out, args.videos, args.seed, spec, progress=lambda done, _: bar.update(task, completed=done))
     shots = sum(len(v.shots) for v in truth)
     console.print(f"wrote {len(truth)} videos ({shots} shots) to {Path(args.out) / 'raw'}, truth in ground_truth.jsonl")
+
+
+def _clip_fit(args) -> None:
+    from rich.progress import Progress, TextColumn
+
+    from vcurate.clipfit import collect_pairs, fit_clip, save_checkpoint
+    from vcurate.models.clip import model_config
+
+    if args.steps < 1 or args.batch_size < 2:
+        raise UserError("--steps must be >= 1 and --batch-size >= 2")
+    model_config(args.model)
+    with Progress(*Progress.get_default_columns(), TextColumn("{task.fields[loss]}"), console=console, disable=args.quiet) as bar:
+        task = bar.add_task("reading frames", total=None, loss="")
+        pairs = collect_pairs(args.input, args.model, progress=lambda d, t: bar.update(task, completed=d, total=t))
+        if not pairs:
+            raise UserError(f"no captioned clips found under {args.input}")
+        bar.update(task, description=f"training on {len(pairs)} clips", completed=0, total=args.steps)
+        clip, result = fit_clip(
+            pairs, args.model, args.steps, args.batch_size, args.lr, args.seed, args.max_minutes,
+            progress=lambda d, t, loss: bar.update(task, completed=d, loss=f"loss {loss:.3f}"),
+        )
+    save_checkpoint(args.output, clip, result)
+    console.print(f"wrote {args.output}: threshold {result.threshold:.4f}, held-out {result.calibration}")
 
 
 def _run(args) -> None:
@@ -36,11 +60,26 @@ def _run(args) -> None:
     from vcurate.job import run_job
 
     cfg = load_config(args.config)
-    for section, key, value in (("input", "path", args.input), ("input", "manifest", args.manifest), ("output", "path", args.output)):
+    overrides = (
+        ("input", "path", args.input), ("input", "manifest", args.manifest), ("output", "path", args.output),
+        ("align", "model", args.clip_model), ("align", "pretrained", args.clip_pretrained),
+        ("align", "min_score", args.clip_min_score),
+    )
+    for section, key, value in overrides:
         if value is not None:
             setattr(getattr(cfg, section), key, value)
+    cfg = type(cfg).model_validate(cfg.model_dump())  # re-validate with the overrides
     summary = run_job(cfg, overwrite=args.overwrite, engine=args.engine, progress=not args.quiet)
     print_summary(summary)
+
+
+def _min_score(text: str):
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a number or 'auto'") from None
 
 
 def print_summary(summary) -> None:
@@ -87,14 +126,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", help="output folder (videos go to OUT/raw, truth to OUT/ground_truth.jsonl)")
     p.add_argument("--videos", type=int, default=24)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--clean", action="store_true", help="no faults at all (e.g. to fit a domain CLIP on)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(fn=_synth)
+
+    p = sub.add_parser("clip-fit", help="train a small open_clip model on an archive's frames and captions")
+    p.add_argument("--input", required=True, help="raw archive folder (captions paired as in `vcurate run`)")
+    p.add_argument("--output", required=True, help="checkpoint file to write (.pt)")
+    p.add_argument("--model", default="vcurate-small", help="open_clip model config to train from scratch")
+    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-minutes", type=float, help="stop training after this long")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(fn=_clip_fit)
 
     p = sub.add_parser("run", help="curate a raw archive into webdataset shards")
     p.add_argument("config", help="pipeline YAML, e.g. pipelines/default.yaml")
     p.add_argument("--input", help="raw archive folder (overrides input.path)")
     p.add_argument("--output", help="output folder (overrides output.path)")
     p.add_argument("--manifest", help="caption manifest CSV/parquet (overrides input.manifest)")
+    p.add_argument("--clip-model", help="open_clip model name (overrides align.model)")
+    p.add_argument("--clip-pretrained", help="pretrained tag or checkpoint path (overrides align.pretrained)")
+    p.add_argument("--clip-min-score", type=_min_score, help="alignment threshold or 'auto' (overrides align.min_score)")
     p.add_argument("--overwrite", action="store_true", help="replace the results of an earlier run in OUTPUT")
     p.add_argument("--engine", choices=("ray", "local"), default="ray", help="ray (default) or local (in-process, for debugging)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -115,12 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from vcurate.config import ConfigError
     from vcurate.job import OutputExistsError
+    from vcurate.models.clip import ClipModelError
     from vcurate.stages.captions import CaptionError
 
     args = build_parser().parse_args(argv)
     try:
         args.fn(args)
-    except (UserError, ConfigError, OutputExistsError, CaptionError, ValueError, FileNotFoundError) as exc:
+    except (UserError, ConfigError, OutputExistsError, CaptionError, ClipModelError, ValueError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         return 2
     return 0

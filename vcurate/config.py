@@ -106,6 +106,30 @@ class FiltersConfig(_Section):
     fps: FpsFilter = Field(default_factory=FpsFilter)
 
 
+class AlignConfig(_Section):
+    enabled: bool = True
+    model: str = Field("ViT-B-32", description="open_clip model name (vcurate-tiny / vcurate-small are bundled configs)")
+    pretrained: str | None = Field(
+        "openai", description="open_clip pretrained tag (downloads on first use), or a local checkpoint path "
+        "(e.g. from `vcurate clip-fit`); null = random weights, for plumbing tests only"
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA with fp16 autocast when present, else CPU")
+    frames: int = Field(4, ge=1, description="frames per clip, evenly spaced, scored against the caption")
+    sample_every_s: float = Field(
+        0.5, gt=0, description="seconds between frames kept for CLIP in the decode pass (more on long videos, "
+        "so at most max_samples_per_video are held)"
+    )
+    max_samples_per_video: int = Field(600, ge=1, description="frames held for CLIP per video at most (memory bound)")
+    min_score: float | Literal["auto"] = Field(
+        0.25, description="mean caption-frame cosine similarity below which a clip is low_alignment; "
+        "auto = the threshold calibrated by `vcurate clip-fit` and stored in its checkpoint"
+    )
+    batch_size: int = Field(32, ge=1, description="clips per CLIP batch")
+    actors: int = Field(1, ge=1, description="CLIP actors (each loads the model once)")
+    num_gpus: float | None = Field(None, ge=0, description="GPUs per actor; unset = 1 when CUDA is used, else 0")
+    score_rejected: bool = Field(True, description="also score clips already rejected by another filter (for stats)")
+
+
 class EncodeConfig(_Section):
     codec: str = Field("libx264", description="FFmpeg encoder of the kept clips")
     max_short_side: int = Field(360, ge=16, description="kept clips are downscaled so the short side is at most this")
@@ -136,6 +160,7 @@ class PipelineConfig(_Section):
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     filters: FiltersConfig = Field(default_factory=FiltersConfig)
+    align: AlignConfig = Field(default_factory=AlignConfig)
     encode: EncodeConfig = Field(default_factory=EncodeConfig)
     shards: ShardConfig = Field(default_factory=ShardConfig)
     ray: RayConfig = Field(default_factory=RayConfig)

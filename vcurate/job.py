@@ -19,6 +19,7 @@ from vcurate.config import PipelineConfig
 from vcurate.manifest import write_records
 from vcurate.pipeline import decode_row, rows_for
 from vcurate.records import ClipRecord, VideoRecord
+from vcurate.stages.align import check_align_config
 from vcurate.stages.ingest import plan_tasks
 from vcurate.stages.shard import ShardWriter
 
@@ -83,6 +84,8 @@ def run_job(cfg: PipelineConfig, overwrite: bool = False, engine: str = "ray", p
     if not cfg.output.path:
         raise ValueError("no output folder: pass --output or set output.path in the pipeline YAML")
     out = Path(cfg.output.path)
+    if cfg.align.enabled:
+        check_align_config(cfg.align)
     tasks = plan_tasks(cfg.input)
     prepare_output(out, overwrite)
     summary = RunSummary(out)

@@ -1,13 +1,14 @@
-"""The curation job, read top to bottom: split → filter → encode → shard.
+"""The curation job, read top to bottom: split → filter → score (CLIP) → encode → shard.
 
 `curate()` is the whole graph. It runs on a Ray Dataset (the default: local embedded Ray, or the
 cluster at $RAY_ADDRESS) or, for debugging and fast tests, on `LocalDataset`, which offers the same
-three verbs in-process. Stage code lives in `vcurate.stages` and knows nothing of Ray; this module
+verbs in-process. Stage code lives in `vcurate.stages` and knows nothing of Ray; this module
 only turns records into rows and back.
 """
 
 from __future__ import annotations
 
+import io
 import itertools
 import logging
 import os
@@ -15,10 +16,14 @@ import time
 from dataclasses import asdict
 from typing import Callable, Iterable, Iterator
 
+import numpy as np
+
 from vcurate.config import PipelineConfig
 from vcurate.media.encode import encode_clip
 from vcurate.media.probe import MediaError
+from vcurate.models.clip import resolve_device
 from vcurate.records import ClipRecord, Reason, VideoRecord
+from vcurate.stages.align import ClipAligner
 from vcurate.stages.analyze import analyze_video
 from vcurate.stages.filter import filter_clip
 from vcurate.stages.ingest import VideoTask
@@ -30,20 +35,37 @@ def curate(ds, cfg: PipelineConfig):
     """The pipeline graph over rows of video tasks; yields one row per video and per clip."""
     ds = ds.flat_map(split_video, fn_kwargs={"cfg": cfg}, concurrency=cfg.ray.analyze_concurrency)  # one decode: scenes, analyzers → candidate clips
     ds = ds.map(filter_row, fn_kwargs={"cfg": cfg})  # captions, shake, blur, resolution → reasons
+    if cfg.align.enabled:  # caption ↔ frames similarity, one model per actor
+        ds = ds.map_batches(AlignRows, fn_constructor_kwargs={"cfg": cfg}, batch_size=cfg.align.batch_size,
+                            concurrency=cfg.align.actors, num_gpus=align_gpus(cfg), batch_format="numpy")
     ds = ds.map(encode_row, fn_kwargs={"cfg": cfg})  # encode only the clips still kept
     return ds  # the driver writes shards and manifests (vcurate.run.write_outputs)
 
 
 # --- stages as row functions (the Ray edge) ---------------------------------------------------------
 
-def _row(kind: str, path: str, record, seconds: float = 0.0, mp4: bytes = b"") -> Row:
-    return {"kind": kind, "path": path, "record": record.model_dump_json(), "seconds": seconds, "mp4": mp4}
+def _row(kind: str, path: str, record, seconds: float = 0.0, mp4: bytes = b"", frames: bytes = b"") -> Row:
+    return {"kind": kind, "path": path, "record": record.model_dump_json(), "seconds": seconds, "mp4": mp4,
+            "frames": frames}
+
+
+def pack_frames(frames: np.ndarray) -> bytes:
+    """Frames travel between stages as .npy bytes (never pickle)."""
+    buf = io.BytesIO()
+    np.save(buf, frames, allow_pickle=False)
+    return buf.getvalue()
+
+
+def unpack_frames(data: bytes) -> np.ndarray:
+    return np.load(io.BytesIO(data), allow_pickle=False)
 
 
 def split_video(task: Row, cfg: PipelineConfig) -> list[Row]:
     analysis = analyze_video(VideoTask(**task), cfg)
     rows = [_row("video", task["path"], analysis.video, analysis.seconds)]
-    rows += [_row("clip", task["path"], clip) for clip in analysis.clips]
+    frames = analysis.frames or [None] * len(analysis.clips)
+    for clip, clip_frames in zip(analysis.clips, frames):
+        rows.append(_row("clip", task["path"], clip, frames=b"" if clip_frames is None else pack_frames(clip_frames)))
     return rows
 
 
@@ -63,6 +85,35 @@ def _clip_stage(fn: Callable[[ClipRecord, Row, PipelineConfig], Row]):
 @_clip_stage
 def filter_row(clip: ClipRecord, row: Row, cfg: PipelineConfig) -> Row:
     return {**row, "record": filter_clip(clip, cfg.filters).model_dump_json()}
+
+
+class AlignRows:
+    """Ray actor around ClipAligner: the model loads once per actor, then scores whole batches."""
+
+    def __init__(self, cfg: PipelineConfig):
+        self.aligner = ClipAligner(cfg.align)
+        self.score_rejected = cfg.align.score_rejected
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
+        picked = []
+        for row in rows:
+            if row["kind"] == "clip" and len(row["frames"]):
+                clip = ClipRecord.model_validate_json(row["record"])
+                if clip.status == "kept" or self.score_rejected:
+                    picked.append((row, clip))
+        self.aligner.align([c for _, c in picked], [unpack_frames(r["frames"]) for r, _ in picked])
+        for row, clip in picked:
+            row["record"] = clip.model_dump_json()
+        for row in rows:
+            row["frames"] = b""  # scored: no need to carry them further
+        return {key: np.array([row[key] for row in rows], dtype=object) for key in batch}
+
+
+def align_gpus(cfg: PipelineConfig) -> float:
+    if cfg.align.num_gpus is not None:
+        return cfg.align.num_gpus
+    return 1.0 if resolve_device(cfg.align.device).type == "cuda" else 0.0
 
 
 @_clip_stage
@@ -93,6 +144,16 @@ class LocalDataset:
     def map(self, fn, fn_kwargs=None, **_ray_options) -> "LocalDataset":
         kw = fn_kwargs or {}
         return LocalDataset(fn(r, **kw) for r in self._rows)
+
+    def map_batches(self, fn_class, fn_constructor_kwargs=None, batch_size=32, **_ray_options) -> "LocalDataset":
+        def batches():
+            fn = fn_class(**(fn_constructor_kwargs or {}))
+            rows = iter(self._rows)
+            while chunk := list(itertools.islice(rows, batch_size)):
+                out = fn({key: np.array([r[key] for r in chunk], dtype=object) for key in chunk[0]})
+                yield from (dict(zip(out, values)) for values in zip(*out.values()))
+
+        return LocalDataset(batches())
 
     def iter_rows(self) -> Iterator[Row]:
         return iter(self._rows)

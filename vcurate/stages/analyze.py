@@ -6,12 +6,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from vcurate.analyze.clipframes import ClipFrameSampler, sampling_step
 from vcurate.analyze.motion import ShakeAnalyzer
 from vcurate.analyze.scenes import SceneAnalyzer
 from vcurate.analyze.sharpness import SharpnessAnalyzer
 from vcurate.config import PipelineConfig
 from vcurate.media.frames import decode_pass
 from vcurate.media.probe import MediaError, probe
+from vcurate.models.clip import image_size
 from vcurate.records import ClipRecord, VideoRecord
 from vcurate.stages.captions import sidecar_captions
 from vcurate.stages.ingest import VideoTask
@@ -22,6 +26,7 @@ from vcurate.stages.split import split_scenes
 class VideoAnalysis:
     video: VideoRecord
     clips: list[ClipRecord] = field(default_factory=list)
+    frames: list[np.ndarray] = field(default_factory=list)  # per clip, for CLIP; empty when align is off
     seconds: float = 0.0
 
 
@@ -42,7 +47,12 @@ def analyze_video(task: VideoTask, cfg: PipelineConfig) -> VideoAnalysis:
         scenes = SceneAnalyzer(cfg.split, info.fps)
         shake = ShakeAnalyzer() if filters.shake.enabled else None
         sharpness = SharpnessAnalyzer(filters.blur.every) if filters.blur.enabled or filters.upscaled.enabled else None
-        analyzers = [a for a in (scenes, shake, sharpness) if a is not None]
+        sampler = None
+        if cfg.align.enabled:
+            expected = info.declared_frames or int(info.duration_s * (info.fps or 25.0))
+            step = sampling_step(info.fps, cfg.align.sample_every_s, expected, cfg.align.max_samples_per_video)
+            sampler = ClipFrameSampler(image_size(cfg.align.model), step)
+        analyzers = [a for a in (scenes, shake, sharpness, sampler) if a is not None]
         decoded = decode_pass(
             task.path, analyzers, cfg.analysis.short_side, cfg.analysis.decode_threads, info.fps or 25.0
         )
@@ -60,11 +70,12 @@ def analyze_video(task: VideoTask, cfg: PipelineConfig) -> VideoAnalysis:
                 blur, detail = sharpness.clip_scores(clip.start_frame, clip.end_frame)
                 clip.blur_score = None if blur is None else round(blur, 5)
                 clip.detail_score = None if detail is None else round(detail, 5)
+        frames = [sampler.for_clip(c.start_frame, c.end_frame, cfg.align.frames) for c in clips] if sampler else []
     except MediaError as exc:
         record.status, record.error = "failed", str(exc)
-        clips = []
+        clips, frames = [], []
     except Exception as exc:  # one bad file must never end the job; the row says what happened
         record.status, record.error = "failed", f"unexpected {type(exc).__name__}: {exc}"
-        clips = []
+        clips, frames = [], []
     record.num_clips = len(clips)
-    return VideoAnalysis(record, clips, time.perf_counter() - started)
+    return VideoAnalysis(record, clips, frames, time.perf_counter() - started)

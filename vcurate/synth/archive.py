@@ -425,6 +425,11 @@ def _write_captions(path: Path, rel: Path, source: str, shots: list[TruthShot], 
         path.with_suffix(f".{source}").write_text(timed_captions(source, cues), encoding="utf-8")
 
 
+def clean_spec() -> SynthSpec:
+    """No faults at all: every shot steady or panning, sharp, full resolution, truly captioned."""
+    return replace(SynthSpec(), p_lowres_video=0.0, p_uncaptioned=0.0, p_shake=0.0, p_blur=0.0, p_upscaled=0.0, p_mismatch=0.0)
+
+
 def tiny_spec() -> SynthSpec:
     """A fast archive for tests: small frames, short shots, every fault still possible."""
     return replace(

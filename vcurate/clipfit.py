@@ -1,0 +1,217 @@
+"""`vcurate clip-fit`: train a small open_clip model on a captioned archive's own frames.
+
+Hub weights are not always reachable, and a general web CLIP knows little of a narrow domain. This
+fits one of open_clip's model classes (a bundled small config by default) with open_clip's
+contrastive `ClipLoss` on (frame, caption) pairs taken from the archive through the same decode
+pass and caption pairing as the pipeline. A held-out share of the videos calibrates the
+low_alignment threshold: true captions against captions of other clips. The checkpoint stores the
+model name, the state dict and that threshold (`align.min_score: auto` uses it).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import open_clip
+import torch
+
+from vcurate import __version__
+from vcurate.config import PipelineConfig
+from vcurate.models.clip import LoadedClip, model_config, register_configs, resolve_device
+from vcurate.stages.analyze import analyze_video
+from vcurate.stages.ingest import plan_tasks
+
+
+@dataclass
+class Pair:
+    video: str
+    caption: str
+    frames: np.ndarray  # (k, S, S, 3) uint8
+
+
+@dataclass
+class FitResult:
+    threshold: float
+    calibration: dict
+    losses: list[float] = field(default_factory=list)
+
+
+def collect_pairs(input_root: str, model: str, every_s: float = 0.25, progress: Callable | None = None) -> list[Pair]:
+    """(frames, caption) per clip of the archive, through the pipeline's own analysis."""
+    cfg = PipelineConfig.model_validate({
+        "input": {"path": input_root},
+        "filters": {"shake": {"enabled": False}, "blur": {"enabled": False}, "upscaled": {"enabled": False}},
+        "align": {"model": model, "pretrained": None, "frames": 16, "sample_every_s": every_s},
+    })
+    tasks = plan_tasks(cfg.input)
+    pairs = []
+    for i, task in enumerate(tasks):
+        analysis = analyze_video(task, cfg)
+        for clip, frames in zip(analysis.clips, analysis.frames):
+            if clip.caption and len(frames) and "too_short" not in clip.reasons:
+                pairs.append(Pair(task.video, clip.caption, frames))
+        if progress:
+            progress(i + 1, len(tasks))
+    return pairs
+
+
+def split_by_video(pairs: list[Pair], held_out: float, seed: int) -> tuple[list[Pair], list[Pair]]:
+    videos = sorted({p.video for p in pairs})
+    random.Random(seed).shuffle(videos)
+    val_videos = set(videos[: max(1, int(len(videos) * held_out))]) if len(videos) > 1 else set()
+    return [p for p in pairs if p.video not in val_videos], [p for p in pairs if p.video in val_videos]
+
+
+def _augment(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random shift (pad and crop) and brightness, same for the whole batch row."""
+    n, s = frames.shape[0], frames.shape[1]
+    pad = max(1, s // 8)
+    padded = np.pad(frames, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="reflect")
+    out = np.empty_like(frames)
+    for i in range(n):
+        y, x = rng.integers(0, 2 * pad + 1, 2)
+        out[i] = padded[i, y : y + s, x : x + s]
+    gain = rng.uniform(0.8, 1.2, (n, 1, 1, 1))
+    return np.clip(out.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+
+
+def drop_words(caption: str, rate: float, rng: np.random.Generator) -> str:
+    """Caption with each word dropped at `rate` (at least one kept): the text tower must ground
+    single words ("red", "circle") instead of memorising whole sentences."""
+    words = caption.split()
+    kept = [w for w in words if rng.random() >= rate]
+    return " ".join(kept or [words[rng.integers(len(words))]])
+
+
+def _batch(train: list[Pair], size: int, rng: np.random.Generator) -> tuple[np.ndarray, list[str]]:
+    """One random frame of up to `size` clips with distinct captions (equal captions in one
+    contrastive batch would be false negatives)."""
+    by_caption: dict[str, list[Pair]] = {}
+    for p in train:
+        by_caption.setdefault(p.caption, []).append(p)
+    captions = list(by_caption)
+    chosen = [captions[i] for i in rng.choice(len(captions), min(size, len(captions)), replace=False)]
+    frames = []
+    for caption in chosen:
+        pair = by_caption[caption][rng.integers(len(by_caption[caption]))]
+        frames.append(pair.frames[rng.integers(len(pair.frames))])
+    return np.stack(frames), chosen
+
+
+def pair_scores(clip: LoadedClip, pairs: list[Pair], captions: list[str], frames_per_clip: int = 4) -> np.ndarray:
+    """Mean cosine similarity of each pair's frames (evenly spaced) with the given caption."""
+    scores = []
+    for pair, caption in zip(pairs, captions):
+        idx = np.linspace(0, len(pair.frames) - 1, min(frames_per_clip, len(pair.frames))).round().astype(int)
+        images = clip.encode_frames(pair.frames[idx])
+        scores.append(float((images @ clip.encode_text([caption])[0]).mean()))
+    return np.asarray(scores)
+
+
+def calibrate(true_scores: np.ndarray, wrong_scores: np.ndarray, min_kept: float = 0.97) -> tuple[float, dict]:
+    """The threshold that best separates true from wrong captions (max of kept + caught) among those
+    that keep at least `min_kept` of the true ones."""
+    candidates = np.unique(np.concatenate([true_scores, wrong_scores]))
+    thresholds = np.concatenate([candidates, [candidates[-1] + 1e-6]])
+    kept = (true_scores[None, :] >= thresholds[:, None]).mean(axis=1)
+    caught = (wrong_scores[None, :] < thresholds[:, None]).mean(axis=1)
+    allowed = kept >= min_kept
+    best = int(np.argmax(np.where(allowed, kept + caught, -1)))
+    threshold = float(thresholds[best])
+    return threshold, {
+        "true_kept": round(float(kept[best]), 4), "wrong_caught": round(float(caught[best]), 4),
+        "true_mean": round(float(true_scores.mean()), 4), "wrong_mean": round(float(wrong_scores.mean()), 4),
+        "true_pairs": int(len(true_scores)), "wrong_pairs": int(len(wrong_scores)),
+    }
+
+
+def fit_clip(
+    pairs: list[Pair],
+    model_name: str = "vcurate-small",
+    steps: int = 1500,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    word_dropout: float = 0.2,
+    seed: int = 0,
+    max_minutes: float | None = None,
+    device: str = "auto",
+    progress: Callable | None = None,
+) -> tuple[LoadedClip, FitResult]:
+    if len({p.caption for p in pairs}) < 4:
+        raise ValueError("clip-fit needs captioned clips with at least 4 different captions")
+    register_configs()
+    model_config(model_name)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    dev = resolve_device(device)
+    model = open_clip.create_model(model_name, pretrained=None, device=dev)
+    pre = open_clip.get_model_preprocess_cfg(model)
+    clip = LoadedClip(model, open_clip.get_tokenizer(model_name), model_name, dev, pairs[0].frames.shape[1],
+                      np.asarray(pre["mean"], np.float32), np.asarray(pre["std"], np.float32), None)
+    train, val = split_by_video(pairs, 0.15, seed)
+    loss_fn = open_clip.ClipLoss()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.1)
+    warmup = max(1, steps // 20)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps)))
+    )
+    result = FitResult(threshold=0.0, calibration={})
+    started = time.monotonic()
+    model.train()
+    for step in range(steps):
+        frames, captions = _batch(train, batch_size, rng)
+        x = torch.from_numpy(_augment(frames, rng)).to(dev).permute(0, 3, 1, 2).float() / 255
+        x = (x - torch.as_tensor(clip.mean, device=dev).view(1, 3, 1, 1)) / torch.as_tensor(clip.std, device=dev).view(1, 3, 1, 1)
+        image_features = torch.nn.functional.normalize(model.encode_image(x), dim=-1)
+        texts = [drop_words(c, word_dropout, rng) for c in captions]
+        text_features = torch.nn.functional.normalize(model.encode_text(clip.tokenizer(texts).to(dev)), dim=-1)
+        loss = loss_fn(image_features, text_features, model.logit_scale.exp())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, math.log(100))
+        result.losses.append(loss.item())
+        if progress:
+            progress(step + 1, steps, float(loss))
+        if max_minutes and time.monotonic() - started > max_minutes * 60:
+            break
+    model.eval()
+    check = val or train
+    captions = sorted({p.caption for p in pairs})
+    wrong_pairs, wrong = [], []
+    for pair in check:  # three captions of other clips per held-out clip
+        choices = [c for c in captions if c != pair.caption]
+        for c in rng.choice(len(choices), min(3, len(choices)), replace=False):
+            wrong_pairs.append(pair)
+            wrong.append(choices[c])
+    true_scores = pair_scores(clip, check, [p.caption for p in check])
+    wrong_scores = pair_scores(clip, wrong_pairs, wrong)
+    result.threshold, result.calibration = calibrate(true_scores, wrong_scores)
+    result.calibration["held_out_videos"] = len({p.video for p in val})
+    result.calibration["steps"] = len(result.losses)
+    clip.threshold = result.threshold
+    return clip, result
+
+
+def save_checkpoint(path: str | Path, clip: LoadedClip, result: FitResult) -> None:
+    """A dict of tensors and plain values: loadable with torch.load(weights_only=True)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu() for k, v in clip.model.state_dict().items()}
+    payload = {
+        "model": clip.name, "state_dict": state, "threshold": result.threshold,
+        "calibration": result.calibration, "final_loss": result.losses[-1] if result.losses else None,
+        "vcurate": __version__,
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)

@@ -1,0 +1,1 @@
+"""Model definitions and loading: open_clip models with the project's own configs."""

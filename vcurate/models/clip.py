@@ -1,0 +1,146 @@
+"""open_clip models for the alignment stage and `vcurate clip-fit`.
+
+The project registers its own small configs (configs/*.json) with open_clip's factory, so they are
+created like any built-in model. Weights come from an open_clip pretrained tag, a plain open_clip
+state dict, or a `vcurate clip-fit` checkpoint (which also stores the model name and a calibrated
+threshold). Every problem with a model or checkpoint is a `ClipModelError` raised before any video
+is processed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import open_clip
+import torch
+
+CONFIGS = Path(__file__).parent / "configs"
+_registered = False
+
+
+class ClipModelError(ValueError):
+    """An unknown model, a missing or unreadable checkpoint, or weights that do not fit."""
+
+
+def register_configs() -> None:
+    global _registered
+    if not _registered:
+        open_clip.add_model_config(CONFIGS)
+        _registered = True
+
+
+def model_config(name: str) -> dict:
+    register_configs()
+    cfg = open_clip.get_model_config(name)
+    if cfg is None:
+        bundled = sorted(p.stem for p in CONFIGS.glob("*.json"))
+        raise ClipModelError(f"unknown open_clip model {name!r} (bundled: {', '.join(bundled)}; "
+                             f"open_clip knows {len(open_clip.list_models())} others, e.g. ViT-B-32)")
+    return cfg
+
+
+def image_size(name: str) -> int:
+    size = model_config(name)["vision_cfg"]["image_size"]
+    return int(size if isinstance(size, int) else size[0])
+
+
+def is_checkpoint_path(pretrained: str) -> bool:
+    return Path(pretrained).suffix in {".pt", ".pth", ".bin"} or "/" in pretrained or Path(pretrained).exists()
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """A checkpoint as a dict with at least `state_dict`; never unpickles arbitrary objects."""
+    path = Path(path)
+    if not path.is_file():
+        raise ClipModelError(f"CLIP checkpoint not found: {path}")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many kinds for a damaged or foreign file
+        raise ClipModelError(f"cannot read CLIP checkpoint {path}: {exc}") from exc
+    if isinstance(data, dict) and "state_dict" in data:
+        return data
+    if isinstance(data, dict) and all(isinstance(v, torch.Tensor) for v in data.values()):
+        return {"state_dict": data}
+    raise ClipModelError(f"{path} is not a CLIP checkpoint (expected a state dict)")
+
+
+@dataclass
+class LoadedClip:
+    model: torch.nn.Module
+    tokenizer: object
+    name: str
+    device: torch.device
+    image_size: int
+    mean: np.ndarray
+    std: np.ndarray
+    threshold: float | None  # calibrated by clip-fit, when the checkpoint has one
+
+    @torch.no_grad()
+    def encode_text(self, captions: list[str]) -> torch.Tensor:
+        tokens = self.tokenizer(captions).to(self.device)
+        with self._autocast():
+            return torch.nn.functional.normalize(self.model.encode_text(tokens).float(), dim=-1)
+
+    @torch.no_grad()
+    def encode_frames(self, frames: np.ndarray) -> torch.Tensor:
+        """(n, S, S, 3) uint8 RGB at the model's image size -> (n, d) unit embeddings."""
+        x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device).permute(0, 3, 1, 2).float() / 255
+        mean = torch.as_tensor(self.mean, device=self.device).view(1, 3, 1, 1)
+        std = torch.as_tensor(self.std, device=self.device).view(1, 3, 1, 1)
+        with self._autocast():
+            return torch.nn.functional.normalize(self.model.encode_image((x - mean) / std).float(), dim=-1)
+
+    def _autocast(self):
+        return torch.autocast("cuda", dtype=torch.float16) if self.device.type == "cuda" else torch.autocast("cpu", enabled=False)
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ClipModelError("align.device is cuda but no CUDA device is available")
+    return torch.device(device)
+
+
+def load_clip(name: str, pretrained: str | None, device: str = "auto") -> LoadedClip:
+    model_config(name)
+    dev = resolve_device(device)
+    threshold = None
+    if pretrained is None:
+        logging.getLogger(__name__).warning("CLIP %s has random weights: alignment scores are meaningless", name)
+        model = open_clip.create_model(name, pretrained=None, device=dev)
+    elif is_checkpoint_path(pretrained):
+        ckpt = read_checkpoint(pretrained)
+        saved_name = ckpt.get("model")
+        if saved_name and saved_name != name:
+            raise ClipModelError(f"checkpoint {pretrained} holds a {saved_name!r} model, config asks for {name!r}")
+        model = open_clip.create_model(name, pretrained=None, device="cpu")
+        try:
+            model.load_state_dict(ckpt["state_dict"])
+        except RuntimeError as exc:
+            raise ClipModelError(f"checkpoint {pretrained} does not fit model {name!r}: {str(exc)[:300]}") from exc
+        model = model.to(dev)
+        threshold = ckpt.get("threshold")
+    else:
+        tags = open_clip.list_pretrained_tags_by_model(name)
+        if pretrained not in tags:
+            raise ClipModelError(f"open_clip has no pretrained tag {pretrained!r} for {name!r} (tags: {', '.join(tags) or 'none'})")
+        try:
+            model = open_clip.create_model(name, pretrained=pretrained, device=dev)
+        except Exception as exc:  # download or cache failures
+            raise ClipModelError(f"cannot load pretrained {name}/{pretrained} (offline? use a local checkpoint path): {exc}") from exc
+    model.eval()
+    pre = open_clip.get_model_preprocess_cfg(model)
+    return LoadedClip(
+        model=model,
+        tokenizer=open_clip.get_tokenizer(name),
+        name=name,
+        device=dev,
+        image_size=image_size(name),
+        mean=np.asarray(pre["mean"], dtype=np.float32),
+        std=np.asarray(pre["std"], dtype=np.float32),
+        threshold=float(threshold) if threshold is not None else None,
+    )

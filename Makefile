@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 DEMO ?= demo
 DEMO_VIDEOS ?= 24
 DEMO_SEED ?= 7
+FIT_VIDEOS ?= 200
+FIT_SEED ?= 101
+FIT_STEPS ?= 1000
 
 .PHONY: install demo test clean
 
@@ -17,9 +20,15 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-demo: install
+# A domain CLIP fitted on a clean synthetic archive of another seed (no hub download needed).
+$(DEMO)/clip.pt: $(VENV)/.installed
+	$(BIN)/vcurate synth $(DEMO)/fit-archive --videos $(FIT_VIDEOS) --seed $(FIT_SEED) --clean
+	$(BIN)/vcurate clip-fit --input $(DEMO)/fit-archive/raw --output $@ --steps $(FIT_STEPS)
+
+demo: install $(DEMO)/clip.pt
 	$(BIN)/vcurate synth $(DEMO)/archive --videos $(DEMO_VIDEOS) --seed $(DEMO_SEED)
-	$(BIN)/vcurate run pipelines/default.yaml --input $(DEMO)/archive/raw --output $(DEMO)/out --overwrite
+	$(BIN)/vcurate run pipelines/default.yaml --input $(DEMO)/archive/raw --output $(DEMO)/out --overwrite \
+		--clip-model vcurate-small --clip-pretrained $(DEMO)/clip.pt --clip-min-score auto
 	$(BIN)/vcurate eval $(DEMO)/out --truth $(DEMO)/archive/ground_truth.jsonl | tee $(DEMO)/eval.json
 
 # pytest exits 5 when it collects no test: say so instead of failing the build.

@@ -76,7 +76,7 @@ def main() -> None:
         "target": "analyzers add <= 0.50 to decode+scenes",
     }
     RESULTS.mkdir(exist_ok=True)
-    stem = RESULTS / f"analysis_cost-{summary['date']}-{summary['host']}"
+    stem = RESULTS / f"analysis_cost-{args.size}-{summary['date']}-{summary['host']}"
     stem.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
     lines = [f"# Analysis pass cost ({args.videos} videos, {args.size}, best of {args.repeat})", "",
              "| pass | seconds | frames/s |", "|---|---:|---:|"]

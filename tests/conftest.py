@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # tests never download weights; a stray hub call fails at once
 
 from vcurate.config import PipelineConfig
 from vcurate.job import run_job

@@ -49,7 +49,7 @@ def test_user_errors_are_one_clear_line(tmp_path, capsys):
     assert main(["run", str(tmp_path / "missing.yaml"), "--input", ".", "--output", str(tmp_path)]) == 2
     assert "pipeline config not found" in capsys.readouterr().err
     cfg = tmp_path / "p.yaml"
-    cfg.write_text("{}\n")
+    cfg.write_text("align:\n  enabled: false\n")
     assert main(["run", str(cfg), "--input", str(tmp_path / "nope"), "--output", str(tmp_path / "o")]) == 2
     assert "input folder not found" in capsys.readouterr().err
     assert main(["run", str(cfg), "--output", str(tmp_path / "o")]) == 2
@@ -57,3 +57,7 @@ def test_user_errors_are_one_clear_line(tmp_path, capsys):
     assert main(["eval", str(tmp_path), "--truth", "x.jsonl"]) == 2
     assert "no pipeline output" in capsys.readouterr().err
     assert main(["synth", str(tmp_path / "s"), "--videos", "0"]) == 2
+    cfg.write_text("align:\n  model: vcurate-tiny\n  pretrained: missing.pt\n")
+    assert main(["run", str(cfg), "--input", str(tmp_path), "--output", str(tmp_path / "o")]) == 2
+    assert "CLIP checkpoint not found: missing.pt" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # nothing written before the model is known to load

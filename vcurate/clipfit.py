@@ -89,6 +89,19 @@ def drop_words(caption: str, rate: float, rng: np.random.Generator) -> str:
     return " ".join(kept or [words[rng.integers(len(words))]])
 
 
+def swapped_word(caption: str, others: list[str], rng: np.random.Generator, tries: int = 8) -> str | None:
+    """A hard negative: the caption with one word replaced by the word another caption of the same
+    length has in that place ("a red circle" -> "a blue circle"), as NegCLIP does with attributes."""
+    words = caption.split()
+    for _ in range(tries):
+        other = others[rng.integers(len(others))].split()
+        differ = [i for i, (a, b) in enumerate(zip(words, other)) if a != b] if len(other) == len(words) else []
+        if differ:
+            i = differ[rng.integers(len(differ))]
+            return " ".join(words[:i] + [other[i]] + words[i + 1 :])
+    return None
+
+
 def _batch(train: list[Pair], size: int, rng: np.random.Generator) -> tuple[np.ndarray, list[str]]:
     """One random frame of up to `size` clips with distinct captions (equal captions in one
     contrastive batch would be false negatives)."""
@@ -116,19 +129,45 @@ def pair_scores(clip: LoadedClip, pairs: list[Pair], captions: list[str], frames
 
 def calibrate(true_scores: np.ndarray, wrong_scores: np.ndarray, min_kept: float = 0.97) -> tuple[float, dict]:
     """The threshold that best separates true from wrong captions (max of kept + caught) among those
-    that keep at least `min_kept` of the true ones."""
+    keeping at least `min_kept` of the true ones; where a range of thresholds does equally well (a
+    gap between the two), its middle, so small shifts of either side do not cross it."""
     candidates = np.unique(np.concatenate([true_scores, wrong_scores]))
     thresholds = np.concatenate([candidates, [candidates[-1] + 1e-6]])
     kept = (true_scores[None, :] >= thresholds[:, None]).mean(axis=1)
     caught = (wrong_scores[None, :] < thresholds[:, None]).mean(axis=1)
-    allowed = kept >= min_kept
-    best = int(np.argmax(np.where(allowed, kept + caught, -1)))
-    threshold = float(thresholds[best])
+    quality = np.where(kept >= min_kept, kept + caught, -1.0)
+    best = np.flatnonzero(quality >= quality.max() - 1e-9)
+    lo, hi = best[0], best[-1]
+    # the best range [thresholds[lo], thresholds[hi]] extends down to just above the next lower score
+    below = thresholds[lo - 1] if lo > 0 else thresholds[lo]
+    threshold = float((below + thresholds[hi]) / 2) if hi == lo else float((thresholds[lo] + thresholds[hi]) / 2)
+    k, c = float((true_scores >= threshold).mean()), float((wrong_scores < threshold).mean())
     return threshold, {
-        "true_kept": round(float(kept[best]), 4), "wrong_caught": round(float(caught[best]), 4),
+        "true_kept": round(k, 4), "wrong_caught": round(c, 4),
         "true_mean": round(float(true_scores.mean()), 4), "wrong_mean": round(float(wrong_scores.mean()), 4),
         "true_pairs": int(len(true_scores)), "wrong_pairs": int(len(wrong_scores)),
     }
+
+
+def unrelated_captions(caption: str, captions: list[str], n: int, rng: np.random.Generator) -> list[str]:
+    """Up to `n` captions sharing the fewest words with `caption`: one that "describes something
+    else", as a wrong caption in an archive does, rather than a near paraphrase."""
+    words = set(caption.split())
+    others = [c for c in captions if c != caption]
+    rng.shuffle(others)
+    return sorted(others, key=lambda c: len(words & set(c.split())))[:n]
+
+
+def calibrate_clip(clip: LoadedClip, check: list[Pair], captions: list[str], seed: int = 0) -> tuple[float, dict]:
+    """Threshold from held-out clips: their true captions against unrelated captions."""
+    rng = np.random.default_rng(seed)
+    wrong_pairs, wrong = [], []
+    for pair in check:
+        for caption in unrelated_captions(pair.caption, captions, 3, rng):
+            wrong_pairs.append(pair)
+            wrong.append(caption)
+    true_scores = pair_scores(clip, check, [p.caption for p in check])
+    return calibrate(true_scores, pair_scores(clip, wrong_pairs, wrong))
 
 
 def fit_clip(
@@ -170,8 +209,14 @@ def fit_clip(
         x = (x - torch.as_tensor(clip.mean, device=dev).view(1, 3, 1, 1)) / torch.as_tensor(clip.std, device=dev).view(1, 3, 1, 1)
         image_features = torch.nn.functional.normalize(model.encode_image(x), dim=-1)
         texts = [drop_words(c, word_dropout, rng) for c in captions]
-        text_features = torch.nn.functional.normalize(model.encode_text(clip.tokenizer(texts).to(dev)), dim=-1)
-        loss = loss_fn(image_features, text_features, model.logit_scale.exp())
+        negatives = [n for n in (swapped_word(c, captions, rng) for c in captions) if n and n not in captions]
+        encoded = model.encode_text(clip.tokenizer(texts + negatives).to(dev))
+        text_features = torch.nn.functional.normalize(encoded, dim=-1)
+        scale = model.logit_scale.exp()
+        loss = loss_fn(image_features, text_features[: len(texts)], scale)
+        if negatives:  # image -> text again, now also against the one-word-off captions
+            logits = scale * image_features @ text_features.T
+            loss = loss + torch.nn.functional.cross_entropy(logits, torch.arange(len(texts), device=dev))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -185,17 +230,7 @@ def fit_clip(
         if max_minutes and time.monotonic() - started > max_minutes * 60:
             break
     model.eval()
-    check = val or train
-    captions = sorted({p.caption for p in pairs})
-    wrong_pairs, wrong = [], []
-    for pair in check:  # three captions of other clips per held-out clip
-        choices = [c for c in captions if c != pair.caption]
-        for c in rng.choice(len(choices), min(3, len(choices)), replace=False):
-            wrong_pairs.append(pair)
-            wrong.append(choices[c])
-    true_scores = pair_scores(clip, check, [p.caption for p in check])
-    wrong_scores = pair_scores(clip, wrong_pairs, wrong)
-    result.threshold, result.calibration = calibrate(true_scores, wrong_scores)
+    result.threshold, result.calibration = calibrate_clip(clip, val or train, sorted({p.caption for p in pairs}), seed)
     result.calibration["held_out_videos"] = len({p.video for p in val})
     result.calibration["steps"] = len(result.losses)
     clip.threshold = result.threshold

@@ -52,7 +52,7 @@ class RunSummary:
         }
 
 
-def prepare_output(out: Path, overwrite: bool) -> None:
+def prepare_output(out: Path, overwrite: bool, dry_run: bool = False) -> None:
     """Refuse to mix with an earlier run's results unless asked; then remove only files we wrote."""
     shards = out / "shards"
     existing = [n for n in RESULT_FILES if (out / n).exists()]
@@ -62,6 +62,8 @@ def prepare_output(out: Path, overwrite: bool) -> None:
         raise OutputExistsError(
             f"{out} already holds results ({', '.join(existing)}); pass --overwrite to replace them"
         )
+    if dry_run:
+        return
     for name in RESULT_FILES:
         (out / name).unlink(missing_ok=True)
     if shards.is_dir():
@@ -84,9 +86,10 @@ def run_job(cfg: PipelineConfig, overwrite: bool = False, engine: str = "ray", p
     if not cfg.output.path:
         raise ValueError("no output folder: pass --output or set output.path in the pipeline YAML")
     out = Path(cfg.output.path)
-    if cfg.align.enabled:
-        check_align_config(cfg.align)
     tasks = plan_tasks(cfg.input)
+    prepare_output(out, overwrite, dry_run=True)
+    if cfg.align.enabled:
+        check_align_config(cfg.align, fetch=True)
     prepare_output(out, overwrite)
     summary = RunSummary(out)
     started_at = datetime.now(timezone.utc)

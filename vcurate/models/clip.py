@@ -97,6 +97,24 @@ class LoadedClip:
         return torch.autocast("cuda", dtype=torch.float16) if self.device.type == "cuda" else torch.autocast("cpu", enabled=False)
 
 
+def check_pretrained_tag(name: str, tag: str, fetch: bool = False) -> None:
+    """The tag must exist; with `fetch`, its weights are also fetched into open_clip's cache now (on
+    the driver, once), so an offline machine fails here with a clear message, not in an actor."""
+    tags = open_clip.list_pretrained_tags_by_model(name)
+    if tag not in tags:
+        raise ClipModelError(f"open_clip has no pretrained tag {tag!r} for {name!r} (tags: {', '.join(tags) or 'none'})")
+    if fetch:
+        from open_clip.pretrained import download_pretrained, get_pretrained_cfg
+
+        try:
+            download_pretrained(get_pretrained_cfg(name, tag))
+        except Exception as exc:  # network, hub and cache errors alike
+            raise ClipModelError(
+                f"cannot fetch pretrained weights {name}/{tag} ({type(exc).__name__}: {str(exc)[:200]}); offline? "
+                "pass a local checkpoint with --clip-pretrained (e.g. from `vcurate clip-fit`)"
+            ) from exc
+
+
 def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -125,9 +143,7 @@ def load_clip(name: str, pretrained: str | None, device: str = "auto") -> Loaded
         model = model.to(dev)
         threshold = ckpt.get("threshold")
     else:
-        tags = open_clip.list_pretrained_tags_by_model(name)
-        if pretrained not in tags:
-            raise ClipModelError(f"open_clip has no pretrained tag {pretrained!r} for {name!r} (tags: {', '.join(tags) or 'none'})")
+        check_pretrained_tag(name, pretrained)
         try:
             model = open_clip.create_model(name, pretrained=pretrained, device=dev)
         except Exception as exc:  # download or cache failures

@@ -11,12 +11,13 @@ import numpy as np
 import torch
 
 from vcurate.config import AlignConfig
-from vcurate.models.clip import ClipModelError, image_size, is_checkpoint_path, load_clip, model_config, read_checkpoint
+from vcurate.models.clip import ClipModelError, check_pretrained_tag, image_size, is_checkpoint_path, load_clip, model_config, read_checkpoint
 from vcurate.records import ClipRecord, Reason
 
 
-def check_align_config(cfg: AlignConfig) -> None:
-    """Fail before any video is processed: unknown model, unreadable checkpoint, no threshold."""
+def check_align_config(cfg: AlignConfig, fetch: bool = False) -> None:
+    """Fail before any video is processed: unknown model, unreadable checkpoint, no threshold, and
+    (with `fetch`) pretrained weights that cannot be had."""
     model_config(cfg.model)
     if cfg.pretrained and is_checkpoint_path(cfg.pretrained):
         ckpt = read_checkpoint(cfg.pretrained)
@@ -24,7 +25,10 @@ def check_align_config(cfg: AlignConfig) -> None:
             raise ClipModelError(f"checkpoint {cfg.pretrained} holds a {ckpt['model']!r} model, align.model is {cfg.model!r}")
         if cfg.min_score == "auto" and ckpt.get("threshold") is None:
             raise ClipModelError("align.min_score is auto, but the checkpoint stores no calibrated threshold")
-    elif cfg.min_score == "auto":
+        return
+    if cfg.pretrained:
+        check_pretrained_tag(cfg.model, cfg.pretrained, fetch)
+    if cfg.min_score == "auto":
         raise ClipModelError("align.min_score: auto needs a checkpoint from `vcurate clip-fit`; set a number")
 
 

@@ -1,0 +1,106 @@
+"""CLIP alignment plumbing with the bundled tiny config (random weights: no download, no meaning)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from vcurate.clipfit import calibrate, collect_pairs, drop_words, fit_clip, save_checkpoint, swapped_word
+from vcurate.config import AlignConfig
+from vcurate.models.clip import ClipModelError, load_clip
+from vcurate.records import ClipRecord
+from vcurate.stages.align import ClipAligner, check_align_config
+
+TINY = dict(model="vcurate-tiny", pretrained=None)
+
+
+def clip(caption="a red circle", key="k"):
+    return ClipRecord(video="v.mp4", clip_key=key, scene_index=0, start_frame=0, end_frame=25, start_s=0, end_s=1,
+                      fps=25, width=64, height=64, caption=caption)
+
+
+def frames(n=3, seed=0):
+    return np.random.default_rng(seed).integers(0, 255, (n, 32, 32, 3), dtype=np.uint8)
+
+
+def test_scores_are_cosines_and_threshold_rejects():
+    aligner = ClipAligner(AlignConfig(**TINY, min_score=2.0))  # nothing can reach 2: all rejected
+    clips = [clip("a red circle", "a"), clip("a blue square", "b"), clip("", "c")]
+    aligner.align(clips, [frames(3, 0), frames(2, 1), frames(2, 2)])
+    for c in clips[:2]:
+        assert -1 <= c.clip_score_min <= c.clip_score <= 1
+        assert c.reasons == ["low_alignment"]
+    assert clips[2].clip_score is None and clips[2].status == "kept"  # no caption: not scored
+
+
+def test_text_embeddings_are_cached_per_caption():
+    aligner = ClipAligner(AlignConfig(**TINY, min_score=-1.0))
+    calls = []
+    original = aligner.clip.encode_text
+    aligner.clip.encode_text = lambda caps: calls.append(list(caps)) or original(caps)
+    aligner.text_embeddings(["a", "b", "a"])
+    aligner.text_embeddings(["b", "c"])
+    assert calls == [["a", "b"], ["c"]]
+
+
+def test_config_errors_come_before_any_video(tmp_path):
+    with pytest.raises(ClipModelError, match="unknown open_clip model"):
+        check_align_config(AlignConfig(model="no-such-model"))
+    with pytest.raises(ClipModelError, match="not found"):
+        check_align_config(AlignConfig(model="vcurate-tiny", pretrained=str(tmp_path / "missing.pt")))
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(ClipModelError, match="cannot read"):
+        check_align_config(AlignConfig(model="vcurate-tiny", pretrained=str(bad)))
+    with pytest.raises(ClipModelError, match="needs a checkpoint"):
+        check_align_config(AlignConfig(**TINY, min_score="auto"))
+    other = tmp_path / "other.pt"
+    torch.save({"model": "vcurate-small", "state_dict": {}}, other)
+    with pytest.raises(ClipModelError, match="holds a 'vcurate-small' model"):
+        check_align_config(AlignConfig(model="vcurate-tiny", pretrained=str(other)))
+    with pytest.raises(ClipModelError, match="no pretrained tag"):
+        check_align_config(AlignConfig(model="vcurate-tiny", pretrained="laion9000"))
+
+
+def test_word_augmentations():
+    rng = np.random.default_rng(0)
+    assert drop_words("a red circle", 0.0, rng) == "a red circle"
+    assert len(drop_words("a red circle", 1.0, rng).split()) == 1
+    negative = swapped_word("a red circle", ["a blue circle"], rng)
+    assert negative == "a blue circle"
+    assert swapped_word("a red circle", ["a red circle", "two words"], rng) is None
+
+
+def test_calibration_keeps_true_pairs_and_catches_wrong_ones():
+    true = np.linspace(0.3, 0.9, 100)
+    wrong = np.linspace(-0.5, 0.35, 100)
+    threshold, stats = calibrate(true, wrong, min_kept=0.97)
+    assert stats["true_kept"] >= 0.97
+    assert 0.28 < threshold <= 0.32
+    assert stats["wrong_caught"] > 0.9
+
+
+def test_clip_fit_learns_and_its_checkpoint_drives_auto_threshold(tiny_archive, tmp_path):
+    root, _ = tiny_archive
+    pairs = collect_pairs(str(root / "raw"), "vcurate-tiny", every_s=0.25)
+    assert len(pairs) >= 6 and all(p.frames.shape[1:] == (32, 32, 3) for p in pairs)
+    model, result = fit_clip(pairs, "vcurate-tiny", steps=60, batch_size=8, seed=0, device="cpu")
+    assert np.mean(result.losses[-10:]) < np.mean(result.losses[:10])
+    path = tmp_path / "clip.pt"
+    save_checkpoint(path, model, result)
+    loaded = torch.load(path, weights_only=True)
+    assert loaded["model"] == "vcurate-tiny" and loaded["threshold"] == result.threshold
+    aligner = ClipAligner(AlignConfig(model="vcurate-tiny", pretrained=str(path), min_score="auto"))
+    assert aligner.threshold == pytest.approx(result.threshold)
+    a = load_clip("vcurate-tiny", str(path), "cpu")
+    x = frames(2)
+    assert torch.allclose(a.encode_frames(x), model.encode_frames(x), atol=1e-5)
+
+
+def test_pipeline_scores_captioned_clips(curated):
+    out, _, _ = curated
+    clips = pd.read_parquet(out / "clips.parquet")
+    captioned = clips[clips.caption != ""]
+    assert captioned.clip_score.notna().all()
+    assert clips[clips.caption == ""].clip_score.isna().all()
+    assert (captioned.clip_score_min <= captioned.clip_score + 1e-6).all()

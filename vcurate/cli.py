@@ -71,6 +71,9 @@ def _run(args) -> None:
     cfg = type(cfg).model_validate(cfg.model_dump())  # re-validate with the overrides
     summary = run_job(cfg, overwrite=args.overwrite, engine=args.engine, progress=not args.quiet)
     print_summary(summary)
+    from vcurate.report.html import write_report
+
+    console.print(f"report: {write_report(summary.output)}")
 
 
 def _min_score(text: str):
@@ -109,6 +112,41 @@ def _eval(args) -> None:
     if not truth.is_file():
         raise UserError(f"ground truth not found: {truth}")
     print(json.dumps(evaluate(out, truth, args.tolerance), indent=2))
+
+
+def _report(args) -> None:
+    from vcurate.report.html import write_report
+
+    console.print(f"wrote {write_report(args.output)}")
+
+
+def _stats(args) -> None:
+    from vcurate.report.stats import stats
+
+    data = stats(args.output)
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return
+    f = data["funnel"]
+    table = Table(title=f"vcurate stats: {data['output']}")
+    for column in ("step", "count", "hours"):
+        table.add_column(column, justify="left" if column == "step" else "right")
+    table.add_row("videos", str(f["videos"]["count"]), f"{f['videos']['hours']:.3f}")
+    table.add_row("  failed", str(f["failed"]["count"]), "")
+    table.add_row("clips found", str(f["clips_found"]["count"]), f"{f['clips_found']['hours']:.3f}")
+    for reason, v in f["rejected"]["by_reason"].items():
+        table.add_row(f"  rejected: {reason}", str(v["clips"]), f"{v['hours']:.3f}")
+    table.add_row("rejected (any reason)", str(f["rejected"]["count"]), f"{f['rejected']['hours']:.3f}")
+    table.add_row("kept", str(f["kept"]["count"]), f"{f['kept']['hours']:.3f}")
+    table.add_row("shards", str(f["shards"]["count"]), "")
+    Console().print(table)
+    scores = Table(title="scores")
+    for column in ("score", "threshold", "rejects", "p05", "median", "p95"):
+        scores.add_column(column)
+    for name, v in data["scores"].items():
+        scores.add_row(name, "-" if v["threshold"] is None else f"{v['threshold']:.3g}", v["rejects"],
+                       f"{v['p05']:.3g}", f"{v['median']:.3g}", f"{v['p95']:.3g}")
+    Console().print(scores)
 
 
 def _schemas(args) -> None:
@@ -161,6 +199,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tolerance", type=int, default=2, help="frames a detected cut may be off by")
     p.set_defaults(fn=_eval)
 
+    p = sub.add_parser("stats", help="funnel and per-reason counts of a run (terminal table, or --json)")
+    p.add_argument("output", help="output folder of `vcurate run`")
+    p.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
+    p.set_defaults(fn=_stats)
+
+    p = sub.add_parser("report", help="write OUTPUT/report.html (also written at the end of every run)")
+    p.add_argument("output", help="output folder of `vcurate run`")
+    p.set_defaults(fn=_report)
+
     p = sub.add_parser("schemas", help="regenerate the JSON schemas of configs, manifests and shard samples")
     p.add_argument("--folder", default="schemas")
     p.set_defaults(fn=_schemas)
@@ -171,12 +218,13 @@ def main(argv: list[str] | None = None) -> int:
     from vcurate.config import ConfigError
     from vcurate.job import OutputExistsError
     from vcurate.models.clip import ClipModelError
+    from vcurate.report.stats import NoRunError
     from vcurate.stages.captions import CaptionError
 
     args = build_parser().parse_args(argv)
     try:
         args.fn(args)
-    except (UserError, ConfigError, OutputExistsError, CaptionError, ClipModelError, ValueError, FileNotFoundError) as exc:
+    except (UserError, ConfigError, OutputExistsError, CaptionError, ClipModelError, NoRunError, ValueError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         return 2
     return 0

@@ -19,11 +19,11 @@ from vcurate.config import PipelineConfig
 from vcurate.manifest import write_records
 from vcurate.pipeline import decode_row, rows_for
 from vcurate.records import ClipRecord, VideoRecord
-from vcurate.stages.align import check_align_config
+from vcurate.stages.align import check_align_config, resolved_min_score
 from vcurate.stages.ingest import plan_tasks
 from vcurate.stages.shard import ShardWriter
 
-RESULT_FILES = ("clips.parquet", "videos.parquet", "run.json")
+RESULT_FILES = ("clips.parquet", "videos.parquet", "run.json", "report.html")
 PACKAGES = ("av", "scenedetect", "ray", "webdataset", "open_clip_torch", "torch", "pandas", "pyarrow", "numpy")
 
 
@@ -134,6 +134,7 @@ def run_job(cfg: PipelineConfig, overwrite: bool = False, engine: str = "ray", p
         "engine": engine, "input": cfg.input.path, "output": str(out),
         "config": cfg.model_dump(mode="json"), "versions": _versions(),
         "stage_seconds": summary.seconds, "counts": summary.as_dict(), "shards": summary.shards,
+        "thresholds": {"clip_score": resolved_min_score(cfg.align)} if cfg.align.enabled else {},
     }
     tmp = out / "run.json.tmp"
     tmp.write_text(json.dumps(run_info, indent=2), encoding="utf-8")

@@ -150,3 +150,20 @@ def decode_pass(
     for analyzer in analyzers:
         analyzer.finish(len(times))
     return DecodedVideo(len(times), np.asarray(times, dtype=np.float64), rotation % 360, width, height)
+
+
+def read_frame_at(path: str | Path, seconds: float, width: int) -> np.ndarray:
+    """One RGB frame near `seconds` (the first at or after it), scaled to `width`; for thumbnails."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        if seconds > 0 and stream.time_base:
+            container.seek(int(seconds / stream.time_base), stream=stream, backward=True)
+        chosen = None
+        for frame in container.decode(stream):
+            chosen = frame
+            if frame.time is None or frame.time >= seconds:
+                break
+        if chosen is None:
+            raise MediaError(f"no frame at {seconds:.2f}s")
+        height = max(2, round(chosen.height * width / chosen.width / 2) * 2)
+        return chosen.reformat(width=width, height=height, format="rgb24").to_ndarray()

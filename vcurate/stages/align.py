@@ -32,6 +32,13 @@ def check_align_config(cfg: AlignConfig, fetch: bool = False) -> None:
         raise ClipModelError("align.min_score: auto needs a checkpoint from `vcurate clip-fit`; set a number")
 
 
+def resolved_min_score(cfg: AlignConfig) -> float:
+    """The number `min_score` stands for (the checkpoint's calibrated threshold when 'auto')."""
+    if cfg.min_score != "auto":
+        return float(cfg.min_score)
+    return float(read_checkpoint(cfg.pretrained)["threshold"])
+
+
 class ClipAligner:
     """Loads the model once; scores batches of clips."""
 

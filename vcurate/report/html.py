@@ -1,0 +1,143 @@
+"""`OUT/report.html`: one self-contained page (images inlined) showing what was kept, what was
+thrown away and why: the funnel, each score's histogram with its threshold, failed videos, and
+frames from example clips per rejection reason, so a person can judge the filters."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+
+import cv2
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from vcurate.media.frames import read_frame_at  # noqa: E402
+from vcurate.report.stats import SCORES, Run, funnel, load_run  # noqa: E402
+
+EXAMPLES_PER_GROUP = 6
+THUMB_WIDTH = 192
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+td:first-child,th:first-child{text-align:left}section{margin-bottom:2em}
+.grid{display:flex;flex-wrap:wrap;gap:.6em}figure{margin:0;width:192px;font-size:.75em}
+figure img{width:192px;max-height:200px;object-fit:contain;display:block}
+.plots figure{width:auto}.plots figure img{width:540px;max-height:none}
+"""
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _jpeg(rgb) -> str:
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
+    return "data:image/jpeg;base64," + base64.b64encode(data.tobytes()).decode()
+
+
+def funnel_chart(f: dict) -> str:
+    labels = ["videos", "clips found"] + [f"rejected: {r}" for r in f["rejected"]["by_reason"]] + ["kept"]
+    counts = [f["videos"]["count"], f["clips_found"]["count"]] + [v["clips"] for v in f["rejected"]["by_reason"].values()] + [f["kept"]["count"]]
+    colours = ["#4c72b0", "#4c72b0"] + ["#c44e52"] * len(f["rejected"]["by_reason"]) + ["#55a868"]
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(labels) + 0.8))
+    ax.barh(labels[::-1], counts[::-1], color=colours[::-1])
+    for y, c in enumerate(counts[::-1]):
+        ax.text(c, y, f" {c}", va="center")
+    ax.set_xlabel("count")
+    ax.set_title("funnel (a clip counts once per reason)")
+    return _png(fig)
+
+
+def score_histogram(run: Run, score: str) -> str | None:
+    values = run.clips[[score, "status"]].dropna(subset=[score])
+    if values.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 3))
+    bins = 30
+    for status, colour in (("kept", "#55a868"), ("rejected", "#c44e52")):
+        part = values[values.status == status][score]
+        if len(part):
+            ax.hist(part, bins=bins, range=(values[score].min(), values[score].max()), alpha=0.7, color=colour, label=status)
+    threshold = run.threshold(score)
+    if threshold is not None:
+        ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.3g} ({SCORES[score][1]} rejects)")
+    ax.set_xlabel(score)
+    ax.set_ylabel("clips")
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
+def _thumbnail(run: Run, clip) -> str | None:
+    source = Path(run.info.get("input") or "") / clip.video
+    try:
+        return _jpeg(read_frame_at(source, (clip.start_s + clip.end_s) / 2, THUMB_WIDTH))
+    except Exception:  # the archive moved or the file is unreadable: the report still renders
+        return None
+
+
+def _examples(run: Run) -> dict[str, list]:
+    clips = run.clips
+    groups = {"kept": clips[clips.status == "kept"]}
+    for reason in sorted(clips.reasons.explode().dropna().unique()):
+        groups[reason] = clips[clips.reasons.map(lambda r, reason=reason: reason in list(r))]
+    return {name: list(rows.head(EXAMPLES_PER_GROUP).itertuples()) for name, rows in groups.items()}
+
+
+def _figure(run: Run, clip) -> str:
+    src = _thumbnail(run, clip)
+    scores = ", ".join(f"{s.split('_')[0]} {getattr(clip, s):.2f}" for s in SCORES if getattr(clip, s) == getattr(clip, s) and getattr(clip, s) is not None)
+    img = f'<img src="{src}" alt="{html.escape(clip.clip_key)}">' if src else "<p>(frame unavailable)</p>"
+    return (f'<figure data-clip="{html.escape(clip.clip_key)}">{img}<figcaption>{html.escape(clip.video)} '
+            f"{clip.start_s:.1f}–{clip.end_s:.1f}s<br>{html.escape(clip.caption)}<br>{scores}</figcaption></figure>")
+
+
+def render(run: Run) -> str:
+    f = funnel(run)
+    rows = [("videos in", f["videos"]["count"], f["videos"]["hours"], "videos"),
+            ("videos failed", f["failed"]["count"], "", "failed"),
+            ("clips found", f["clips_found"]["count"], f["clips_found"]["hours"], "clips_found")]
+    rows += [(f"rejected: {r}", v["clips"], v["hours"], f"reason:{r}") for r, v in f["rejected"]["by_reason"].items()]
+    rows += [("rejected (any reason)", f["rejected"]["count"], f["rejected"]["hours"], "rejected"),
+             ("kept", f["kept"]["count"], f["kept"]["hours"], "kept"), ("shards", f["shards"]["count"], "", "shards")]
+    funnel_rows = "".join(f'<tr data-step="{html.escape(key)}"><td>{html.escape(name)}</td><td data-count="{count}">{count}</td><td>{hours}</td></tr>'
+                          for name, count, hours, key in rows)
+    plots = "".join(f'<figure data-score="{s}"><img src="{img}" alt="{s}"></figure>'
+                    for s in SCORES if (img := score_histogram(run, s)))
+    failed = run.videos[run.videos.status == "failed"]
+    failed_rows = "".join(f"<tr><td>{html.escape(v.video)}</td><td>{html.escape(v.error)}</td></tr>" for v in failed.itertuples())
+    examples = "".join(
+        f'<div class="reason" data-reason="{html.escape(name)}"><h3>{html.escape(name)}</h3><div class="grid">'
+        + "".join(_figure(run, c) for c in clips) + "</div></div>"
+        for name, clips in _examples(run).items()
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>vcurate report: {html.escape(str(run.output))}</title>
+<style>{STYLE}</style></head><body>
+<h1>vcurate report</h1>
+<p>input <code>{html.escape(str(run.info.get("input")))}</code> → output <code>{html.escape(str(run.output))}</code>,
+finished {html.escape(str(run.info.get("finished", "")))}, wall time {run.info.get("stage_seconds", {}).get("wall", "?")} s</p>
+<section id="funnel"><h2>Funnel</h2>
+<table><tr><th>step</th><th>count</th><th>hours</th></tr>{funnel_rows}</table>
+<img src="{funnel_chart(f)}" alt="funnel chart"></section>
+<section id="scores" class="plots"><h2>Scores and thresholds</h2><div class="grid">{plots or "<p>no scores</p>"}</div></section>
+<section id="failed"><h2>Failed videos ({len(failed)})</h2>
+<table><tr><th>video</th><th>error</th></tr>{failed_rows}</table></section>
+<section id="examples"><h2>Example clips (middle frame)</h2>{examples}</section>
+</body></html>
+"""
+
+
+def write_report(output: str | Path) -> Path:
+    run = load_run(output)
+    path = Path(output) / "report.html"
+    tmp = path.with_name("report.html.tmp")
+    tmp.write_text(render(run), encoding="utf-8")
+    tmp.replace(path)
+    return path

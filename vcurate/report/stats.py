@@ -1,0 +1,105 @@
+"""Numbers about a finished run, loaded from its manifests: the funnel, per-reason counts, score
+thresholds. Shared by `vcurate stats`, the HTML report and the notebook, so all three agree."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+# score column -> (config path of its threshold, which side is rejected)
+SCORES: dict[str, tuple[tuple[str, ...], str]] = {
+    "shake_score": (("filters", "shake", "max_score"), "above"),
+    "blur_score": (("filters", "blur", "min_score"), "below"),
+    "detail_score": (("filters", "upscaled", "min_detail"), "below"),
+    "clip_score": (("align", "min_score"), "below"),
+}
+
+
+class NoRunError(FileNotFoundError):
+    """The folder holds no finished `vcurate run` output."""
+
+
+@dataclass
+class Run:
+    output: Path
+    clips: pd.DataFrame
+    videos: pd.DataFrame
+    info: dict
+
+    @property
+    def config(self) -> dict:
+        return self.info.get("config", {})
+
+    def threshold(self, score: str) -> float | None:
+        """The threshold the run applied to `score` (resolved when the config said 'auto')."""
+        resolved = self.info.get("thresholds", {}).get(score)
+        if resolved is not None:
+            return float(resolved)
+        path, _ = SCORES[score]
+        value = self.config
+        for key in path:
+            value = value.get(key, {}) if isinstance(value, dict) else None
+        return float(value) if isinstance(value, (int, float)) else None
+
+
+def load_run(output: str | Path) -> Run:
+    output = Path(output)
+    missing = [n for n in ("clips.parquet", "videos.parquet", "run.json") if not (output / n).is_file()]
+    if missing:
+        raise NoRunError(f"{output} holds no finished vcurate run (missing {', '.join(missing)})")
+    return Run(
+        output,
+        pd.read_parquet(output / "clips.parquet"),
+        pd.read_parquet(output / "videos.parquet"),
+        json.loads((output / "run.json").read_text(encoding="utf-8")),
+    )
+
+
+def _hours(seconds: float) -> float:
+    return round(float(seconds) / 3600, 4)
+
+
+def funnel(run: Run) -> dict:
+    """Videos in -> failed -> clips found -> rejected per reason -> kept -> shards, with hours."""
+    clips, videos = run.clips, run.videos
+    ok = videos[videos.status == "ok"]
+    durations = clips.end_s - clips.start_s
+    kept = clips.status == "kept"
+    reasons = clips.reasons.explode().dropna()
+    per_reason = {}
+    for reason, index in reasons.groupby(reasons).groups.items():
+        rows = clips.loc[sorted(set(index))]
+        per_reason[reason] = {"clips": len(rows), "hours": _hours((rows.end_s - rows.start_s).sum())}
+    return {
+        "videos": {"count": len(videos), "hours": _hours(ok.duration_s.sum())},
+        "failed": {"count": int((videos.status == "failed").sum())},
+        "clips_found": {"count": len(clips), "hours": _hours(durations.sum())},
+        "rejected": {"count": int((~kept).sum()), "hours": _hours(durations[~kept].sum()), "by_reason": dict(sorted(per_reason.items()))},
+        "kept": {"count": int(kept.sum()), "hours": _hours(durations[kept].sum())},
+        "shards": {"count": int(clips.shard.dropna().nunique())},
+    }
+
+
+def score_summary(run: Run) -> dict:
+    out = {}
+    for score, (_, side) in SCORES.items():
+        values = run.clips[score].dropna()
+        if values.empty:
+            continue
+        out[score] = {
+            "threshold": run.threshold(score), "rejects": side, "count": int(len(values)),
+            "median": round(float(values.median()), 4), "p05": round(float(values.quantile(0.05)), 4),
+            "p95": round(float(values.quantile(0.95)), 4),
+        }
+    return out
+
+
+def stats(output: str | Path) -> dict:
+    """Everything `vcurate stats --json` prints."""
+    run = load_run(output)
+    failed = run.videos[run.videos.status == "failed"][["video", "error"]]
+    return {"output": str(run.output), "funnel": funnel(run), "scores": score_summary(run),
+            "failed_videos": failed.to_dict("records")}

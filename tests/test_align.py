@@ -104,3 +104,16 @@ def test_pipeline_scores_captioned_clips(curated):
     assert captioned.clip_score.notna().all()
     assert clips[clips.caption == ""].clip_score.isna().all()
     assert (captioned.clip_score_min <= captioned.clip_score + 1e-6).all()
+
+
+def test_clip_fit_command(tiny_archive, tmp_path, capsys):
+    from vcurate.cli import main
+
+    root, _ = tiny_archive
+    ckpt = tmp_path / "fit.pt"
+    args = ["clip-fit", "--input", str(root / "raw"), "--output", str(ckpt), "--model", "vcurate-tiny",
+            "--steps", "5", "--batch-size", "4", "--seed", "3", "--quiet"]
+    assert main(args) == 0
+    assert "threshold" in capsys.readouterr().err
+    assert torch.load(ckpt, weights_only=True)["calibration"]["steps"] == 5
+    assert main(["clip-fit", "--input", str(tmp_path), "--output", str(ckpt), "--model", "nope"]) == 2

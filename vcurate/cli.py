@@ -48,8 +48,8 @@ def _clip_fit(args) -> None:
             raise UserError(f"no captioned clips found under {args.input}")
         bar.update(task, description=f"training on {len(pairs)} clips", completed=0, total=args.steps)
         clip, result = fit_clip(
-            pairs, args.model, args.steps, args.batch_size, args.lr, args.seed, args.max_minutes,
-            progress=lambda d, t, loss: bar.update(task, completed=d, loss=f"loss {loss:.3f}"),
+            pairs, model_name=args.model, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+            max_minutes=args.max_minutes, progress=lambda d, t, loss: bar.update(task, completed=d, loss=f"loss {loss:.3f}"),
         )
     save_checkpoint(args.output, clip, result)
     console.print(f"wrote {args.output}: threshold {result.threshold:.4f}, held-out {result.calibration}")
@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="vcurate-small", help="open_clip model config to train from scratch")
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-minutes", type=float, help="stop training after this long")
     p.add_argument("--quiet", action="store_true")

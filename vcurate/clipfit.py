@@ -226,7 +226,7 @@ def fit_clip(
             model.logit_scale.clamp_(0, math.log(100))
         result.losses.append(loss.item())
         if progress:
-            progress(step + 1, steps, float(loss))
+            progress(step + 1, steps, result.losses[-1])
         if max_minutes and time.monotonic() - started > max_minutes * 60:
             break
     model.eval()

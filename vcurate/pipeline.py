@@ -39,7 +39,7 @@ def curate(ds, cfg: PipelineConfig):
         ds = ds.map_batches(AlignRows, fn_constructor_kwargs={"cfg": cfg}, batch_size=cfg.align.batch_size,
                             concurrency=cfg.align.actors, num_gpus=align_gpus(cfg), batch_format="numpy")
     ds = ds.map(encode_row, fn_kwargs={"cfg": cfg})  # encode only the clips still kept
-    return ds  # the driver writes shards and manifests (vcurate.run.write_outputs)
+    return ds  # the driver writes shards and manifests (vcurate.job.run_job)
 
 
 # --- stages as row functions (the Ray edge) ---------------------------------------------------------

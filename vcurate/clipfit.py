@@ -127,7 +127,7 @@ def pair_scores(clip: LoadedClip, pairs: list[Pair], captions: list[str], frames
     return np.asarray(scores)
 
 
-def calibrate(true_scores: np.ndarray, wrong_scores: np.ndarray, min_kept: float = 0.97) -> tuple[float, dict]:
+def calibrate(true_scores: np.ndarray, wrong_scores: np.ndarray, min_kept: float = 0.98) -> tuple[float, dict]:
     """The threshold that best separates true from wrong captions (max of kept + caught) among those
     keeping at least `min_kept` of the true ones; where a range of thresholds does equally well (a
     gap between the two), its middle, so small shifts of either side do not cross it."""
@@ -149,21 +149,20 @@ def calibrate(true_scores: np.ndarray, wrong_scores: np.ndarray, min_kept: float
     }
 
 
-def unrelated_captions(caption: str, captions: list[str], n: int, rng: np.random.Generator) -> list[str]:
-    """Up to `n` captions sharing the fewest words with `caption`: one that "describes something
-    else", as a wrong caption in an archive does, rather than a near paraphrase."""
+def other_captions(caption: str, captions: list[str], n: int, rng: np.random.Generator) -> list[str]:
+    """Up to `n` random captions of other clips that differ from `caption` in at least two words:
+    a caption that describes something else, not a one-word paraphrase of the right one."""
     words = set(caption.split())
-    others = [c for c in captions if c != caption]
-    rng.shuffle(others)
-    return sorted(others, key=lambda c: len(words & set(c.split())))[:n]
+    others = [c for c in captions if len(words - set(c.split())) >= 2]
+    return [others[i] for i in rng.choice(len(others), min(n, len(others)), replace=False)] if others else []
 
 
 def calibrate_clip(clip: LoadedClip, check: list[Pair], captions: list[str], seed: int = 0) -> tuple[float, dict]:
-    """Threshold from held-out clips: their true captions against unrelated captions."""
+    """Threshold from held-out clips: their true captions against other clips' captions."""
     rng = np.random.default_rng(seed)
     wrong_pairs, wrong = [], []
     for pair in check:
-        for caption in unrelated_captions(pair.caption, captions, 3, rng):
+        for caption in other_captions(pair.caption, captions, 3, rng):
             wrong_pairs.append(pair)
             wrong.append(caption)
     true_scores = pair_scores(clip, check, [p.caption for p in check])

@@ -121,24 +121,17 @@ def _report(args) -> None:
 
 
 def _stats(args) -> None:
-    from vcurate.report.stats import stats
+    from vcurate.report.stats import funnel_steps, stats
 
     data = stats(args.output)
     if args.json:
         print(json.dumps(data, indent=2))
         return
-    f = data["funnel"]
     table = Table(title=f"vcurate stats: {data['output']}")
     for column in ("step", "count", "hours"):
         table.add_column(column, justify="left" if column == "step" else "right")
-    table.add_row("videos", str(f["videos"]["count"]), f"{f['videos']['hours']:.3f}")
-    table.add_row("  failed", str(f["failed"]["count"]), "")
-    table.add_row("clips found", str(f["clips_found"]["count"]), f"{f['clips_found']['hours']:.3f}")
-    for reason, v in f["rejected"]["by_reason"].items():
-        table.add_row(f"  rejected: {reason}", str(v["clips"]), f"{v['hours']:.3f}")
-    table.add_row("rejected (any reason)", str(f["rejected"]["count"]), f"{f['rejected']['hours']:.3f}")
-    table.add_row("kept", str(f["kept"]["count"]), f"{f['kept']['hours']:.3f}")
-    table.add_row("shards", str(f["shards"]["count"]), "")
+    for _, label, count, hours in funnel_steps(data["funnel"]):
+        table.add_row(label, str(count), "" if hours is None else f"{hours:.3f}")
     Console().print(table)
     scores = Table(title="scores")
     for column in ("score", "threshold", "rejects", "p05", "median", "p95"):

@@ -23,7 +23,7 @@ import torch
 
 from vcurate import __version__
 from vcurate.config import PipelineConfig
-from vcurate.models.clip import LoadedClip, model_config, register_configs, resolve_device
+from vcurate.models.clip import LoadedClip, model_config, resolve_device, wrap_model
 from vcurate.stages.analyze import analyze_video
 from vcurate.stages.ingest import plan_tasks
 
@@ -183,15 +183,12 @@ def fit_clip(
 ) -> tuple[LoadedClip, FitResult]:
     if len({p.caption for p in pairs}) < 4:
         raise ValueError("clip-fit needs captioned clips with at least 4 different captions")
-    register_configs()
     model_config(model_name)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     dev = resolve_device(device)
     model = open_clip.create_model(model_name, pretrained=None, device=dev)
-    pre = open_clip.get_model_preprocess_cfg(model)
-    clip = LoadedClip(model, open_clip.get_tokenizer(model_name), model_name, dev, pairs[0].frames.shape[1],
-                      np.asarray(pre["mean"], np.float32), np.asarray(pre["std"], np.float32), None)
+    clip = wrap_model(model, model_name, dev)
     train, val = split_by_video(pairs, 0.15, seed)
     loss_fn = open_clip.ClipLoss()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.1)
@@ -204,9 +201,7 @@ def fit_clip(
     model.train()
     for step in range(steps):
         frames, captions = _batch(train, batch_size, rng)
-        x = torch.from_numpy(_augment(frames, rng)).to(dev).permute(0, 3, 1, 2).float() / 255
-        x = (x - torch.as_tensor(clip.mean, device=dev).view(1, 3, 1, 1)) / torch.as_tensor(clip.std, device=dev).view(1, 3, 1, 1)
-        image_features = torch.nn.functional.normalize(model.encode_image(x), dim=-1)
+        image_features = torch.nn.functional.normalize(model.encode_image(clip.pixels(_augment(frames, rng))), dim=-1)
         texts = [drop_words(c, word_dropout, rng) for c in captions]
         negatives = [n for n in (swapped_word(c, captions, rng) for c in captions) if n and n not in captions]
         encoded = model.encode_text(clip.tokenizer(texts + negatives).to(dev))

@@ -12,16 +12,14 @@ import math
 import av
 import numpy as np
 
-from vcurate.media.frames import AnalysisFrame
+from vcurate.media.frames import AnalysisFrame, centre_crop
 
 
 def square_crop(frame: av.VideoFrame, size: int) -> np.ndarray:
     """(size, size, 3) uint8 RGB: short side scaled to `size`, centre crop."""
     scale = size / min(frame.width, frame.height)
     w, h = max(size, round(frame.width * scale)), max(size, round(frame.height * scale))
-    rgb = frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
-    top, left = (h - size) // 2, (w - size) // 2
-    return rgb[top : top + size, left : left + size]
+    return centre_crop(frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray(), size)
 
 
 def sampling_step(fps: float, every_s: float, expected_frames: int, max_samples: int) -> int:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from vcurate.media.frames import AnalysisFrame
+from vcurate.media.frames import AnalysisFrame, centre_crop
 
 
 def _bands(image: np.ndarray, fine_sigma: float, coarse_sigma: float) -> tuple[np.ndarray, np.ndarray]:
@@ -46,13 +46,6 @@ def pixel_detail(image: np.ndarray) -> float:
     """RMS of the pixel-scale band (sigma 0.7) over RMS of the next band (sigma 0.7 to 2)."""
     fine, mid = _bands(image, 0.7, 2.0)
     return float(np.sqrt(np.mean(fine**2) / (np.mean(mid**2) + 1e-3)))
-
-
-def centre_crop(image: np.ndarray, size: int) -> np.ndarray:
-    h, w = image.shape
-    ch, cw = min(h, size), min(w, size)
-    top, left = (h - ch) // 2, (w - cw) // 2
-    return image[top : top + ch, left : left + cw]
 
 
 class SharpnessAnalyzer:

@@ -35,6 +35,14 @@ def area_downscale(image: np.ndarray, factor: int) -> np.ndarray:
     return cv2.resize(image[:h, :w], (w // factor, h // factor), interpolation=cv2.INTER_AREA)
 
 
+def centre_crop(image: np.ndarray, size: int) -> np.ndarray:
+    """The central (at most) size x size window of an (h, w, ...) image."""
+    h, w = image.shape[:2]
+    ch, cw = min(h, size), min(w, size)
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return image[top : top + ch, left : left + cw]
+
+
 def analysis_stride(width: int, height: int, short_side: int) -> int:
     """Integer subsampling step that brings the frame's short side closest to `short_side`."""
     return max(1, round(min(width, height) / short_side))

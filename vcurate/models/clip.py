@@ -84,14 +84,18 @@ class LoadedClip:
         with self._autocast():
             return torch.nn.functional.normalize(self.model.encode_text(tokens).float(), dim=-1)
 
-    @torch.no_grad()
-    def encode_frames(self, frames: np.ndarray) -> torch.Tensor:
-        """(n, S, S, 3) uint8 RGB at the model's image size -> (n, d) unit embeddings."""
+    def pixels(self, frames: np.ndarray) -> torch.Tensor:
+        """(n, S, S, 3) uint8 RGB -> the normalised (n, 3, S, S) tensor the image tower takes."""
         x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device).permute(0, 3, 1, 2).float() / 255
         mean = torch.as_tensor(self.mean, device=self.device).view(1, 3, 1, 1)
         std = torch.as_tensor(self.std, device=self.device).view(1, 3, 1, 1)
+        return (x - mean) / std
+
+    @torch.no_grad()
+    def encode_frames(self, frames: np.ndarray) -> torch.Tensor:
+        """(n, S, S, 3) uint8 RGB at the model's image size -> (n, d) unit embeddings."""
         with self._autocast():
-            return torch.nn.functional.normalize(self.model.encode_image((x - mean) / std).float(), dim=-1)
+            return torch.nn.functional.normalize(self.model.encode_image(self.pixels(frames)).float(), dim=-1)
 
     def _autocast(self):
         return torch.autocast("cuda", dtype=torch.float16) if self.device.type == "cuda" else torch.autocast("cpu", enabled=False)
@@ -149,12 +153,17 @@ def load_clip(name: str, pretrained: str | None, device: str = "auto") -> Loaded
         except Exception as exc:  # download or cache failures
             raise ClipModelError(f"cannot load pretrained {name}/{pretrained} (offline? use a local checkpoint path): {exc}") from exc
     model.eval()
+    return wrap_model(model, name, dev, threshold)
+
+
+def wrap_model(model: torch.nn.Module, name: str, device: torch.device, threshold: float | None = None) -> LoadedClip:
+    """A created open_clip model with its tokenizer and pixel normalisation."""
     pre = open_clip.get_model_preprocess_cfg(model)
     return LoadedClip(
         model=model,
         tokenizer=open_clip.get_tokenizer(name),
         name=name,
-        device=dev,
+        device=device,
         image_size=image_size(name),
         mean=np.asarray(pre["mean"], dtype=np.float32),
         std=np.asarray(pre["std"], dtype=np.float32),

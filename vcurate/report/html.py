@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from vcurate.media.frames import read_frame_at  # noqa: E402
-from vcurate.report.stats import SCORES, Run, funnel, load_run  # noqa: E402
+from vcurate.report.stats import SCORES, Run, funnel, funnel_steps, load_run  # noqa: E402
 
 EXAMPLES_PER_GROUP = 6
 THUMB_WIDTH = 192
@@ -100,14 +100,11 @@ def _figure(run: Run, clip) -> str:
 
 def render(run: Run) -> str:
     f = funnel(run)
-    rows = [("videos in", f["videos"]["count"], f["videos"]["hours"], "videos"),
-            ("videos failed", f["failed"]["count"], "", "failed"),
-            ("clips found", f["clips_found"]["count"], f["clips_found"]["hours"], "clips_found")]
-    rows += [(f"rejected: {r}", v["clips"], v["hours"], f"reason:{r}") for r, v in f["rejected"]["by_reason"].items()]
-    rows += [("rejected (any reason)", f["rejected"]["count"], f["rejected"]["hours"], "rejected"),
-             ("kept", f["kept"]["count"], f["kept"]["hours"], "kept"), ("shards", f["shards"]["count"], "", "shards")]
-    funnel_rows = "".join(f'<tr data-step="{html.escape(key)}"><td>{html.escape(name)}</td><td data-count="{count}">{count}</td><td>{hours}</td></tr>'
-                          for name, count, hours, key in rows)
+    funnel_rows = "".join(
+        f'<tr data-step="{html.escape(key)}"><td>{html.escape(label)}</td><td data-count="{count}">{count}</td>'
+        f'<td>{"" if hours is None else hours}</td></tr>'
+        for key, label, count, hours in funnel_steps(f)
+    )
     plots = "".join(f'<figure data-score="{s}"><img src="{img}" alt="{s}"></figure>'
                     for s in SCORES if (img := score_histogram(run, s)))
     failed = run.videos[run.videos.status == "failed"]

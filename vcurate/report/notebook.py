@@ -5,19 +5,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from vcurate.report.stats import SCORES, Run, funnel, load_run
+from vcurate.report.stats import SCORES, Run, funnel, funnel_steps, load_run
 
 __all__ = ["load_run", "funnel_frame", "borderline", "what_if", "plot_scores"]
 
 
 def funnel_frame(run: Run) -> pd.DataFrame:
     """The funnel as a table: one row per step, with count and hours."""
-    f = funnel(run)
-    rows = [("videos in", f["videos"]["count"], f["videos"]["hours"]), ("videos failed", f["failed"]["count"], None),
-            ("clips found", f["clips_found"]["count"], f["clips_found"]["hours"])]
-    rows += [(f"rejected: {r}", v["clips"], v["hours"]) for r, v in f["rejected"]["by_reason"].items()]
-    rows += [("rejected (any reason)", f["rejected"]["count"], f["rejected"]["hours"]),
-             ("kept", f["kept"]["count"], f["kept"]["hours"]), ("shards", f["shards"]["count"], None)]
+    rows = [(label, count, hours) for _, label, count, hours in funnel_steps(funnel(run))]
     return pd.DataFrame(rows, columns=["step", "count", "hours"]).set_index("step")
 
 

@@ -83,6 +83,18 @@ def funnel(run: Run) -> dict:
     }
 
 
+def funnel_steps(f: dict) -> list[tuple[str, str, int, float | None]]:
+    """The funnel as rows (key, label, count, hours) in reading order; one list for every view."""
+    rows = [("videos", "videos in", f["videos"]["count"], f["videos"]["hours"]),
+            ("failed", "videos failed", f["failed"]["count"], None),
+            ("clips_found", "clips found", f["clips_found"]["count"], f["clips_found"]["hours"])]
+    rows += [(f"reason:{r}", f"rejected: {r}", v["clips"], v["hours"]) for r, v in f["rejected"]["by_reason"].items()]
+    rows += [("rejected", "rejected (any reason)", f["rejected"]["count"], f["rejected"]["hours"]),
+             ("kept", "kept", f["kept"]["count"], f["kept"]["hours"]),
+             ("shards", "shards", f["shards"]["count"], None)]
+    return rows
+
+
 def score_summary(run: Run) -> dict:
     out = {}
     for score, (_, side) in SCORES.items():

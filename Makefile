@@ -4,11 +4,12 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO ?= demo
-DEMO_VIDEOS ?= 24
+DEMO_VIDEOS ?= 60
 DEMO_SEED ?= 7
 FIT_VIDEOS ?= 200
 FIT_SEED ?= 101
 FIT_STEPS ?= 1000
+TRAIN_MINUTES ?= 5
 
 .PHONY: install demo test clean
 
@@ -30,6 +31,11 @@ demo: install $(DEMO)/clip.pt
 	$(BIN)/vcurate run pipelines/default.yaml --input $(DEMO)/archive/raw --output $(DEMO)/out --overwrite \
 		--clip-model vcurate-small --clip-pretrained $(DEMO)/clip.pt --clip-min-score auto
 	$(BIN)/vcurate eval $(DEMO)/out --truth $(DEMO)/archive/ground_truth.jsonl | tee $(DEMO)/eval.json
+	rm -rf $(DEMO)/train
+	$(BIN)/vcurate train --config pipelines/train-demo.yaml --shards $(DEMO)/out/shards --output $(DEMO)/train \
+		--max-minutes $(TRAIN_MINUTES)
+	$(BIN)/vcurate eval-gen $(DEMO)/train --videos $(DEMO)/train/eval-videos > /dev/null
+	@echo "samples: $(DEMO)/train/samples/  generated-video scores: $(DEMO)/train/eval-gen.json"
 
 # pytest exits 5 when it collects no test: say so instead of failing the build.
 test: install

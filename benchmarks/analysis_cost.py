@@ -12,13 +12,10 @@ Writes benchmarks/results/analysis_cost-<date>-<host>.{json,md}.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import sys
 import tempfile
 import time
 from dataclasses import replace
-from datetime import date
 from pathlib import Path
 
 from vcurate.analyze.motion import ShakeAnalyzer
@@ -28,7 +25,7 @@ from vcurate.config import PipelineConfig
 from vcurate.media.frames import decode_pass
 from vcurate.synth.archive import SynthSpec, make_archive
 
-RESULTS = Path(__file__).parent / "results"
+from results_io import save, stamp  # benchmarks/results_io.py
 
 
 def passes(cfg: PipelineConfig, fps: float):
@@ -70,20 +67,16 @@ def main() -> None:
         results = measure(paths, cfg, args.repeat)
     scenes, full = results["decode+scenes"]["seconds"], results["decode+scenes+filters"]["seconds"]
     summary = {
-        "date": date.today().isoformat(), "host": platform.node(), "python": sys.version.split()[0],
+        **stamp(), "python": sys.version.split()[0],
         "videos": args.videos, "size": args.size, "results": results,
         "analyzers_over_decode_scenes": round(full / scenes - 1, 3),
         "target": "analyzers add <= 0.50 to decode+scenes",
     }
-    RESULTS.mkdir(exist_ok=True)
-    stem = RESULTS / f"analysis_cost-{args.size}-{summary['date']}-{summary['host']}"
-    stem.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
     lines = [f"# Analysis pass cost ({args.videos} videos, {args.size}, best of {args.repeat})", "",
              "| pass | seconds | frames/s |", "|---|---:|---:|"]
     lines += [f"| {k} | {v['seconds']} | {v['fps']} |" for k, v in results.items()]
     lines += ["", f"Analyzers add **{summary['analyzers_over_decode_scenes']:.0%}** to decode + scenes (target ≤ 50 %)."]
-    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    save(f"analysis_cost-{args.size}", summary, lines)
 
 
 if __name__ == "__main__":

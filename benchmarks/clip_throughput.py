@@ -11,11 +11,7 @@ Writes benchmarks/results/clip_throughput-<date>-<host>.{json,md}.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import time
-from datetime import date
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,7 +21,7 @@ from vcurate.models.clip import image_size
 from vcurate.records import ClipRecord
 from vcurate.stages.align import ClipAligner
 
-RESULTS = Path(__file__).parent / "results"
+from results_io import save, stamp  # benchmarks/results_io.py
 
 
 def clips_per_second(model: str, batch_size: int, n_clips: int, frames: int, device: str) -> float:
@@ -60,15 +56,11 @@ def main() -> None:
     rows = [{"model": m, "batch_size": b, "device": args.device, "threads": torch.get_num_threads(),
              "clips_per_s": round(clips_per_second(m, b, args.clips, args.frames, args.device), 2)}
             for m in args.models for b in args.batch_sizes]
-    summary = {"date": date.today().isoformat(), "host": platform.node(), "frames_per_clip": args.frames, "rows": rows}
-    RESULTS.mkdir(exist_ok=True)
-    stem = RESULTS / f"clip_throughput-{args.device}-{summary['date']}-{summary['host']}"
-    stem.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
+    summary = {**stamp(), "frames_per_clip": args.frames, "rows": rows}
     lines = [f"# CLIP stage throughput ({args.frames} frames/clip, {args.device})", "",
              "| model | batch | clips/s |", "|---|---:|---:|"]
     lines += [f"| {r['model']} | {r['batch_size']} | {r['clips_per_s']} |" for r in rows]
-    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    save(f"clip_throughput-{args.device}", summary, lines)
 
 
 if __name__ == "__main__":

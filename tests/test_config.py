@@ -4,6 +4,7 @@ import pytest
 import yaml
 
 from vcurate.config import ConfigError, PipelineConfig, load_config
+from vcurate.train.config import load_train_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,8 +19,9 @@ def test_default_yaml_states_the_defaults():
 
 
 def test_all_pipeline_yamls_load():
+    """pipelines/train-*.yaml are training configs, every other YAML there a pipeline config."""
     for path in (ROOT / "pipelines").glob("*.yaml"):
-        load_config(path)
+        (load_train_config if path.name.startswith("train-") else load_config)(path)
 
 
 @pytest.mark.parametrize(
@@ -42,3 +44,12 @@ def test_bad_configs_say_where_and_why(tmp_path, text, message):
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_unfiltered_yaml_turns_every_filter_off():
+    """The ablation baseline differs from the defaults only in switched-off filters and alignment."""
+    cfg = load_config(ROOT / "pipelines" / "unfiltered.yaml")
+    f = cfg.filters
+    assert not any(x.enabled for x in (f.shake, f.blur, f.resolution, f.upscaled, f.fps)) and not cfg.align.enabled
+    default = PipelineConfig()
+    assert (cfg.split, cfg.encode, cfg.shards, cfg.analysis) == (default.split, default.encode, default.shards, default.analysis)

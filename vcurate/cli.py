@@ -114,6 +114,58 @@ def _eval(args) -> None:
     print(json.dumps(evaluate(out, truth, args.tolerance), indent=2))
 
 
+def _train(args) -> None:
+    from rich.progress import Progress, TextColumn
+
+    from vcurate.train.config import TrainConfig, load_train_config
+    from vcurate.train.trainer import train
+
+    saved = Path(args.output) / "config.json"
+    if args.resume and args.config is None and saved.is_file():  # resume with the run's own settings
+        cfg = TrainConfig.model_validate_json(saved.read_text(encoding="utf-8"))
+    else:
+        cfg = load_train_config(args.config)
+    overrides = (("data", "shards", args.shards), ("run", "max_minutes", args.max_minutes),
+                 ("run", "max_steps", args.max_steps), ("run", "device", args.device),
+                 ("data", "workers", args.workers), ("data", "batch_size", args.batch_size))
+    for section, key, value in overrides:
+        if value is not None:
+            setattr(getattr(cfg, section), key, value)
+    cfg = type(cfg).model_validate(cfg.model_dump())
+    columns = (*Progress.get_default_columns(), TextColumn("{task.fields[loss]}"))
+    with Progress(*columns, console=console, disable=args.quiet) as bar:
+        task = bar.add_task("training", total=cfg.run.max_steps, loss="")
+        result = train(cfg, args.output, resume=args.resume,
+                       progress=lambda step, total, loss: bar.update(task, completed=step, loss=f"loss {loss:.4f}"))
+    console.print(f"{result.steps} steps on {result.device} ({result.steps_per_second:.2f} steps/s, stopped by "
+                  f"{result.stopped}), loss {result.loss:.4f}; run in {args.output}")
+
+
+def _sample(args) -> None:
+    from vcurate.train.sampling import generate, save_video
+    from vcurate.train.trainer import load_ema
+
+    if args.upscale < 1 or args.fps < 1:
+        raise UserError("--upscale and --fps must be at least 1")
+    model, cfg = load_ema(args.run, device=args.device)
+    video = generate(model, cfg, [args.prompt], seed=args.seed, steps=args.steps, guidance=args.guidance)[0]
+    console.print(f"wrote {save_video(args.output, video, fps=args.fps, upscale=args.upscale)}")
+
+
+def _eval_gen(args) -> None:
+    from vcurate.train.evalgen import evaluate_generation
+
+    if args.samples_per_prompt < 1:
+        raise UserError("--samples-per-prompt must be at least 1")
+    result = evaluate_generation(args.run, samples_per_prompt=args.samples_per_prompt, seed=args.seed,
+                                 steps=args.steps, guidance=args.guidance,
+                                 videos_out=Path(args.videos) if args.videos else None)
+    text = json.dumps(result, indent=2)
+    out = Path(args.output) if args.output else Path(args.run) / "eval-gen.json"
+    out.write_text(text + "\n", encoding="utf-8")
+    print(text)
+
+
 def _report(args) -> None:
     from vcurate.report.html import write_report
 
@@ -201,6 +253,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output", help="output folder of `vcurate run`")
     p.set_defaults(fn=_report)
 
+    p = sub.add_parser("train", help="train the bundled text-to-video diffusion model on webdataset shards")
+    p.add_argument("--config", help="training YAML, e.g. pipelines/train-demo.yaml (default: built-in defaults)")
+    p.add_argument("--shards", help="shard folder, glob or brace pattern, e.g. 'OUT/shards/*.tar' (overrides data.shards)")
+    p.add_argument("--output", required=True, help="run folder: checkpoints, log.jsonl, samples/, summary.json")
+    p.add_argument("--max-minutes", type=float, help="stop after this long (overrides run.max_minutes)")
+    p.add_argument("--max-steps", type=int, help="stop at this step (overrides run.max_steps)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="overrides run.device")
+    p.add_argument("--workers", type=int, help="DataLoader decode workers (overrides data.workers)")
+    p.add_argument("--batch-size", type=int, help="overrides data.batch_size")
+    p.add_argument("--resume", action="store_true", help="continue the run in OUTPUT from its last checkpoint")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(fn=_train)
+
+    p = sub.add_parser("sample", help="generate a video from a caption with a trained run")
+    p.add_argument("run", help="run folder of `vcurate train` (or a checkpoint file)")
+    p.add_argument("--prompt", required=True)
+    p.add_argument("--output", required=True, help="mp4 file to write")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, help="sampler steps (default: the run's diffusion.sample_steps)")
+    p.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the run's)")
+    p.add_argument("--upscale", type=int, default=1, help="enlarge by pixel repetition for viewing")
+    p.add_argument("--fps", type=int, default=8)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.set_defaults(fn=_sample)
+
+    p = sub.add_parser("eval-gen", help="caption-following accuracy and jitter of a run's generated videos (JSON)")
+    p.add_argument("run", help="run folder of `vcurate train`")
+    p.add_argument("--samples-per-prompt", type=int, default=1, help="videos per vocabulary prompt (72 prompts)")
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--steps", type=int, help="sampler steps (default: the run's)")
+    p.add_argument("--guidance", type=float, help="guidance scale (default: the run's)")
+    p.add_argument("--videos", help="also write the generated videos (one per prompt) to this folder")
+    p.add_argument("--output", help="JSON file to write (default: RUN/eval-gen.json)")
+    p.set_defaults(fn=_eval_gen)
+
     p = sub.add_parser("schemas", help="regenerate the JSON schemas of configs, manifests and shard samples")
     p.add_argument("--folder", default="schemas")
     p.set_defaults(fn=_schemas)
@@ -208,16 +295,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from vcurate.config import ConfigError
-    from vcurate.job import OutputExistsError
-    from vcurate.models.clip import ClipModelError
-    from vcurate.report.stats import NoRunError
-    from vcurate.stages.captions import CaptionError
-
+    # Every user-facing error of the package is a ValueError (bad config, caption, model, shards, run),
+    # a FileNotFoundError (missing input or run) or a FileExistsError (output that would be overwritten);
+    # catching the bases keeps each command's imports to what it uses.
     args = build_parser().parse_args(argv)
     try:
         args.fn(args)
-    except (UserError, ConfigError, OutputExistsError, CaptionError, ClipModelError, NoRunError, ValueError, FileNotFoundError) as exc:
+    except (UserError, ValueError, FileNotFoundError, FileExistsError) as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         return 2
     return 0

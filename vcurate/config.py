@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
-class _Section(BaseModel):
+M = TypeVar("M", bound=BaseModel)
+
+
+class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class InputConfig(_Section):
+class InputConfig(Section):
     path: str | None = Field(None, description="root folder of the raw archive (`--input` overrides)")
     manifest: str | None = Field(
         None,
@@ -25,11 +28,11 @@ class InputConfig(_Section):
     extensions: list[str] = Field(default_factory=lambda: ["mp4", "mov", "mkv", "webm", "avi"])
 
 
-class OutputConfig(_Section):
+class OutputConfig(Section):
     path: str | None = Field(None, description="output folder (`--output` overrides)")
 
 
-class AnalysisConfig(_Section):
+class AnalysisConfig(Section):
     short_side: int = Field(
         144, ge=32, description="target short side (pixels) of the small frames analyzers see; taken by "
         "integer subsampling of the decoded planes, so the real size lies within a factor 1.5 of this"
@@ -37,7 +40,7 @@ class AnalysisConfig(_Section):
     decode_threads: int = Field(0, ge=0, description="PyAV decoder threads per video; 0 = FFmpeg's choice")
 
 
-class SplitConfig(_Section):
+class SplitConfig(Section):
     detector: Literal["content", "adaptive"] = Field(
         "content", description="PySceneDetect detector: ContentDetector or AdaptiveDetector"
     )
@@ -58,7 +61,7 @@ class SplitConfig(_Section):
         return self
 
 
-class ShakeFilter(_Section):
+class ShakeFilter(Section):
     enabled: bool = True
     max_score: float = Field(
         1.0, gt=0, description="RMS of the camera path's high-frequency residual, in percent of the short "
@@ -69,7 +72,7 @@ class ShakeFilter(_Section):
     )
 
 
-class BlurFilter(_Section):
+class BlurFilter(Section):
     enabled: bool = True
     min_score: float = Field(
         0.46, gt=0, description="edge crispness of the analysis frame: 99th-percentile fine-band over next-band "
@@ -78,12 +81,12 @@ class BlurFilter(_Section):
     every: int = Field(3, ge=1, description="score every Nth frame (sharpness, detail)")
 
 
-class ResolutionFilter(_Section):
+class ResolutionFilter(Section):
     enabled: bool = True
     min_short_side: int = Field(240, ge=1, description="pixels: streams with a smaller short side are low_resolution")
 
 
-class UpscaledFilter(_Section):
+class UpscaledFilter(Section):
     enabled: bool = True
     min_detail: float = Field(
         0.63, gt=0, description="pixel-scale detail of a native-resolution centre crop: fine-band over next-band RMS "
@@ -91,13 +94,13 @@ class UpscaledFilter(_Section):
     )
 
 
-class FpsFilter(_Section):
+class FpsFilter(Section):
     enabled: bool = True
     min_fps: float = Field(12.0, ge=0, description="frames per second")
     max_fps: float = Field(121.0, gt=0, description="frames per second")
 
 
-class FiltersConfig(_Section):
+class FiltersConfig(Section):
     require_caption: bool = Field(True, description="reject clips without any caption (no_caption)")
     shake: ShakeFilter = Field(default_factory=ShakeFilter)
     blur: BlurFilter = Field(default_factory=BlurFilter)
@@ -106,7 +109,7 @@ class FiltersConfig(_Section):
     fps: FpsFilter = Field(default_factory=FpsFilter)
 
 
-class AlignConfig(_Section):
+class AlignConfig(Section):
     enabled: bool = True
     model: str = Field("ViT-B-32", description="open_clip model name (vcurate-tiny / vcurate-small are bundled configs)")
     pretrained: str | None = Field(
@@ -130,19 +133,19 @@ class AlignConfig(_Section):
     score_rejected: bool = Field(True, description="also score clips already rejected by another filter (for stats)")
 
 
-class EncodeConfig(_Section):
+class EncodeConfig(Section):
     codec: str = Field("libx264", description="FFmpeg encoder of the kept clips")
     max_short_side: int = Field(360, ge=16, description="kept clips are downscaled so the short side is at most this")
     crf: int = Field(23, ge=0, le=51, description="constant rate factor: lower is better quality, bigger files")
     preset: str = Field("veryfast", description="x264 speed/size preset")
 
 
-class ShardConfig(_Section):
+class ShardConfig(Section):
     max_samples: int = Field(256, ge=1, description="samples per shard at most")
     max_bytes: int = Field(512 * 1024 * 1024, ge=1024, description="bytes per shard at most (approximate)")
 
 
-class RayConfig(_Section):
+class RayConfig(Section):
     address: str | None = Field(
         None, description="Ray cluster to join; unset = $RAY_ADDRESS when set, else a local embedded Ray"
     )
@@ -152,7 +155,7 @@ class RayConfig(_Section):
     )
 
 
-class PipelineConfig(_Section):
+class PipelineConfig(Section):
     """A curation job: where the archive is, how to split, what to reject, how to encode and shard."""
 
     input: InputConfig = Field(default_factory=InputConfig)
@@ -170,10 +173,11 @@ class ConfigError(ValueError):
     """A pipeline YAML that cannot be used, with a message that says where and why."""
 
 
-def load_config(path: str | Path) -> PipelineConfig:
+def load_yaml_model(path: str | Path, model: type[M], what: str) -> M:
+    """Read a YAML file into a pydantic model; every problem becomes one ConfigError naming the key."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"pipeline config not found: {path}")
+        raise ConfigError(f"{what} not found: {path}")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
@@ -181,10 +185,14 @@ def load_config(path: str | Path) -> PipelineConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of sections at the top level")
     try:
-        return PipelineConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
-        lines = [f"{path}: invalid pipeline config:"]
+        lines = [f"{path}: invalid {what}:"]
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"]) or "(top level)"
             lines.append(f"  {where}: {err['msg']}")
         raise ConfigError("\n".join(lines)) from None
+
+
+def load_config(path: str | Path) -> PipelineConfig:
+    return load_yaml_model(path, PipelineConfig, "pipeline config")

@@ -27,7 +27,7 @@ RESULT_FILES = ("clips.parquet", "videos.parquet", "run.json", "report.html")
 PACKAGES = ("av", "scenedetect", "ray", "webdataset", "open_clip_torch", "torch", "pandas", "pyarrow", "numpy")
 
 
-class OutputExistsError(RuntimeError):
+class OutputExistsError(FileExistsError):
     """The output folder already holds results that a run would replace."""
 
 

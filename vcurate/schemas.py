@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from vcurate.config import PipelineConfig
 from vcurate.records import ClipRecord, Reason, ShardSample, VideoRecord
 from vcurate.synth.truth import TruthVideo
+from vcurate.train.config import TrainConfig
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     "pipeline.schema.json": PipelineConfig,
@@ -18,6 +19,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "videos.schema.json": VideoRecord,
     "shard_sample.schema.json": ShardSample,
     "ground_truth.schema.json": TruthVideo,
+    "train.schema.json": TrainConfig,
 }
 
 

@@ -66,3 +66,20 @@ def encode_clip(path: str | Path, start_s: float, end_s: float, fps: float, expe
     if abs(written - expected_frames) > 1:
         raise MediaError(f"clip decoded to {written} frames, expected {expected_frames}")
     return out.getvalue()
+
+
+def write_mp4(path: str | Path, frames, size: tuple[int, int], fps: Fraction | int, crf: int) -> int:
+    """Encode RGB frames (H, W, 3 uint8) to an H.264 MP4 file; returns the frame count."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        stream.options = {"crf": str(crf), "preset": "veryfast"}
+        for frame in frames:
+            vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            container.mux(stream.encode(vf))
+            count += 1
+        container.mux(stream.encode())
+    return count

@@ -17,6 +17,8 @@ import numpy as np
 import open_clip
 import torch
 
+from vcurate.checkpoints import load_weights_only
+
 CONFIGS = Path(__file__).parent / "configs"
 _registered = False
 
@@ -53,13 +55,7 @@ def is_checkpoint_path(pretrained: str) -> bool:
 
 def read_checkpoint(path: str | Path) -> dict:
     """A checkpoint as a dict with at least `state_dict`; never unpickles arbitrary objects."""
-    path = Path(path)
-    if not path.is_file():
-        raise ClipModelError(f"CLIP checkpoint not found: {path}")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many kinds for a damaged or foreign file
-        raise ClipModelError(f"cannot read CLIP checkpoint {path}: {exc}") from exc
+    data = load_weights_only(path, ClipModelError, "CLIP checkpoint")
     if isinstance(data, dict) and "state_dict" in data:
         return data
     if isinstance(data, dict) and all(isinstance(v, torch.Tensor) for v in data.values()):

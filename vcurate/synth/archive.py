@@ -17,10 +17,10 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
+from vcurate.media.encode import write_mp4
 from vcurate.synth.truth import TruthShot, TruthVideo, write_truth
 
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -329,22 +329,6 @@ def timed_captions(kind: str, cues: list[tuple[float, float, str]]) -> str:
     return ("WEBVTT\n\n" if kind == "vtt" else "") + "\n".join(blocks)
 
 
-def write_video(path: Path, frames, size: tuple[int, int], fps: Fraction, crf: int) -> int:
-    """Encode RGB frames to H.264 MP4; returns the frame count."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    count = 0
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "veryfast"}
-        for frame in frames:
-            vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
-            container.mux(stream.encode(vf))
-            count += 1
-        container.mux(stream.encode())
-    return count
-
-
 def make_archive(out: str | Path, videos: int, seed: int, spec: SynthSpec = SynthSpec(), progress=None) -> list[TruthVideo]:
     """Write OUT/raw/... videos with caption sidecars and OUT/ground_truth.jsonl; returns the truth."""
     out = Path(out)
@@ -368,7 +352,7 @@ def make_archive(out: str | Path, videos: int, seed: int, spec: SynthSpec = Synt
             for shot in shots:
                 yield from render_shot(shot, size[0], size[1], rng)
 
-        num_frames = write_video(path, frames(), size, fps, spec.crf)
+        num_frames = write_mp4(path, frames(), size, fps, spec.crf)
         truth_shots, start = [], 0
         for shot in shots:
             truth_shots.append(

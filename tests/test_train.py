@@ -1,0 +1,300 @@
+"""The bundled trainer: shards → windows, a learning step, exact resume, sampling, and the caption detector."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+import torch
+import webdataset as wds
+import yaml
+
+from vcurate.cli import main
+from vcurate.config import ConfigError
+from vcurate.synth.archive import COLOURS, DIRECTIONS, Shot, _palette, render_shot
+from vcurate.train.config import TrainConfig, load_train_config
+from vcurate.media.encode import write_mp4
+from vcurate.train.data import ShardError, ShardWindows, decode_clip, make_loader, resolve_shards, window_starts
+from vcurate.train.evalgen import detect, parse_caption
+from vcurate.train.sampling import generate, save_video
+from vcurate.train.trainer import RunError, Trainer, load_ema, read_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_train_config(shards: str | None = None, model: dict | None = None, **run) -> TrainConfig:
+    """A model small enough for a few CPU steps per second: 4 frames of 16x16, one block."""
+    return TrainConfig.model_validate({
+        "data": {"shards": shards, "frames": 4, "stride": 2, "size": 16, "windows_per_clip": 2, "shuffle_buffer": 8,
+                 "workers": 0, "batch_size": 4, "max_text_tokens": 16},
+        "model": {"dim": 32, "depth": 1, "heads": 2, "patch": 4, "text_dim": 32, "text_depth": 1, **(model or {})},
+        "diffusion": {"sample_steps": 3},
+        "optim": {"warmup_steps": 0, "lr": 3e-3},
+        "run": {"max_steps": 4, "log_every": 2, "checkpoint_every": 2, "sample_every": 100,
+                "sample_prompts": ["a red circle moving left over a striped background"], **run},
+    })
+
+
+@pytest.fixture(scope="module")
+def shards(curated):
+    out, summary, _ = curated
+    assert summary.as_dict()["kept"] > 0
+    return str(out / "shards" / "*.tar")
+
+
+def _shard_samples(pattern: str) -> list[dict]:
+    return list(wds.DataPipeline(wds.SimpleShardList(resolve_shards(pattern)), wds.tarfile_to_samples()))
+
+
+def _shard_captions(pattern: str) -> set[str]:
+    return {s["txt"].decode() for s in _shard_samples(pattern)}
+
+
+def test_loader_batches_have_the_configured_shape_and_real_captions(shards):
+    cfg = tiny_train_config(shards)
+    loader = make_loader(resolve_shards(shards), cfg.data, epochs=1)
+    frames, tokens, captions = next(iter(loader))
+    assert frames.shape == (4, 4, 16, 16, 3) and frames.dtype == torch.uint8
+    assert tokens.shape == (4, 16) and tokens.dtype == torch.int64
+    assert set(captions) <= _shard_captions(shards)
+    assert frames.float().std() > 5  # real pictures, not blank frames
+    assert (tokens[:, 0] == tokens[0, 0]).all() and (tokens != 0).sum(1).min() > 3  # start token + words
+
+
+def test_two_workers_share_one_shard_without_duplicates(shards):
+    cfg = tiny_train_config(shards).data.model_copy(update={"workers": 2, "windows_per_clip": 1})
+    one = tiny_train_config(shards).data.model_copy(update={"windows_per_clip": 1})
+    count = lambda c: sum(len(batch[2]) for batch in make_loader(resolve_shards(shards), c, epochs=1))  # noqa: E731
+    assert count(cfg) == count(one) > 0
+
+
+def test_shard_patterns_are_checked(tmp_path, shards):
+    with pytest.raises(ShardError, match="no shards match"):
+        resolve_shards(str(tmp_path / "*.tar"))
+    with pytest.raises(ShardError, match="not found"):
+        resolve_shards(str(tmp_path / "shard-{000000..000001}.tar"))
+    with pytest.raises(ShardError, match="only local"):
+        resolve_shards("pipe:curl http://example.com/a.tar")
+    folder = str(Path(resolve_shards(shards)[0]).parent)
+    assert resolve_shards(folder) == resolve_shards(shards)
+
+
+def _quadrants_mp4(path: Path) -> bytes:
+    """A 64x32 clip whose four quadrants are red, green, blue and white."""
+    frame = np.zeros((32, 64, 3), np.uint8)
+    frame[:16, :32], frame[:16, 32:], frame[16:, :32], frame[16:, 32:] = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
+    write_mp4(path, iter([frame] * 3), (64, 32), 8, crf=0)
+    return path.read_bytes()
+
+
+def test_decode_clip_takes_the_centred_square_the_whole_frame_or_a_crop(tmp_path):
+    mp4 = _quadrants_mp4(tmp_path / "q.mp4")
+    red, green, white = (lambda p: p.argmax() == 0 and p.min() < 60), (lambda p: p.argmax() == 1 and p.min() < 60), (lambda p: p.min() > 200)  # noqa: E731
+    square = decode_clip(mp4, 8)  # columns 16-48 of 64: red | green over blue | white
+    assert square.shape == (3, 8, 8, 3)
+    assert red(square[0, 1, 1]) and green(square[0, 1, 6]) and white(square[0, 6, 6])
+    whole = decode_clip(mp4, 8, square=False)
+    assert red(whole[0, 1, 1]) and green(whole[0, 1, 6]) and white(whole[0, 6, 6]) and whole[0, 6, 1].argmax() == 2
+    for sq in (True, False):
+        corner = decode_clip(mp4, 8, crop=(0.5, 0.5, 0.5, 0.5), square=sq)
+        assert corner.shape == (3, 8, 8, 3) and corner.min() > 200  # only the white quadrant
+
+
+def test_decoded_clips_are_cached_only_without_random_crops(shards):
+    cfg = tiny_train_config(shards).data
+    dataset = ShardWindows(resolve_shards(shards), cfg, epochs=2)
+    windows = list(dataset)
+    assert len(dataset.cache) == len(_shard_samples(shards)) and len(windows) > 0  # each clip decoded once
+    cropped = ShardWindows(resolve_shards(shards), cfg.model_copy(update={"crop_scale": (0.5, 0.9)}), epochs=1)
+    assert cropped.cache is None and len(list(cropped)) > 0
+
+
+def test_short_clips_use_a_smaller_stride_or_are_skipped():
+    rng = np.random.default_rng(0)
+    starts, stride = window_starts(100, 8, 3, 5, rng)
+    assert stride == 3 and all(0 <= s <= 100 - 22 for s in starts)
+    assert window_starts(10, 8, 3, 5, rng)[1] == 1
+    assert window_starts(5, 8, 3, 5, rng) == ([], 0)
+
+
+def _fixed_batch(seed: int = 0):
+    """Four videos of a bright square sliding over a gradient, each with its own colour and caption tokens."""
+    g = torch.Generator().manual_seed(seed)
+    ramp = torch.linspace(40, 160, 16)
+    frames = ramp[None, None, :, None, None].expand(4, 4, 16, 16, 3).clone()
+    for b in range(4):
+        colour = torch.randint(0, 256, (3,), generator=g).float()
+        for t in range(4):
+            frames[b, t, 4:9, 2 + 2 * t : 7 + 2 * t] = colour
+    tokens = torch.randint(1, 1000, (4, 16), generator=g)
+    return frames.to(torch.uint8), tokens
+
+
+def test_training_steps_decrease_the_loss_on_a_fixed_batch():
+    trainer = Trainer(tiny_train_config(), device="cpu")
+    frames, tokens = _fixed_batch()
+    before = trainer.evaluate_loss(frames, tokens)
+    for _ in range(30):
+        trainer.train_step(frames, tokens)
+    assert trainer.evaluate_loss(frames, tokens) < 0.8 * before
+
+
+def test_resume_gives_the_identical_next_step_loss(tmp_path):
+    frames, tokens = _fixed_batch()
+    trainer = Trainer(tiny_train_config(), device="cpu")
+    for _ in range(3):
+        trainer.train_step(frames, tokens)
+    path = trainer.save(tmp_path / "ckpt.pt")
+    expected = trainer.train_step(frames, tokens)
+    resumed = Trainer.from_checkpoint(path, device="cpu")
+    assert resumed.step == 3
+    assert resumed.train_step(frames, tokens) == expected
+
+
+def test_bad_checkpoints_are_clear_errors(tmp_path):
+    with pytest.raises(RunError, match="not found"):
+        read_checkpoint(tmp_path / "missing.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(RunError, match="cannot read training checkpoint"):
+        read_checkpoint(tmp_path / "junk.pt")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(RunError, match="not a vcurate training checkpoint"):
+        read_checkpoint(tmp_path / "other.pt")
+
+
+def test_sampling_writes_a_decodable_video_of_the_configured_size(tmp_path):
+    cfg = tiny_train_config()
+    trainer = Trainer(cfg, device="cpu")
+    videos = generate(trainer.ema, cfg, ["a blue square moving up over a dotted background"] * 2, seed=1)
+    assert videos.shape == (2, 4, 16, 16, 3) and videos.dtype == np.uint8
+    again = generate(trainer.ema, cfg, ["a blue square moving up over a dotted background"], seed=1)
+    assert np.array_equal(again[0], videos[0])
+    path = save_video(tmp_path / "x.mp4", videos[0])
+    with av.open(str(path)) as container:
+        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(decoded) == 4 and decoded[0].shape == (16, 16, 3)
+
+
+def _rendered(colour: str, direction: str, seed: int) -> np.ndarray:
+    """A static-camera synthetic shot, resized to 32x32 and strided as the trainer sees it."""
+    rng = np.random.default_rng(seed)
+    shot = Shot(num_frames=24, colour=colour, shape="circle", direction=direction, background="cloudy",
+                palette=_palette(rng, rng.uniform(0, 360)), texture_seed=seed)
+    frames = [cv2.resize(f, (32, 32), interpolation=cv2.INTER_AREA) for f in render_shot(shot, 320, 180, rng)]
+    return np.stack(frames[::3])
+
+
+def test_detector_reads_colour_and_direction_of_rendered_shots():
+    cases = [(c, d) for c in COLOURS for d in DIRECTIONS]
+    hits = [detect(_rendered(c, d, i)) for i, (c, d) in enumerate(cases)]
+    colour = np.mean([h.colour == c for h, (c, _) in zip(hits, cases)])
+    direction = np.mean([h.direction == d for h, (_, d) in zip(hits, cases)])
+    assert colour >= 0.95 and direction >= 0.95, (colour, direction)
+    assert all(h.jitter is not None and h.jitter < 2 for h in hits)
+
+
+def test_detector_finds_nothing_in_grey_noise_and_high_jitter_in_a_hopping_object():
+    rng = np.random.default_rng(0)
+    grey = np.repeat(rng.integers(90, 160, (8, 32, 32, 1), dtype=np.uint8), 3, axis=3)
+    assert detect(grey).colour is None
+    hopping = np.full((8, 32, 32, 3), 120, np.uint8)
+    for i in range(8):
+        x, y = 4 + 3 * i, int(rng.integers(2, 26))
+        hopping[i, y : y + 5, x : x + 5] = COLOURS["green"]
+    found = detect(hopping)
+    assert found.colour == "green" and found.direction == "right" and found.jitter > 5
+
+
+def test_parse_caption():
+    assert parse_caption("a Purple triangle moving down over a dotted background") == ("purple", "triangle", "down")
+    assert parse_caption("a cat on a sofa") is None
+
+
+def test_config_errors_name_the_key(tmp_path):
+    bad = tmp_path / "t.yaml"
+    bad.write_text(yaml.safe_dump({"data": {"size": 30}, "model": {"patch": 4}}))
+    with pytest.raises(ConfigError, match="multiple of model.patch"):
+        load_train_config(bad)
+    bad.write_text(yaml.safe_dump({"data": {"crop_scale": [0.5, 2.0]}}))
+    with pytest.raises(ConfigError, match="crop_scale"):
+        load_train_config(bad)
+    bad.write_text(yaml.safe_dump({"optim": {"lr": 0.1, "momentum": 0.9}}))
+    with pytest.raises(ConfigError, match="optim.momentum"):
+        load_train_config(bad)
+
+
+def test_demo_config_loads():
+    cfg = load_train_config(ROOT / "pipelines" / "train-demo.yaml")
+    assert cfg.data.size % cfg.model.patch == 0
+
+
+@pytest.mark.slow
+def test_cli_train_resume_sample_and_eval_gen(shards, tmp_path, capsys):
+    config = tmp_path / "train.yaml"
+    config.write_text(yaml.safe_dump(tiny_train_config().model_dump(mode="json")))
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(config), "--shards", shards, "--output", str(run), "--quiet"]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["steps"] == 4 and summary["device"] == "cpu"
+    assert [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines()] == [2, 4]
+    assert sorted(p.name for p in (run / "samples" / "step-000004").glob("*.mp4")) == ["00.mp4"]
+
+    capsys.readouterr()
+    assert main(["train", "--config", str(config), "--shards", shards, "--output", str(run), "--quiet"]) == 2
+    assert "--resume" in capsys.readouterr().err
+    other = tmp_path / "other.yaml"
+    other.write_text(yaml.safe_dump(tiny_train_config(model={"dim": 48}).model_dump(mode="json")))
+    assert main(["train", "--config", str(other), "--shards", shards, "--output", str(run), "--quiet", "--resume",
+                 "--max-steps", "6"]) == 2
+    assert "another model" in capsys.readouterr().err
+    assert main(["train", "--output", str(run), "--quiet", "--resume", "--max-steps", "6"]) == 0  # RUN/config.json
+    assert read_checkpoint(run / "checkpoints" / "last.pt")["step"] == 6
+
+    video = tmp_path / "x.mp4"
+    assert main(["sample", str(run), "--prompt", "a red circle moving left", "--output", str(video), "--upscale", "2"]) == 0
+    with av.open(str(video)) as container:
+        assert container.streams.video[0].width == 32
+    model, cfg = load_ema(run)
+    assert cfg.data.size == 16 and not model.training
+
+    capsys.readouterr()
+    assert main(["eval-gen", str(run), "--steps", "2"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["prompts"] == 72 and result["all"]["videos"] == 72
+    assert result["real_windows_reference"]["videos"] > 0
+    assert json.loads((run / "eval-gen.json").read_text()) == result
+
+
+def test_cli_train_errors(tmp_path, capsys):
+    assert main(["train", "--output", str(tmp_path / "run"), "--quiet"]) == 2
+    assert "no shards given" in capsys.readouterr().err
+    assert main(["train", "--shards", str(tmp_path / "none-*.tar"), "--output", str(tmp_path / "run"), "--quiet"]) == 2
+    assert "no shards match" in capsys.readouterr().err
+    assert main(["sample", str(tmp_path / "nothing"), "--prompt", "x", "--output", str(tmp_path / "x.mp4")]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err
+
+
+def test_no_member_is_unpickled_and_unsafe_names_are_refused(tmp_path):
+    """A foreign shard: a pickle member is never loaded, a member named with `..` is skipped."""
+    import pickle
+
+    class Boom:
+        def __reduce__(self):
+            return (exec, ("raise SystemExit('unpickled!')",))
+
+    mp4 = io.BytesIO()
+    frames = np.random.default_rng(0).integers(0, 255, (6, 16, 16, 3), dtype=np.uint8)
+    write_mp4(tmp_path / "c.mp4", iter(frames), (16, 16), 8, crf=20)
+    mp4.write((tmp_path / "c.mp4").read_bytes())
+    with wds.TarWriter(str(tmp_path / "s.tar")) as tar:
+        tar.write({"__key__": "../escape", "mp4": mp4.getvalue(), "txt": b"a path outside the shard"})
+        tar.write({"__key__": "a", "mp4": mp4.getvalue(), "txt": b"a red circle", "pyd": pickle.dumps(Boom())})
+    cfg = tiny_train_config(str(tmp_path / "s.tar"))
+    batches = list(make_loader(resolve_shards(cfg.data.shards), cfg.data, epochs=1))
+    captions = [c for _, _, cs in batches for c in cs]
+    assert set(captions) == {"a red circle"} and batches[0][0].shape[1:] == (4, 16, 16, 3)

@@ -1,0 +1,116 @@
+"""Pydantic models of pipelines/train-*.yaml: what the trainer reads, the model it builds, how it learns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from vcurate.config import Section, load_yaml_model
+
+
+class DataConfig(Section):
+    shards: str | None = Field(
+        None, description="webdataset shards: a glob or brace pattern, e.g. out/shards/shard-{000000..000009}.tar "
+        "(`--shards` overrides)"
+    )
+    frames: int = Field(8, ge=2, description="frames per training window")
+    stride: int = Field(3, ge=1, description="take every Nth source frame, so a window spans frames*stride source frames")
+    size: int = Field(32, ge=8, description="training frames are size x size pixels")
+    aspect: Literal["crop", "squash"] = Field(
+        "crop", description="crop: the centred square of each frame (keeps shapes, loses the sides of wide "
+        "frames); squash: the whole frame resized to a square"
+    )
+    crop_scale: tuple[float, float] = Field(
+        (1.0, 1.0), description="random crop of this fraction of each side of that square (same crop for all "
+        "frames of a window) before resizing; (1, 1) = all of it"
+    )
+    windows_per_clip: int = Field(4, ge=1, description="random windows taken from each decoded clip (decode once, use often)")
+    cache_mb: int = Field(
+        2048, ge=0, description="decoded clips kept in memory per worker, so a small dataset is decoded once "
+        "(only when crop_scale is [1, 1]: random crops decode anew); 0 = off"
+    )
+    shuffle_buffer: int = Field(256, ge=1, description="training windows mixed in the shuffle buffer (1 = stream order)")
+    workers: int = Field(1, ge=0, description="DataLoader worker processes decoding clips")
+    batch_size: int = Field(16, ge=1)
+    max_text_tokens: int = Field(32, ge=4, description="caption tokens kept (CLIP BPE)")
+
+    @model_validator(mode="after")
+    def _check(self) -> "DataConfig":
+        low, high = self.crop_scale
+        if not 0 < low <= high <= 1:
+            raise ValueError("data.crop_scale must be two fractions with 0 < low <= high <= 1")
+        if self.size % 2:
+            raise ValueError("data.size must be even (H.264 samples need even sides)")
+        return self
+
+
+class ModelConfig(Section):
+    dim: int = Field(128, ge=16, description="transformer width")
+    depth: int = Field(4, ge=1, description="space-time blocks (each: spatial attention, temporal attention, MLP)")
+    heads: int = Field(4, ge=1)
+    patch: int = Field(4, ge=1, description="patch side in pixels; data.size must be a multiple")
+    mlp_ratio: float = Field(4.0, gt=0)
+    text_dim: int = Field(128, ge=16, description="width of the small learned caption encoder")
+    text_depth: int = Field(2, ge=1, description="transformer layers of the caption encoder")
+
+    @model_validator(mode="after")
+    def _check(self) -> "ModelConfig":
+        if self.dim % self.heads or self.text_dim % self.heads:
+            raise ValueError("model.dim and model.text_dim must be multiples of model.heads")
+        return self
+
+
+class DiffusionConfig(Section):
+    caption_dropout: float = Field(0.1, ge=0, lt=1, description="captions dropped in training, for classifier-free guidance")
+    sample_steps: int = Field(30, ge=1, description="Euler steps of the rectified-flow sampler")
+    guidance: float = Field(4.0, ge=1, description="classifier-free guidance scale (1 = off)")
+
+
+class OptimConfig(Section):
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_steps: int = Field(100, ge=0)
+    grad_clip: float = Field(1.0, gt=0)
+    ema_decay: float = Field(0.995, ge=0, lt=1, description="EMA of the weights used for sampling")
+
+
+class RunConfig(Section):
+    max_steps: int = Field(2000, ge=1)
+    max_minutes: float | None = Field(None, gt=0, description="stop (and checkpoint) after this long")
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when present")
+    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto: bf16 autocast on CUDA, fp32 on CPU")
+    log_every: int = Field(25, ge=1)
+    checkpoint_every: int = Field(250, ge=1)
+    sample_every: int = Field(500, ge=1, description="steps between sample videos written to RUN/samples")
+    sample_prompts: list[str] = Field(
+        default_factory=lambda: [
+            "a red circle moving right over a striped background",
+            "a blue square moving up over a cloudy background",
+            "a yellow triangle moving left over a dotted background",
+            "a green circle moving down over a checkered background",
+        ],
+        description="captions sampled during training",
+    )
+
+
+class TrainConfig(Section):
+    """A training run of the bundled text-to-video diffusion model on webdataset shards."""
+
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    diffusion: DiffusionConfig = Field(default_factory=DiffusionConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    run: RunConfig = Field(default_factory=RunConfig)
+
+    @model_validator(mode="after")
+    def _check(self) -> "TrainConfig":
+        if self.data.size % self.model.patch:
+            raise ValueError("data.size must be a multiple of model.patch")
+        return self
+
+
+def load_train_config(path: str | Path | None) -> TrainConfig:
+    return TrainConfig() if path is None else load_yaml_model(path, TrainConfig, "training config")

@@ -1,0 +1,136 @@
+"""A compact text-to-video diffusion transformer with factorized space-time attention.
+
+Frames are cut into patches; every block attends within each frame (space), then across frames at
+each patch position (time), then applies an MLP. Time attention is what lets the model keep an
+object's identity and motion consistent from frame to frame. The caption is read by a small learned
+transformer over CLIP BPE tokens; its pooled embedding plus the diffusion time condition every block
+through adaptive LayerNorm (DiT's adaLN-Zero), and a learned null caption stands in for dropped
+captions so classifier-free guidance works.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vcurate.train.config import ModelConfig
+
+VOCAB_SIZE = 49408  # open_clip's SimpleTokenizer
+
+
+def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return x * (1 + scale) + shift
+
+
+class Attention(nn.Module):
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, dim * 3)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        b, n, d = x.shape
+        q, k, v = self.qkv(x).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        return self.out(F.scaled_dot_product_attention(q, k, v, attn_mask=mask).transpose(1, 2).reshape(b, n, d))
+
+
+class SpaceTimeBlock(nn.Module):
+    """Spatial attention, temporal attention and MLP, each gated by the condition (adaLN-Zero)."""
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: float):
+        super().__init__()
+        self.norms = nn.ModuleList(nn.LayerNorm(dim, elementwise_affine=False) for _ in range(3))
+        self.space, self.time = Attention(dim, heads), Attention(dim, heads)
+        hidden = int(dim * mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, dim))
+        self.ada = nn.Linear(dim, 9 * dim)
+        nn.init.zeros_(self.ada.weight)
+        nn.init.zeros_(self.ada.bias)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        b, t, n, d = x.shape
+        mods = self.ada(F.silu(cond))[:, None, None].chunk(9, dim=-1)
+        h = modulate(self.norms[0](x), mods[0], mods[1]).reshape(b * t, n, d)
+        x = x + mods[2] * self.space(h).view(b, t, n, d)
+        h = modulate(self.norms[1](x), mods[3], mods[4]).transpose(1, 2).reshape(b * n, t, d)
+        x = x + mods[5] * self.time(h).view(b, n, t, d).transpose(1, 2)
+        return x + mods[8] * self.mlp(modulate(self.norms[2](x), mods[6], mods[7]))
+
+
+class CaptionEncoder(nn.Module):
+    """Token embedding + a few transformer layers, mean-pooled over the caption's real tokens."""
+
+    def __init__(self, dim: int, depth: int, heads: int, context: int):
+        super().__init__()
+        self.embed = nn.Embedding(VOCAB_SIZE, dim)
+        self.pos = nn.Parameter(torch.randn(context, dim) * 0.02)
+        layer = nn.TransformerEncoderLayer(dim, heads, dim * 4, dropout=0.0, batch_first=True, norm_first=True)
+        self.layers = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        real = tokens != 0
+        x = self.layers(self.embed(tokens) + self.pos[: tokens.shape[1]], src_key_padding_mask=~real)
+        x = self.norm(x) * real[..., None]
+        return x.sum(1) / real.sum(1, keepdim=True).clamp(min=1)
+
+
+def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sinusoidal features of the flow time t in [0, 1]."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    angles = (t.float() * 1000.0)[:, None] * freqs[None]
+    return torch.cat([angles.cos(), angles.sin()], dim=-1)
+
+
+class VideoDiT(nn.Module):
+    """Predicts the clean (B, T, C, H, W) video from its noisy version at flow time t and a caption."""
+
+    def __init__(self, cfg: ModelConfig, frames: int, size: int, context: int, channels: int = 3):
+        super().__init__()
+        self.cfg, self.frames, self.size, self.channels = cfg, frames, size, channels
+        d, p = cfg.dim, cfg.patch
+        self.grid = size // p
+        self.patchify = nn.Conv2d(channels, d, p, stride=p)
+        self.pos_space = nn.Parameter(torch.randn(1, 1, self.grid**2, d) * 0.02)
+        self.pos_time = nn.Parameter(torch.randn(1, frames, 1, d) * 0.02)
+        self.time_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
+        self.text = CaptionEncoder(cfg.text_dim, cfg.text_depth, cfg.heads, context)
+        self.text_proj = nn.Linear(cfg.text_dim, d)
+        self.null_caption = nn.Parameter(torch.zeros(cfg.text_dim))
+        self.blocks = nn.ModuleList(SpaceTimeBlock(d, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
+        self.final_norm = nn.LayerNorm(d, elementwise_affine=False)
+        self.final_ada = nn.Linear(d, 2 * d)
+        self.unpatchify = nn.Linear(d, p * p * channels)
+        for layer in (self.final_ada, self.unpatchify):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def caption_embedding(self, tokens: torch.Tensor, drop: torch.Tensor | None = None) -> torch.Tensor:
+        """Pooled caption embedding; rows where `drop` is True get the learned null caption."""
+        emb = self.text(tokens)
+        if drop is not None:
+            emb = torch.where(drop[:, None], self.null_caption.to(emb.dtype).expand_as(emb), emb)
+        return emb
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, caption: torch.Tensor) -> torch.Tensor:
+        """x: (B, T, C, H, W) noisy video; t: (B,) flow time; caption: (B, text_dim) from caption_embedding."""
+        b, f, c, h, w = x.shape
+        p, g = self.cfg.patch, self.grid
+        tokens = self.patchify(x.reshape(b * f, c, h, w)).flatten(2).transpose(1, 2).view(b, f, g * g, -1)
+        tokens = tokens + self.pos_space + self.pos_time[:, :f]
+        cond = self.time_mlp(timestep_embedding(t, self.cfg.dim)) + self.text_proj(caption)
+        for block in self.blocks:
+            tokens = block(tokens, cond)
+        shift, scale = self.final_ada(F.silu(cond))[:, None, None].chunk(2, dim=-1)
+        out = self.unpatchify(modulate(self.final_norm(tokens), shift, scale))  # (B, T, g*g, p*p*C)
+        out = out.view(b, f, g, g, p, p, c).permute(0, 1, 6, 2, 4, 3, 5)
+        return out.reshape(b, f, c, h, w)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -38,6 +38,10 @@ class AnalysisConfig(Section):
         "integer subsampling of the decoded planes, so the real size lies within a factor 1.5 of this"
     )
     decode_threads: int = Field(0, ge=0, description="PyAV decoder threads per video; 0 = FFmpeg's choice")
+    max_pixels: int = Field(
+        8192 * 8192, ge=1, description="streams whose declared width x height exceeds this are failed before any "
+        "frame is decoded (a corrupt or hostile header must not exhaust memory)"
+    )
 
 
 class SplitConfig(Section):

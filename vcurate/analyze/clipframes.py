@@ -12,14 +12,15 @@ import math
 import av
 import numpy as np
 
-from vcurate.media.frames import AnalysisFrame, centre_crop
+from vcurate.media.frames import AnalysisFrame, centre_crop, upright
 
 
 def square_crop(frame: av.VideoFrame, size: int) -> np.ndarray:
-    """(size, size, 3) uint8 RGB: short side scaled to `size`, centre crop."""
+    """(size, size, 3) uint8 RGB: short side scaled to `size`, centre crop, turned upright."""
     scale = size / min(frame.width, frame.height)
     w, h = max(size, round(frame.width * scale)), max(size, round(frame.height * scale))
-    return centre_crop(frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray(), size)
+    crop = centre_crop(frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray(), size)
+    return upright(crop, frame.rotation)
 
 
 def sampling_step(fps: float, every_s: float, expected_frames: int, max_samples: int) -> int:

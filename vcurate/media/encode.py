@@ -9,6 +9,7 @@ from pathlib import Path
 import av
 
 from vcurate.config import EncodeConfig
+from vcurate.media.frames import upright
 from vcurate.media.probe import MediaError
 
 
@@ -47,6 +48,8 @@ def encode_clip(path: str | Path, start_s: float, end_s: float, fps: float, expe
             with av.open(out, "w", format="mp4") as dst:
                 enc = None
                 for frame in _clip_frames(src, stream, start_s, end_s, fps):
+                    if round((frame.rotation or 0) / 90) % 4:  # stored sideways: encode it the way it is shown
+                        frame = av.VideoFrame.from_ndarray(upright(frame.to_ndarray(format="rgb24"), frame.rotation), format="rgb24")
                     if enc is None:
                         enc = dst.add_stream(cfg.codec, rate=rate)
                         enc.width, enc.height = output_size(frame.width, frame.height, cfg.max_short_side)
@@ -68,14 +71,14 @@ def encode_clip(path: str | Path, start_s: float, end_s: float, fps: float, expe
     return out.getvalue()
 
 
-def write_mp4(path: str | Path, frames, size: tuple[int, int], fps: Fraction | int, crf: int) -> int:
+def write_mp4(path: str | Path, frames, size: tuple[int, int], fps: Fraction | int, crf: int, pix_fmt: str = "yuv420p") -> int:
     """Encode RGB frames (H, W, 3 uint8) to an H.264 MP4 file; returns the frame count."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], pix_fmt
         stream.options = {"crf": str(crf), "preset": "veryfast"}
         for frame in frames:
             vf = av.VideoFrame.from_ndarray(frame, format="rgb24")

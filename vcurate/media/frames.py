@@ -26,6 +26,13 @@ def plane_array(plane) -> np.ndarray:
     return data.reshape(plane.height, plane.line_size)[:, : plane.width]
 
 
+def upright(image: np.ndarray, rotation: float | None) -> np.ndarray:
+    """The picture as it should be shown: decoded frames of phone videos are stored sideways, with a
+    display matrix saying to turn them `rotation` degrees counterclockwise (PyAV's frame.rotation)."""
+    turns = int(round((rotation or 0) / 90)) % 4
+    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+
+
 def area_downscale(image: np.ndarray, factor: int) -> np.ndarray:
     """Box-filter downscale by an integer factor (anti-aliased; OpenCV's fast integer path)."""
     if factor <= 1:
@@ -173,5 +180,6 @@ def read_frame_at(path: str | Path, seconds: float, width: int) -> np.ndarray:
                 break
         if chosen is None:
             raise MediaError(f"no frame at {seconds:.2f}s")
-        height = max(2, round(chosen.height * width / chosen.width / 2) * 2)
-        return chosen.reformat(width=width, height=height, format="rgb24").to_ndarray()
+        rgb = upright(chosen.to_ndarray(format="rgb24"), chosen.rotation)
+        height = max(2, round(rgb.shape[0] * width / rgb.shape[1] / 2) * 2)
+        return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)

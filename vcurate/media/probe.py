@@ -61,4 +61,5 @@ def probe(path: str | Path) -> Probe:
     except MediaError:
         raise
     except (av.FFmpegError, ValueError, OSError) as exc:
-        raise MediaError(f"cannot open as video: {exc}") from exc
+        # FFmpeg's message without the file name it appends: the path is in the row already
+        raise MediaError(f"cannot open as video: {getattr(exc, 'strerror', None) or exc}") from exc

@@ -37,6 +37,9 @@ def analyze_video(task: VideoTask, cfg: PipelineConfig) -> VideoAnalysis:
     record = VideoRecord(video=task.video)
     try:
         info = probe(task.path)
+        if info.width * info.height > cfg.analysis.max_pixels:
+            raise MediaError(f"declared frame size {info.width}x{info.height} exceeds analysis.max_pixels "
+                             f"({cfg.analysis.max_pixels}); not decoded")
         record = record.model_copy(update=dict(
             size_bytes=info.size_bytes, codec=info.codec, width=info.width, height=info.height,
             fps=round(info.fps, 6), fps_real=round(info.fps_real, 6), duration_s=round(info.duration_s, 6),

@@ -48,7 +48,11 @@ class DataConfig(Section):
 
 class ModelConfig(Section):
     dim: int = Field(128, ge=16, description="transformer width")
-    depth: int = Field(4, ge=1, description="space-time blocks (each: spatial attention, temporal attention, MLP)")
+    depth: int = Field(4, ge=1, description="space-time blocks (each: attention, then MLP)")
+    attention: Literal["factorized", "joint"] = Field(
+        "factorized", description="factorized: spatial attention within frames, then temporal attention across "
+        "frames; joint: one attention over all patches of all frames (costlier with many frames or patches)"
+    )
     heads: int = Field(4, ge=1)
     patch: int = Field(4, ge=1, description="patch side in pixels; data.size must be a multiple")
     mlp_ratio: float = Field(4.0, gt=0)

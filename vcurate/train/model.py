@@ -39,26 +39,34 @@ class Attention(nn.Module):
 
 
 class SpaceTimeBlock(nn.Module):
-    """Spatial attention, temporal attention and MLP, each gated by the condition (adaLN-Zero)."""
+    """Attention then MLP, each gated by the condition (adaLN-Zero). Factorized: spatial attention within
+    each frame, then temporal attention across frames at each patch position. Joint: one attention over
+    all patches of all frames, so a patch sees where the object was in the other frames in one step."""
 
-    def __init__(self, dim: int, heads: int, mlp_ratio: float):
+    def __init__(self, dim: int, heads: int, mlp_ratio: float, joint: bool = False):
         super().__init__()
-        self.norms = nn.ModuleList(nn.LayerNorm(dim, elementwise_affine=False) for _ in range(3))
-        self.space, self.time = Attention(dim, heads), Attention(dim, heads)
+        self.joint = joint
+        self.attentions = nn.ModuleList(Attention(dim, heads) for _ in range(1 if joint else 2))
+        self.norms = nn.ModuleList(nn.LayerNorm(dim, elementwise_affine=False) for _ in range(len(self.attentions) + 1))
         hidden = int(dim * mlp_ratio)
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, dim))
-        self.ada = nn.Linear(dim, 9 * dim)
+        self.ada = nn.Linear(dim, 3 * len(self.norms) * dim)
         nn.init.zeros_(self.ada.weight)
         nn.init.zeros_(self.ada.bias)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         b, t, n, d = x.shape
-        mods = self.ada(F.silu(cond))[:, None, None].chunk(9, dim=-1)
-        h = modulate(self.norms[0](x), mods[0], mods[1]).reshape(b * t, n, d)
-        x = x + mods[2] * self.space(h).view(b, t, n, d)
-        h = modulate(self.norms[1](x), mods[3], mods[4]).transpose(1, 2).reshape(b * n, t, d)
-        x = x + mods[5] * self.time(h).view(b, n, t, d).transpose(1, 2)
-        return x + mods[8] * self.mlp(modulate(self.norms[2](x), mods[6], mods[7]))
+        mods = self.ada(F.silu(cond))[:, None, None].chunk(3 * len(self.norms), dim=-1)
+        if self.joint:
+            h = modulate(self.norms[0](x), mods[0], mods[1]).reshape(b, t * n, d)
+            x = x + mods[2] * self.attentions[0](h).view(b, t, n, d)
+        else:
+            h = modulate(self.norms[0](x), mods[0], mods[1]).reshape(b * t, n, d)
+            x = x + mods[2] * self.attentions[0](h).view(b, t, n, d)
+            h = modulate(self.norms[1](x), mods[3], mods[4]).transpose(1, 2).reshape(b * n, t, d)
+            x = x + mods[5] * self.attentions[1](h).view(b, n, t, d).transpose(1, 2)
+        shift, scale, gate = mods[-3:]
+        return x + gate * self.mlp(modulate(self.norms[-1](x), shift, scale))
 
 
 class CaptionEncoder(nn.Module):
@@ -102,7 +110,7 @@ class VideoDiT(nn.Module):
         self.text = CaptionEncoder(cfg.text_dim, cfg.text_depth, cfg.heads, context)
         self.text_proj = nn.Linear(cfg.text_dim, d)
         self.null_caption = nn.Parameter(torch.zeros(cfg.text_dim))
-        self.blocks = nn.ModuleList(SpaceTimeBlock(d, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
+        self.blocks = nn.ModuleList(SpaceTimeBlock(d, cfg.heads, cfg.mlp_ratio, cfg.attention == "joint") for _ in range(cfg.depth))
         self.final_norm = nn.LayerNorm(d, elementwise_affine=False)
         self.final_ada = nn.Linear(d, 2 * d)
         self.unpatchify = nn.Linear(d, p * p * channels)

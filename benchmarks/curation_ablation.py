@@ -7,7 +7,10 @@ Both shard sets must come from one archive, e.g.:
     vcurate run pipelines/default.yaml --input ARCH/raw --output CURATED --clip-model vcurate-small \\
         --clip-pretrained demo/clip.pt --clip-min-score auto
     vcurate run pipelines/unfiltered.yaml --input ARCH/raw --output RAW
-    .venv/bin/python benchmarks/curation_ablation.py --curated CURATED/shards --raw RAW/shards --steps 3000 --work /tmp/ablation
+    .venv/bin/python benchmarks/curation_ablation.py --curated CURATED/shards --raw RAW/shards --steps 2000 --work /tmp/ablation
+
+A run folder under --work that already holds a finished run of --steps steps is evaluated as it is
+(so a timed `vcurate train` run can be one side of the comparison).
 
 Reports caption-following accuracy (colour, direction, both) and jitter of each model's generated
 videos (`vcurate eval-gen`, 4 samples per vocabulary prompt), and the detector's score on each
@@ -45,9 +48,15 @@ def main() -> None:
         cfg = load_train_config(args.config)
         cfg.data.shards, cfg.run.max_steps, cfg.run.max_minutes = shards, args.steps, None
         run = Path(args.work) / name
-        result = train(cfg, run)
+        done = run / "summary.json"
+        if done.exists():  # a finished run of the same length (e.g. a timed one) is evaluated, not retrained
+            result = json.loads(done.read_text())
+            if result["steps"] != args.steps:
+                raise SystemExit(f"{run} holds a run of {result['steps']} steps, not {args.steps}")
+        else:
+            result = train(cfg, run).as_dict()
         evaluation = evaluate_generation(run, samples_per_prompt=args.samples_per_prompt)
-        rows[name] = {"train": result.as_dict(), "generated": evaluation["all"],
+        rows[name] = {"train": result, "generated": evaluation["all"],
                       "training_windows": evaluation["real_windows_reference"]}
         print(name, json.dumps(rows[name]["generated"]))
     summary = {**stamp(), "config": args.config, "steps": args.steps,

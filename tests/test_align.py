@@ -117,3 +117,14 @@ def test_clip_fit_command(tiny_archive, tmp_path, capsys):
     assert "threshold" in capsys.readouterr().err
     assert torch.load(ckpt, weights_only=True)["calibration"]["steps"] == 5
     assert main(["clip-fit", "--input", str(tmp_path), "--output", str(ckpt), "--model", "nope"]) == 2
+    capsys.readouterr()
+    assert main(["clip-fit", "--input", str(root / "raw"), "--output", str(ckpt), "--min-kept", "1.5"]) == 2
+    assert "--min-kept" in capsys.readouterr().err
+
+
+def test_stricter_min_kept_never_raises_the_threshold():
+    rng = np.random.default_rng(0)
+    true, wrong = rng.normal(0.5, 0.15, 99), rng.normal(-0.1, 0.15, 297)
+    thresholds = [calibrate(true, wrong, min_kept=k)[0] for k in (0.9, 0.95, 0.97, 0.99)]
+    assert thresholds == sorted(thresholds, reverse=True)
+    assert (true >= thresholds[2]).mean() >= 0.97

@@ -40,6 +40,8 @@ def _clip_fit(args) -> None:
 
     if args.steps < 1 or args.batch_size < 2:
         raise UserError("--steps must be >= 1 and --batch-size >= 2")
+    if not 0 < args.min_kept <= 1:
+        raise UserError("--min-kept must be a fraction in (0, 1]")
     model_config(args.model)
     with Progress(*Progress.get_default_columns(), TextColumn("{task.fields[loss]}"), console=console, disable=args.quiet) as bar:
         task = bar.add_task("reading frames", total=None, loss="")
@@ -49,7 +51,7 @@ def _clip_fit(args) -> None:
         bar.update(task, description=f"training on {len(pairs)} clips", completed=0, total=args.steps)
         clip, result = fit_clip(
             pairs, model_name=args.model, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-            max_minutes=args.max_minutes, progress=lambda d, t, loss: bar.update(task, completed=d, loss=f"loss {loss:.3f}"),
+            max_minutes=args.max_minutes, min_kept=args.min_kept, progress=lambda d, t, loss: bar.update(task, completed=d, loss=f"loss {loss:.3f}"),
         )
     save_checkpoint(args.output, clip, result)
     console.print(f"wrote {args.output}: threshold {result.threshold:.4f}, held-out {result.calibration}")
@@ -222,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-minutes", type=float, help="stop training after this long")
+    p.add_argument("--min-kept", type=float, default=0.97,
+                   help="share of held-out true captions the calibrated threshold must keep (default 0.97)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(fn=_clip_fit)
 

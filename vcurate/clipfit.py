@@ -127,7 +127,7 @@ def pair_scores(clip: LoadedClip, pairs: list[Pair], captions: list[str], frames
     return np.asarray(scores)
 
 
-def calibrate(true_scores: np.ndarray, wrong_scores: np.ndarray, min_kept: float = 0.98) -> tuple[float, dict]:
+def calibrate(true_scores: np.ndarray, wrong_scores: np.ndarray, min_kept: float = 0.97) -> tuple[float, dict]:
     """The threshold that best separates true from wrong captions (max of kept + caught) among those
     keeping at least `min_kept` of the true ones; where a range of thresholds does equally well (a
     gap between the two), its middle, so small shifts of either side do not cross it."""
@@ -157,7 +157,8 @@ def other_captions(caption: str, captions: list[str], n: int, rng: np.random.Gen
     return [others[i] for i in rng.choice(len(others), min(n, len(others)), replace=False)] if others else []
 
 
-def calibrate_clip(clip: LoadedClip, check: list[Pair], captions: list[str], seed: int = 0) -> tuple[float, dict]:
+def calibrate_clip(clip: LoadedClip, check: list[Pair], captions: list[str], seed: int = 0,
+                   min_kept: float = 0.97) -> tuple[float, dict]:
     """Threshold from held-out clips: their true captions against other clips' captions."""
     rng = np.random.default_rng(seed)
     wrong_pairs, wrong = [], []
@@ -166,7 +167,7 @@ def calibrate_clip(clip: LoadedClip, check: list[Pair], captions: list[str], see
             wrong_pairs.append(pair)
             wrong.append(caption)
     true_scores = pair_scores(clip, check, [p.caption for p in check])
-    return calibrate(true_scores, pair_scores(clip, wrong_pairs, wrong))
+    return calibrate(true_scores, pair_scores(clip, wrong_pairs, wrong), min_kept)
 
 
 def fit_clip(
@@ -178,6 +179,7 @@ def fit_clip(
     word_dropout: float = 0.2,
     seed: int = 0,
     max_minutes: float | None = None,
+    min_kept: float = 0.97,
     device: str = "auto",
     progress: Callable | None = None,
 ) -> tuple[LoadedClip, FitResult]:
@@ -224,7 +226,7 @@ def fit_clip(
         if max_minutes and time.monotonic() - started > max_minutes * 60:
             break
     model.eval()
-    result.threshold, result.calibration = calibrate_clip(clip, val or train, sorted({p.caption for p in pairs}), seed)
+    result.threshold, result.calibration = calibrate_clip(clip, val or train, sorted({p.caption for p in pairs}), seed, min_kept)
     result.calibration["held_out_videos"] = len({p.video for p in val})
     result.calibration["steps"] = len(result.losses)
     clip.threshold = result.threshold

@@ -17,7 +17,7 @@ class DataConfig(Section):
     )
     frames: int = Field(8, ge=2, description="frames per training window")
     stride: int = Field(3, ge=1, description="take every Nth source frame, so a window spans frames*stride source frames")
-    size: int = Field(32, ge=8, description="training frames are size x size pixels")
+    size: int = Field(24, ge=8, description="training frames are size x size pixels")
     aspect: Literal["crop", "squash"] = Field(
         "crop", description="crop: the centred square of each frame (keeps shapes, loses the sides of wide "
         "frames); squash: the whole frame resized to a square"
@@ -33,7 +33,7 @@ class DataConfig(Section):
     )
     shuffle_buffer: int = Field(256, ge=1, description="training windows mixed in the shuffle buffer (1 = stream order)")
     workers: int = Field(1, ge=0, description="DataLoader worker processes decoding clips")
-    batch_size: int = Field(16, ge=1)
+    batch_size: int = Field(32, ge=1)
     max_text_tokens: int = Field(32, ge=4, description="caption tokens kept (CLIP BPE)")
 
     @model_validator(mode="after")
@@ -47,7 +47,7 @@ class DataConfig(Section):
 
 
 class ModelConfig(Section):
-    dim: int = Field(128, ge=16, description="transformer width")
+    dim: int = Field(96, ge=16, description="transformer width")
     depth: int = Field(4, ge=1, description="space-time blocks (each: attention, then MLP)")
     attention: Literal["factorized", "joint"] = Field(
         "factorized", description="factorized: spatial attention within frames, then temporal attention across "

@@ -17,6 +17,7 @@ import numpy as np
 import open_clip
 import torch
 
+from vcurate import devices
 from vcurate.checkpoints import load_weights_only
 
 CONFIGS = Path(__file__).parent / "configs"
@@ -116,11 +117,7 @@ def check_pretrained_tag(name: str, tag: str, fetch: bool = False) -> None:
 
 
 def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ClipModelError("align.device is cuda but no CUDA device is available")
-    return torch.device(device)
+    return devices.resolve_device(device, ClipModelError, "align.device")
 
 
 def load_clip(name: str, pretrained: str | None, device: str = "auto") -> LoadedClip:

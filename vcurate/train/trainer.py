@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from vcurate import devices
 from vcurate.checkpoints import load_weights_only
 from vcurate.train.config import TrainConfig
 from vcurate.train.data import make_loader, resolve_shards
@@ -28,9 +29,7 @@ class RunError(ValueError):
 
 
 def resolve_device(name: str) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RunError("run.device is cuda but no CUDA device is available")
-    return torch.device("cuda" if name in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
+    return devices.resolve_device(name, RunError, "run.device")
 
 
 def build_model(cfg: TrainConfig) -> VideoDiT:

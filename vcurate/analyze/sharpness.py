@@ -30,10 +30,18 @@ def _bands(image: np.ndarray, fine_sigma: float, coarse_sigma: float) -> tuple[n
 
 
 def _magnitude_quantile(values: np.ndarray, q: float) -> float:
-    """q-quantile of |values| by partial sort (np.percentile's full machinery costs 6x more)."""
+    """Exact q-quantile of |values| by partial sort (np.percentile's full machinery costs 6x more).
+    Partitioning a whole frame still costs more than the blurs, so a strided sample proposes a bound
+    just below the quantile and only the values above it are partitioned (about 6x faster)."""
     flat = np.abs(values).ravel()
     k = int(q * (flat.size - 1))
-    return float(np.partition(flat, k)[k])
+    sample = flat[::8]
+    j = int(max(0.0, q - 0.01) * (sample.size - 1))
+    candidates = flat[flat >= np.partition(sample, j)[j]]
+    rank = k - (flat.size - candidates.size)  # every value left out ranks below every candidate
+    if rank < 0:  # the sample put the bound above the quantile: partition everything
+        candidates, rank = flat, k
+    return float(np.partition(candidates, rank)[rank])
 
 
 def edge_crispness(image: np.ndarray) -> float:

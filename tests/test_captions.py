@@ -11,6 +11,7 @@ from vcurate.stages.captions import (
     parse_timed,
     sidecar_captions,
 )
+from vcurate.storage import locate
 from vcurate.synth.archive import timed_captions
 
 
@@ -88,15 +89,15 @@ def test_manifest_files(tmp_path, fmt):
     table = pd.DataFrame({"path": ["./a.mp4", "sub/b.mp4"], "caption": ["cap a", "cap b"]})
     path = tmp_path / f"captions.{fmt}"
     table.to_csv(path, index=False) if fmt == "csv" else table.to_parquet(path)
-    assert find_manifest(tmp_path, None) == path
-    assert load_manifest(path) == {"a.mp4": "cap a", "sub/b.mp4": "cap b"}
+    assert find_manifest(locate(tmp_path), None).path == str(path)
+    assert load_manifest(locate(path)) == {"a.mp4": "cap a", "sub/b.mp4": "cap b"}
 
 
 def test_manifest_errors_are_clear(tmp_path):
     with pytest.raises(CaptionError, match="not found"):
-        find_manifest(tmp_path, "missing.csv")
+        find_manifest(locate(tmp_path), "missing.csv")
     path = tmp_path / "m.csv"
     path.write_text("file,text\na.mp4,x\n")
     with pytest.raises(CaptionError, match="lacks column"):
-        load_manifest(path)
-    assert load_manifest(path, "file", "text") == {"a.mp4": "x"}
+        load_manifest(locate(path))
+    assert load_manifest(locate(path), "file", "text") == {"a.mp4": "x"}

@@ -39,7 +39,11 @@ def test_run_on_ray_equals_local_run(tmp_path, tiny_archive, curated):
     assert json.loads((out / "run.json").read_text())["engine"] == "ray"
 
     again = _vcurate("run", str(cfg), "--input", str(root / "raw"), "--output", str(out), check=False)
-    assert again.returncode == 2 and "--overwrite" in again.stderr
+    assert again.returncode == 0 and "nothing to do" in again.stderr.replace("\n", " ")
+    other = _vcurate("run", str(cfg), "--input", str(root / "raw"), "--output", str(out), "--clip-min-score", "0.5",
+                     check=False)
+    message = " ".join(other.stderr.split())
+    assert other.returncode == 2 and "other settings" in message and "min_score" in message and "--overwrite" in message
 
     proc = _vcurate("eval", str(out), "--truth", str(root / "ground_truth.jsonl"))
     assert json.loads(proc.stdout)["cuts"]["f1"] >= 0.9

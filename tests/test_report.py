@@ -42,7 +42,7 @@ class _Collect(HTMLParser):
 
 def test_report_html_matches_the_manifests(curated):
     out, _, _ = curated
-    path = write_report(out)
+    path = Path(write_report(out))
     parsed = _Collect()
     parsed.feed(path.read_text())
     clips = pd.read_parquet(out / "clips.parquet")

@@ -19,7 +19,10 @@ from vcurate.config import ConfigError
 from vcurate.synth.archive import COLOURS, DIRECTIONS, Shot, _palette, render_shot
 from vcurate.train.config import TrainConfig, load_train_config
 from vcurate.media.encode import write_mp4
-from vcurate.train.data import ShardError, ShardWindows, decode_clip, make_loader, resolve_shards, window_starts
+from vcurate.storage import locate
+from vcurate.train.data import (
+    ShardError, ShardWindows, decode_clip, make_loader, resolve_shards, tar_samples, window_starts,
+)
 from vcurate.train.evalgen import detect, parse_caption
 from vcurate.train.sampling import generate, save_video
 from vcurate.train.trainer import RunError, Trainer, load_ema, read_checkpoint
@@ -48,7 +51,7 @@ def shards(curated):
 
 
 def _shard_samples(pattern: str) -> list[dict]:
-    return list(wds.DataPipeline(wds.SimpleShardList(resolve_shards(pattern)), wds.tarfile_to_samples()))
+    return list(wds.DataPipeline(wds.SimpleShardList(resolve_shards(pattern)), tar_samples))
 
 
 def _shard_captions(pattern: str) -> set[str]:
@@ -78,10 +81,30 @@ def test_shard_patterns_are_checked(tmp_path, shards):
         resolve_shards(str(tmp_path / "*.tar"))
     with pytest.raises(ShardError, match="not found"):
         resolve_shards(str(tmp_path / "shard-{000000..000001}.tar"))
-    with pytest.raises(ShardError, match="only local"):
-        resolve_shards("pipe:curl http://example.com/a.tar")
+    for url in ("pipe:curl http://example.com/a.tar", "http://example.com/a.tar", "sftp://host/a.tar"):
+        with pytest.raises(ShardError, match="unsupported URL scheme"):
+            resolve_shards(url)
     folder = str(Path(resolve_shards(shards)[0]).parent)
     assert resolve_shards(folder) == resolve_shards(shards)
+    assert resolve_shards(f"file://{folder}") == [f"file://{p}" for p in resolve_shards(shards)]
+
+
+def test_shards_in_an_object_store_train_like_local_ones(shards, s3_bucket):
+    local = resolve_shards(shards)
+    folder = s3_bucket + "/out/shards"
+    for path in local:
+        locate(f"{folder}/{Path(path).name}").write_bytes(Path(path).read_bytes())
+    names = [Path(p).name for p in local]
+    assert resolve_shards(folder) == resolve_shards(folder + "/*.tar") == [f"{folder}/{n}" for n in names]
+    assert resolve_shards(f"{folder}/shard-{{000000..{len(names) - 1:06d}}}.tar") == resolve_shards(folder)
+    with pytest.raises(ShardError, match="not found"):
+        resolve_shards(folder + "/shard-999999.tar")
+    with pytest.raises(ShardError, match="only the file name"):
+        resolve_shards(s3_bucket + "/*/shards/*.tar")
+    assert _shard_captions(folder) == _shard_captions(shards)
+    cfg = tiny_train_config(folder).data.model_copy(update={"workers": 2, "windows_per_clip": 1})
+    count = lambda pattern, c: sum(len(batch[2]) for batch in make_loader(resolve_shards(pattern), c, epochs=1))  # noqa: E731
+    assert count(folder, cfg) == count(shards, cfg) > 0  # forked DataLoader workers read the store too
 
 
 def _quadrants_mp4(path: Path) -> bytes:

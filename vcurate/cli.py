@@ -72,6 +72,12 @@ def _run(args) -> None:
             setattr(getattr(cfg, section), key, value)
     cfg = type(cfg).model_validate(cfg.model_dump())  # re-validate with the overrides
     summary = run_job(cfg, overwrite=args.overwrite, engine=args.engine, progress=not args.quiet)
+    if summary.status == "complete":
+        console.print(f"nothing to do: {summary.output} already holds this job, finished ({summary.kept} clips "
+                      f"kept in {len(summary.shards)} shards); pass --overwrite to run it again")
+        return
+    if summary.status == "resumed":
+        console.print(f"resumed: {summary.skipped} videos were committed by an earlier attempt")
     print_summary(summary)
     from vcurate.report.html import write_report
 
@@ -237,7 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clip-model", help="open_clip model name (overrides align.model)")
     p.add_argument("--clip-pretrained", help="pretrained tag or checkpoint path (overrides align.pretrained)")
     p.add_argument("--clip-min-score", type=_min_score, help="alignment threshold or 'auto' (overrides align.min_score)")
-    p.add_argument("--overwrite", action="store_true", help="replace the results of an earlier run in OUTPUT")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start again, replacing the results of an earlier run in OUTPUT (without it, an "
+                   "interrupted run of the same settings resumes and a finished one is left as it is)")
     p.add_argument("--engine", choices=("ray", "local"), default="ray", help="ray (default) or local (in-process, for debugging)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(fn=_run)

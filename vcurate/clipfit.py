@@ -25,7 +25,7 @@ from vcurate import __version__
 from vcurate.config import PipelineConfig
 from vcurate.models.clip import LoadedClip, model_config, resolve_device, wrap_model
 from vcurate.stages.analyze import analyze_video
-from vcurate.stages.ingest import plan_tasks
+from vcurate.stages.ingest import iter_tasks
 
 
 @dataclass
@@ -49,7 +49,7 @@ def collect_pairs(input_root: str, model: str, every_s: float = 0.25, progress: 
         "filters": {"shake": {"enabled": False}, "blur": {"enabled": False}, "upscaled": {"enabled": False}},
         "align": {"model": model, "pretrained": None, "frames": 16, "sample_every_s": every_s},
     })
-    tasks = plan_tasks(cfg.input)
+    tasks = list(iter_tasks(cfg.input))  # the count drives the progress bar; clip-fit archives are small
     pairs = []
     for i, task in enumerate(tasks):
         analysis = analyze_video(task, cfg)

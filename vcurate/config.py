@@ -42,6 +42,15 @@ class AnalysisConfig(Section):
         8192 * 8192, ge=1, description="streams whose declared width x height exceeds this are failed before any "
         "frame is decoded (a corrupt or hostile header must not exhaust memory)"
     )
+    isolate: bool = Field(
+        True, description="analyse each video in a child process that is killed when it hangs, runs out of time "
+        "or crashes, so the video fails alone (off: in the worker itself, for debugging)"
+    )
+    stall_s: float = Field(120.0, gt=0, description="seconds without a decoded frame after which a video counts as hung")
+    time_limit_s: float | None = Field(
+        3600.0, gt=0, description="seconds one video's analysis may take in all; null = no limit"
+    )
+    retries: int = Field(1, ge=0, description="further attempts after the analysis process died, hung or ran out of time")
 
 
 class SplitConfig(Section):
@@ -157,6 +166,12 @@ class RayConfig(Section):
     analyze_concurrency: int | None = Field(
         None, ge=1, description="parallel video-analysis tasks at most (unset = Ray decides)"
     )
+    analyze_num_cpus: float = Field(
+        1.0, gt=0, description="CPUs Ray reserves per video-analysis task (one decode pass; raise it with "
+        "analysis.decode_threads). On a cluster, CPU nodes take these tasks while align.num_gpus sends CLIP "
+        "to GPU nodes"
+    )
+    encode_num_cpus: float = Field(1.0, gt=0, description="CPUs Ray reserves per clip-encoding task")
 
 
 class PipelineConfig(Section):

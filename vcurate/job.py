@@ -1,8 +1,11 @@
-"""A curation job on the driver: plan the tasks, stream the pipeline's rows into shards and manifests,
-write run.json. Every decision lands in clips.parquet / videos.parquet."""
+"""A curation job on the driver: stream the archive's videos through the pipeline, write kept clips into
+shards, commit each closed shard with its manifest rows (vcurate.ledger), and compact the parts into
+clips.parquet / videos.parquet + run.json at the end. Every decision lands in the manifests; an
+interrupted job resumes where its last commit left it, and no clip is ever written twice."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import platform
 import time
@@ -10,30 +13,30 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
-from pathlib import Path
+from typing import Iterable, Iterator, Literal
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from vcurate import __version__
 from vcurate.config import PipelineConfig
-from vcurate.manifest import write_records
+from vcurate.ledger import RUN_FILE, Ledger, ResumeState
+from vcurate.manifest import RecordWriter
 from vcurate.pipeline import decode_row, rows_for
 from vcurate.records import ClipRecord, VideoRecord
 from vcurate.stages.align import check_align_config, resolved_min_score
-from vcurate.stages.ingest import plan_tasks
+from vcurate.stages.ingest import VideoTask, iter_tasks
 from vcurate.stages.shard import ShardWriter
+from vcurate.storage import Location, locate
 
-RESULT_FILES = ("clips.parquet", "videos.parquet", "run.json", "report.html")
 PACKAGES = ("av", "scenedetect", "ray", "webdataset", "open_clip_torch", "torch", "pandas", "pyarrow", "numpy")
-
-
-class OutputExistsError(FileExistsError):
-    """The output folder already holds results that a run would replace."""
+TASKS_PER_DATASET = 10_000  # the driver holds at most this many planned videos at a time
 
 
 @dataclass
 class RunSummary:
-    output: Path
+    output: str
+    status: Literal["fresh", "resumed", "complete"] = "fresh"
+    skipped: int = 0  # videos committed by an earlier attempt
     videos: int = 0
     failed: int = 0
     clips: int = 0
@@ -44,6 +47,18 @@ class RunSummary:
     hours_in: float = 0.0
     hours_kept: float = 0.0
 
+    def add_video(self, video: VideoRecord) -> None:
+        self.videos += 1
+        self.failed += video.status == "failed"
+        self.hours_in += video.duration_s / 3600 if video.status == "ok" else 0.0
+
+    def add_clip(self, clip: ClipRecord) -> None:
+        self.clips += 1
+        self.reasons.update(clip.reasons)
+        if clip.status == "kept":
+            self.kept += 1
+            self.hours_kept += clip.duration_s / 3600
+
     def as_dict(self) -> dict:
         return {
             "videos": self.videos, "failed": self.failed, "clips": self.clips, "kept": self.kept,
@@ -51,25 +66,45 @@ class RunSummary:
             "shards": len(self.shards), "hours_in": round(self.hours_in, 4), "hours_kept": round(self.hours_kept, 4),
         }
 
+    @classmethod
+    def from_run_info(cls, output: str, info: dict) -> "RunSummary":
+        counts = info.get("counts", {})
+        return cls(output, "complete", videos=counts.get("videos", 0), failed=counts.get("failed", 0),
+                   clips=counts.get("clips", 0), kept=counts.get("kept", 0), reasons=Counter(counts.get("reasons", {})),
+                   shards=list(info.get("shards", [])), seconds=info.get("stage_seconds", {}),
+                   hours_in=counts.get("hours_in", 0.0), hours_kept=counts.get("hours_kept", 0.0))
 
-def prepare_output(out: Path, overwrite: bool, dry_run: bool = False) -> None:
-    """Refuse to mix with an earlier run's results unless asked; then remove only files we wrote."""
-    shards = out / "shards"
-    existing = [n for n in RESULT_FILES if (out / n).exists()]
-    if shards.is_dir() and any(shards.glob("shard-*.tar*")):
-        existing.append("shards/")
-    if existing and not overwrite:
-        raise OutputExistsError(
-            f"{out} already holds results ({', '.join(existing)}); pass --overwrite to replace them"
-        )
-    if dry_run:
-        return
-    for name in RESULT_FILES:
-        (out / name).unlink(missing_ok=True)
-    if shards.is_dir():
-        for path in shards.glob("shard-*.tar*"):
-            path.unlink()
-    out.mkdir(parents=True, exist_ok=True)
+
+class PartBuffer:
+    """Rows finished since the last commit. A video's row is finished when the stream moves on to the next
+    video (its clips follow it); each closed shard commits what is buffered, clips of the video still
+    in flight included, so on resume those clips are skipped and the rest of that video is written."""
+
+    def __init__(self, ledger: Ledger, state: ResumeState):
+        self.ledger, self.state = ledger, state
+        self.videos: list[VideoRecord] = []
+        self.clips: list[ClipRecord] = []
+        self.current: VideoRecord | None = None
+        self.current_kept = 0
+
+    def video(self, record: VideoRecord) -> None:
+        self.finish_video()
+        self.current, self.current_kept = record, self.state.partial_kept.get(record.video, 0)
+
+    def clip(self, record: ClipRecord) -> None:
+        self.clips.append(record)
+        self.current_kept += record.status == "kept"
+
+    def finish_video(self) -> None:
+        if self.current is not None:
+            self.current.num_kept = self.current_kept
+            self.videos.append(self.current)
+            self.current = None
+
+    def commit(self, shards: list[str]) -> None:
+        if shards or self.videos or self.clips:
+            self.ledger.commit(shards, self.videos, self.clips)
+        self.videos, self.clips = [], []
 
 
 def _versions() -> dict[str, str]:
@@ -82,61 +117,89 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def pending_tasks(cfg: PipelineConfig, state: ResumeState) -> Iterator[VideoTask]:
+    """The archive's videos that no earlier attempt finished, in a stable order."""
+    return (task for task in iter_tasks(cfg.input) if task.video not in state.finished)
+
+
+def chunked(items: Iterable, size: int) -> Iterator[list]:
+    it = iter(items)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
+
+
 def run_job(cfg: PipelineConfig, overwrite: bool = False, engine: str = "ray", progress: bool = True) -> RunSummary:
+    """Curate `cfg.input` into `cfg.output`: fresh, resumed after an interruption, or (when the folder
+    already holds this job, finished) nothing to do."""
     if not cfg.output.path:
         raise ValueError("no output folder: pass --output or set output.path in the pipeline YAML")
-    out = Path(cfg.output.path)
-    tasks = plan_tasks(cfg.input)
-    prepare_output(out, overwrite, dry_run=True)
+    out = locate(cfg.output.path)
+    ledger = Ledger(out, cfg)
+    ledger.check(overwrite)
+    if ledger.completed_run is not None:
+        return RunSummary.from_run_info(str(out), ledger.completed_run)
+    tasks = pending_tasks(cfg, ledger.state)
+    first = next(tasks, None)  # the input is checked (and listed lazily) before anything is written
     if cfg.align.enabled:
         check_align_config(cfg.align, fetch=True)
-    prepare_output(out, overwrite)
-    summary = RunSummary(out)
-    started_at = datetime.now(timezone.utc)
-    t0 = time.perf_counter()
-    stage = Counter()
-    videos: list[VideoRecord] = []
-    clips: list[ClipRecord] = []
+    ledger.start(overwrite)
+    state = ledger.state
+    summary = RunSummary(str(out), "resumed" if state.parts else "fresh", skipped=len(state.finished))
+    started_at, t0, stage = datetime.now(timezone.utc), time.perf_counter(), Counter()
+    buffer = PartBuffer(ledger, state)
     bar = Progress(
-        TextColumn("[bold]curating"), BarColumn(), MofNCompleteColumn(), TextColumn("videos"),
+        TextColumn("[bold]curating"), BarColumn(), TextColumn("{task.completed} videos"),
         TextColumn("{task.fields[kept]} clips kept"), TimeElapsedColumn(), disable=not progress,
     )
-    with bar, ShardWriter(out / "shards", cfg.shards.max_samples, cfg.shards.max_bytes) as writer:
-        task_id = bar.add_task("videos", total=len(tasks), kept=0)
-        for row in rows_for(tasks, cfg, engine):
-            record = decode_row(row)
-            if isinstance(record, VideoRecord):
-                videos.append(record)
-                stage["analyze"] += row["seconds"]
-                bar.update(task_id, advance=1)
-                continue
-            if record.status == "kept":
-                writer.write(record, row["mp4"])
-                stage["encode"] += row["seconds"]
-                summary.kept += 1
-                bar.update(task_id, kept=summary.kept)
-            clips.append(record)
-    summary.shards = writer.written
+    writer = ShardWriter(out / "shards", cfg.shards.max_samples, cfg.shards.max_bytes, state.next_shard,
+                         on_close=lambda name: buffer.commit([name]))
+    with bar, writer:
+        task_id = bar.add_task("videos", total=None, kept=0)
+        all_tasks = tasks if first is None else itertools.chain([first], tasks)
+        for chunk in chunked(all_tasks, TASKS_PER_DATASET):
+            for row in rows_for(chunk, cfg, engine):
+                record = decode_row(row)
+                if isinstance(record, VideoRecord):
+                    buffer.video(record)
+                    stage["analyze"] += row["seconds"]
+                    bar.update(task_id, advance=1)
+                    continue
+                if state.skip_clip(record):
+                    continue
+                if record.status == "kept":
+                    writer.write(record, row["mp4"])
+                    stage["encode"] += row["seconds"]
+                    summary.kept += 1
+                    bar.update(task_id, kept=summary.kept)
+                buffer.clip(record)
+        buffer.finish_video()
+    buffer.commit([])  # rows after the last shard (rejected clips, failed videos)
 
-    kept_per_video = Counter(c.video for c in clips if c.status == "kept")
-    for video in videos:
-        video.num_kept = kept_per_video[video.video]
-    summary.videos, summary.clips = len(videos), len(clips)
-    summary.failed = sum(v.status == "failed" for v in videos)
-    summary.reasons = Counter(r for c in clips for r in c.reasons)
-    summary.hours_in = sum(v.duration_s for v in videos if v.status == "ok") / 3600
-    summary.hours_kept = sum(c.duration_s for c in clips if c.status == "kept") / 3600
-    write_records(out / "clips.parquet", clips, ClipRecord)
-    write_records(out / "videos.parquet", videos, VideoRecord)
+    summary = compact(ledger, out, summary)
     summary.seconds = {"wall": round(time.perf_counter() - t0, 3), **{k: round(v, 3) for k, v in stage.items()}}
     run_info = {
         "started": started_at.isoformat(), "finished": datetime.now(timezone.utc).isoformat(),
-        "engine": engine, "input": cfg.input.path, "output": str(out),
-        "config": cfg.model_dump(mode="json"), "versions": _versions(),
+        "engine": engine, "input": cfg.input.path, "output": str(out), "resumed": summary.status == "resumed",
+        "config": cfg.model_dump(mode="json"), "result_settings": ledger.settings, "versions": _versions(),
         "stage_seconds": summary.seconds, "counts": summary.as_dict(), "shards": summary.shards,
         "thresholds": {"clip_score": resolved_min_score(cfg.align)} if cfg.align.enabled else {},
     }
-    tmp = out / "run.json.tmp"
-    tmp.write_text(json.dumps(run_info, indent=2), encoding="utf-8")
-    tmp.replace(out / "run.json")
+    (out / RUN_FILE).write_bytes(json.dumps(run_info, indent=2).encode("utf-8"))
+    ledger.remove_parts()
+    return summary
+
+
+def compact(ledger: Ledger, out: Location, attempt: RunSummary) -> RunSummary:
+    """Every committed part, in order, into clips.parquet and videos.parquet; the counts come from the
+    parts too, so a resumed job reports the whole job, not only its last attempt."""
+    summary = RunSummary(attempt.output, attempt.status, attempt.skipped)
+    with RecordWriter(out / "clips.parquet", ClipRecord) as clips, RecordWriter(out / "videos.parquet", VideoRecord) as videos:
+        for part in ledger.parts():
+            clips.write(part.clips)
+            videos.write(part.videos)
+            summary.shards.extend(part.shards)
+            for video in part.videos:
+                summary.add_video(video)
+            for clip in part.clips:
+                summary.add_clip(clip)
     return summary

@@ -12,6 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
+from vcurate.storage import Location, locate
+
 _SCALARS = {int: pa.int64(), float: pa.float64(), str: pa.string(), bool: pa.bool_()}
 
 
@@ -40,16 +42,41 @@ def arrow_schema(model: type[BaseModel]) -> pa.Schema:
     return pa.schema(fields)
 
 
-def write_records(path: str | Path, records: list[BaseModel], model: type[BaseModel]) -> None:
-    """Atomic parquet write: readers see the old file or the new one, never half of one."""
-    path = Path(path)
-    schema = arrow_schema(model)
-    rows = [r.model_dump(mode="json") for r in records]
-    table = pa.Table.from_pylist(rows, schema=schema)
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp)
-    tmp.replace(path)
+class RecordWriter:
+    """clips.parquet / videos.parquet written a batch of records at a time (one row group per batch),
+    so a manifest of millions of rows never sits in memory; the file appears only when closed."""
+
+    def __init__(self, target: Location, model: type[BaseModel]):
+        self.model = model
+        self.schema = arrow_schema(model)
+        self._out = target.open_output()
+        self._writer = pq.ParquetWriter(self._out.stream, self.schema)
+        self.rows = 0
+
+    def write(self, records: list[BaseModel]) -> None:
+        rows = [r.model_dump(mode="json") for r in records]
+        self._writer.write_table(pa.Table.from_pylist(rows, schema=self.schema))
+        self.rows += len(rows)
+
+    def close(self) -> None:
+        if self.rows == 0:  # an empty manifest still has the schema
+            self._writer.write_table(self.schema.empty_table())
+        self._writer.close()
+        self._out.close()
+
+    def abort(self) -> None:
+        self._out.abort()
+
+    def __enter__(self) -> "RecordWriter":
+        return self
+
+    def __exit__(self, exc_type, *_exc) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
 
 
 def read_records(path: str | Path, model: type[BaseModel]) -> list[BaseModel]:
-    return [model.model_validate(row) for row in pq.read_table(path).to_pylist()]
+    with locate(path).open_input() as f:
+        return [model.model_validate(row) for row in pq.read_table(f).to_pylist()]

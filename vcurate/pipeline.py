@@ -24,7 +24,8 @@ from vcurate.media.probe import MediaError
 from vcurate.models.clip import resolve_device
 from vcurate.records import ClipRecord, Reason, VideoRecord
 from vcurate.stages.align import ClipAligner
-from vcurate.stages.analyze import analyze_video
+from vcurate.isolation import IsolatedRunner, IsolationError
+from vcurate.stages.analyze import VideoAnalysis, analyze_video, failed_analysis
 from vcurate.stages.filter import filter_clip
 from vcurate.stages.ingest import VideoTask
 
@@ -33,12 +34,13 @@ Row = dict
 
 def curate(ds, cfg: PipelineConfig):
     """The pipeline graph over rows of video tasks; yields one row per video and per clip."""
-    ds = ds.flat_map(split_video, fn_kwargs={"cfg": cfg}, concurrency=cfg.ray.analyze_concurrency)  # one decode: scenes, analyzers → candidate clips
+    ds = ds.flat_map(split_video, fn_kwargs={"cfg": cfg}, concurrency=cfg.ray.analyze_concurrency,
+                     num_cpus=cfg.ray.analyze_num_cpus)  # one decode: scenes, analyzers → candidate clips
     ds = ds.map(filter_row, fn_kwargs={"cfg": cfg})  # captions, shake, blur, resolution → reasons
     if cfg.align.enabled:  # caption ↔ frames similarity, one model per actor
         ds = ds.map_batches(AlignRows, fn_constructor_kwargs={"cfg": cfg}, batch_size=cfg.align.batch_size,
                             concurrency=cfg.align.actors, num_gpus=align_gpus(cfg), batch_format="numpy")
-    ds = ds.map(encode_row, fn_kwargs={"cfg": cfg})  # encode only the clips still kept
+    ds = ds.map(encode_row, fn_kwargs={"cfg": cfg}, num_cpus=cfg.ray.encode_num_cpus)  # encode only the clips still kept
     return ds  # the driver writes shards and manifests (vcurate.job.run_job)
 
 
@@ -61,12 +63,33 @@ def unpack_frames(data: bytes) -> np.ndarray:
 
 
 def split_video(task: Row, cfg: PipelineConfig) -> list[Row]:
-    analysis = analyze_video(VideoTask(**task), cfg)
+    analysis = analyze_guarded(VideoTask(**task), cfg)
     rows = [_row("video", task["path"], analysis.video, analysis.seconds)]
     frames = analysis.frames or [None] * len(analysis.clips)
     for clip, clip_frames in zip(analysis.clips, frames):
         rows.append(_row("clip", task["path"], clip, frames=b"" if clip_frames is None else pack_frames(clip_frames)))
     return rows
+
+
+ANALYZE_MODULE = "vcurate.stages.analyze"  # holds analyze_video; the isolation tests swap in their faults
+_runners: dict[tuple, IsolatedRunner] = {}
+
+
+def analyze_guarded(task: VideoTask, cfg: PipelineConfig) -> VideoAnalysis:
+    """analyze_video in this worker's isolated child (vcurate.isolation): a hang, a time-out or a crash
+    is retried `analysis.retries` times, then the video is failed with the reason."""
+    limits = cfg.analysis
+    if not limits.isolate:
+        return analyze_video(task, cfg)
+    key = (limits.stall_s, limits.time_limit_s, ANALYZE_MODULE)
+    runner = _runners.get(key) or _runners.setdefault(key, IsolatedRunner(*key))
+    started = time.perf_counter()
+    for _ in range(limits.retries + 1):
+        try:
+            return runner.call(f"{runner.preload}:analyze_video", task, cfg)
+        except IsolationError as exc:
+            error = str(exc)
+    return failed_analysis(task, error, time.perf_counter() - started)
 
 
 def _clip_stage(fn: Callable[[ClipRecord, Row, PipelineConfig], Row]):

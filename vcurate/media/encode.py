@@ -10,7 +10,7 @@ import av
 
 from vcurate.config import EncodeConfig
 from vcurate.media.frames import upright
-from vcurate.media.probe import MediaError
+from vcurate.media.probe import MediaError, open_video
 
 
 def output_size(width: int, height: int, max_short_side: int) -> tuple[int, int]:
@@ -42,7 +42,7 @@ def encode_clip(path: str | Path, start_s: float, end_s: float, fps: float, expe
     rate = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(25)
     written = 0
     try:
-        with av.open(str(path)) as src:
+        with open_video(path) as src:
             stream = src.streams.video[0]
             stream.thread_type = "AUTO"
             with av.open(out, "w", format="mp4") as dst:

@@ -15,9 +15,25 @@ import av
 import cv2
 import numpy as np
 
-from vcurate.media.probe import MediaError
+from vcurate.media.probe import MediaError, open_video
 
 _PLANAR_YUV = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p", "yuvj440p"}
+_JPEG_RANGE = 2  # AVCOL_RANGE_JPEG: full-range YCbCr; anything else in a yuv* format is limited (TV) range
+
+
+def _ycrcb_to_bgr(full_range: bool) -> np.ndarray:
+    """cv2.transform matrix (3 x 4) from Y, Cr, Cb to B, G, R with BT.601 weights, stretching limited
+    range (Y 16-235, C 16-240) to full range as FFmpeg's RGB conversion does."""
+    luma, chroma, black = (1.0, 1.0, 0) if full_range else (255 / 219, 255 / 224, 16)
+    weights = np.array([
+        [luma, 0.0, 1.772 * chroma],
+        [luma, -0.714136 * chroma, -0.344136 * chroma],
+        [luma, 1.402 * chroma, 0.0],
+    ])
+    return np.hstack([weights, -weights @ [[black], [128], [128]]]).astype(np.float32)
+
+
+_YCRCB_TO_BGR = {full_range: _ycrcb_to_bgr(full_range) for full_range in (False, True)}
 
 
 def plane_array(plane) -> np.ndarray:
@@ -88,23 +104,30 @@ class AnalysisFrame:
         return self._luma
 
     def bgr(self) -> np.ndarray:
-        """Small BGR (what PySceneDetect's detectors expect), from subsampled Y, U and V planes."""
+        """Small BGR (what PySceneDetect's detectors expect), from subsampled Y, U and V planes, in the
+        colours FFmpeg's own RGB conversion gives, which PySceneDetect's thresholds assume (OpenCV's
+        COLOR_YUV2BGR, with analog-YUV weights and no range stretch, read cuts ~20 % weaker)."""
         if self._bgr is None:
             if self.planar:
                 y = self.luma()
-                h, w = y.shape
-                chroma = []
-                for plane in self.frame.planes[1:3]:
-                    full = plane_array(plane)
-                    rows = (np.arange(h) * self.stride * full.shape[0]) // self.frame.height
-                    cols = (np.arange(w) * self.stride * full.shape[1]) // self.frame.width
-                    chroma.append(full[rows[:, None], cols[None, :]])
-                self._bgr = cv2.cvtColor(np.dstack([y, *chroma]), cv2.COLOR_YUV2BGR)
+                cb, cr = (self._chroma(plane, *y.shape) for plane in self.frame.planes[1:3])
+                full_range = self.frame.format.name.startswith("yuvj") or self.frame.color_range == _JPEG_RANGE
+                self._bgr = cv2.transform(cv2.merge([y, cr, cb]), _YCRCB_TO_BGR[full_range])
             else:
                 w = max(1, self.frame.width // self.stride)
                 h = max(1, self.frame.height // self.stride)
                 self._bgr = self.frame.reformat(width=w, height=h, format="bgr24").to_ndarray()
         return self._bgr
+
+    def _chroma(self, plane, h: int, w: int) -> np.ndarray:
+        """A chroma plane sampled at the (h, w) luma view's pixels (nearest sample)."""
+        full = plane_array(plane)
+        scale_y, scale_x = self.stride * full.shape[0], self.stride * full.shape[1]
+        if scale_y % self.frame.height == 0 and scale_x % self.frame.width == 0:  # whole steps (4:2:0, even stride)
+            return full[:: scale_y // self.frame.height, :: scale_x // self.frame.width][:h, :w]
+        rows = (np.arange(h) * scale_y) // self.frame.height
+        cols = (np.arange(w) * scale_x) // self.frame.width
+        return full[rows][:, cols]  # rows, then columns: 5x faster than one 2-D gather
 
 
 class FrameAnalyzer(Protocol):
@@ -138,7 +161,7 @@ def decode_pass(
     times: list[float] = []
     rotation = 0
     try:
-        with av.open(str(path)) as container:
+        with open_video(path) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             if threads:
@@ -169,7 +192,7 @@ def decode_pass(
 
 def read_frame_at(path: str | Path, seconds: float, width: int) -> np.ndarray:
     """One RGB frame near `seconds` (the first at or after it), scaled to `width`; for thumbnails."""
-    with av.open(str(path)) as container:
+    with open_video(path) as container:
         stream = container.streams.video[0]
         if seconds > 0 and stream.time_base:
             container.seek(int(seconds / stream.time_base), stream=stream, backward=True)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Iterator
 
 import av
+from pyarrow.fs import FileType
+
+from vcurate.storage import REMOTE_READ_BYTES, locate
 
 
 class MediaError(RuntimeError):
@@ -24,20 +29,36 @@ class Probe:
     size_bytes: int
 
 
+@contextmanager
+def open_video(path: str | os.PathLike) -> Iterator[av.container.InputContainer]:
+    """A PyAV container of a local path (FFmpeg reads the file itself) or of a URI (read through
+    vcurate.storage in large blocks: on an object store every read is a request)."""
+    source = locate(path)
+    if source.is_local:
+        with av.open(source.path) as container:
+            yield container
+        return
+    with source.open_input() as file, av.open(file, buffer_size=REMOTE_READ_BYTES) as container:
+        yield container
+
+
 def _rate(value) -> float:
     return float(value) if value else 0.0
 
 
-def probe(path: str | Path) -> Probe:
-    path = Path(path)
+def probe(path: str | os.PathLike) -> Probe:
+    """Container facts of a local path or a URI."""
     try:
-        size = path.stat().st_size
+        info = locate(path).info()
     except OSError as exc:
         raise MediaError(f"cannot read file: {exc.strerror or exc}") from exc
+    if info.type != FileType.File:
+        raise MediaError(f"cannot read file: {'no such file' if info.type == FileType.NotFound else 'not a file'}")
+    size = info.size
     if size == 0:
         raise MediaError("empty file (0 bytes)")
     try:
-        with av.open(str(path)) as container:
+        with open_video(path) as container:
             if not container.streams.video:
                 raise MediaError("no video stream")
             stream = container.streams.video[0]

@@ -126,7 +126,10 @@ def load_clip(name: str, pretrained: str | None, device: str = "auto") -> Loaded
     threshold = None
     if pretrained is None:
         logging.getLogger(__name__).warning("CLIP %s has random weights: alignment scores are meaningless", name)
-        model = open_clip.create_model(name, pretrained=None, device=dev)
+        with torch.random.fork_rng(devices=[]):  # the same random weights in every actor and every run
+            torch.manual_seed(0)
+            model = open_clip.create_model(name, pretrained=None, device="cpu")
+        model = model.to(dev)
     elif is_checkpoint_path(pretrained):
         ckpt = read_checkpoint(pretrained)
         saved_name = ckpt.get("model")

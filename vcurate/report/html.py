@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from vcurate.media.frames import read_frame_at  # noqa: E402
 from vcurate.report.stats import SCORES, Run, funnel, funnel_steps, load_run  # noqa: E402
+from vcurate.storage import locate  # noqa: E402
 
 EXAMPLES_PER_GROUP = 6
 THUMB_WIDTH = 192
@@ -75,8 +76,8 @@ def score_histogram(run: Run, score: str) -> str | None:
 
 
 def _thumbnail(run: Run, clip) -> str | None:
-    source = Path(run.info.get("input") or "") / clip.video
     try:
+        source = (locate(run.info.get("input") or "") / clip.video).ref
         return _jpeg(read_frame_at(source, (clip.start_s + clip.end_s) / 2, THUMB_WIDTH))
     except Exception:  # the archive moved or the file is unreadable: the report still renders
         return None
@@ -131,10 +132,9 @@ finished {html.escape(str(run.info.get("finished", "")))}, wall time {run.info.g
 """
 
 
-def write_report(output: str | Path) -> Path:
+def write_report(output: str | Path) -> str:
+    """OUTPUT/report.html (a folder or an object-store prefix); returns where it went."""
     run = load_run(output)
-    path = Path(output) / "report.html"
-    tmp = path.with_name("report.html.tmp")
-    tmp.write_text(render(run), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    target = locate(output) / "report.html"
+    target.write_bytes(render(run).encode("utf-8"))
+    return str(target)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from vcurate.storage import locate
+
 # score column -> (config path of its threshold, which side is rejected)
 SCORES: dict[str, tuple[tuple[str, ...], str]] = {
     "shake_score": (("filters", "shake", "max_score"), "above"),
@@ -24,7 +26,7 @@ class NoRunError(FileNotFoundError):
 
 @dataclass
 class Run:
-    output: Path
+    output: str
     clips: pd.DataFrame
     videos: pd.DataFrame
     info: dict
@@ -46,16 +48,18 @@ class Run:
 
 
 def load_run(output: str | Path) -> Run:
-    output = Path(output)
-    missing = [n for n in ("clips.parquet", "videos.parquet", "run.json") if not (output / n).is_file()]
+    """A finished run's manifests, from a folder or an object-store prefix."""
+    root = locate(output)
+    missing = [n for n in ("clips.parquet", "videos.parquet", "run.json") if not (root / n).is_file()]
     if missing:
         raise NoRunError(f"{output} holds no finished vcurate run (missing {', '.join(missing)})")
-    return Run(
-        output,
-        pd.read_parquet(output / "clips.parquet"),
-        pd.read_parquet(output / "videos.parquet"),
-        json.loads((output / "run.json").read_text(encoding="utf-8")),
-    )
+
+    def table(name: str) -> pd.DataFrame:
+        with (root / name).open_input() as f:
+            return pd.read_parquet(f)
+
+    return Run(str(output), table("clips.parquet"), table("videos.parquet"),
+               json.loads((root / "run.json").read_bytes().decode("utf-8")))
 
 
 def _hours(seconds: float) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -13,7 +13,7 @@ from vcurate.analyze.motion import ShakeAnalyzer
 from vcurate.analyze.scenes import SceneAnalyzer
 from vcurate.analyze.sharpness import SharpnessAnalyzer
 from vcurate.config import PipelineConfig
-from vcurate.media.frames import decode_pass
+from vcurate.media.frames import FrameAnalyzer, decode_pass
 from vcurate.media.probe import MediaError, probe
 from vcurate.models.clip import image_size
 from vcurate.records import ClipRecord, VideoRecord
@@ -30,9 +30,10 @@ class VideoAnalysis:
     seconds: float = 0.0
 
 
-def analyze_video(task: VideoTask, cfg: PipelineConfig) -> VideoAnalysis:
+def analyze_video(task: VideoTask, cfg: PipelineConfig, watchers: Sequence[FrameAnalyzer] = ()) -> VideoAnalysis:
     """Everything the filters need to judge a video's clips, from a single decode. A video that
-    cannot be read comes back failed with the reason; it never raises."""
+    cannot be read comes back failed with the reason; it never raises. `watchers` see the frames too
+    (vcurate.isolation's heartbeat)."""
     started = time.perf_counter()
     record = VideoRecord(video=task.video)
     try:
@@ -44,7 +45,7 @@ def analyze_video(task: VideoTask, cfg: PipelineConfig) -> VideoAnalysis:
             size_bytes=info.size_bytes, codec=info.codec, width=info.width, height=info.height,
             fps=round(info.fps, 6), fps_real=round(info.fps_real, 6), duration_s=round(info.duration_s, 6),
         ))
-        captions = sidecar_captions(Path(task.path), task.manifest_caption)
+        captions = sidecar_captions(task.path, task.manifest_caption)
         record.caption_source = captions.source
         filters = cfg.filters
         scenes = SceneAnalyzer(cfg.split, info.fps)
@@ -55,7 +56,7 @@ def analyze_video(task: VideoTask, cfg: PipelineConfig) -> VideoAnalysis:
             expected = info.declared_frames or int(info.duration_s * (info.fps or 25.0))
             step = sampling_step(info.fps, cfg.align.sample_every_s, expected, cfg.align.max_samples_per_video)
             sampler = ClipFrameSampler(image_size(cfg.align.model), step)
-        analyzers = [a for a in (scenes, shake, sharpness, sampler) if a is not None]
+        analyzers = [a for a in (scenes, shake, sharpness, sampler) if a is not None] + list(watchers)
         decoded = decode_pass(
             task.path, analyzers, cfg.analysis.short_side, cfg.analysis.decode_threads, info.fps or 25.0
         )
@@ -82,3 +83,7 @@ def analyze_video(task: VideoTask, cfg: PipelineConfig) -> VideoAnalysis:
         clips, frames = [], []
     record.num_clips = len(clips)
     return VideoAnalysis(record, clips, frames, time.perf_counter() - started)
+
+
+def failed_analysis(task: VideoTask, error: str, seconds: float = 0.0) -> VideoAnalysis:
+    return VideoAnalysis(VideoRecord(video=task.video, status="failed", error=error), seconds=seconds)

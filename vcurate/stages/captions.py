@@ -6,13 +6,15 @@ Timed captions are cut to each clip: the clip takes the cue that overlaps it mos
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import PurePosixPath
 
 import pandas as pd
 
 from vcurate.records import CaptionSource
+from vcurate.storage import Location, is_uri, locate
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _TIMING = re.compile(
@@ -30,9 +32,9 @@ def clean_text(text: str) -> str:
     return " ".join(_CONTROL.sub(" ", _TAG.sub("", text)).split())
 
 
-def read_text(path: Path) -> str:
+def read_text(file: Location) -> str:
     """UTF-8 text (BOM tolerated); undecodable bytes become U+FFFD rather than failing the video."""
-    return path.read_bytes().decode("utf-8-sig", errors="replace")
+    return file.read_bytes().decode("utf-8-sig", errors="replace")
 
 
 @dataclass
@@ -74,65 +76,69 @@ def parse_timed(text: str) -> list[tuple[float, float, str]]:
     return cues
 
 
-def sidecar_captions(video_path: Path, manifest_caption: str | None = None) -> VideoCaptions:
-    """The caption of one video by the pairing order; a video without any gets source 'none'."""
+def sidecar_captions(video_path: str | os.PathLike, manifest_caption: str | None = None) -> VideoCaptions:
+    """The caption of one video (a local path or a URI) by the pairing order; a video without any gets
+    source 'none'."""
     if manifest_caption:
         return VideoCaptions("manifest", clean_text(manifest_caption))
+    video = locate(video_path)
     for kind in ("srt", "vtt"):
-        path = video_path.with_suffix(f".{kind}")
-        if path.is_file():
-            cues = parse_timed(read_text(path))
+        file = video.with_suffix(f".{kind}")
+        if file.is_file():
+            cues = parse_timed(read_text(file))
             if cues:
                 return VideoCaptions(kind, cues=cues)
-    path = video_path.with_suffix(".json")
-    if path.is_file():
+    file = video.with_suffix(".json")
+    if file.is_file():
         try:
-            data = json.loads(read_text(path))
+            data = json.loads(read_text(file))
         except json.JSONDecodeError:
             data = None
         caption = data.get("caption") if isinstance(data, dict) else None
         if isinstance(caption, str) and clean_text(caption):
             return VideoCaptions("json", clean_text(caption))
-    path = video_path.with_suffix(".txt")
-    if path.is_file():
-        text = clean_text(read_text(path))
+    file = video.with_suffix(".txt")
+    if file.is_file():
+        text = clean_text(read_text(file))
         if text:
             return VideoCaptions("txt", text)
     return VideoCaptions()
 
 
-def find_manifest(root: Path, configured: str | None) -> Path | None:
-    """The configured manifest (relative paths are taken from the input root), else captions.csv or
-    captions.parquet at the input root, else none."""
+def find_manifest(root: Location, configured: str | None) -> Location | None:
+    """The configured manifest (a URI, an absolute path, a path from the working folder, else a path
+    within the input root), else captions.csv or captions.parquet at the input root, else none."""
     if configured:
-        path = Path(configured)
-        path = path if path.is_absolute() or path.exists() else root / path
-        if not path.is_file():
+        given = locate(configured)
+        manifest = given if is_uri(configured) or os.path.isabs(configured) or given.exists() else root / configured
+        if not manifest.is_file():
             raise CaptionError(f"caption manifest not found: {configured}")
-        return path
+        return manifest
     for name in ("captions.parquet", "captions.csv"):
         if (root / name).is_file():
             return root / name
     return None
 
 
-def load_manifest(path: Path, path_column: str = "path", caption_column: str = "caption") -> dict[str, str]:
+def load_manifest(manifest: Location, path_column: str = "path", caption_column: str = "caption") -> dict[str, str]:
     """Map of video path (relative to the input root, POSIX) to caption."""
+    parquet = manifest.name.lower().endswith(".parquet")
     try:
-        if path.suffix.lower() == ".parquet":
-            table = pd.read_parquet(path)
-        else:
-            table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding_errors="replace")
+        with manifest.open_input() if parquet else manifest.open_stream() as f:
+            if parquet:
+                table = pd.read_parquet(f)
+            else:
+                table = pd.read_csv(f, dtype=str, keep_default_na=False, encoding_errors="replace")
     except Exception as exc:  # pandas raises many types for unreadable files
-        raise CaptionError(f"cannot read caption manifest {path}: {exc}") from exc
+        raise CaptionError(f"cannot read caption manifest {manifest}: {exc}") from exc
     missing = [c for c in (path_column, caption_column) if c not in table.columns]
     if missing:
         raise CaptionError(
-            f"caption manifest {path} lacks column(s) {missing}; it has {list(table.columns)} "
+            f"caption manifest {manifest} lacks column(s) {missing}; it has {list(table.columns)} "
             "(set input.path_column / input.caption_column)"
         )
     out = {}
     for rel, caption in zip(table[path_column], table[caption_column]):
         if isinstance(rel, str) and isinstance(caption, str):
-            out[Path(rel.strip()).as_posix()] = caption
+            out[PurePosixPath(rel.strip()).as_posix()] = caption
     return out

@@ -1,47 +1,45 @@
-"""Find the videos of a raw archive and pair each with its manifest caption."""
+"""Find the videos of a raw archive (a folder or an object-store prefix) and pair each with its manifest caption."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Iterator
 
 from vcurate.config import InputConfig
 from vcurate.stages.captions import find_manifest, load_manifest
+from vcurate.storage import Location, locate
 
 
 @dataclass(frozen=True)
 class VideoTask:
     """One unit of work: a video file, its key in the manifests, and its manifest caption if any."""
 
-    path: str
+    path: str  # absolute local path or URI (Location.ref): any worker can open it
     video: str  # relative to the input root, POSIX separators
     manifest_caption: str | None = None
 
 
-def list_videos(root: Path, extensions: list[str]) -> list[Path]:
-    """Video files under `root`, recursively, sorted; symbolic links to folders are not followed,
-    so a link loop cannot trap the walk."""
-    wanted = {e.lower().lstrip(".") for e in extensions}
-    found = []
-    for folder, dirs, files in os.walk(root, followlinks=False):
-        dirs.sort()
-        for name in files:
-            if name.rsplit(".", 1)[-1].lower() in wanted and not name.startswith("."):
-                found.append(Path(folder) / name)
-    return sorted(found)
-
-
-def plan_tasks(cfg: InputConfig) -> list[VideoTask]:
+def iter_tasks(cfg: InputConfig) -> Iterator[VideoTask]:
+    """The archive's videos in path order, listed as the iterator is consumed (an archive of millions of
+    videos is never one list on the driver). The input folder and the caption manifest are checked, and
+    the manifest read, when this is called, so a wrong input fails before any output is written."""
     if not cfg.path:
         raise ValueError("no input folder: pass --input or set input.path in the pipeline YAML")
-    root = Path(cfg.path)
+    root = locate(cfg.path)
     if not root.is_dir():
-        raise ValueError(f"input folder not found: {root}")
-    manifest_path = find_manifest(root, cfg.manifest)
-    captions = load_manifest(manifest_path, cfg.path_column, cfg.caption_column) if manifest_path else {}
-    tasks = []
-    for path in list_videos(root, cfg.extensions):
-        rel = path.relative_to(root).as_posix()
-        tasks.append(VideoTask(str(path), rel, captions.get(rel)))
-    return tasks
+        raise ValueError(f"input folder not found: {root}" + ("" if root.is_local else " (no such bucket or prefix)"))
+    manifest = find_manifest(root, cfg.manifest)
+    captions = load_manifest(manifest, cfg.path_column, cfg.caption_column) if manifest else {}
+    return _tasks(root, captions, {e.lower().lstrip(".") for e in cfg.extensions})
+
+
+def _tasks(root: Location, captions: dict[str, str], extensions: set[str]) -> Iterator[VideoTask]:
+    for file in root.iter_files():
+        name = file.name
+        if name.startswith(".") or name.rsplit(".", 1)[-1].lower() not in extensions:
+            continue
+        rel = file.relative_to(root)
+        yield VideoTask(file.ref, rel, captions.get(rel))
+
+
+plan_tasks = iter_tasks  # transitional: benchmarks/bench_pipeline.py (in progress) still imports the old name

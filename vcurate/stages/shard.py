@@ -1,32 +1,36 @@
-"""Webdataset tar shards, each written under a temporary name and renamed only when complete, so a
-reader (or a crash) never sees a partial shard."""
+"""Webdataset tar shards, each published only when complete (temporary name + rename on a disk, upload
+completed on close on an object store), so a reader (or a crash) never sees a partial shard."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import re
-from pathlib import Path
+from typing import Callable
 
 import webdataset as wds
 
 from vcurate.records import ClipRecord
+from vcurate.storage import AtomicOutput, Location, locate
 
 SHARD_PATTERN = "shard-{:06d}.tar"
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 class ShardWriter:
-    """Rotating tar writer: a new shard after `max_samples` samples or about `max_bytes` bytes."""
+    """Rotating tar writer: a new shard after `max_samples` samples or about `max_bytes` bytes.
+    `on_close(name)` runs once a shard is complete under its final name (the job commits there)."""
 
-    def __init__(self, folder: str | Path, max_samples: int, max_bytes: int, start_index: int = 0):
-        self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+    def __init__(self, folder: str | Location, max_samples: int, max_bytes: int, start_index: int = 0,
+                 on_close: Callable[[str], None] | None = None):
+        self.folder = folder if isinstance(folder, Location) else locate(folder)
+        self.folder.mkdir()
         self.max_samples, self.max_bytes = max_samples, max_bytes
         self.index = start_index
+        self.on_close = on_close
         self.written: list[str] = []
         self._tar: wds.TarWriter | None = None
-        self._file = None
+        self._file: AtomicOutput | None = None
         self._count = self._bytes = 0
 
     @property
@@ -34,7 +38,7 @@ class ShardWriter:
         return SHARD_PATTERN.format(self.index)
 
     def _open(self) -> None:
-        self._file = open(self.folder / (self._name + ".tmp"), "wb")
+        self._file = (self.folder / self._name).open_output()
         self._tar = wds.TarWriter(self._file)
         self._count = self._bytes = 0
 
@@ -42,13 +46,26 @@ class ShardWriter:
         if self._tar is None:
             return
         self._tar.close()
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        os.replace(self.folder / (self._name + ".tmp"), self.folder / self._name)
+        self._file.close()  # publishes the shard under its final name
         self.written.append(self._name)
         self._tar = self._file = None
         self.index += 1
+        if self.on_close is not None:
+            self.on_close(self.written[-1])
+
+    def abort(self) -> None:
+        """Drop the shard in progress (the job failed): nothing half-written becomes visible."""
+        if self._tar is not None:
+            with contextlib.suppress(Exception):  # the tar may be what failed; its bytes are dropped anyway
+                self._tar.close()
+        if self._file is not None:
+            self._file.abort()
+        self._tar = self._file = None
+
+    @property
+    def pending(self) -> int:
+        """Samples in the shard in progress."""
+        return self._count if self._tar is not None else 0
 
     def write(self, clip: ClipRecord, mp4: bytes) -> str:
         """Write one clip's sample; returns the shard file name it lands in."""
@@ -77,5 +94,8 @@ class ShardWriter:
     def __enter__(self) -> "ShardWriter":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *_exc) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

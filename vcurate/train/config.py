@@ -12,8 +12,8 @@ from vcurate.config import Section, load_yaml_model
 
 class DataConfig(Section):
     shards: str | None = Field(
-        None, description="webdataset shards: a glob or brace pattern, e.g. out/shards/shard-{000000..000009}.tar "
-        "(`--shards` overrides)"
+        None, description="webdataset shards: a folder, glob or brace pattern, local or in an object store, e.g. "
+        "out/shards/shard-{000000..000009}.tar or s3://bucket/out/shards (`--shards` overrides)"
     )
     frames: int = Field(8, ge=2, description="frames per training window")
     stride: int = Field(3, ge=1, description="take every Nth source frame, so a window spans frames*stride source frames")

@@ -7,13 +7,14 @@ costly part on CPU, is shared by several training samples.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import glob
 import io
 import logging
 import random
 import re
-from pathlib import Path
+from typing import Iterable, Iterator
 
 import av
 import braceexpand
@@ -21,7 +22,9 @@ import numpy as np
 import torch
 import webdataset as wds
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+from webdataset.tariterators import group_by_keys, tar_file_expander
 
+from vcurate.storage import SCHEMES, is_uri, locate
 from vcurate.train.config import DataConfig
 
 log = logging.getLogger(__name__)
@@ -33,21 +36,56 @@ class ShardError(ValueError):
 
 
 def resolve_shards(pattern: str) -> list[str]:
-    """Local shard paths of a folder, glob or brace pattern (`out/shards/shard-{000000..000003}.tar`)."""
-    if _URL_SCHEME.match(pattern):
-        raise ShardError(f"{pattern}: only local shard paths are supported (no URL schemes such as pipe: or s3:)")
-    if Path(pattern).is_dir():
-        pattern = str(Path(pattern) / "*.tar")
+    """Shards of a folder, glob or brace pattern (`out/shards/shard-{000000..000003}.tar`), on a local disk
+    or in an object store (`s3://bucket/out/shards`, `gs://bucket/out/shards/*.tar`). Other URL schemes
+    (pipe:, http:) are refused: a shard list must never run a command or reach an arbitrary host."""
+    if _URL_SCHEME.match(pattern) and not pattern.startswith(SCHEMES):
+        raise ShardError(f"{pattern}: unsupported URL scheme; shards are local paths or {', '.join(SCHEMES)} URIs")
+    if "{" not in pattern and not glob.has_magic(pattern) and locate(pattern).is_dir():
+        pattern = pattern.rstrip("/") + "/*.tar"
     paths: list[str] = []
+    named: list[str] = []  # listed by the user rather than matched, so not yet known to exist
     for piece in braceexpand.braceexpand(pattern):
-        matches = sorted(glob.glob(piece)) if glob.has_magic(piece) else [piece]
+        if glob.has_magic(piece):
+            matches = _matches(piece)
+        else:
+            matches = [piece]
+            named.append(piece)
         paths += [p for p in matches if p not in paths]
-    missing = [p for p in paths if not Path(p).is_file()]
+    missing = [p for p in named if not locate(p).is_file()]
     if missing:
         raise ShardError(f"shard not found: {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
     if not paths:
         raise ShardError(f"no shards match {pattern!r}")
     return paths
+
+
+def _matches(piece: str) -> list[str]:
+    """Files matching a glob: any part of a local path may hold wildcards, only the file name of a URI."""
+    if not is_uri(piece):
+        return sorted(glob.glob(piece))
+    folder, name = piece.rsplit("/", 1)
+    if glob.has_magic(folder):
+        raise ShardError(f"{piece}: in an object store only the file name may hold wildcards")
+    return [f.uri for f in locate(folder).iter_files(recursive=False) if fnmatch.fnmatchcase(f.name, name)]
+
+
+def tar_samples(sources: Iterable[dict]) -> Iterator[dict]:
+    """webdataset's tar-to-samples stage, with each shard opened through vcurate.storage (a local file or
+    an object-store stream) instead of webdataset's opener, which hands URLs to shell commands (gs:// to
+    gsutil, pipe: to the shell). A shard that cannot be opened or read is reported and skipped."""
+    return group_by_keys(tar_file_expander(_open_shards(sources), handler=_skip_bad), handler=_skip_bad)
+
+
+def _open_shards(sources: Iterable[dict]) -> Iterator[dict]:
+    for source in sources:
+        try:
+            stream = locate(source["url"]).open_stream()
+        except (OSError, ValueError) as exc:
+            _skip_bad(exc)
+            continue
+        with stream:  # the expander reads the whole tar before asking for the next shard
+            yield {**source, "stream": stream}
 
 
 @functools.lru_cache(maxsize=4)
@@ -159,7 +197,7 @@ class ShardWindows(IterableDataset):
         size = self.cfg.shuffle_buffer
         return wds.DataPipeline(
             wds.SimpleShardList(order[worker::workers] if by_shard else order),
-            wds.tarfile_to_samples(handler=_skip_bad),
+            tar_samples,
             lambda samples: (s for i, s in enumerate(samples) if by_shard or i % workers == worker),
             lambda samples: (w for s in samples for w in self._windows(s, rng)),
             wds.shuffle(size, initial=size, rng=random.Random(f"{self.seed}-{epoch}-{worker}")),

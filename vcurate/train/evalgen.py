@@ -20,7 +20,7 @@ import numpy as np
 
 from vcurate.synth.archive import BACKGROUNDS, COLOURS, DIRECTIONS, SHAPES, caption_for
 from vcurate.train.config import DataConfig
-from vcurate.train.data import ShardWindows, resolve_shards
+from vcurate.train.data import ShardWindows, resolve_shards, tar_samples
 from vcurate.train.sampling import generate, save_video
 from vcurate.train.trainer import load_ema
 
@@ -170,7 +170,7 @@ def _all_captions(shards: list[str]) -> list[str]:
     """Every caption in the shards, read from the `txt` members alone (no video decoding)."""
     import webdataset as wds
 
-    pipeline = wds.DataPipeline(wds.SimpleShardList(shards), wds.tarfile_to_samples(handler=wds.warn_and_continue))
+    pipeline = wds.DataPipeline(wds.SimpleShardList(shards), tar_samples)
     return [s["txt"].decode("utf-8", errors="replace") for s in pipeline if "txt" in s]
 
 

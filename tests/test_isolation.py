@@ -1,0 +1,67 @@
+"""A video whose decoder hangs, dies or takes too long fails alone: the child analysing it is killed,
+the reason lands in videos.parquet, and the job finishes with every good clip."""
+
+from __future__ import annotations
+
+import ctypes
+import shutil
+import time
+
+import pandas as pd
+import pytest
+
+from tests.conftest import tiny_config
+from vcurate.isolation import IsolatedRunner, IsolationError
+from vcurate import pipeline
+from vcurate.job import run_job
+
+
+def segfault(watchers=()):
+    ctypes.string_at(0)  # a real SIGSEGV in native code, as a decoder bug would raise
+
+
+def busy(seconds: float, watchers=()):
+    """Keeps making progress (heartbeats) for `seconds`: not hung, only slow."""
+    end = time.monotonic() + seconds
+    index = 0
+    while time.monotonic() < end:
+        for w in watchers:
+            w.process(index, None)
+        index += 1
+        time.sleep(0.01)
+    return index
+
+
+def test_crash_and_time_limit_are_reported_and_the_runner_recovers():
+    runner = IsolatedRunner(stall_s=5, time_limit_s=1.0, preload="tests.test_isolation")
+    try:
+        with pytest.raises(IsolationError, match="died \\(SIGSEGV\\)"):
+            runner.call("tests.test_isolation:segfault")
+        assert runner.call("tests.test_isolation:busy", 0.2) > 0  # a fresh child took over
+        with pytest.raises(IsolationError, match="longer than 1 s"):
+            runner.call("tests.test_isolation:busy", 30)
+        with pytest.raises(IsolationError, match="unexpected TypeError"):
+            runner.call("tests.test_isolation:busy", "not a number")
+    finally:
+        runner.stop()
+
+
+@pytest.mark.slow
+def test_hanging_and_crashing_decoders_fail_alone(tiny_archive, tmp_path, monkeypatch):
+    root, truth = tiny_archive
+    archive = tmp_path / "archive"
+    shutil.copytree(root / "raw", archive / "raw")
+    good = archive / "raw" / truth[0].video
+    shutil.copy(good, archive / "raw" / "hangs.mp4")
+    shutil.copy(good, archive / "raw" / "crashes.mp4")
+    monkeypatch.setattr(pipeline, "ANALYZE_MODULE", "tests.faults")
+    cfg = tiny_config(archive, tmp_path / "out", align={"enabled": False})
+    cfg.analysis.stall_s, cfg.analysis.retries = 1.5, 1
+    summary = run_job(cfg, engine="local", progress=False)
+
+    videos = pd.read_parquet(tmp_path / "out" / "videos.parquet").set_index("video")
+    assert "hung: no progress for 1.5 s" in videos.loc["hangs.mp4", "error"]
+    assert "died (SIGSEGV)" in videos.loc["crashes.mp4", "error"]
+    assert summary.failed == 2 and (videos.drop(index=["hangs.mp4", "crashes.mp4"]).status == "ok").all()
+    reference = run_job(tiny_config(root, tmp_path / "ref", align={"enabled": False}), engine="local", progress=False)
+    assert summary.kept == reference.kept > 0

@@ -8,14 +8,13 @@ import time
 
 import pandas as pd
 import pytest
+import ray
+from ray.cluster_utils import Cluster
 
 from tests.conftest import tiny_config
 from tests.test_resume import shard_keys
 from vcurate.job import run_job
 from vcurate.synth.archive import make_archive, tiny_spec
-
-ray = pytest.importorskip("ray")
-from ray.cluster_utils import Cluster  # noqa: E402
 
 
 @pytest.mark.slow

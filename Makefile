@@ -11,7 +11,7 @@ FIT_SEED ?= 101
 FIT_STEPS ?= 1000
 TRAIN_MINUTES ?= 5
 
-.PHONY: install demo test clean
+.PHONY: install demo test bench clean
 
 install: $(VENV)/.installed
 
@@ -41,6 +41,17 @@ demo: install $(DEMO)/clip.pt
 test: install
 	$(BIN)/python -m pytest -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
+
+# Issue #9: vcurate against its decode floor and against PySceneDetect's CLI plus a separate blur/shake
+# pass, on a cached synthetic archive; writes benchmarks/results/bench_pipeline-<date>-<host>.{json,md}.
+# Small and quick: make bench BENCH_ARGS="--videos 4 --seconds 10".
+BENCH_ARGS ?=
+bench: $(VENV)/.bench-installed
+	$(BIN)/python benchmarks/bench_pipeline.py $(BENCH_ARGS)
+
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $@
 
 clean:
 	rm -rf $(DEMO) .pytest_cache

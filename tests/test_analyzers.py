@@ -93,3 +93,20 @@ def test_shake_ignores_a_single_glitch_but_not_steady_jitter():
 def test_smooth_path_keeps_a_straight_line_straight():
     line = np.stack([np.arange(30) * 0.5, np.arange(30) * -0.2], axis=1)
     assert np.allclose(smooth_path(line, 4.0), line)
+
+
+@pytest.mark.parametrize("color_range", ["tv", "pc"])
+def test_analysis_colours_match_ffmpegs_rgb_conversion(tmp_path, color_range):
+    """The scene detector's thresholds assume FFmpeg's RGB: the planes-based BGR view must give the same
+    colours (limited range stretched, BT.601 weights), not OpenCV's analog-YUV ones."""
+    from vcurate.media.encode import write_mp4
+
+    yy, xx = np.mgrid[0:96, 0:128].astype(np.float32)
+    frames = [np.dstack([xx * 2 % 256, yy * 2.5 % 256, (xx + yy + 40 * i) % 256]).astype(np.uint8) for i in range(3)]
+    path = tmp_path / "colours.mp4"
+    write_mp4(path, iter(frames), (128, 96), 24, crf=12, pix_fmt="yuvj420p" if color_range == "pc" else "yuv420p")
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            ours = AnalysisFrame(frame, 1).bgr().astype(np.int16)
+            ffmpeg = frame.to_ndarray(format="bgr24").astype(np.int16)
+            assert np.median(np.abs(ours - ffmpeg)) <= 1.5 and np.abs(ours - ffmpeg).mean() < 4

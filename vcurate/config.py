@@ -143,6 +143,10 @@ class AlignConfig(Section):
     batch_size: int = Field(32, ge=1, description="clips per CLIP batch")
     actors: int = Field(1, ge=1, description="CLIP actors (each loads the model once)")
     num_gpus: float | None = Field(None, ge=0, description="GPUs per actor; unset = 1 when CUDA is used, else 0")
+    num_cpus: float | None = Field(
+        None, ge=0, description="CPUs Ray reserves per actor; unset = 1 when it feeds a GPU, else 0 (on a CPU "
+        "the actor shares the cores: a reserved one would idle between batches while videos wait)"
+    )
     score_rejected: bool = Field(True, description="also score clips already rejected by another filter (for stats)")
 
 

@@ -21,10 +21,8 @@ import numpy as np
 from vcurate.config import PipelineConfig
 from vcurate.media.encode import encode_clip
 from vcurate.media.probe import MediaError
-from vcurate.models.clip import resolve_device
-from vcurate.records import ClipRecord, Reason, VideoRecord
-from vcurate.stages.align import ClipAligner
 from vcurate.isolation import IsolatedRunner, IsolationError
+from vcurate.records import ClipRecord, Reason, VideoRecord
 from vcurate.stages.analyze import VideoAnalysis, analyze_video, failed_analysis
 from vcurate.stages.filter import filter_clip
 from vcurate.stages.ingest import VideoTask
@@ -39,7 +37,8 @@ def curate(ds, cfg: PipelineConfig):
     ds = ds.map(filter_row, fn_kwargs={"cfg": cfg})  # captions, shake, blur, resolution → reasons
     if cfg.align.enabled:  # caption ↔ frames similarity, one model per actor
         ds = ds.map_batches(AlignRows, fn_constructor_kwargs={"cfg": cfg}, batch_size=cfg.align.batch_size,
-                            concurrency=cfg.align.actors, num_gpus=align_gpus(cfg), batch_format="numpy")
+                            concurrency=cfg.align.actors, num_gpus=align_gpus(cfg), num_cpus=align_cpus(cfg),
+                            batch_format="numpy")
     ds = ds.map(encode_row, fn_kwargs={"cfg": cfg}, num_cpus=cfg.ray.encode_num_cpus)  # encode only the clips still kept
     return ds  # the driver writes shards and manifests (vcurate.job.run_job)
 
@@ -114,6 +113,8 @@ class AlignRows:
     """Ray actor around ClipAligner: the model loads once per actor, then scores whole batches."""
 
     def __init__(self, cfg: PipelineConfig):
+        from vcurate.stages.align import ClipAligner  # torch is imported only where CLIP runs
+
         self.aligner = ClipAligner(cfg.align)
         self.score_rejected = cfg.align.score_rejected
 
@@ -136,7 +137,17 @@ class AlignRows:
 def align_gpus(cfg: PipelineConfig) -> float:
     if cfg.align.num_gpus is not None:
         return cfg.align.num_gpus
+    from vcurate.models.clip import resolve_device
+
     return 1.0 if resolve_device(cfg.align.device).type == "cuda" else 0.0
+
+
+def align_cpus(cfg: PipelineConfig) -> float:
+    """A CPU for an actor that feeds a GPU; none for one on the CPU, whose core would otherwise sit
+    reserved between batches while videos wait to be decoded."""
+    if cfg.align.num_cpus is not None:
+        return cfg.align.num_cpus
+    return 1.0 if align_gpus(cfg) > 0 else 0.0
 
 
 @_clip_stage
@@ -183,7 +194,8 @@ class LocalDataset:
 
 
 def init_ray(cfg: PipelineConfig) -> None:
-    """Join $RAY_ADDRESS / ray.address when given, else start an embedded local Ray."""
+    """Join $RAY_ADDRESS / ray.address when given, else start an embedded local Ray (never a cluster that
+    happens to run on this machine: `address="local"`)."""
     import ray
 
     if ray.is_initialized():
@@ -193,7 +205,7 @@ def init_ray(cfg: PipelineConfig) -> None:
     if address:
         ray.init(address=address, **options)
     else:
-        ray.init(num_cpus=cfg.ray.num_cpus, **options)
+        ray.init(address="local", num_cpus=cfg.ray.num_cpus, **options)
 
 
 def dataset(tasks: list[VideoTask], cfg: PipelineConfig, engine: str):

@@ -19,8 +19,9 @@ import torch
 
 from vcurate import devices
 from vcurate.checkpoints import load_weights_only
+from vcurate.models.sizes import BUNDLED_CONFIGS, image_size
 
-CONFIGS = Path(__file__).parent / "configs"
+CONFIGS = BUNDLED_CONFIGS
 _registered = False
 
 
@@ -43,11 +44,6 @@ def model_config(name: str) -> dict:
         raise ClipModelError(f"unknown open_clip model {name!r} (bundled: {', '.join(bundled)}; "
                              f"open_clip knows {len(open_clip.list_models())} others, e.g. ViT-B-32)")
     return cfg
-
-
-def image_size(name: str) -> int:
-    size = model_config(name)["vision_cfg"]["image_size"]
-    return int(size if isinstance(size, int) else size[0])
 
 
 def is_checkpoint_path(pretrained: str) -> bool:

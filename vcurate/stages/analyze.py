@@ -15,7 +15,7 @@ from vcurate.analyze.sharpness import SharpnessAnalyzer
 from vcurate.config import PipelineConfig
 from vcurate.media.frames import FrameAnalyzer, decode_pass
 from vcurate.media.probe import MediaError, probe
-from vcurate.models.clip import image_size
+from vcurate.models.sizes import image_size
 from vcurate.records import ClipRecord, VideoRecord
 from vcurate.stages.captions import sidecar_captions
 from vcurate.stages.ingest import VideoTask

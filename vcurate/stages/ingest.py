@@ -42,4 +42,3 @@ def _tasks(root: Location, captions: dict[str, str], extensions: set[str]) -> It
         yield VideoTask(file.ref, rel, captions.get(rel))
 
 
-plan_tasks = iter_tasks  # transitional: benchmarks/bench_pipeline.py (in progress) still imports the old name

@@ -337,7 +337,7 @@ def report(args, roots: dict[str, Path], frames: dict[str, int], results: dict[s
     starts = [r["ray_start_seconds"] for r in ok.values() if "ray_start_seconds" in r]
     if starts:
         lines += ["", f"Pipeline times exclude Ray start-up ({min(starts):.1f}–{max(starts):.1f} s per job). "
-                  "Parallelism p: p Ray CPUs for analysis and encoding, plus the one the CLIP actor holds."]
+                  "Parallelism p: p Ray CPUs for analysis and encoding (the CLIP actor on a CPU reserves none)."]
     if "baseline" in ok:
         b = ok["baseline"]
         lines.append(f"Baseline: PySceneDetect CLI {b['split_seconds']:.1f} s, then {b['clips']} clips "

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
-from vcurate.storage import Location, locate
+from vcurate.storage import AllOrNothing, Location, locate
 
 _SCALARS = {int: pa.int64(), float: pa.float64(), str: pa.string(), bool: pa.bool_()}
 
@@ -42,7 +42,7 @@ def arrow_schema(model: type[BaseModel]) -> pa.Schema:
     return pa.schema(fields)
 
 
-class RecordWriter:
+class RecordWriter(AllOrNothing):
     """clips.parquet / videos.parquet written a batch of records at a time (one row group per batch),
     so a manifest of millions of rows never sits in memory; the file appears only when closed."""
 
@@ -66,15 +66,6 @@ class RecordWriter:
 
     def abort(self) -> None:
         self._out.abort()
-
-    def __enter__(self) -> "RecordWriter":
-        return self
-
-    def __exit__(self, exc_type, *_exc) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 def read_records(path: str | Path, model: type[BaseModel]) -> list[BaseModel]:

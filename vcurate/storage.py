@@ -224,7 +224,27 @@ class Location:
         return posixpath.relpath(self.path, root.path)
 
 
-class AtomicOutput:
+class AllOrNothing:
+    """A writer used as a context manager: a clean exit publishes what it wrote (`close`), an exception
+    drops it (`abort`)."""
+
+    def close(self):
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *_exc) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class AtomicOutput(AllOrNothing):
     """A writable file that appears under its final name only on a clean close: an exception or a crash
     leaves nothing there, and an earlier file of that name stays as it was.
 
@@ -279,12 +299,3 @@ class AtomicOutput:
         self.stream.close()
         if self._temp is not None:
             os.unlink(self._temp)
-
-    def __enter__(self) -> "AtomicOutput":
-        return self
-
-    def __exit__(self, exc_type, *_exc) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()

@@ -11,13 +11,13 @@ from typing import Callable
 import webdataset as wds
 
 from vcurate.records import ClipRecord
-from vcurate.storage import AtomicOutput, Location, locate
+from vcurate.storage import AllOrNothing, AtomicOutput, Location, locate
 
 SHARD_PATTERN = "shard-{:06d}.tar"
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-class ShardWriter:
+class ShardWriter(AllOrNothing):
     """Rotating tar writer: a new shard after `max_samples` samples or about `max_bytes` bytes.
     `on_close(name)` runs once a shard is complete under its final name (the job commits there)."""
 
@@ -90,12 +90,3 @@ class ShardWriter:
     def close(self) -> list[str]:
         self._close()
         return self.written
-
-    def __enter__(self) -> "ShardWriter":
-        return self
-
-    def __exit__(self, exc_type, *_exc) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()

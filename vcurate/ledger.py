@@ -205,9 +205,12 @@ class Ledger:
                 yield Part.from_json(f.read_bytes())
 
     def remove_parts(self) -> None:
+        """The job is complete (run.json written): its commit log goes, and its folder when nothing else is there."""
         for _, f in list(self._part_files()):
             f.delete()
         (self.parts_dir / JOB_FILE).delete()
+        if self.parts_dir.is_dir() and next(self.parts_dir.iter_files(), None) is None:
+            self.parts_dir.fs.delete_dir(self.parts_dir.path)
 
 
 def _diff(saved: dict | None, current: dict) -> str:

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
-from typing import Iterable, Iterator, Literal
+from typing import Iterator, Literal
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -21,7 +21,7 @@ from vcurate import __version__
 from vcurate.config import PipelineConfig
 from vcurate.ledger import RUN_FILE, Ledger, ResumeState
 from vcurate.manifest import RecordWriter
-from vcurate.pipeline import decode_row, rows_for
+from vcurate.pipeline import chunked, decode_row, rows_for
 from vcurate.records import ClipRecord, VideoRecord
 from vcurate.stages.align import check_align_config, resolved_min_score
 from vcurate.stages.ingest import VideoTask, iter_tasks
@@ -122,12 +122,6 @@ def pending_tasks(cfg: PipelineConfig, state: ResumeState) -> Iterator[VideoTask
     return (task for task in iter_tasks(cfg.input) if task.video not in state.finished)
 
 
-def chunked(items: Iterable, size: int) -> Iterator[list]:
-    it = iter(items)
-    while chunk := list(itertools.islice(it, size)):
-        yield chunk
-
-
 def run_job(cfg: PipelineConfig, overwrite: bool = False, engine: str = "ray", progress: bool = True) -> RunSummary:
     """Curate `cfg.input` into `cfg.output`: fresh, resumed after an interruption, or (when the folder
     already holds this job, finished) nothing to do."""
@@ -144,7 +138,7 @@ def run_job(cfg: PipelineConfig, overwrite: bool = False, engine: str = "ray", p
         check_align_config(cfg.align, fetch=True)
     ledger.start(overwrite)
     state = ledger.state
-    summary = RunSummary(str(out), "resumed" if state.parts else "fresh", skipped=len(state.finished))
+    status, skipped, kept = ("resumed" if state.parts else "fresh"), len(state.finished), 0
     started_at, t0, stage = datetime.now(timezone.utc), time.perf_counter(), Counter()
     buffer = PartBuffer(ledger, state)
     bar = Progress(
@@ -169,13 +163,13 @@ def run_job(cfg: PipelineConfig, overwrite: bool = False, engine: str = "ray", p
                 if record.status == "kept":
                     writer.write(record, row["mp4"])
                     stage["encode"] += row["seconds"]
-                    summary.kept += 1
-                    bar.update(task_id, kept=summary.kept)
+                    kept += 1
+                    bar.update(task_id, kept=kept)
                 buffer.clip(record)
         buffer.finish_video()
     buffer.commit([])  # rows after the last shard (rejected clips, failed videos)
 
-    summary = compact(ledger, out, summary)
+    summary = compact(ledger, out, RunSummary(str(out), status, skipped))
     summary.seconds = {"wall": round(time.perf_counter() - t0, 3), **{k: round(v, 3) for k, v in stage.items()}}
     run_info = {
         "started": started_at.isoformat(), "finished": datetime.now(timezone.utc).isoformat(),
@@ -189,10 +183,9 @@ def run_job(cfg: PipelineConfig, overwrite: bool = False, engine: str = "ray", p
     return summary
 
 
-def compact(ledger: Ledger, out: Location, attempt: RunSummary) -> RunSummary:
-    """Every committed part, in order, into clips.parquet and videos.parquet; the counts come from the
-    parts too, so a resumed job reports the whole job, not only its last attempt."""
-    summary = RunSummary(attempt.output, attempt.status, attempt.skipped)
+def compact(ledger: Ledger, out: Location, summary: RunSummary) -> RunSummary:
+    """Every committed part, in order, into clips.parquet and videos.parquet; `summary` (empty) counts
+    from the parts too, so a resumed job reports the whole job, not only its last attempt."""
     with RecordWriter(out / "clips.parquet", ClipRecord) as clips, RecordWriter(out / "videos.parquet", VideoRecord) as videos:
         for part in ledger.parts():
             clips.write(part.clips)

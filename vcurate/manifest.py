@@ -47,7 +47,6 @@ class RecordWriter(AllOrNothing):
     so a manifest of millions of rows never sits in memory; the file appears only when closed."""
 
     def __init__(self, target: Location, model: type[BaseModel]):
-        self.model = model
         self.schema = arrow_schema(model)
         self._out = target.open_output()
         self._writer = pq.ParquetWriter(self._out.stream, self.schema)

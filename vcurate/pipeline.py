@@ -165,6 +165,13 @@ def encode_row(clip: ClipRecord, row: Row, cfg: PipelineConfig) -> Row:
 
 # --- engines -----------------------------------------------------------------------------------------
 
+def chunked(items: Iterable, size: int) -> Iterator[list]:
+    """Consecutive lists of `size` items (the last one shorter), taken lazily."""
+    it = iter(items)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
+
+
 class LocalDataset:
     """The subset of Ray Data's Dataset that `curate` uses, run lazily in this process."""
 
@@ -182,8 +189,7 @@ class LocalDataset:
     def map_batches(self, fn_class, fn_constructor_kwargs=None, batch_size=32, **_ray_options) -> "LocalDataset":
         def batches():
             fn = fn_class(**(fn_constructor_kwargs or {}))
-            rows = iter(self._rows)
-            while chunk := list(itertools.islice(rows, batch_size)):
+            for chunk in chunked(self._rows, batch_size):
                 out = fn({key: np.array([r[key] for r in chunk], dtype=object) for key in chunk[0]})
                 yield from (dict(zip(out, values)) for values in zip(*out.values()))
 

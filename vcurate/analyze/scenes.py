@@ -21,13 +21,14 @@ class SceneAnalyzer:
     def __init__(self, cfg: SplitConfig, fps: float):
         self.detector = make_detector(cfg)
         self.fps = fps if fps > 0 else 25.0
+        self.downscale = cfg.downscale
         self.cuts: list[int] = []
 
     def _timecode(self, index: int) -> FrameTimecode:
         return FrameTimecode(timecode=index, fps=self.fps)
 
     def process(self, index: int, frame: AnalysisFrame) -> None:
-        found = self.detector.process_frame(self._timecode(index), frame.bgr())
+        found = self.detector.process_frame(self._timecode(index), frame.bgr(self.downscale))
         self.cuts.extend(tc.frame_num for tc in found)
 
     def finish(self, num_frames: int) -> None:

@@ -133,11 +133,12 @@ class AnalysisFrame:
         instead desaturates muted textures, whose hue then flickers: it found 3 more false cuts on seed 11)."""
         if self._bgr is None or self._bgr_factor != factor:
             if self.planar:
-                y = self.luma()
-                planes = [y, *(self._chroma(plane, *y.shape) for plane in (self.frame.planes[2], self.frame.planes[1]))]
+                y = self.luma()[::factor, ::factor]
+                stride = self.stride * factor
+                cr, cb = (self._chroma(plane, stride, *y.shape) for plane in (self.frame.planes[2], self.frame.planes[1]))
                 full_range = self.frame.format.name.startswith("yuvj") or self.frame.color_range == _JPEG_RANGE
-                small = [np.ascontiguousarray(plane[::factor, ::factor]) for plane in planes]
-                self._bgr = cv2.transform(cv2.merge(small), _YCRCB_TO_BGR[full_range])
+                planes = [np.ascontiguousarray(plane) for plane in (y, cr, cb)]
+                self._bgr = cv2.transform(cv2.merge(planes), _YCRCB_TO_BGR[full_range])
             else:
                 w = max(1, self.frame.width // (self.stride * factor))
                 h = max(1, self.frame.height // (self.stride * factor))
@@ -145,10 +146,10 @@ class AnalysisFrame:
             self._bgr_factor = factor
         return self._bgr
 
-    def _chroma(self, plane, h: int, w: int) -> np.ndarray:
-        """A chroma plane sampled at the (h, w) luma view's pixels (nearest sample)."""
+    def _chroma(self, plane, stride: int, h: int, w: int) -> np.ndarray:
+        """A chroma plane sampled at the pixels of the (h, w) luma view taken every `stride` pixels (nearest sample)."""
         full = plane_array(plane)
-        scale_y, scale_x = self.stride * full.shape[0], self.stride * full.shape[1]
+        scale_y, scale_x = stride * full.shape[0], stride * full.shape[1]
         if scale_y % self.frame.height == 0 and scale_x % self.frame.width == 0:  # whole steps (4:2:0, even stride)
             return full[:: scale_y // self.frame.height, :: scale_x // self.frame.width][:h, :w]
         rows = (np.arange(h) * scale_y) // self.frame.height

@@ -158,8 +158,9 @@ def _fixed_batch(seed: int = 0):
     return frames.to(torch.uint8), tokens
 
 
-def test_training_steps_decrease_the_loss_on_a_fixed_batch():
-    trainer = Trainer(tiny_train_config(), device="cpu")
+@pytest.mark.parametrize("variant", [{}, {"attention": "joint", "local_mixing": True}])
+def test_training_steps_decrease_the_loss_on_a_fixed_batch(variant):
+    trainer = Trainer(tiny_train_config(model=variant), device="cpu")
     frames, tokens = _fixed_batch()
     before = trainer.evaluate_loss(frames, tokens)
     for _ in range(30):

@@ -53,6 +53,11 @@ class ModelConfig(Section):
         "factorized", description="factorized: spatial attention within frames, then temporal attention across "
         "frames; joint: one attention over all patches of all frames (costlier with many frames or patches)"
     )
+    local_mixing: bool = Field(
+        False, description="add a depthwise 3x3x3 convolution over the (frame, row, column) patch grid to every "
+        "block: each patch sees its neighbours in the previous and next frames directly, where an object that "
+        "moves less than a patch per frame is found"
+    )
     heads: int = Field(4, ge=1)
     patch: int = Field(4, ge=1, description="patch side in pixels; data.size must be a multiple")
     mlp_ratio: float = Field(4.0, gt=0)

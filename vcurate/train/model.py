@@ -43,9 +43,14 @@ class SpaceTimeBlock(nn.Module):
     each frame, then temporal attention across frames at each patch position. Joint: one attention over
     all patches of all frames, so a patch sees where the object was in the other frames in one step."""
 
-    def __init__(self, dim: int, heads: int, mlp_ratio: float, joint: bool = False):
+    def __init__(self, dim: int, heads: int, mlp_ratio: float, joint: bool = False, grid: int | None = None):
         super().__init__()
-        self.joint = joint
+        self.joint, self.grid = joint, grid
+        # Optional local space-time mixing (zero-initialised, so a block starts as it would without it).
+        self.local = nn.Conv3d(dim, dim, 3, padding=1, groups=dim) if grid else None
+        if self.local is not None:
+            nn.init.zeros_(self.local.weight)
+            nn.init.zeros_(self.local.bias)
         self.attentions = nn.ModuleList(Attention(dim, heads) for _ in range(1 if joint else 2))
         self.norms = nn.ModuleList(nn.LayerNorm(dim, elementwise_affine=False) for _ in range(len(self.attentions) + 1))
         hidden = int(dim * mlp_ratio)
@@ -65,6 +70,10 @@ class SpaceTimeBlock(nn.Module):
             x = x + mods[2] * self.attentions[0](h).view(b, t, n, d)
             h = modulate(self.norms[1](x), mods[3], mods[4]).transpose(1, 2).reshape(b * n, t, d)
             x = x + mods[5] * self.attentions[1](h).view(b, n, t, d).transpose(1, 2)
+        if self.local is not None:
+            g = self.grid
+            grid = x.permute(0, 3, 1, 2).reshape(b, d, t, g, g)
+            x = x + self.local(grid).reshape(b, d, t, n).permute(0, 2, 3, 1)
         shift, scale, gate = mods[-3:]
         return x + gate * self.mlp(modulate(self.norms[-1](x), shift, scale))
 
@@ -110,7 +119,10 @@ class VideoDiT(nn.Module):
         self.text = CaptionEncoder(cfg.text_dim, cfg.text_depth, cfg.heads, context)
         self.text_proj = nn.Linear(cfg.text_dim, d)
         self.null_caption = nn.Parameter(torch.zeros(cfg.text_dim))
-        self.blocks = nn.ModuleList(SpaceTimeBlock(d, cfg.heads, cfg.mlp_ratio, cfg.attention == "joint") for _ in range(cfg.depth))
+        local_grid = self.grid if cfg.local_mixing else None
+        self.blocks = nn.ModuleList(
+            SpaceTimeBlock(d, cfg.heads, cfg.mlp_ratio, cfg.attention == "joint", local_grid) for _ in range(cfg.depth)
+        )
         self.final_norm = nn.LayerNorm(d, elementwise_affine=False)
         self.final_ada = nn.Linear(d, 2 * d)
         self.unpatchify = nn.Linear(d, p * p * channels)

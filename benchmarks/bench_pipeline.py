@@ -343,7 +343,7 @@ def report(args, roots: dict[str, Path], frames: dict[str, int], results: dict[s
         lines.append(f"Baseline: PySceneDetect CLI {b['split_seconds']:.1f} s, then {b['clips']} clips "
                      f"({b['frames_decoded_again']} frames) decoded again for blur and shake.")
     lines.append("Peak RSS sums the resident memory of the measured process and all its descendants.")
-    save("bench_pipeline", summary, lines)
+    save(f"bench_pipeline-{args.size}", summary, lines)
 
 
 def main() -> None:

@@ -164,6 +164,11 @@ class EncodeConfig(Section):
     max_short_side: int = Field(360, ge=16, description="kept clips are downscaled so the short side is at most this")
     crf: int = Field(23, ge=0, le=51, description="constant rate factor: lower is better quality, bigger files")
     preset: str = Field("veryfast", description="x264 speed/size preset")
+    threads: int = Field(
+        1, ge=0, description="threads for each clip's decode and encode; 1 matches the one CPU Ray reserves per "
+        "encoding task (ray.encode_num_cpus), so cores go to clips encoded side by side rather than to threads "
+        "contending with the analyses; 0 = FFmpeg's and x264's choice (all cores)"
+    )
 
 
 class ShardConfig(Section):

@@ -45,6 +45,8 @@ def encode_clip(path: str | Path, start_s: float, end_s: float, fps: float, expe
         with open_video(path) as src:
             stream = src.streams.video[0]
             stream.thread_type = "AUTO"
+            if cfg.threads:
+                stream.codec_context.thread_count = cfg.threads
             with av.open(out, "w", format="mp4") as dst:
                 enc = None
                 for frame in _clip_frames(src, stream, start_s, end_s, fps):
@@ -55,6 +57,8 @@ def encode_clip(path: str | Path, start_s: float, end_s: float, fps: float, expe
                         enc.width, enc.height = output_size(frame.width, frame.height, cfg.max_short_side)
                         enc.pix_fmt = "yuv420p"
                         enc.options = {"crf": str(cfg.crf), "preset": cfg.preset}
+                        if cfg.threads:
+                            enc.codec_context.thread_count = cfg.threads
                     small = frame.reformat(width=enc.width, height=enc.height, format="yuv420p")
                     small.pts = None
                     dst.mux(enc.encode(small))

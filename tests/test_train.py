@@ -158,7 +158,7 @@ def _fixed_batch(seed: int = 0):
     return frames.to(torch.uint8), tokens
 
 
-@pytest.mark.parametrize("variant", [{}, {"attention": "joint", "local_mixing": True}])
+@pytest.mark.parametrize("variant", [{}, {"attention": "joint", "local_mixing": True, "rope": True}, {"rope": True}])
 def test_training_steps_decrease_the_loss_on_a_fixed_batch(variant):
     trainer = Trainer(tiny_train_config(model=variant), device="cpu")
     frames, tokens = _fixed_batch()
@@ -166,6 +166,19 @@ def test_training_steps_decrease_the_loss_on_a_fixed_batch(variant):
     for _ in range(30):
         trainer.train_step(frames, tokens)
     assert trainer.evaluate_loss(frames, tokens) < 0.8 * before
+
+
+def test_rotary_scores_depend_on_the_offset_between_tokens_only():
+    from vcurate.train.model import rotary_angles, rotate
+
+    g = torch.Generator().manual_seed(0)
+    q, k = torch.randn(1, 12, generator=g), torch.randn(1, 12, generator=g)
+
+    def score(at_q, at_k):
+        return float((rotate(q, rotary_angles(torch.tensor([at_q]), 12)) * rotate(k, rotary_angles(torch.tensor([at_k]), 12))).sum())
+
+    assert score([0, 1, 2], [1, 3, 2]) == pytest.approx(score([4, 2, 0], [5, 4, 0]), abs=1e-4)
+    assert abs(score([0, 1, 2], [1, 3, 2]) - score([0, 1, 2], [2, 3, 2])) > 1e-3
 
 
 def test_resume_gives_the_identical_next_step_loss(tmp_path):

@@ -58,6 +58,10 @@ class ModelConfig(Section):
         "block: each patch sees its neighbours in the previous and next frames directly, where an object that "
         "moves less than a patch per frame is found"
     )
+    rope: bool = Field(
+        False, description="rotary position embeddings in every attention (frame, row and column offsets): "
+        "attention can look a fixed step back in time and across in space, the pattern of a moving object"
+    )
     heads: int = Field(4, ge=1)
     patch: int = Field(4, ge=1, description="patch side in pixels; data.size must be a multiple")
     mlp_ratio: float = Field(4.0, gt=0)

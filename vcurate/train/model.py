@@ -25,6 +25,23 @@ def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch
     return x * (1 + scale) + shift
 
 
+def rotary_angles(coords: torch.Tensor, head_dim: int, base: float = 100.0) -> torch.Tensor:
+    """Rotation angles (n, head_dim / 2) of rotary position embeddings for n tokens at integer coordinates
+    (n, axes): each axis turns its share of the head's channel pairs at geometric frequencies (1 down to
+    1/base radians per step), so attention scores depend on the offset between tokens, not on where they are."""
+    pairs = head_dim // 2 // coords.shape[1]
+    freqs = base ** (-torch.arange(pairs, dtype=torch.float32) / pairs)
+    angles = torch.cat([coords[:, a : a + 1].float() * freqs for a in range(coords.shape[1])], dim=1)
+    return F.pad(angles, (0, head_dim // 2 - angles.shape[1]))  # leftover pairs are not turned
+
+
+def rotate(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
+    """Apply rotary embeddings to (..., n, head_dim) queries or keys."""
+    first, second = x.chunk(2, dim=-1)
+    cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
+    return torch.cat([first * cos - second * sin, first * sin + second * cos], dim=-1)
+
+
 class Attention(nn.Module):
     def __init__(self, dim: int, heads: int):
         super().__init__()
@@ -32,10 +49,12 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(dim, dim * 3)
         self.out = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, angles: torch.Tensor | None = None) -> torch.Tensor:
         b, n, d = x.shape
         q, k, v = self.qkv(x).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        return self.out(F.scaled_dot_product_attention(q, k, v, attn_mask=mask).transpose(1, 2).reshape(b, n, d))
+        if angles is not None:
+            q, k = rotate(q, angles), rotate(k, angles)
+        return self.out(F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, n, d))
 
 
 class SpaceTimeBlock(nn.Module):
@@ -59,17 +78,19 @@ class SpaceTimeBlock(nn.Module):
         nn.init.zeros_(self.ada.weight)
         nn.init.zeros_(self.ada.bias)
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cond: torch.Tensor, angles: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """`angles`: rotary angles of the "joint" tokens (frame-major) or of the "space" and "time" axes."""
         b, t, n, d = x.shape
+        angles = angles or {}
         mods = self.ada(F.silu(cond))[:, None, None].chunk(3 * len(self.norms), dim=-1)
         if self.joint:
             h = modulate(self.norms[0](x), mods[0], mods[1]).reshape(b, t * n, d)
-            x = x + mods[2] * self.attentions[0](h).view(b, t, n, d)
+            x = x + mods[2] * self.attentions[0](h, angles.get("joint")).view(b, t, n, d)
         else:
             h = modulate(self.norms[0](x), mods[0], mods[1]).reshape(b * t, n, d)
-            x = x + mods[2] * self.attentions[0](h).view(b, t, n, d)
+            x = x + mods[2] * self.attentions[0](h, angles.get("space")).view(b, t, n, d)
             h = modulate(self.norms[1](x), mods[3], mods[4]).transpose(1, 2).reshape(b * n, t, d)
-            x = x + mods[5] * self.attentions[1](h).view(b, n, t, d).transpose(1, 2)
+            x = x + mods[5] * self.attentions[1](h, angles.get("time")).view(b, n, t, d).transpose(1, 2)
         if self.local is not None:
             g = self.grid
             grid = x.permute(0, 3, 1, 2).reshape(b, d, t, g, g)
@@ -123,6 +144,15 @@ class VideoDiT(nn.Module):
         self.blocks = nn.ModuleList(
             SpaceTimeBlock(d, cfg.heads, cfg.mlp_ratio, cfg.attention == "joint", local_grid) for _ in range(cfg.depth)
         )
+        self.angles: dict[str, torch.Tensor] = {}
+        if cfg.rope:
+            frame, row, col = torch.meshgrid(torch.arange(frames), torch.arange(self.grid), torch.arange(self.grid), indexing="ij")
+            head_dim = d // cfg.heads
+            self.angles = {
+                "joint": rotary_angles(torch.stack([frame, row, col], -1).reshape(-1, 3), head_dim),
+                "space": rotary_angles(torch.stack([row[0], col[0]], -1).reshape(-1, 2), head_dim),
+                "time": rotary_angles(torch.arange(frames)[:, None], head_dim),
+            }
         self.final_norm = nn.LayerNorm(d, elementwise_affine=False)
         self.final_ada = nn.Linear(d, 2 * d)
         self.unpatchify = nn.Linear(d, p * p * channels)
@@ -144,8 +174,12 @@ class VideoDiT(nn.Module):
         tokens = self.patchify(x.reshape(b * f, c, h, w)).flatten(2).transpose(1, 2).view(b, f, g * g, -1)
         tokens = tokens + self.pos_space + self.pos_time[:, :f]
         cond = self.time_mlp(timestep_embedding(t, self.cfg.dim)) + self.text_proj(caption)
+        angles = {name: a.to(x.device) for name, a in self.angles.items()}
+        if angles:
+            angles["joint"] = angles["joint"][: f * g * g]
+            angles["time"] = angles["time"][:f]
         for block in self.blocks:
-            tokens = block(tokens, cond)
+            tokens = block(tokens, cond, angles)
         shift, scale = self.final_ada(F.silu(cond))[:, None, None].chunk(2, dim=-1)
         out = self.unpatchify(modulate(self.final_norm(tokens), shift, scale))  # (B, T, g*g, p*p*C)
         out = out.view(b, f, g, g, p, p, c).permute(0, 1, 6, 2, 4, 3, 5)

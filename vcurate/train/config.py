@@ -77,6 +77,11 @@ class ModelConfig(Section):
 
 class DiffusionConfig(Section):
     caption_dropout: float = Field(0.1, ge=0, lt=1, description="captions dropped in training, for classifier-free guidance")
+    time_mean: float = Field(
+        0.8, description="training flow times are sigmoid(time_mean + time_std * n), n standard normal: 0 centres "
+        "them on t = 0.5, positive values favour noisier inputs, where the layout is decided"
+    )
+    time_std: float = Field(0.8, gt=0, description="spread of the logit-normal training times")
     sample_steps: int = Field(30, ge=1, description="Euler steps of the rectified-flow sampler")
     guidance: float = Field(4.0, ge=1, description="classifier-free guidance scale (1 = off)")
 

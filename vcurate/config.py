@@ -100,7 +100,10 @@ class BlurFilter(Section):
         0.46, gt=0, description="edge crispness of the analysis frame: 99th-percentile fine-band over next-band "
         "magnitude (dimensionless), below which a clip is blurry"
     )
-    every: int = Field(3, ge=1, description="score every Nth frame (sharpness, detail)")
+    every: int = Field(
+        6, ge=1, description="score every Nth frame (sharpness, detail); the clip's median over 4+ samples a "
+        "second classified every clip of synthetic seeds 11 and 33 as every 3rd frame did, at half the cost"
+    )
 
 
 class ResolutionFilter(Section):

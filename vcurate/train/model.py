@@ -149,15 +149,13 @@ class VideoDiT(nn.Module):
         self.blocks = nn.ModuleList(
             SpaceTimeBlock(d, cfg.heads, cfg.mlp_ratio, cfg.attention == "joint", local_grid) for _ in range(cfg.depth)
         )
-        self.angles: dict[str, torch.Tensor] = {}
-        if cfg.rope:
+        if cfg.rope:  # buffers, so they follow the model to its device; not saved in checkpoints
             frame, row, col = torch.meshgrid(torch.arange(frames), torch.arange(self.grid), torch.arange(self.grid), indexing="ij")
             head_dim = d // cfg.heads
-            self.angles = {
-                "joint": rotary_angles(torch.stack([frame, row, col], -1).reshape(-1, 3), head_dim),
-                "space": rotary_angles(torch.stack([row[0], col[0]], -1).reshape(-1, 2), head_dim),
-                "time": rotary_angles(torch.arange(frames)[:, None], head_dim),
-            }
+            for name, coords in (("joint", torch.stack([frame, row, col], -1).reshape(-1, 3)),
+                                 ("space", torch.stack([row[0], col[0]], -1).reshape(-1, 2)),
+                                 ("time", torch.arange(frames)[:, None])):
+                self.register_buffer(f"rope_{name}", rotary_angles(coords, head_dim), persistent=False)
         self.final_norm = nn.LayerNorm(d, elementwise_affine=False)
         self.final_ada = nn.Linear(d, 2 * d)
         self.unpatchify = nn.Linear(d, p * p * channels)
@@ -179,10 +177,9 @@ class VideoDiT(nn.Module):
         tokens = self.patchify(x.reshape(b * f, c, h, w)).flatten(2).transpose(1, 2).view(b, f, g * g, -1)
         tokens = tokens + self.pos_space + self.pos_time[:, :f]
         cond = self.time_mlp(timestep_embedding(t, self.cfg.dim)) + self.text_proj(caption)
-        angles = {name: a.to(x.device) for name, a in self.angles.items()}
-        if angles:
-            angles["joint"] = angles["joint"][: f * g * g]
-            angles["time"] = angles["time"][:f]
+        angles = {}
+        if self.cfg.rope:  # tables are frame-major: the first f frames' rows serve a shorter video
+            angles = {"joint": self.rope_joint[: f * g * g], "space": self.rope_space, "time": self.rope_time[:f]}
         for block in self.blocks:
             tokens = block(tokens, cond, angles)
         shift, scale = self.final_ada(F.silu(cond))[:, None, None].chunk(2, dim=-1)

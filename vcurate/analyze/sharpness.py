@@ -57,7 +57,7 @@ def pixel_detail(image: np.ndarray) -> float:
 
 
 class SharpnessAnalyzer:
-    def __init__(self, every: int = 2, crop: int = 192):
+    def __init__(self, every: int, crop: int = 192):
         self.every, self.crop = max(1, every), crop
         self.frames: list[int] = []
         self.blur: list[float] = []

@@ -25,10 +25,9 @@ def to_frames(x: torch.Tensor) -> torch.Tensor:
     return x.clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8).permute(0, 1, 3, 4, 2).cpu()
 
 
-def sample_times(batch: int, device: torch.device, generator: torch.Generator | None = None,
-                 mean: float = 0.8, std: float = 0.8) -> torch.Tensor:
-    """Logit-normal flow times sigmoid(mean + std * n), by default shifted towards noise. With
-    x-prediction the velocity loss weighs an error in x0 by 1/t², so nearly clean inputs would dominate
+def sample_times(batch: int, device: torch.device, generator: torch.Generator | None, mean: float, std: float) -> torch.Tensor:
+    """Logit-normal flow times sigmoid(mean + std * n); diffusion.time_mean's default 0.8 shifts them
+    towards noise. With x-prediction the velocity loss weighs an error in x0 by 1/t², so nearly clean inputs would dominate
     the gradient with fine texture; the noisier times are where the layout is decided (which object,
     what colour, where it moves)."""
     return torch.sigmoid(mean + std * torch.randn(batch, device=device, generator=generator))
@@ -43,8 +42,8 @@ def velocity(model, x: torch.Tensor, t: torch.Tensor, caption: torch.Tensor) -> 
     return (x - model(x, t, caption).float()) / tt
 
 
-def flow_loss(model, x0: torch.Tensor, caption: torch.Tensor, generator: torch.Generator | None = None,
-              time_mean: float = 0.8, time_std: float = 0.8) -> torch.Tensor:
+def flow_loss(model, x0: torch.Tensor, caption: torch.Tensor, generator: torch.Generator | None,
+              time_mean: float, time_std: float) -> torch.Tensor:
     """Mean squared error of the velocity at a random (logit-normal) time for each video."""
     t = sample_times(x0.shape[0], x0.device, generator, time_mean, time_std)
     noise = torch.randn(x0.shape, device=x0.device, generator=generator, dtype=x0.dtype)

@@ -19,7 +19,7 @@ import warnings
 import cv2
 import numpy as np
 
-from vcurate.media.frames import AnalysisFrame, area_downscale
+from vcurate.media.frames import AnalysisFrame
 
 
 def smooth_path(path: np.ndarray, sigma: float) -> np.ndarray:
@@ -63,14 +63,18 @@ def shake_score(steps: np.ndarray, fps: float, smooth_seconds: float, reliable: 
 
 
 def prefiltered_luma(luma: np.ndarray, factor: int) -> np.ndarray:
-    """Luma downscaled by `factor` with a box filter of at least 4 samples a side: the full-resolution
-    box is the exact prefilter but touches every pixel (0.2 ms a 720p frame); subsampling first by the
-    largest divisor of `factor` that keeps 4 samples in each box costs a quarter or less and, on a
-    textured sub-pixel pan, scores within 0.01 of the exact filter (plain subsampling: 3x its noise)."""
+    """Luma downscaled by `factor` with a box filter: every column, and every `step`-th row, where `step`
+    is the largest divisor of `factor` that keeps 4 rows in each box. The full box is the exact
+    prefilter but touches every pixel (0.22 ms a 720p frame); skipping rows costs about half and, on a
+    textured sub-pixel pan, scores within 0.01 of the exact filter (plain subsampling: 3x its noise).
+    The rows are a strided view: OpenCV reads them in place."""
+    if factor <= 1:
+        return luma
     step = max(k for k in range(1, factor // 4 + 1) if factor % k == 0) if factor >= 4 else 1
-    if step > 1:
-        luma = np.ascontiguousarray(luma[::step, ::step])
-    return area_downscale(luma, factor // step)
+    factor = min(factor, *luma.shape[:2])  # at least one pixel out
+    out_h, out_w = luma.shape[0] // factor, luma.shape[1] // factor
+    rows = luma[: out_h * factor : step, : out_w * factor]
+    return cv2.resize(rows, (out_w, out_h), interpolation=cv2.INTER_AREA)
 
 
 class ShakeAnalyzer:

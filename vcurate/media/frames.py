@@ -68,16 +68,6 @@ def upright(image: np.ndarray, rotation: float | None) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
 
 
-def area_downscale(image: np.ndarray, factor: int) -> np.ndarray:
-    """Box-filter downscale by an integer factor (anti-aliased; OpenCV's fast integer path)."""
-    if factor <= 1:
-        return image
-    h, w = image.shape[:2]
-    factor = min(factor, h, w)  # at least one pixel out
-    h, w = h // factor * factor, w // factor * factor
-    return cv2.resize(image[:h, :w], (w // factor, h // factor), interpolation=cv2.INTER_AREA)
-
-
 def centre_crop(image: np.ndarray, size: int) -> np.ndarray:
     """The central (at most) size x size window of an (h, w, ...) image."""
     h, w = image.shape[:2]
@@ -134,12 +124,14 @@ class AnalysisFrame:
         0.970 on synthetic seed 11, the same as the full analysis frame's)."""
         if self._bgr is None or self._bgr_factor != factor:
             if self.planar:
-                y = self.luma()[::factor, ::factor]
                 stride = self.stride * factor
-                cr, cb = (self._chroma(plane, stride, *y.shape) for plane in (self.frame.planes[2], self.frame.planes[1]))
+                y = plane_array(self.frame.planes[0])[::stride, ::stride]
+                ycrcb = np.empty((*y.shape, 3), np.uint8)  # filled from the strided views: one copy each
+                ycrcb[..., 0] = y
+                ycrcb[..., 1] = self._chroma(self.frame.planes[2], stride, *y.shape)
+                ycrcb[..., 2] = self._chroma(self.frame.planes[1], stride, *y.shape)
                 full_range = self.frame.format.name.startswith("yuvj") or self.frame.color_range == _JPEG_RANGE
-                planes = [np.ascontiguousarray(plane) for plane in (y, cr, cb)]
-                self._bgr = cv2.transform(cv2.merge(planes), _YCRCB_TO_BGR[full_range])
+                self._bgr = cv2.transform(ycrcb, _YCRCB_TO_BGR[full_range])
             else:
                 w = max(1, self.frame.width // (self.stride * factor))
                 h = max(1, self.frame.height // (self.stride * factor))
@@ -184,28 +176,43 @@ def decode_pass(
     threads: int = 0,
     fps_hint: float = 25.0,
 ) -> DecodedVideo:
-    """Decode every frame once and feed it to every analyzer; returns frame times and counts."""
+    """Open the video, decode every frame once and feed it to every analyzer (`decode_frames`)."""
+    try:
+        with open_video(path) as container:
+            return decode_frames(container, analyzers, short_side, threads, fps_hint)
+    except (av.FFmpegError, ValueError, OSError) as exc:
+        raise MediaError(f"cannot decode: {exc}") from exc
+
+
+def decode_frames(
+    container: av.container.InputContainer,
+    analyzers: Iterable[FrameAnalyzer],
+    short_side: int,
+    threads: int = 0,
+    fps_hint: float = 25.0,
+) -> DecodedVideo:
+    """Decode every frame of an opened video once and feed it to every analyzer; returns frame times
+    and counts."""
     keep_heap_warm()
     analyzers = list(analyzers)
     times: list[float] = []
     rotation = 0
     try:
-        with open_video(path) as container:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            if threads:
-                stream.codec_context.thread_count = threads
-            width, height = stream.codec_context.width, stream.codec_context.height
-            stride = analysis_stride(width, height, short_side)
-            for index, frame in enumerate(container.decode(stream)):
-                if index == 0:
-                    rotation = int(round(frame.rotation or 0))
-                if frame.width != width or frame.height != height:
-                    raise MediaError(f"frame size changes mid-stream ({width}x{height} -> {frame.width}x{frame.height})")
-                view = AnalysisFrame(frame, stride)
-                for analyzer in analyzers:
-                    analyzer.process(index, view)
-                times.append(frame.time if frame.time is not None else (times[-1] + 1 / fps_hint if times else 0.0))
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        if threads:
+            stream.codec_context.thread_count = threads
+        width, height = stream.codec_context.width, stream.codec_context.height
+        stride = analysis_stride(width, height, short_side)
+        for index, frame in enumerate(container.decode(stream)):
+            if index == 0:
+                rotation = int(round(frame.rotation or 0))
+            if frame.width != width or frame.height != height:
+                raise MediaError(f"frame size changes mid-stream ({width}x{height} -> {frame.width}x{frame.height})")
+            view = AnalysisFrame(frame, stride)
+            for analyzer in analyzers:
+                analyzer.process(index, view)
+            times.append(frame.time if frame.time is not None else (times[-1] + 1 / fps_hint if times else 0.0))
     except MediaError:
         raise
     except (av.FFmpegError, ValueError, OSError) as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -48,39 +48,57 @@ def _rate(value) -> float:
 
 def probe(path: str | os.PathLike) -> Probe:
     """Container facts of a local path or a URI."""
+    with open_probed(path) as (_, info):
+        return info
+
+
+@contextmanager
+def open_probed(path: str | os.PathLike) -> Iterator[tuple[av.container.InputContainer, Probe]]:
+    """The opened video and its container facts. Opening runs FFmpeg's stream probe, which decodes the
+    first frames: the analysis opens each video once, for its facts and its decode pass alike."""
+    size = _file_size(path)
+    with ExitStack() as stack:
+        try:
+            container = stack.enter_context(open_video(path))
+            info = _facts(container, size)
+        except MediaError:
+            raise
+        except (av.FFmpegError, ValueError, OSError) as exc:
+            # FFmpeg's message without the file name it appends: the path is in the row already
+            raise MediaError(f"cannot open as video: {getattr(exc, 'strerror', None) or exc}") from exc
+        yield container, info
+
+
+def _file_size(path: str | os.PathLike) -> int:
     try:
         info = locate(path).info()
     except OSError as exc:
         raise MediaError(f"cannot read file: {exc.strerror or exc}") from exc
     if info.type != FileType.File:
         raise MediaError(f"cannot read file: {'no such file' if info.type == FileType.NotFound else 'not a file'}")
-    size = info.size
-    if size == 0:
+    if info.size == 0:
         raise MediaError("empty file (0 bytes)")
-    try:
-        with open_video(path) as container:
-            if not container.streams.video:
-                raise MediaError("no video stream")
-            stream = container.streams.video[0]
-            ctx = stream.codec_context
-            if not ctx.width or not ctx.height:
-                raise MediaError("video stream has no frame size")
-            if stream.duration is not None and stream.time_base:
-                duration = float(stream.duration * stream.time_base)
-            else:
-                duration = container.duration / av.time_base if container.duration else 0.0
-            return Probe(
-                codec=ctx.name,
-                width=ctx.width,
-                height=ctx.height,
-                fps=_rate(stream.average_rate) or _rate(stream.guessed_rate),
-                fps_real=_rate(stream.base_rate),
-                duration_s=duration,
-                declared_frames=stream.frames or 0,
-                size_bytes=size,
-            )
-    except MediaError:
-        raise
-    except (av.FFmpegError, ValueError, OSError) as exc:
-        # FFmpeg's message without the file name it appends: the path is in the row already
-        raise MediaError(f"cannot open as video: {getattr(exc, 'strerror', None) or exc}") from exc
+    return info.size
+
+
+def _facts(container: av.container.InputContainer, size: int) -> Probe:
+    if not container.streams.video:
+        raise MediaError("no video stream")
+    stream = container.streams.video[0]
+    ctx = stream.codec_context
+    if not ctx.width or not ctx.height:
+        raise MediaError("video stream has no frame size")
+    if stream.duration is not None and stream.time_base:
+        duration = float(stream.duration * stream.time_base)
+    else:
+        duration = container.duration / av.time_base if container.duration else 0.0
+    return Probe(
+        codec=ctx.name,
+        width=ctx.width,
+        height=ctx.height,
+        fps=_rate(stream.average_rate) or _rate(stream.guessed_rate),
+        fps_real=_rate(stream.base_rate),
+        duration_s=duration,
+        declared_frames=stream.frames or 0,
+        size_bytes=size,
+    )

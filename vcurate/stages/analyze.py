@@ -1,4 +1,5 @@
-"""Per video: probe, one decode pass through every analyzer, scenes to candidate clips, captions."""
+"""Per video: one open for the container facts and a single decode pass through every analyzer, scenes
+to candidate clips, captions."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from vcurate.analyze.motion import ShakeAnalyzer
 from vcurate.analyze.scenes import SceneAnalyzer
 from vcurate.analyze.sharpness import SharpnessAnalyzer
 from vcurate.config import PipelineConfig
-from vcurate.media.frames import FrameAnalyzer, decode_pass
-from vcurate.media.probe import MediaError, probe
+from vcurate.media.frames import FrameAnalyzer, decode_frames
+from vcurate.media.probe import MediaError, open_probed
 from vcurate.models.sizes import image_size
 from vcurate.records import ClipRecord, VideoRecord
 from vcurate.stages.captions import sidecar_captions
@@ -37,29 +38,27 @@ def analyze_video(task: VideoTask, cfg: PipelineConfig, watchers: Sequence[Frame
     started = time.perf_counter()
     record = VideoRecord(video=task.video)
     try:
-        info = probe(task.path)
-        if info.width * info.height > cfg.analysis.max_pixels:
-            raise MediaError(f"declared frame size {info.width}x{info.height} exceeds analysis.max_pixels "
-                             f"({cfg.analysis.max_pixels}); not decoded")
-        record = record.model_copy(update=dict(
-            size_bytes=info.size_bytes, codec=info.codec, width=info.width, height=info.height,
-            fps=round(info.fps, 6), fps_real=round(info.fps_real, 6), duration_s=round(info.duration_s, 6),
-        ))
-        captions = sidecar_captions(task.path, task.manifest_caption)
-        record.caption_source = captions.source
-        filters = cfg.filters
-        scenes = SceneAnalyzer(cfg.split, info.fps)
-        shake = ShakeAnalyzer() if filters.shake.enabled else None
-        sharpness = SharpnessAnalyzer(filters.blur.every) if filters.blur.enabled or filters.upscaled.enabled else None
-        sampler = None
-        if cfg.align.enabled:
-            expected = info.declared_frames or int(info.duration_s * (info.fps or 25.0))
-            step = sampling_step(info.fps, cfg.align.sample_every_s, expected, cfg.align.max_samples_per_video)
-            sampler = ClipFrameSampler(image_size(cfg.align.model), step)
-        analyzers = [a for a in (scenes, shake, sharpness, sampler) if a is not None] + list(watchers)
-        decoded = decode_pass(
-            task.path, analyzers, cfg.analysis.short_side, cfg.analysis.decode_threads, info.fps or 25.0
-        )
+        with open_probed(task.path) as (container, info):
+            if info.width * info.height > cfg.analysis.max_pixels:
+                raise MediaError(f"declared frame size {info.width}x{info.height} exceeds analysis.max_pixels "
+                                 f"({cfg.analysis.max_pixels}); not decoded")
+            record = record.model_copy(update=dict(
+                size_bytes=info.size_bytes, codec=info.codec, width=info.width, height=info.height,
+                fps=round(info.fps, 6), fps_real=round(info.fps_real, 6), duration_s=round(info.duration_s, 6),
+            ))
+            captions = sidecar_captions(task.path, task.manifest_caption)
+            record.caption_source = captions.source
+            filters = cfg.filters
+            scenes = SceneAnalyzer(cfg.split, info.fps)
+            shake = ShakeAnalyzer() if filters.shake.enabled else None
+            sharpness = SharpnessAnalyzer(filters.blur.every) if filters.blur.enabled or filters.upscaled.enabled else None
+            sampler = None
+            if cfg.align.enabled:
+                expected = info.declared_frames or int(info.duration_s * (info.fps or 25.0))
+                step = sampling_step(info.fps, cfg.align.sample_every_s, expected, cfg.align.max_samples_per_video)
+                sampler = ClipFrameSampler(image_size(cfg.align.model), step)
+            analyzers = [a for a in (scenes, shake, sharpness, sampler) if a is not None] + list(watchers)
+            decoded = decode_frames(container, analyzers, cfg.analysis.short_side, cfg.analysis.decode_threads, info.fps or 25.0)
         record.num_frames, record.rotation, record.cuts = decoded.num_frames, decoded.rotation, scenes.cuts
         fps = info.fps or (decoded.num_frames / info.duration_s if info.duration_s else 25.0)
         clips = split_scenes(task.video, scenes.cuts, decoded.times, fps, info.width, info.height, cfg.split)

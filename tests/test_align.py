@@ -128,3 +128,28 @@ def test_stricter_min_kept_never_raises_the_threshold():
     thresholds = [calibrate(true, wrong, min_kept=k)[0] for k in (0.9, 0.95, 0.97, 0.99)]
     assert thresholds == sorted(thresholds, reverse=True)
     assert (true >= thresholds[2]).mean() >= 0.97
+
+
+def test_align_actor_gets_one_videos_rows_and_scores_them_in_model_batches(monkeypatch):
+    """Ray hands AlignRows a block at a time (one video's rows: the encode stage's unit of work after
+    it); the model sees at most align.batch_size clips a pass. LocalDataset keeps Ray's blocks."""
+    from vcurate.config import PipelineConfig
+    from vcurate.pipeline import AlignRows, LocalDataset, _row, pack_frames
+    from vcurate.records import VideoRecord
+
+    cfg = PipelineConfig(align=AlignConfig(**TINY, min_score=-1.0, batch_size=2))
+    clips_per_video = {"a.mp4": 5, "b.mp4": 1}
+
+    def split(task):
+        path = task["path"]
+        return [_row("video", path, VideoRecord(video=path))] + [
+            _row("clip", path, clip(key=f"{path}:{i}"), frames=pack_frames(frames(2, i))) for i in range(clips_per_video[path])]
+
+    passes, original = [], ClipAligner.align
+    monkeypatch.setattr(ClipAligner, "align", lambda self, clips, f: passes.append([c.clip_key for c in clips]) or original(self, clips, f))
+    rows = list(LocalDataset.from_items({"path": p} for p in clips_per_video).flat_map(split)
+                .map_batches(AlignRows, fn_constructor_kwargs={"cfg": cfg}, batch_size=None).iter_rows())
+    assert passes == [["a.mp4:0", "a.mp4:1"], ["a.mp4:2", "a.mp4:3"], ["a.mp4:4"], ["b.mp4:0"]]
+    assert [r["kind"] for r in rows] == ["video"] + ["clip"] * 5 + ["video", "clip"]
+    scored = [ClipRecord.model_validate_json(r["record"]) for r in rows if r["kind"] == "clip"]
+    assert all(c.clip_score is not None for c in scored) and all(r["frames"] == b"" for r in rows)

@@ -152,7 +152,7 @@ class AlignConfig(Section):
         0.25, description="mean caption-frame cosine similarity below which a clip is low_alignment; "
         "auto = the threshold calibrated by `vcurate clip-fit` and stored in its checkpoint"
     )
-    batch_size: int = Field(32, ge=1, description="clips per CLIP batch")
+    batch_size: int = Field(32, ge=1, description="clips per CLIP forward pass (the actor gets one video's clips at a time)")
     actors: int = Field(1, ge=1, description="CLIP actors (each loads the model once)")
     num_gpus: float | None = Field(None, ge=0, description="GPUs per actor; unset = 1 when CUDA is used, else 0")
     num_cpus: float | None = Field(

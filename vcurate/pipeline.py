@@ -34,9 +34,10 @@ def curate(ds, cfg: PipelineConfig):
     """The pipeline graph over rows of video tasks; yields one row per video and per clip."""
     ds = ds.flat_map(split_video, fn_kwargs={"cfg": cfg}, concurrency=cfg.ray.analyze_concurrency,
                      num_cpus=cfg.ray.analyze_num_cpus)  # one decode: scenes, analyzers → candidate clips
-    ds = ds.map(filter_row, fn_kwargs={"cfg": cfg})  # captions, shake, blur, resolution → reasons
+    ds = ds.map(filter_row, fn_kwargs={"cfg": cfg}, concurrency=cfg.ray.analyze_concurrency,  # the same options as
+                num_cpus=cfg.ray.analyze_num_cpus)  # the split: Ray runs both in one task. captions, shake, blur, resolution → reasons
     if cfg.align.enabled:  # caption ↔ frames similarity, one model per actor
-        ds = ds.map_batches(AlignRows, fn_constructor_kwargs={"cfg": cfg}, batch_size=cfg.align.batch_size,
+        ds = ds.map_batches(AlignRows, fn_constructor_kwargs={"cfg": cfg}, batch_size=None,  # a video's rows at a time
                             concurrency=cfg.align.actors, num_gpus=align_gpus(cfg), num_cpus=align_cpus(cfg),
                             batch_format="numpy")
     ds = ds.map(encode_row, fn_kwargs={"cfg": cfg}, num_cpus=cfg.ray.encode_num_cpus)  # encode only the clips still kept
@@ -110,13 +111,17 @@ def filter_row(clip: ClipRecord, row: Row, cfg: PipelineConfig) -> Row:
 
 
 class AlignRows:
-    """Ray actor around ClipAligner: the model loads once per actor, then scores whole batches."""
+    """Ray actor around ClipAligner: the model loads once per actor, then scores one video's rows at a
+    time (a Ray block), in model batches of `align.batch_size` clips. Its output block is the encode
+    stage's unit of work: batching clips of several videos here made a few long encode tasks that left
+    cores idle while the last of them ran."""
 
     def __init__(self, cfg: PipelineConfig):
         from vcurate.stages.align import ClipAligner  # torch is imported only where CLIP runs
 
         self.aligner = ClipAligner(cfg.align)
         self.score_rejected = cfg.align.score_rejected
+        self.batch_size = cfg.align.batch_size
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
@@ -126,7 +131,8 @@ class AlignRows:
                 clip = ClipRecord.model_validate_json(row["record"])
                 if clip.status == "kept" or self.score_rejected:
                     picked.append((row, clip))
-        self.aligner.align([c for _, c in picked], [unpack_frames(r["frames"]) for r, _ in picked])
+        for chunk in chunked(picked, self.batch_size):
+            self.aligner.align([c for _, c in chunk], [unpack_frames(r["frames"]) for r, _ in chunk])
         for row, clip in picked:
             row["record"] = clip.model_dump_json()
         for row in rows:
@@ -173,30 +179,40 @@ def chunked(items: Iterable, size: int) -> Iterator[list]:
 
 
 class LocalDataset:
-    """The subset of Ray Data's Dataset that `curate` uses, run lazily in this process."""
+    """The subset of Ray Data's Dataset that `curate` uses, run lazily in this process. Rows travel in
+    blocks as they do on Ray: one block per input row, then one per flat_map call (a video's rows)."""
 
-    def __init__(self, rows: Iterable[Row]):
-        self._rows = rows
+    def __init__(self, blocks: Iterable[list[Row]]):
+        self._blocks = blocks
+
+    @classmethod
+    def from_items(cls, rows: Iterable[Row]) -> "LocalDataset":
+        return cls([row] for row in rows)
 
     def flat_map(self, fn, fn_kwargs=None, **_ray_options) -> "LocalDataset":
         kw = fn_kwargs or {}
-        return LocalDataset(itertools.chain.from_iterable(fn(r, **kw) for r in self._rows))
+        return LocalDataset([out for row in block for out in fn(row, **kw)] for block in self._blocks)
 
     def map(self, fn, fn_kwargs=None, **_ray_options) -> "LocalDataset":
         kw = fn_kwargs or {}
-        return LocalDataset(fn(r, **kw) for r in self._rows)
+        return LocalDataset([fn(row, **kw) for row in block] for block in self._blocks)
 
-    def map_batches(self, fn_class, fn_constructor_kwargs=None, batch_size=32, **_ray_options) -> "LocalDataset":
-        def batches():
+    def map_batches(self, fn_class, fn_constructor_kwargs=None, batch_size=None, **_ray_options) -> "LocalDataset":
+        """One batch per block: Ray's meaning of batch_size=None, the only batching `curate` asks for."""
+        if batch_size is not None:
+            raise ValueError("LocalDataset batches whole blocks only (batch_size=None)")
+
+        def blocks():
             fn = fn_class(**(fn_constructor_kwargs or {}))
-            for chunk in chunked(self._rows, batch_size):
-                out = fn({key: np.array([r[key] for r in chunk], dtype=object) for key in chunk[0]})
-                yield from (dict(zip(out, values)) for values in zip(*out.values()))
+            for block in self._blocks:
+                if block:
+                    out = fn({key: np.array([r[key] for r in block], dtype=object) for key in block[0]})
+                    yield [dict(zip(out, values)) for values in zip(*out.values())]
 
-        return LocalDataset(batches())
+        return LocalDataset(blocks())
 
     def iter_rows(self) -> Iterator[Row]:
-        return iter(self._rows)
+        return itertools.chain.from_iterable(self._blocks)
 
 
 def init_ray(cfg: PipelineConfig) -> None:
@@ -217,7 +233,7 @@ def init_ray(cfg: PipelineConfig) -> None:
 def dataset(tasks: list[VideoTask], cfg: PipelineConfig, engine: str):
     rows = [asdict(t) for t in tasks]
     if engine == "local":
-        return LocalDataset(rows)
+        return LocalDataset.from_items(rows)
     if engine != "ray":
         raise ValueError(f"unknown engine {engine!r} (ray or local)")
     import ray

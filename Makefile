@@ -43,7 +43,7 @@ test: install
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 
 # Issue #9: vcurate against its decode floor and against PySceneDetect's CLI plus a separate blur/shake
-# pass, on a cached synthetic archive; writes benchmarks/results/bench_pipeline-<date>-<host>.{json,md}.
+# pass, on a cached synthetic archive; writes benchmarks/results/bench_pipeline-<size>-<date>-<host>.{json,md}.
 # Small and quick: make bench BENCH_ARGS="--videos 4 --seconds 10".
 BENCH_ARGS ?=
 bench: $(VENV)/.bench-installed

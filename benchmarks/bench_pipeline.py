@@ -21,7 +21,7 @@ archive's ground truth with vcurate.synth.eval's matching (±2 frames) for vcura
     .venv/bin/python benchmarks/bench_pipeline.py --videos 4 --seconds 10 [--only decode,analysis]
     .venv/bin/python benchmarks/bench_pipeline.py --videos 4 --seconds 10 --profile 25
 
-Writes benchmarks/results/bench_pipeline-<date>-<host>.{json,md}.
+Writes benchmarks/results/bench_pipeline-<size>-<date>-<host>.{json,md}.
 """
 
 from __future__ import annotations

@@ -82,10 +82,6 @@ class DiffusionConfig(Section):
         "them on t = 0.5, positive values favour noisier inputs, where the layout is decided"
     )
     time_std: float = Field(0.8, gt=0, description="spread of the logit-normal training times")
-    temporal_weight: float = Field(
-        0.0, ge=0, description="weight of a second loss term on the frame-to-frame change of the velocity error: "
-        "emphasises motion over still background (0 = off)"
-    )
     sample_steps: int = Field(30, ge=1, description="Euler steps of the rectified-flow sampler")
     guidance: float = Field(4.0, ge=1, description="classifier-free guidance scale (1 = off)")
 

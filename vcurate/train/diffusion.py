@@ -12,8 +12,7 @@ velocities for classifier-free guidance.
 from __future__ import annotations
 
 import torch
-
-from vcurate.train.config import DiffusionConfig
+import torch.nn.functional as F
 
 
 def to_model_input(frames: torch.Tensor) -> torch.Tensor:
@@ -44,21 +43,13 @@ def velocity(model, x: torch.Tensor, t: torch.Tensor, caption: torch.Tensor) -> 
 
 
 def flow_loss(model, x0: torch.Tensor, caption: torch.Tensor, generator: torch.Generator | None,
-              cfg: DiffusionConfig) -> torch.Tensor:
-    """Mean squared error of the velocity at a random (logit-normal) time for each video, plus
-    `cfg.temporal_weight` times the mean squared frame-to-frame change of that error. The second term
-    weighs the same error again (a positive-definite quadratic form: its minimiser, the conditional
-    mean, is unchanged) towards what differs between frames — the motion, which in a window of
-    mostly still background is a few percent of the pixels and of the plain loss."""
-    t = sample_times(x0.shape[0], x0.device, generator, cfg.time_mean, cfg.time_std)
+              time_mean: float, time_std: float) -> torch.Tensor:
+    """Mean squared error of the velocity at a random (logit-normal) time for each video."""
+    t = sample_times(x0.shape[0], x0.device, generator, time_mean, time_std)
     noise = torch.randn(x0.shape, device=x0.device, generator=generator, dtype=x0.dtype)
     tt = t.view(-1, *([1] * (x0.dim() - 1)))
     xt = (1 - tt) * x0 + tt * noise
-    error = velocity(model, xt, t, caption) - (noise - x0).float()
-    loss = error.square().mean()
-    if cfg.temporal_weight and x0.shape[1] > 1:  # (B, T, C, H, W): frames on dim 1
-        loss = loss + cfg.temporal_weight * error.diff(dim=1).square().mean()
-    return loss
+    return F.mse_loss(velocity(model, xt, t, caption), (noise - x0).float())
 
 
 @torch.no_grad()

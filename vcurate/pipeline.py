@@ -34,8 +34,8 @@ def curate(ds, cfg: PipelineConfig):
     """The pipeline graph over rows of video tasks; yields one row per video and per clip."""
     ds = ds.flat_map(split_video, fn_kwargs={"cfg": cfg}, concurrency=cfg.ray.analyze_concurrency,
                      num_cpus=cfg.ray.analyze_num_cpus)  # one decode: scenes, analyzers → candidate clips
-    ds = ds.map(filter_row, fn_kwargs={"cfg": cfg}, concurrency=cfg.ray.analyze_concurrency,  # the same options as
-                num_cpus=cfg.ray.analyze_num_cpus)  # the split: Ray runs both in one task. captions, shake, blur, resolution → reasons
+    ds = ds.map(filter_row, fn_kwargs={"cfg": cfg}, concurrency=cfg.ray.analyze_concurrency,
+                num_cpus=cfg.ray.analyze_num_cpus)  # captions, shake, blur, resolution → reasons (the split's options: one task)
     if cfg.align.enabled:  # caption ↔ frames similarity, one model per actor
         ds = ds.map_batches(AlignRows, fn_constructor_kwargs={"cfg": cfg}, batch_size=None,  # a video's rows at a time
                             concurrency=cfg.align.actors, num_gpus=align_gpus(cfg), num_cpus=align_cpus(cfg),

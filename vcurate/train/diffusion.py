@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from vcurate.train.config import DiffusionConfig
+
 
 def to_model_input(frames: torch.Tensor) -> torch.Tensor:
     """uint8 (B, T, H, W, C) → float (B, T, C, H, W) in [-1, 1], the space the flow runs in."""
@@ -43,9 +45,10 @@ def velocity(model, x: torch.Tensor, t: torch.Tensor, caption: torch.Tensor) -> 
 
 
 def flow_loss(model, x0: torch.Tensor, caption: torch.Tensor, generator: torch.Generator | None,
-              time_mean: float, time_std: float) -> torch.Tensor:
-    """Mean squared error of the velocity at a random (logit-normal) time for each video."""
-    t = sample_times(x0.shape[0], x0.device, generator, time_mean, time_std)
+              cfg: DiffusionConfig) -> torch.Tensor:
+    """Mean squared error of the velocity at a random (logit-normal, `cfg.time_mean/time_std`) time for
+    each video."""
+    t = sample_times(x0.shape[0], x0.device, generator, cfg.time_mean, cfg.time_std)
     noise = torch.randn(x0.shape, device=x0.device, generator=generator, dtype=x0.dtype)
     tt = t.view(-1, *([1] * (x0.dim() - 1)))
     xt = (1 - tt) * x0 + tt * noise

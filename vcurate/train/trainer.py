@@ -54,7 +54,6 @@ class Trainer:
         )
         self.generator = torch.Generator(self.device).manual_seed(cfg.run.seed)
         self.step = 0
-        self.time_distribution = (cfg.diffusion.time_mean, cfg.diffusion.time_std)
         precision = cfg.run.precision
         self.bf16 = precision == "bf16" or (precision == "auto" and self.device.type == "cuda")
 
@@ -77,7 +76,7 @@ class Trainer:
             group["lr"] = self.lr()
         with self.autocast():
             caption = self.model.caption_embedding(tokens, drop)
-            loss = flow_loss(self.model, x0, caption, self.generator, *self.time_distribution)
+            loss = flow_loss(self.model, x0, caption, self.generator, self.cfg.diffusion)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.grad_clip)
         self.optimizer.step()
@@ -94,7 +93,7 @@ class Trainer:
         with self.autocast():
             caption = self.model.caption_embedding(tokens.to(self.device))
             return float(flow_loss(self.model, to_model_input(frames.to(self.device)), caption, generator,
-                                   *self.time_distribution))
+                                   self.cfg.diffusion))
 
     @torch.no_grad()
     def _update_ema(self) -> None:

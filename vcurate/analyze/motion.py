@@ -70,8 +70,8 @@ def prefiltered_luma(luma: np.ndarray, factor: int) -> np.ndarray:
     The rows are a strided view: OpenCV reads them in place."""
     if factor <= 1:
         return luma
-    step = max(k for k in range(1, factor // 4 + 1) if factor % k == 0) if factor >= 4 else 1
     factor = min(factor, *luma.shape[:2])  # at least one pixel out
+    step = max(k for k in range(1, factor // 4 + 1) if factor % k == 0) if factor >= 4 else 1
     out_h, out_w = luma.shape[0] // factor, luma.shape[1] // factor
     rows = luma[: out_h * factor : step, : out_w * factor]
     return cv2.resize(rows, (out_w, out_h), interpolation=cv2.INTER_AREA)

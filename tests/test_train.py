@@ -23,6 +23,7 @@ from vcurate.storage import locate
 from vcurate.train.data import (
     ShardError, ShardWindows, decode_clip, make_loader, resolve_shards, tar_samples, window_starts,
 )
+from vcurate.train.diffusion import flow_loss, to_model_input
 from vcurate.train.evalgen import detect, parse_caption
 from vcurate.train.sampling import generate, save_video
 from vcurate.train.trainer import RunError, Trainer, load_ema, read_checkpoint
@@ -158,7 +159,8 @@ def _fixed_batch(seed: int = 0):
     return frames.to(torch.uint8), tokens
 
 
-@pytest.mark.parametrize("variant", [{}, {"attention": "joint", "local_mixing": True, "rope": True}, {"rope": True}])
+@pytest.mark.parametrize("variant", [{}, {"attention": "joint", "local_mixing": True, "rope": True}, {"rope": True},
+                                     {"attention": "joint", "motion_bias": True}])
 def test_training_steps_decrease_the_loss_on_a_fixed_batch(variant):
     trainer = Trainer(tiny_train_config(model=variant), device="cpu")
     frames, tokens = _fixed_batch()
@@ -166,6 +168,37 @@ def test_training_steps_decrease_the_loss_on_a_fixed_batch(variant):
     for _ in range(30):
         trainer.train_step(frames, tokens)
     assert trainer.evaluate_loss(frames, tokens) < 0.8 * before
+
+
+@pytest.mark.parametrize("attention", ["factorized", "joint"])
+def test_every_block_parameter_learns_after_the_zero_gates_open(attention):
+    """adaLN-Zero gates start closed; a sub-layer whose own weights also started at zero would get no
+    gradient through its gate, nor its gate through it, and never train."""
+    options = {"attention": attention, "local_mixing": True, "rope": True, "motion_bias": attention == "joint"}
+    trainer = Trainer(tiny_train_config(model=options), device="cpu")
+    frames, tokens = _fixed_batch()
+    for _ in range(3):
+        trainer.train_step(frames, tokens)
+    trainer.model.zero_grad()
+    caption = trainer.model.caption_embedding(tokens)
+    flow_loss(trainer.model, to_model_input(frames), caption, torch.Generator().manual_seed(0), trainer.cfg.diffusion).backward()
+    dead = [name for name, p in trainer.model.blocks.named_parameters() if p.grad is None or not p.grad.abs().sum()]
+    assert not dead
+
+
+def test_motion_bias_gives_each_offset_between_patches_its_own_entry():
+    model = Trainer(tiny_train_config(model={"attention": "joint", "motion_bias": True}), device="cpu").model
+    grid = model.grid
+    coords = [(t, r, c) for t in range(model.frames) for r in range(grid) for c in range(grid)]  # frame-major tokens
+    entry_of: dict[tuple, int] = {}
+    for i, a in enumerate(coords):
+        for j, b in enumerate(coords):
+            offset = tuple(x - y for x, y in zip(a, b))
+            assert entry_of.setdefault(offset, int(model.offset_index[i, j])) == int(model.offset_index[i, j])
+    assert len(set(entry_of.values())) == len(entry_of)  # distinct offsets, distinct entries
+    assert max(entry_of.values()) < model.blocks[0].motion.out_features // model.cfg.heads
+    with pytest.raises(ValueError, match="motion_bias needs model.attention: joint"):
+        tiny_train_config(model={"motion_bias": True})
 
 
 def test_rotary_scores_depend_on_the_offset_between_tokens_only():

@@ -62,6 +62,11 @@ class ModelConfig(Section):
         False, description="rotary position embeddings in every attention (frame, row and column offsets): "
         "attention can look a fixed step back in time and across in space, the pattern of a moving object"
     )
+    motion_bias: bool = Field(
+        False, description="joint attention only: the caption and time set a bias of the attention scores for every "
+        "(frame, row, column) offset between patches, so a caption can make each patch look where its content was "
+        "in the previous frame, the pattern of motion in one direction"
+    )
     heads: int = Field(4, ge=1)
     patch: int = Field(4, ge=1, description="patch side in pixels; data.size must be a multiple")
     mlp_ratio: float = Field(4.0, gt=0)
@@ -72,6 +77,9 @@ class ModelConfig(Section):
     def _check(self) -> "ModelConfig":
         if self.dim % self.heads or self.text_dim % self.heads:
             raise ValueError("model.dim and model.text_dim must be multiples of model.heads")
+        if self.motion_bias and self.attention != "joint":
+            raise ValueError("model.motion_bias needs model.attention: joint (factorized attention has no "
+                             "offsets across both space and time)")
         return self
 
 

@@ -65,6 +65,8 @@ class Attention(nn.Module):
         q, k, v = self.qkv(x).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
         if angles is not None:
             q, k = rotate(q, angles), rotate(k, angles)
+        if bias is not None:
+            bias = bias.to(q.dtype)  # under autocast q is bf16 while the condition's bias is fp32
         return self.out(F.scaled_dot_product_attention(q, k, v, attn_mask=bias).transpose(1, 2).reshape(b, n, d))
 
 
@@ -107,7 +109,7 @@ class SpaceTimeBlock(nn.Module):
             h = modulate(self.norms[0](x), mods[0], mods[1]).reshape(b, t * n, d)
             bias = None
             if self.motion is not None:
-                bias = self.motion(F.silu(cond)).view(b, self.attentions[0].heads, -1)[:, :, offset_index].to(h.dtype)
+                bias = self.motion(F.silu(cond)).view(b, self.attentions[0].heads, -1)[:, :, offset_index]
             x = x + mods[2] * self.attentions[0](h, angles.get("joint"), bias).view(b, t, n, d)
         else:
             h = modulate(self.norms[0](x), mods[0], mods[1]).reshape(b * t, n, d)

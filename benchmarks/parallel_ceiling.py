@@ -23,10 +23,12 @@ from results_io import save, stamp  # benchmarks/results_io.py
 
 DECODE = """
 import sys, time
+from vcurate.config import PipelineConfig
 from vcurate.media.frames import decode_pass
+analysis = PipelineConfig().analysis  # the pipeline's decode: same analysis size and threads
 started = time.perf_counter()
 for path in sys.argv[1:]:
-    decode_pass(path, [], 144, 1)
+    decode_pass(path, [], analysis.short_side, analysis.decode_threads)
 print(time.perf_counter() - started)
 """
 

@@ -104,12 +104,13 @@ class SpaceTimeBlock(nn.Module):
         `offset_index`: (t*n, t*n) index of the offset between each pair of tokens (motion bias)."""
         b, t, n, d = x.shape
         angles = angles or {}
-        mods = self.ada(F.silu(cond))[:, None, None].chunk(3 * len(self.norms), dim=-1)
+        silu_cond = F.silu(cond)  # shared by the adaLN modulations and the motion bias
+        mods = self.ada(silu_cond)[:, None, None].chunk(3 * len(self.norms), dim=-1)
         if self.joint:
             h = modulate(self.norms[0](x), mods[0], mods[1]).reshape(b, t * n, d)
             bias = None
             if self.motion is not None:
-                bias = self.motion(F.silu(cond)).view(b, self.attentions[0].heads, -1)[:, :, offset_index]
+                bias = self.motion(silu_cond).view(b, self.attentions[0].heads, -1)[:, :, offset_index]
             x = x + mods[2] * self.attentions[0](h, angles.get("joint"), bias).view(b, t, n, d)
         else:
             h = modulate(self.norms[0](x), mods[0], mods[1]).reshape(b * t, n, d)
@@ -166,12 +167,12 @@ class VideoDiT(nn.Module):
         self.text_proj = nn.Linear(cfg.text_dim, d)
         self.null_caption = nn.Parameter(torch.zeros(cfg.text_dim))
         local_grid = self.grid if cfg.local_mixing else None
+        # (frame, row, column) of every patch, (frames, grid, grid): where RoPE and the motion bias look
+        frame, row, col = torch.meshgrid(torch.arange(frames), torch.arange(self.grid), torch.arange(self.grid), indexing="ij")
         offsets = 0
         if cfg.motion_bias:  # buffer: rebuilt from the config, not saved in checkpoints
-            frame, row, col = (c.reshape(-1) for c in torch.meshgrid(
-                torch.arange(frames), torch.arange(self.grid), torch.arange(self.grid), indexing="ij"))
             span = 2 * self.grid - 1
-            dt, dr, dc = (a[:, None] - a[None, :] for a in (frame, row, col))
+            dt, dr, dc = (a.reshape(-1)[:, None] - a.reshape(-1)[None, :] for a in (frame, row, col))
             index = ((dt + frames - 1) * span + dr + self.grid - 1) * span + dc + self.grid - 1
             self.register_buffer("offset_index", index, persistent=False)
             offsets = (2 * frames - 1) * span * span
@@ -179,7 +180,6 @@ class VideoDiT(nn.Module):
             SpaceTimeBlock(d, cfg.heads, cfg.mlp_ratio, cfg.attention == "joint", local_grid, offsets) for _ in range(cfg.depth)
         )
         if cfg.rope:  # buffers, so they follow the model to its device; not saved in checkpoints
-            frame, row, col = torch.meshgrid(torch.arange(frames), torch.arange(self.grid), torch.arange(self.grid), indexing="ij")
             head_dim = d // cfg.heads
             for name, coords in (("joint", torch.stack([frame, row, col], -1).reshape(-1, 3)),
                                  ("space", torch.stack([row[0], col[0]], -1).reshape(-1, 2)),

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 import webdataset as wds
 import yaml
 
@@ -159,8 +160,11 @@ def _fixed_batch(seed: int = 0):
     return frames.to(torch.uint8), tokens
 
 
-@pytest.mark.parametrize("variant", [{}, {"attention": "joint", "local_mixing": True, "rope": True}, {"rope": True},
-                                     {"attention": "joint", "motion_bias": True}])
+FACTORIZED = {"attention": "factorized", "motion_bias": False, "rope": False, "local_mixing": False}
+
+
+@pytest.mark.parametrize("variant", [{}, FACTORIZED, {**FACTORIZED, "rope": True, "local_mixing": True},
+                                     {"motion_bias": False}])
 def test_training_steps_decrease_the_loss_on_a_fixed_batch(variant):
     trainer = Trainer(tiny_train_config(model=variant), device="cpu")
     frames, tokens = _fixed_batch()
@@ -186,19 +190,40 @@ def test_every_block_parameter_learns_after_the_zero_gates_open(attention):
     assert not dead
 
 
-def test_motion_bias_gives_each_offset_between_patches_its_own_entry():
-    model = Trainer(tiny_train_config(model={"attention": "joint", "motion_bias": True}), device="cpu").model
-    grid = model.grid
-    coords = [(t, r, c) for t in range(model.frames) for r in range(grid) for c in range(grid)]  # frame-major tokens
-    entry_of: dict[tuple, int] = {}
-    for i, a in enumerate(coords):
-        for j, b in enumerate(coords):
-            offset = tuple(x - y for x, y in zip(a, b))
-            assert entry_of.setdefault(offset, int(model.offset_index[i, j])) == int(model.offset_index[i, j])
-    assert len(set(entry_of.values())) == len(entry_of)  # distinct offsets, distinct entries
-    assert max(entry_of.values()) < model.blocks[0].motion.out_features // model.cfg.heads
+def test_motion_bias_channels_add_a_quadratic_form_of_the_token_offset_to_the_scores():
+    from vcurate.train.model import Attention, offset_bias_features
+
+    g = torch.Generator().manual_seed(0)
+    batch, heads, n, head_dim = 2, 3, 30, 8
+    coords, coef = torch.randn(n, 3, generator=g), torch.randn(batch, heads, 9, generator=g)
+    attention = Attention(heads * head_dim, heads)
+    x = torch.randn(batch, n, heads * head_dim, generator=g)
+    upper = torch.triu_indices(3, 3)
+    a = torch.zeros(batch, heads, 3, 3)
+    a[..., upper[0], upper[1]] = coef[..., :6]
+    a = (a + a.transpose(-1, -2)) / 2
+    offset = coords[:, None] - coords[None]  # query minus key
+    bias = torch.einsum("nmi,bhij,nmj->bhnm", offset, a, offset) + torch.einsum("bhj,nmj->bhnm", coef[..., 6:], offset)
+    q, k, v = attention.qkv(x).view(batch, n, 3, heads, head_dim).permute(2, 0, 3, 1, 4)
+    expected = F.scaled_dot_product_attention(q, k, v, attn_mask=bias).transpose(1, 2).reshape(batch, n, -1)
+    assert torch.allclose(attention(x, None, offset_bias_features(coef, coords)), attention.out(expected), atol=1e-5)
     with pytest.raises(ValueError, match="motion_bias needs model.attention: joint"):
-        tiny_train_config(model={"motion_bias": True})
+        tiny_train_config(model={"attention": "factorized", "motion_bias": True})
+
+
+def test_motion_weight_adds_weight_only_to_the_error_that_changes_over_frames():
+    from vcurate.train.config import DiffusionConfig
+
+    x0 = torch.zeros(2, 4, 3, 8, 8)
+    still = torch.full_like(x0, 0.3)  # the same error in every frame
+    moving = still * torch.tensor([1.0, -1.0, 1.0, -1.0]).view(1, 4, 1, 1, 1)  # zero mean over frames
+
+    def loss(offset, weight):
+        model = lambda x, t, caption: x0 + offset  # noqa: E731 - a stand-in network with a fixed error
+        return float(flow_loss(model, x0, None, torch.Generator().manual_seed(0), DiffusionConfig(motion_weight=weight)))
+
+    assert loss(still, 3.0) == pytest.approx(loss(still, 0.0))
+    assert loss(moving, 3.0) == pytest.approx(4 * loss(moving, 0.0))
 
 
 def test_rotary_scores_depend_on_the_offset_between_tokens_only():

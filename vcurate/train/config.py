@@ -63,9 +63,9 @@ class ModelConfig(Section):
         "attention can look a fixed step back in time and across in space, the pattern of a moving object"
     )
     motion_bias: bool = Field(
-        False, description="joint attention only: the caption and time set a bias of the attention scores for every "
-        "(frame, row, column) offset between patches, so a caption can make each patch look where its content was "
-        "in the previous frame, the pattern of motion in one direction"
+        False, description="joint attention only: the caption and time set, per head, a quadratic bias of the "
+        "attention scores in the (frame, row, column) offset between patches, so a caption can make each patch "
+        "look where its content was in the previous frame, the pattern of motion in one direction"
     )
     heads: int = Field(4, ge=1)
     patch: int = Field(4, ge=1, description="patch side in pixels; data.size must be a multiple")
@@ -79,7 +79,7 @@ class ModelConfig(Section):
             raise ValueError("model.dim and model.text_dim must be multiples of model.heads")
         if self.motion_bias and self.attention != "joint":
             raise ValueError("model.motion_bias needs model.attention: joint (factorized attention has no "
-                             "offsets across both space and time)")
+                             "offsets across both space and time); with factorized attention set motion_bias: false")
         return self
 
 
@@ -90,6 +90,11 @@ class DiffusionConfig(Section):
         "them on t = 0.5, positive values favour noisier inputs, where the layout is decided"
     )
     time_std: float = Field(0.8, gt=0, description="spread of the logit-normal training times")
+    motion_weight: float = Field(
+        0.0, ge=0, description="extra weight of the part of the error that changes from frame to frame (the "
+        "error minus its mean over frames): a still background is most of every video, and without it the "
+        "error of a still object where a moving one belongs is a small share of the loss"
+    )
     sample_steps: int = Field(30, ge=1, description="Euler steps of the rectified-flow sampler")
     guidance: float = Field(4.0, ge=1, description="classifier-free guidance scale (1 = off)")
 

@@ -12,7 +12,6 @@ velocities for classifier-free guidance.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from vcurate.train.config import DiffusionConfig
 
@@ -47,12 +46,17 @@ def velocity(model, x: torch.Tensor, t: torch.Tensor, caption: torch.Tensor) -> 
 def flow_loss(model, x0: torch.Tensor, caption: torch.Tensor, generator: torch.Generator | None,
               cfg: DiffusionConfig) -> torch.Tensor:
     """Mean squared error of the velocity at a random (logit-normal, `cfg.time_mean/time_std`) time for
-    each video."""
+    each (B, T, C, H, W) video, plus `cfg.motion_weight` times the squared error of its part that
+    changes over frames (the error minus its mean over T)."""
     t = sample_times(x0.shape[0], x0.device, generator, cfg.time_mean, cfg.time_std)
     noise = torch.randn(x0.shape, device=x0.device, generator=generator, dtype=x0.dtype)
     tt = t.view(-1, *([1] * (x0.dim() - 1)))
     xt = (1 - tt) * x0 + tt * noise
-    return F.mse_loss(velocity(model, xt, t, caption), (noise - x0).float())
+    error = velocity(model, xt, t, caption) - (noise - x0).float()
+    loss = error.square().mean()
+    if cfg.motion_weight:
+        loss = loss + cfg.motion_weight * (error - error.mean(dim=1, keepdim=True)).square().mean()
+    return loss
 
 
 @torch.no_grad()

@@ -1,21 +1,22 @@
-"""A compact text-to-video diffusion transformer with factorized space-time attention.
+"""A compact text-to-video diffusion transformer with space-time attention and a caption-set motion bias.
 
-Frames are cut into patches; every block attends within each frame (space), then across frames at
-each patch position (time), then applies an MLP. Time attention is what lets the model keep an
-object's identity and motion consistent from frame to frame. The caption is read by a small learned
-transformer over CLIP BPE tokens; its pooled embedding plus the diffusion time condition every block
-through adaptive LayerNorm (DiT's adaLN-Zero), and a learned null caption stands in for dropped
-captions so classifier-free guidance works.
+Frames are cut into patches; every block attends over all patches of all frames (joint attention) or,
+factorized, within each frame (space) and then across frames at each patch position (time), then
+applies an MLP. The caption is read by a small learned transformer over CLIP BPE tokens; its pooled
+embedding plus the diffusion time condition every block through adaptive LayerNorm (DiT's
+adaLN-Zero), and a learned null caption stands in for dropped captions so classifier-free guidance
+works.
 
-Options (ModelConfig): joint instead of factorized attention; rotary embeddings of frame, row and
-column offsets; local mixing, a depthwise 3x3x3 convolution over the patch grid that lets a patch see
-its neighbours in the adjacent frames (at equal steps it cut the generated objects' temporal jitter
-from 8.5 % to 6.2 % of the frame side on synthetic seed 21); with joint attention, a motion bias: the
-condition (caption and time) sets an attention-score bias per (frame, row, column) offset between
-patches. Without it the model's samples keep objects still (temporal attention learns to average the
-still background over frames, and the object with it; direction at chance); with it a caption can make
-every patch look where its content was a frame earlier, one offset per direction (direction 0.57 on
-synthetic seed 21 at equal steps).
+Options (ModelConfig): rotary embeddings of frame, row and column offsets; local mixing, a depthwise
+3x3x3 convolution over the patch grid that lets a patch see its neighbours in the adjacent frames (at
+equal steps it cut the generated objects' temporal jitter from 8.5 % to 6.2 % of the frame side on
+synthetic seed 21); with joint attention, the motion bias: the condition (caption and time) sets, per
+head, a quadratic form of the (frame, row, column) offset between patches that is added to the
+attention scores. Without it the samples keep objects still (temporal attention learns to average
+the still background over frames, and the object with it; direction at chance); with it a caption
+can make every patch look where its content was a frame earlier, v patches away. The form is carried
+by four extra query/key channels, so attention keeps its fast unmasked kernels (an earlier full table
+of one bias per offset, applied as a mask, halved the step rate).
 """
 
 from __future__ import annotations
@@ -52,6 +53,26 @@ def rotate(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
     return torch.cat([first * cos - second * sin, first * sin + second * cos], dim=-1)
 
 
+def offset_bias_features(coef: torch.Tensor, coords: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Extra query and key channels whose dot products add a quadratic bias of the offset between tokens
+    to the attention scores, so the bias costs a few channels instead of an (n, n) mask.
+
+    coef: (B, heads, 9), the upper triangle of a symmetric A (6) then b (3); coords: (n, 3) token
+    (frame, row, column). The bias of query i on key k is d^T A d + b^T d with d = x_i - x_k; its terms in
+    x_i alone are the same for every key, which softmax ignores, leaving -2 x_i^T A x_k + x_k^T A x_k - b^T x_k:
+    query channels (x_i, 1), key channels (-2 A x_k, x_k^T A x_k - b^T x_k). A tube -|d_space - v d_frame|^2
+    is one such form: each patch looks where its content was, v patches a frame away."""
+    upper = torch.triu_indices(3, 3, device=coef.device)
+    a = coef.new_zeros(*coef.shape[:2], 3, 3)
+    a[..., upper[0], upper[1]] = coef[..., :6]
+    a = (a + a.transpose(-1, -2)) / 2  # the diagonal counts once, each off-diagonal pair shares its coefficient
+    ax = torch.einsum("bhij,nj->bhni", a, coords)
+    key_only = (coords * ax).sum(-1) - torch.einsum("bhj,nj->bhn", coef[..., 6:], coords)
+    keys = torch.cat([-2 * ax, key_only.unsqueeze(-1)], dim=-1)
+    queries = F.pad(coords, (0, 1), value=1.0).expand_as(keys)
+    return queries, keys
+
+
 class Attention(nn.Module):
     def __init__(self, dim: int, heads: int):
         super().__init__()
@@ -59,15 +80,22 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(dim, dim * 3)
         self.out = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor, angles: torch.Tensor | None = None, bias: torch.Tensor | None = None) -> torch.Tensor:
-        """`bias`: (B, heads, n, n) added to the attention scores."""
+    def forward(self, x: torch.Tensor, angles: torch.Tensor | None = None,
+                extra: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """`extra`: (B, heads, n, e) query and key channels appended to the scaled scores (offset_bias_features)."""
         b, n, d = x.shape
-        q, k, v = self.qkv(x).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        head_dim = d // self.heads
+        q, k, v = self.qkv(x).view(b, n, 3, self.heads, head_dim).permute(2, 0, 3, 1, 4)
         if angles is not None:
             q, k = rotate(q, angles), rotate(k, angles)
-        if bias is not None:
-            bias = bias.to(q.dtype)  # under autocast q is bf16 while the condition's bias is fp32
-        return self.out(F.scaled_dot_product_attention(q, k, v, attn_mask=bias).transpose(1, 2).reshape(b, n, d))
+        if extra is None:
+            out = F.scaled_dot_product_attention(q, k, v)
+        else:
+            pad = -(head_dim + extra[0].shape[-1]) % 8  # CPU kernels run fastest on widths that are multiples of 8
+            q = F.pad(torch.cat([q * head_dim**-0.5, extra[0].to(q.dtype)], -1), (0, pad))
+            k = F.pad(torch.cat([k, extra[1].to(k.dtype)], -1), (0, pad))
+            out = F.scaled_dot_product_attention(q, k, F.pad(v, (0, q.shape[-1] - head_dim)), scale=1.0)[..., :head_dim]
+        return self.out(out.transpose(1, 2).reshape(b, n, d))
 
 
 class SpaceTimeBlock(nn.Module):
@@ -76,12 +104,13 @@ class SpaceTimeBlock(nn.Module):
     all patches of all frames, so a patch sees where the object was in the other frames in one step."""
 
     def __init__(self, dim: int, heads: int, mlp_ratio: float, joint: bool = False, grid: int | None = None,
-                 offsets: int = 0):
+                 motion_bias: bool = False):
         super().__init__()
         self.joint, self.grid = joint, grid
-        # Optional motion bias (joint attention): the condition sets an attention-score bias for every
-        # (frame, row, column) offset between tokens. Zero-initialised: no bias until it is learnt.
-        self.motion = nn.Linear(dim, heads * offsets) if offsets else None
+        # Optional motion bias (joint attention): the condition sets, per head, a quadratic bias of the
+        # attention scores in the (frame, row, column) offset between tokens (offset_bias_features).
+        # Zero-initialised: no bias until it is learnt.
+        self.motion = nn.Linear(dim, heads * 9) if motion_bias else None
         if self.motion is not None:
             nn.init.zeros_(self.motion.weight)
             nn.init.zeros_(self.motion.bias)
@@ -99,19 +128,19 @@ class SpaceTimeBlock(nn.Module):
         nn.init.zeros_(self.ada.bias)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor, angles: dict[str, torch.Tensor] | None = None,
-                offset_index: torch.Tensor | None = None) -> torch.Tensor:
+                coords: torch.Tensor | None = None) -> torch.Tensor:
         """`angles`: rotary angles of the "joint" tokens (frame-major) or of the "space" and "time" axes;
-        `offset_index`: (t*n, t*n) index of the offset between each pair of tokens (motion bias)."""
+        `coords`: (t*n, 3) centred (frame, row, column) of the joint tokens (motion bias)."""
         b, t, n, d = x.shape
         angles = angles or {}
         silu_cond = F.silu(cond)  # shared by the adaLN modulations and the motion bias
         mods = self.ada(silu_cond)[:, None, None].chunk(3 * len(self.norms), dim=-1)
         if self.joint:
             h = modulate(self.norms[0](x), mods[0], mods[1]).reshape(b, t * n, d)
-            bias = None
+            extra = None
             if self.motion is not None:
-                bias = self.motion(silu_cond).view(b, self.attentions[0].heads, -1)[:, :, offset_index]
-            x = x + mods[2] * self.attentions[0](h, angles.get("joint"), bias).view(b, t, n, d)
+                extra = offset_bias_features(self.motion(silu_cond).view(b, self.attentions[0].heads, 9), coords)
+            x = x + mods[2] * self.attentions[0](h, angles.get("joint"), extra).view(b, t, n, d)
         else:
             h = modulate(self.norms[0](x), mods[0], mods[1]).reshape(b * t, n, d)
             x = x + mods[2] * self.attentions[0](h, angles.get("space")).view(b, t, n, d)
@@ -169,15 +198,13 @@ class VideoDiT(nn.Module):
         local_grid = self.grid if cfg.local_mixing else None
         # (frame, row, column) of every patch, (frames, grid, grid): where RoPE and the motion bias look
         frame, row, col = torch.meshgrid(torch.arange(frames), torch.arange(self.grid), torch.arange(self.grid), indexing="ij")
-        offsets = 0
-        if cfg.motion_bias:  # buffer: rebuilt from the config, not saved in checkpoints
-            span = 2 * self.grid - 1
-            dt, dr, dc = (a.reshape(-1)[:, None] - a.reshape(-1)[None, :] for a in (frame, row, col))
-            index = ((dt + frames - 1) * span + dr + self.grid - 1) * span + dc + self.grid - 1
-            self.register_buffer("offset_index", index, persistent=False)
-            offsets = (2 * frames - 1) * span * span
+        if cfg.motion_bias:  # buffer: rebuilt from the config, not saved in checkpoints; centred, so the
+            # bias channels stay small (frame-major: the first f frames' rows serve a shorter video)
+            coords = torch.stack([frame, row, col], -1).reshape(-1, 3).float()
+            self.register_buffer("token_coords", coords - coords.mean(0), persistent=False)
         self.blocks = nn.ModuleList(
-            SpaceTimeBlock(d, cfg.heads, cfg.mlp_ratio, cfg.attention == "joint", local_grid, offsets) for _ in range(cfg.depth)
+            SpaceTimeBlock(d, cfg.heads, cfg.mlp_ratio, cfg.attention == "joint", local_grid, cfg.motion_bias)
+            for _ in range(cfg.depth)
         )
         if cfg.rope:  # buffers, so they follow the model to its device; not saved in checkpoints
             head_dim = d // cfg.heads
@@ -209,9 +236,9 @@ class VideoDiT(nn.Module):
         angles = {}
         if self.cfg.rope:  # tables are frame-major: the first f frames' rows serve a shorter video
             angles = {"joint": self.rope_joint[: f * g * g], "space": self.rope_space, "time": self.rope_time[:f]}
-        offset_index = self.offset_index[: f * g * g, : f * g * g] if self.cfg.motion_bias else None
+        coords = self.token_coords[: f * g * g] if self.cfg.motion_bias else None
         for block in self.blocks:
-            tokens = block(tokens, cond, angles, offset_index)
+            tokens = block(tokens, cond, angles, coords)
         shift, scale = self.final_ada(F.silu(cond))[:, None, None].chunk(2, dim=-1)
         out = self.unpatchify(modulate(self.final_norm(tokens), shift, scale))  # (B, T, g*g, p*p*C)
         out = out.view(b, f, g, g, p, p, c).permute(0, 1, 6, 2, 4, 3, 5)

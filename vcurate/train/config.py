@@ -15,8 +15,8 @@ class DataConfig(Section):
         None, description="webdataset shards: a folder, glob or brace pattern, local or in an object store, e.g. "
         "out/shards/shard-{000000..000009}.tar or s3://bucket/out/shards (`--shards` overrides)"
     )
-    frames: int = Field(8, ge=2, description="frames per training window")
-    stride: int = Field(3, ge=1, description="take every Nth source frame, so a window spans frames*stride source frames")
+    frames: int = Field(6, ge=2, description="frames per training window")
+    stride: int = Field(6, ge=1, description="take every Nth source frame, so a window spans frames*stride source frames")
     size: int = Field(24, ge=8, description="training frames are size x size pixels")
     aspect: Literal["crop", "squash"] = Field(
         "crop", description="crop: the centred square of each frame (keeps shapes, loses the sides of wide "
@@ -50,20 +50,20 @@ class ModelConfig(Section):
     dim: int = Field(96, ge=16, description="transformer width")
     depth: int = Field(4, ge=1, description="space-time blocks (each: attention, then MLP)")
     attention: Literal["factorized", "joint"] = Field(
-        "factorized", description="factorized: spatial attention within frames, then temporal attention across "
+        "joint", description="factorized: spatial attention within frames, then temporal attention across "
         "frames; joint: one attention over all patches of all frames (costlier with many frames or patches)"
     )
     local_mixing: bool = Field(
-        False, description="add a depthwise 3x3x3 convolution over the (frame, row, column) patch grid to every "
+        True, description="add a depthwise 3x3x3 convolution over the (frame, row, column) patch grid to every "
         "block: each patch sees its neighbours in the previous and next frames directly, where an object that "
         "moves less than a patch per frame is found"
     )
     rope: bool = Field(
-        False, description="rotary position embeddings in every attention (frame, row and column offsets): "
+        True, description="rotary position embeddings in every attention (frame, row and column offsets): "
         "attention can look a fixed step back in time and across in space, the pattern of a moving object"
     )
     motion_bias: bool = Field(
-        False, description="joint attention only: the caption and time set, per head, a quadratic bias of the "
+        True, description="joint attention only: the caption and time set, per head, a quadratic bias of the "
         "attention scores in the (frame, row, column) offset between patches, so a caption can make each patch "
         "look where its content was in the previous frame, the pattern of motion in one direction"
     )
@@ -91,12 +91,12 @@ class DiffusionConfig(Section):
     )
     time_std: float = Field(0.8, gt=0, description="spread of the logit-normal training times")
     motion_weight: float = Field(
-        0.0, ge=0, description="extra weight of the part of the error that changes from frame to frame (the "
+        4.0, ge=0, description="extra weight of the part of the error that changes from frame to frame (the "
         "error minus its mean over frames): a still background is most of every video, and without it the "
         "error of a still object where a moving one belongs is a small share of the loss"
     )
     sample_steps: int = Field(30, ge=1, description="Euler steps of the rectified-flow sampler")
-    guidance: float = Field(4.0, ge=1, description="classifier-free guidance scale (1 = off)")
+    guidance: float = Field(2.5, ge=1, description="classifier-free guidance scale (1 = off)")
 
 
 class OptimConfig(Section):

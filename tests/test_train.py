@@ -198,12 +198,10 @@ def test_motion_bias_channels_add_a_quadratic_form_of_the_token_offset_to_the_sc
     coords, coef = torch.randn(n, 3, generator=g), torch.randn(batch, heads, 9, generator=g)
     attention = Attention(heads * head_dim, heads)
     x = torch.randn(batch, n, heads * head_dim, generator=g)
-    upper = torch.triu_indices(3, 3)
-    a = torch.zeros(batch, heads, 3, 3)
-    a[..., upper[0], upper[1]] = coef[..., :6]
-    a = (a + a.transpose(-1, -2)) / 2
-    offset = coords[:, None] - coords[None]  # query minus key
-    bias = torch.einsum("nmi,bhij,nmj->bhnm", offset, a, offset) + torch.einsum("bhj,nmj->bhnm", coef[..., 6:], offset)
+    dt, dr, dc = (coords[:, None, i] - coords[None, :, i] for i in range(3))  # query minus key, (n, n)
+    # coef: the monomials dt², dt·dr, dt·dc, dr², dr·dc, dc², then dt, dr, dc
+    monomials = torch.stack([dt * dt, dt * dr, dt * dc, dr * dr, dr * dc, dc * dc, dt, dr, dc])
+    bias = torch.einsum("bhk,knm->bhnm", coef, monomials)
     q, k, v = attention.qkv(x).view(batch, n, 3, heads, head_dim).permute(2, 0, 3, 1, 4)
     expected = F.scaled_dot_product_attention(q, k, v, attn_mask=bias).transpose(1, 2).reshape(batch, n, -1)
     assert torch.allclose(attention(x, None, offset_bias_features(coef, coords)), attention.out(expected), atol=1e-5)

@@ -198,17 +198,17 @@ class VideoDiT(nn.Module):
         local_grid = self.grid if cfg.local_mixing else None
         # (frame, row, column) of every patch, (frames, grid, grid): where RoPE and the motion bias look
         frame, row, col = torch.meshgrid(torch.arange(frames), torch.arange(self.grid), torch.arange(self.grid), indexing="ij")
+        positions = torch.stack([frame, row, col], -1).reshape(-1, 3)  # frame-major: the first f frames' rows serve a shorter video
         if cfg.motion_bias:  # buffer: rebuilt from the config, not saved in checkpoints; centred, so the
-            # bias channels stay small (frame-major: the first f frames' rows serve a shorter video)
-            coords = torch.stack([frame, row, col], -1).reshape(-1, 3).float()
-            self.register_buffer("token_coords", coords - coords.mean(0), persistent=False)
+            # bias channels stay small
+            self.register_buffer("token_coords", positions.float() - positions.float().mean(0), persistent=False)
         self.blocks = nn.ModuleList(
             SpaceTimeBlock(d, cfg.heads, cfg.mlp_ratio, cfg.attention == "joint", local_grid, cfg.motion_bias)
             for _ in range(cfg.depth)
         )
         if cfg.rope:  # buffers, so they follow the model to its device; not saved in checkpoints
             head_dim = d // cfg.heads
-            for name, coords in (("joint", torch.stack([frame, row, col], -1).reshape(-1, 3)),
+            for name, coords in (("joint", positions),
                                  ("space", torch.stack([row[0], col[0]], -1).reshape(-1, 2)),
                                  ("time", torch.arange(frames)[:, None])):
                 self.register_buffer(f"rope_{name}", rotary_angles(coords, head_dim), persistent=False)

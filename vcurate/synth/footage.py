@@ -18,7 +18,8 @@ Sources are never magnified: a video's size is one at which every source it uses
 source pixels to spare. Shots come only from stretches of a source between candidate cuts of a
 sensitive content detector, and skip flat frames (fades to black, blank title cards), so a shot
 never spans a cut or shows nothing. Consecutive shots come from different sources, so each cut of
-the output is visible. A video plays all its shots at the frame rate of its first source.
+the output is visible. A video plays all its shots at the frame rate of its first source (25 fps
+when that is below `min_fps`: a frame rate no archive would keep is not what is measured here).
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class FootageSpec:
     p_low_light: float = 0.15
     p_letterbox: float = 0.1
     flat_std: float = 6.0  # luma standard deviation below which a frame counts as flat (never used in a shot)
+    min_fps: float = 15.0  # a video plays at its first source's rate, or at 25 fps when that is lower than this
     cut_threshold: float = 20.0  # content-detector threshold for cuts inside a source (more sensitive than the pipeline's)
 
 
@@ -430,7 +432,7 @@ def make_footage_archive(
         size = planner.video_size(chosen)
         if size is None:
             continue
-        fps = Fraction(chosen[0].fps).limit_denominator(1001)
+        fps = Fraction(chosen[0].fps if chosen[0].fps >= spec.min_fps else 25).limit_denominator(1001)
         shots = [planner.shot(source, size, float(fps)) for source in chosen]
         crf = int(rng.integers(spec.crf[0], spec.crf[1] + 1))
         rel = Path(f"footage_{seed}_{len(truth):04d}.mp4")

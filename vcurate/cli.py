@@ -100,6 +100,11 @@ def print_summary(summary) -> None:
     counts = summary.as_dict()
     table.add_row("videos", str(counts["videos"]))
     table.add_row("  failed", str(counts["failed"]))
+    skipped = summary.skipped_inputs
+    if skipped.files:
+        table.add_row("files skipped (not videos)", str(skipped.files))
+    if skipped.manifest_rows:
+        table.add_row("manifest rows without a video", str(skipped.manifest_rows))
     table.add_row("clips found", str(counts["clips"]))
     for reason, n in counts["reasons"].items():
         table.add_row(f"  rejected: {reason}", str(n))
@@ -108,6 +113,19 @@ def print_summary(summary) -> None:
     table.add_row("hours in / kept", f"{counts['hours_in']:.3f} / {counts['hours_kept']:.3f}")
     table.add_row("wall time (s)", f"{summary.seconds.get('wall', 0):.1f}")
     console.print(table)
+    shown = 10  # names in the terminal; run.json holds the first NAMES_KEPT
+
+    def names(items: list[str], count: int) -> str:
+        more = f", … ({count - shown} more; run.json lists {len(items)})" if count > shown else ""
+        return ", ".join(items[:shown]) + more
+
+    if skipped.files:
+        kinds = ", ".join(f".{e} {n}" if e else f"no extension {n}" for e, n in skipped.extensions.most_common(shown))
+        console.print(f"skipped {skipped.files} files whose extension is not in input.extensions ({kinds}): "
+                      f"{names(skipped.file_names, skipped.files)}", highlight=False)
+    if skipped.manifest_rows:
+        console.print(f"{skipped.manifest_rows} caption manifest rows name no video under the input root: "
+                      f"{names(skipped.manifest_names, skipped.manifest_rows)}", highlight=False)
 
 
 def _eval(args) -> None:

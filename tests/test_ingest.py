@@ -13,6 +13,7 @@ from tests.conftest import tiny_config
 from vcurate.cli import print_summary
 from vcurate.config import InputConfig
 from vcurate.job import run_job
+from vcurate.ledger import Ledger
 from vcurate.stages import ingest
 from vcurate.stages.ingest import SkippedInputs, iter_tasks
 
@@ -110,3 +111,27 @@ def test_skipped_inputs_reported_in_run_json_and_summary(mixed_archive, capsys):
     err = " ".join(capsys.readouterr().err.split())
     assert "files skipped (not videos) │ 2" in err and "manifest rows without a video │ 1" in err
     assert "(.mxf 1, .jpg 1): master.mxf, poster.jpg" in err and "name no video under the input root: moved/away.mp4" in err
+
+
+def test_a_resumed_run_reports_the_whole_input(mixed_archive, tmp_path, monkeypatch):
+    """The resumed attempt skips the committed videos but still lists the whole archive."""
+    reference, _ = mixed_archive
+    root = reference.parent
+    cfg = tiny_config(root, tmp_path / "out", align={"enabled": False})
+    cfg.shards.max_samples = 1  # a commit per kept clip
+    commit = Ledger.commit
+
+    def crash_on_second(self, *args):
+        if self.state.parts == 1:
+            raise RuntimeError("simulated crash")
+        commit(self, *args)
+
+    monkeypatch.setattr(Ledger, "commit", crash_on_second)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_job(cfg, engine="local", progress=False)
+    monkeypatch.setattr(Ledger, "commit", commit)
+    summary = run_job(cfg, engine="local", progress=False)
+    assert summary.status == "resumed"
+    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert run["skipped_inputs"] == json.loads((reference / "run.json").read_text())["skipped_inputs"]
+    assert summary.skipped_inputs.as_dict() == run["skipped_inputs"]

@@ -24,7 +24,7 @@ import pandas as pd
 
 from vcurate.config import PipelineConfig
 from vcurate.report.stats import Run, load_run
-from vcurate.rules import SCORE_RULES, ScoreRule, setting
+from vcurate.rules import SCORE_RULES, ScoreRule, rule_for, setting
 from vcurate.synth.eval import DEFECT_REASONS, shot_of
 from vcurate.synth.truth import read_truth
 
@@ -121,7 +121,7 @@ class RuleResult:
 def labelled_clips(run: Run, truth_path: str | Path) -> pd.DataFrame:
     """The run's clips of videos in the ground truth, with `faults`: those of the shot each clip overlaps most."""
     truth = {t.video: t for t in read_truth(truth_path)}
-    clips = run.clips[run.clips.video.isin(truth)].reset_index(drop=True)
+    clips = run.clips[run.clips.video.isin(list(truth))].reset_index(drop=True)
     faults = [set(shot_of(truth[v], s, e).defects) for v, s, e in zip(clips.video, clips.start_frame, clips.end_frame)]
     return clips.assign(faults=faults)
 
@@ -152,7 +152,7 @@ def _population(clips: pd.DataFrame, rule: ScoreRule, thresholds: dict, settings
     caught = clips.reasons.map(lambda rs: bool(others & set(rs))).to_numpy(dtype=bool)
     skipped = np.zeros(len(clips), dtype=bool)
     if rule.unless is not None:
-        guard = next(r for r in SCORE_RULES if r.reason == rule.unless)
+        guard = rule_for(rule.unless)
         if settings.enabled(guard) and thresholds.get(guard.reason) is not None:
             skipped = guard.beyond(clips[guard.score].to_numpy(dtype=float), thresholds[guard.reason])
     keep = ~unscored & ~caught & ~skipped
@@ -186,7 +186,7 @@ def calibrate_rule(clips: pd.DataFrame, rule: ScoreRule, settings: Settings, cur
     keep, result.excluded = _population(clips, rule, {**current, **proposed}, settings)
     result.positives, result.negatives = int((keep & positive).sum()), int((keep & ~positive).sum())
     if not keep.any():
-        result.note = f"no clip has {rule.score}"
+        result.note = f"no clip with {rule.score} is left to calibrate on"
         return result
     if result.positives == 0:
         result.note = f"no clip labelled {fault}: nothing to calibrate on"

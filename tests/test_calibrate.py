@@ -109,6 +109,11 @@ def test_calibrate_command_on_a_run(curated_without_clip, tmp_path, capsys):
     table = capsys.readouterr().out
     assert "shake" in table and "blur" in table and "upscaled" in table
 
+    assert main(["calibrate", str(out), "--truth", str(truth_path), "--target-precision", "0.99"]) == 0
+    printed = capsys.readouterr().out  # without --output the fragment follows the table
+    assert "target precision 0.99" in printed and printed.split("filters:\n", 1)[1].startswith("  shake:\n    max_score: ")
+    assert main(["calibrate", str(out), "--truth", str(truth_path), "--target-precision", "0"]) == 2
+
     cfg = load_config(fragment)  # the fragment alone is a valid pipeline YAML
     curves = json.loads((out / "calibration.json").read_text())["rules"]
     assert "low_alignment" not in curves  # CLIP was off

@@ -129,6 +129,11 @@ def print_summary(summary) -> None:
     counts = summary.as_dict()
     table.add_row("videos", str(counts["videos"]))
     table.add_row("  failed", str(counts["failed"]))
+    skipped = summary.skipped_inputs
+    if skipped.files:
+        table.add_row("files skipped (not videos)", str(skipped.files))
+    if skipped.manifest_rows:
+        table.add_row("manifest rows without a video", str(skipped.manifest_rows))
     table.add_row("clips found", str(counts["clips"]))
     for reason, n in counts["reasons"].items():
         table.add_row(f"  rejected: {reason}", str(n))
@@ -137,6 +142,19 @@ def print_summary(summary) -> None:
     table.add_row("hours in / kept", f"{counts['hours_in']:.3f} / {counts['hours_kept']:.3f}")
     table.add_row("wall time (s)", f"{summary.seconds.get('wall', 0):.1f}")
     console.print(table)
+    shown = 10  # names in the terminal; run.json holds the first NAMES_KEPT
+
+    def names(items: list[str], count: int) -> str:
+        more = f", … ({count - shown} more; run.json lists {len(items)})" if count > shown else ""
+        return ", ".join(items[:shown]) + more
+
+    if skipped.files:
+        kinds = ", ".join(f".{e} {n}" if e else f"no extension {n}" for e, n in skipped.extensions.most_common(shown))
+        console.print(f"skipped {skipped.files} files whose extension is not in input.extensions ({kinds}): "
+                      f"{names(skipped.file_names, skipped.files)}", highlight=False)
+    if skipped.manifest_rows:
+        console.print(f"{skipped.manifest_rows} caption manifest rows name no video under the input root: "
+                      f"{names(skipped.manifest_names, skipped.manifest_rows)}", highlight=False)
 
 
 def _eval(args) -> None:
@@ -149,6 +167,41 @@ def _eval(args) -> None:
     if not truth.is_file():
         raise UserError(f"ground truth not found: {truth}")
     print(json.dumps(evaluate(out, truth, args.tolerance), indent=2))
+
+
+def _calibrate(args) -> None:
+    from vcurate.calibrate import calibrate, curves_json, fragment_yaml
+    from vcurate.storage import locate
+
+    if not 0 < args.target_precision <= 1:
+        raise UserError("--target-precision must be a fraction in (0, 1]")
+    if not Path(args.truth).is_file():
+        raise UserError(f"ground truth not found: {args.truth}")
+    result = calibrate(args.output, args.truth, args.target_precision)
+    table = Table(title=f"vcurate calibrate {args.output}: target precision {args.target_precision:g}")
+    for column in ("filter", "score", "pos / neg", "now", "P", "R", "chosen", "P", "R"):
+        table.add_column(column, justify="left" if column in ("filter", "score") else "right")
+    fmt = lambda v, spec=".2f": "-" if v is None else format(v, spec)  # noqa: E731
+    notes = []
+    for r in result["rules"]:
+        now, chosen = r.current or {}, r.chosen or {}
+        table.add_row(r.rule.reason.value, f"{r.rule.score.removesuffix('_score')} {'>' if r.rule.side == 'above' else '<'}",
+                      f"{r.positives} / {r.negatives}",
+                      *(fmt(p.get(k), ".4g" if k == "threshold" else ".2f") for p in (now, chosen)
+                        for k in ("threshold", "precision", "recall")))
+        notes += [f"{r.rule.reason.value}: {n}" for n in (r.note, "" if r.enabled else "disabled in this run") if n]
+    Console().print(table)
+    for note in notes:
+        Console().print(note)
+    curves = locate(args.curves) if args.curves else locate(args.output) / "calibration.json"
+    curves.write_bytes(json.dumps(curves_json(result), indent=1).encode("utf-8"))
+    fragment = fragment_yaml(result)
+    if args.fragment:
+        Path(args.fragment).write_text(fragment, encoding="utf-8")
+        console.print(f"wrote {args.fragment}: merge its keys into the pipeline YAML")
+    else:
+        print(fragment, end="", flush=True)
+    console.print(f"precision/recall curves: {curves}")
 
 
 def _train(args) -> None:
@@ -289,6 +342,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--truth", required=True, help="ground_truth.jsonl written by `vcurate synth`")
     p.add_argument("--tolerance", type=int, default=2, help="frames a detected cut may be off by")
     p.set_defaults(fn=_eval)
+
+    p = sub.add_parser("calibrate", help="fit the score filters' thresholds on a run against ground truth")
+    p.add_argument("output", help="output folder of `vcurate run` over a labelled archive")
+    p.add_argument("--truth", required=True, help="ground_truth.jsonl of that archive")
+    p.add_argument("--target-precision", type=float, default=0.95,
+                   help="precision each filter must reach; the highest-recall threshold reaching it is chosen (default 0.95)")
+    p.add_argument("--output", dest="fragment", help="YAML fragment to write (default: printed after the table)")
+    p.add_argument("--curves", help="precision/recall curves JSON to write (default: OUTPUT/calibration.json)")
+    p.set_defaults(fn=_calibrate)
 
     p = sub.add_parser("stats", help="funnel and per-reason counts of a run (terminal table, or --json)")
     p.add_argument("output", help="output folder of `vcurate run`")

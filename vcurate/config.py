@@ -25,7 +25,12 @@ class InputConfig(Section):
     )
     path_column: str = "path"
     caption_column: str = "caption"
-    extensions: list[str] = Field(default_factory=lambda: ["mp4", "mov", "mkv", "webm", "avi"])
+    extensions: list[str] = Field(
+        default_factory=lambda: ["mp4", "mov", "mkv", "webm", "avi", "mpg", "mpeg", "ts", "m2ts", "m4v", "flv", "wmv",
+                                 "3gp", "ogv"],
+        description="file endings that count as videos (case-insensitive); other files, except hidden ones, caption "
+        "sidecars and the manifest, are counted and named in run.json as skipped_inputs",
+    )
 
 
 class OutputConfig(Section):

@@ -24,7 +24,7 @@ from vcurate.manifest import RecordWriter
 from vcurate.pipeline import chunked, decode_row, rows_for
 from vcurate.records import ClipRecord, VideoRecord
 from vcurate.stages.align import check_align_config, resolved_min_score
-from vcurate.stages.ingest import VideoTask, iter_tasks
+from vcurate.stages.ingest import SkippedInputs, VideoTask, iter_tasks
 from vcurate.stages.shard import ShardWriter
 from vcurate.storage import Location, locate
 
@@ -46,6 +46,7 @@ class RunSummary:
     seconds: dict[str, float] = field(default_factory=dict)
     hours_in: float = 0.0
     hours_kept: float = 0.0
+    skipped_inputs: SkippedInputs = field(default_factory=SkippedInputs)  # what the listing passed over
 
     def add_video(self, video: VideoRecord) -> None:
         self.videos += 1
@@ -72,7 +73,8 @@ class RunSummary:
         return cls(output, "complete", videos=counts.get("videos", 0), failed=counts.get("failed", 0),
                    clips=counts.get("clips", 0), kept=counts.get("kept", 0), reasons=Counter(counts.get("reasons", {})),
                    shards=list(info.get("shards", [])), seconds=info.get("stage_seconds", {}),
-                   hours_in=counts.get("hours_in", 0.0), hours_kept=counts.get("hours_kept", 0.0))
+                   hours_in=counts.get("hours_in", 0.0), hours_kept=counts.get("hours_kept", 0.0),
+                   skipped_inputs=SkippedInputs.from_dict(info.get("skipped_inputs", {})))
 
 
 class PartBuffer:
@@ -117,9 +119,10 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def pending_tasks(cfg: PipelineConfig, state: ResumeState) -> Iterator[VideoTask]:
-    """The archive's videos that no earlier attempt finished, in a stable order."""
-    return (task for task in iter_tasks(cfg.input) if task.video not in state.finished)
+def pending_tasks(cfg: PipelineConfig, state: ResumeState, skipped: SkippedInputs) -> Iterator[VideoTask]:
+    """The archive's videos that no earlier attempt finished, in a stable order. The whole archive is
+    listed on every attempt, so `skipped` describes the input in full after a resume too."""
+    return (task for task in iter_tasks(cfg.input, skipped) if task.video not in state.finished)
 
 
 def run_job(cfg: PipelineConfig, overwrite: bool = False, engine: str = "ray", progress: bool = True) -> RunSummary:
@@ -132,7 +135,8 @@ def run_job(cfg: PipelineConfig, overwrite: bool = False, engine: str = "ray", p
     ledger.check(overwrite)
     if ledger.completed_run is not None:
         return RunSummary.from_run_info(str(out), ledger.completed_run)
-    tasks = pending_tasks(cfg, ledger.state)
+    skipped_inputs = SkippedInputs()
+    tasks = pending_tasks(cfg, ledger.state, skipped_inputs)
     first = next(tasks, None)  # the input is checked (and listed lazily) before anything is written
     if cfg.align.enabled:
         check_align_config(cfg.align, fetch=True)
@@ -170,6 +174,7 @@ def run_job(cfg: PipelineConfig, overwrite: bool = False, engine: str = "ray", p
     buffer.commit([])  # rows after the last shard (rejected clips, failed videos)
 
     summary = compact(ledger, out, RunSummary(str(out), status, skipped))
+    summary.skipped_inputs = skipped_inputs
     summary.seconds = {"wall": round(time.perf_counter() - t0, 3), **{k: round(v, 3) for k, v in stage.items()}}
     run_info = {
         "started": started_at.isoformat(), "finished": datetime.now(timezone.utc).isoformat(),
@@ -177,6 +182,7 @@ def run_job(cfg: PipelineConfig, overwrite: bool = False, engine: str = "ray", p
         "config": cfg.model_dump(mode="json"), "result_settings": ledger.settings, "versions": _versions(),
         "stage_seconds": summary.seconds, "counts": summary.as_dict(), "shards": summary.shards,
         "thresholds": {"clip_score": resolved_min_score(cfg.align)} if cfg.align.enabled else {},
+        "skipped_inputs": skipped_inputs.as_dict(),
     }
     (out / RUN_FILE).write_bytes(json.dumps(run_info, indent=2).encode("utf-8"))
     ledger.remove_parts()

@@ -26,7 +26,8 @@ from vcurate.storage import Location
 PARTS = "parts"
 JOB_FILE = "job.json"
 RUN_FILE = "run.json"
-RESULT_FILES = ("clips.parquet", "videos.parquet", RUN_FILE, "report.html")
+# calibration.json is written by `vcurate calibrate` from a run's manifests: it goes with the run it describes
+RESULT_FILES = ("clips.parquet", "videos.parquet", RUN_FILE, "report.html", "calibration.json")
 _PART = re.compile(r"^part-(\d{6})\.json$")
 _SHARD = re.compile(r"^shard-(\d{6})\.tar$")
 

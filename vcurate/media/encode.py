@@ -20,13 +20,35 @@ def output_size(width: int, height: int, max_short_side: int) -> tuple[int, int]
     return w, h
 
 
+SEEK_MARGINS_S = (0.0, 1.0, 4.0, 16.0)  # how far before the clip a seek aims, tried in turn
+
+
+def _frames_from(container, stream, start_s: float, half: float):
+    """Decoded frames from a keyframe at or before start_s. Containers without an index (MPEG program
+    and transport streams) land after the asked time, and some land nowhere, so the seek aims further
+    back until the first frame is not after start_s, and the last resort is decoding from the beginning."""
+    seeked = False
+    for margin in SEEK_MARGINS_S if stream.time_base else ():
+        target = start_s - half - margin
+        if target <= 0:
+            break
+        container.seek(int(target / stream.time_base), stream=stream, backward=True)
+        seeked = True
+        frames = container.decode(stream)
+        first = next((f for f in frames if f.time is not None), None)
+        if first is not None and first.time <= start_s + half:
+            yield first
+            yield from frames
+            return
+    if seeked:
+        container.seek(0)
+    yield from container.decode(stream)
+
+
 def _clip_frames(container, stream, start_s: float, end_s: float, fps: float):
-    """Frames whose time lies in [start_s, end_s), reached by a backward seek to the keyframe before
-    start_s. Times are matched with half a frame's tolerance."""
+    """Frames whose time lies in [start_s, end_s). Times are matched with half a frame's tolerance."""
     half = 0.5 / fps if fps > 0 else 1e-3
-    if start_s > half and stream.time_base:
-        container.seek(int(max(0.0, start_s - half) / stream.time_base), stream=stream, backward=True)
-    for frame in container.decode(stream):
+    for frame in _frames_from(container, stream, start_s, half):
         t = frame.time
         if t is None:
             continue

@@ -9,14 +9,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from vcurate.rules import SCORE_RULES
 from vcurate.storage import locate
 
-# score column -> (config path of its threshold, which side is rejected)
+# score column -> (config path of its threshold, which side is rejected), from the filters' rule table
 SCORES: dict[str, tuple[tuple[str, ...], str]] = {
-    "shake_score": (("filters", "shake", "max_score"), "above"),
-    "blur_score": (("filters", "blur", "min_score"), "below"),
-    "detail_score": (("filters", "upscaled", "min_detail"), "below"),
-    "clip_score": (("align", "min_score"), "below"),
+    r.score: (tuple(r.threshold_path.split(".")), r.side) for r in SCORE_RULES
 }
 
 

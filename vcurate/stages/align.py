@@ -13,6 +13,7 @@ import torch
 from vcurate.config import AlignConfig
 from vcurate.models.clip import ClipModelError, check_pretrained_tag, image_size, is_checkpoint_path, load_clip, model_config, read_checkpoint
 from vcurate.records import ClipRecord, Reason
+from vcurate.rules import rule_for
 
 
 def check_align_config(cfg: AlignConfig, fetch: bool = False) -> None:
@@ -81,5 +82,5 @@ class ClipAligner:
             offset += len(f)
             clip.clip_score = round(float(sims.mean()), 5)
             clip.clip_score_min = round(float(sims.min()), 5)
-            if clip.clip_score < self.threshold:
+            if rule_for(Reason.LOW_ALIGNMENT).beyond(clip.clip_score, self.threshold):
                 clip.reject(Reason.LOW_ALIGNMENT)

@@ -1,14 +1,12 @@
 """Quality filters: plain rules over a clip's scores. Every rule that applies adds its reason, so a
-rejected clip's row tells the whole story, not only the first fault found."""
+rejected clip's row tells the whole story, not only the first fault found. The score rules come from
+vcurate.rules, the table `vcurate calibrate` fits."""
 
 from __future__ import annotations
 
 from vcurate.config import FiltersConfig
 from vcurate.records import ClipRecord, Reason
-
-
-def _below(score: float | None, threshold: float) -> bool:
-    return score is not None and score < threshold
+from vcurate.rules import FILTER_RULES, setting
 
 
 def filter_clip(clip: ClipRecord, cfg: FiltersConfig) -> ClipRecord:
@@ -18,12 +16,9 @@ def filter_clip(clip: ClipRecord, cfg: FiltersConfig) -> ClipRecord:
         clip.reject(Reason.LOW_RESOLUTION)
     if cfg.fps.enabled and not cfg.fps.min_fps <= clip.fps <= cfg.fps.max_fps:
         clip.reject(Reason.FPS_OUT_OF_RANGE)
-    if cfg.shake.enabled and clip.shake_score is not None and clip.shake_score > cfg.shake.max_score:
-        clip.reject(Reason.SHAKE)
-    blurry = cfg.blur.enabled and _below(clip.blur_score, cfg.blur.min_score)
-    if blurry:
-        clip.reject(Reason.BLUR)
-    # Blur also removes native-scale detail: only a clip crisp at the analysis size can be "upscaled".
-    if cfg.upscaled.enabled and not blurry and _below(clip.detail_score, cfg.upscaled.min_detail):
-        clip.reject(Reason.UPSCALED)
+    config = {"filters": cfg}  # the rules name pipeline-config paths; this stage sees the filters section
+    for rule in FILTER_RULES:  # in table order, so a precondition's rule has run before the rule it guards
+        if (setting(config, rule.enabled_path) and (rule.unless is None or rule.unless.value not in clip.reasons)
+                and rule.beyond(getattr(clip, rule.score), setting(config, rule.threshold_path))):
+            clip.reject(rule.reason)
     return clip

@@ -16,6 +16,9 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+VIDEO_EXTENSIONS = ("mp4", "mov", "mkv", "webm", "avi", "mpg", "mpeg", "ts", "m2ts", "m4v", "flv", "wmv", "3gp", "ogv")
+
+
 class InputConfig(Section):
     path: str | None = Field(None, description="root folder of the raw archive (`--input` overrides)")
     manifest: str | None = Field(
@@ -26,8 +29,7 @@ class InputConfig(Section):
     path_column: str = "path"
     caption_column: str = "caption"
     extensions: list[str] = Field(
-        default_factory=lambda: ["mp4", "mov", "mkv", "webm", "avi", "mpg", "mpeg", "ts", "m2ts", "m4v", "flv", "wmv",
-                                 "3gp", "ogv"],
+        default_factory=lambda: list(VIDEO_EXTENSIONS),
         description="file endings that count as videos (case-insensitive); other files, except hidden ones, caption "
         "sidecars and the manifest, are counted and named in run.json as skipped_inputs",
     )

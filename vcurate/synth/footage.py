@@ -35,13 +35,12 @@ import cv2
 import numpy as np
 
 from vcurate.analyze.scenes import SceneAnalyzer
-from vcurate.config import SplitConfig
+from vcurate.config import VIDEO_EXTENSIONS, SplitConfig
 from vcurate.media.encode import write_mp4
 from vcurate.media.frames import AnalysisFrame, analysis_stride, decode_frames, upright
 from vcurate.media.probe import MediaError, open_probed
 from vcurate.synth.truth import TruthShot, TruthVideo, write_truth
 
-VIDEO_EXTENSIONS = ("mp4", "mov", "mkv", "webm", "avi", "mpg", "mpeg", "ts", "m2ts", "m4v", "flv", "wmv", "3gp", "ogv")
 SIZES: tuple[tuple[int, int], ...] = ((1280, 720), (960, 540), (854, 480), (640, 360), (480, 270))
 
 

@@ -135,3 +135,42 @@ def test_a_resumed_run_reports_the_whole_input(mixed_archive, tmp_path, monkeypa
     run = json.loads((tmp_path / "out" / "run.json").read_text())
     assert run["skipped_inputs"] == json.loads((reference / "run.json").read_text())["skipped_inputs"]
     assert summary.skipped_inputs.as_dict() == run["skipped_inputs"]
+
+
+class _Frame:
+    def __init__(self, time: float, corrupt: bool):
+        self.time, self.is_corrupt = time, corrupt
+
+
+class _BrokenKeyframes:
+    """A container whose every keyframe but the first decodes corrupt after a seek (as some real files
+    do: FFmpeg flags the frame, and the picture is garbage until a keyframe that is really one)."""
+
+    def __init__(self, keyframes: list[float], frames: int, fps: float):
+        self.keyframes, self.times = keyframes, [i / fps for i in range(frames)]
+        self.start = 0.0
+        self.seeks: list[float] = []
+
+    def seek(self, offset, stream=None, backward=True):
+        target = float(offset * stream.time_base) if stream is not None else 0.0
+        self.seeks.append(target)
+        self.start = max(k for k in self.keyframes if k <= target + 1e-9)
+
+    def decode(self, stream):
+        for t in self.times:
+            if t >= self.start - 1e-9:
+                yield _Frame(t, corrupt=self.start > 0 and t == self.start)
+
+
+def test_a_seek_landing_on_a_corrupt_keyframe_decodes_from_further_back():
+    from fractions import Fraction
+    from types import SimpleNamespace
+
+    from vcurate.media.encode import clip_frames
+
+    container = _BrokenKeyframes(keyframes=[0.0, 3.0, 6.0], frames=250, fps=25.0)
+    stream = SimpleNamespace(time_base=Fraction(1, 1000))
+    frames = list(clip_frames(container, stream, 8.0, 8.4, 25.0))
+    assert [round(f.time, 2) for f in frames] == [round(8.0 + i / 25, 2) for i in range(10)]
+    assert not any(f.is_corrupt for f in frames)
+    assert len(container.seeks) >= 2  # the first seek (to keyframe 6 s) was refused, not used

@@ -25,8 +25,10 @@ SEEK_MARGINS_S = (0.0, 1.0, 4.0, 16.0)  # how far before the clip a seek aims, t
 
 def _frames_from(container, stream, start_s: float, half: float):
     """Decoded frames from a keyframe at or before start_s. Containers without an index (MPEG program
-    and transport streams) land after the asked time, and some land nowhere, so the seek aims further
-    back until the first frame is not after start_s, and the last resort is decoding from the beginning."""
+    and transport streams) land after the asked time, and some land nowhere; some files mark frames as
+    keyframes that do not decode on their own (FFmpeg flags the frame corrupt, and every frame after it
+    shows garbage until the next real one). So the seek aims further back until the first frame is
+    neither after start_s nor corrupt, and the last resort is decoding from the beginning."""
     seeked = False
     for margin in SEEK_MARGINS_S if stream.time_base else ():
         target = start_s - half - margin
@@ -36,7 +38,7 @@ def _frames_from(container, stream, start_s: float, half: float):
         seeked = True
         frames = container.decode(stream)
         first = next((f for f in frames if f.time is not None), None)
-        if first is not None and first.time <= start_s + half:
+        if first is not None and first.time <= start_s + half and not first.is_corrupt:
             yield first
             yield from frames
             return
@@ -45,7 +47,7 @@ def _frames_from(container, stream, start_s: float, half: float):
     yield from container.decode(stream)
 
 
-def _clip_frames(container, stream, start_s: float, end_s: float, fps: float):
+def clip_frames(container, stream, start_s: float, end_s: float, fps: float):
     """Frames whose time lies in [start_s, end_s). Times are matched with half a frame's tolerance."""
     half = 0.5 / fps if fps > 0 else 1e-3
     for frame in _frames_from(container, stream, start_s, half):
@@ -71,7 +73,7 @@ def encode_clip(path: str | Path, start_s: float, end_s: float, fps: float, expe
                 stream.codec_context.thread_count = cfg.threads
             with av.open(out, "w", format="mp4") as dst:
                 enc = None
-                for frame in _clip_frames(src, stream, start_s, end_s, fps):
+                for frame in clip_frames(src, stream, start_s, end_s, fps):
                     if round((frame.rotation or 0) / 90) % 4:  # stored sideways: encode it the way it is shown
                         frame = av.VideoFrame.from_ndarray(upright(frame.to_ndarray(format="rgb24"), frame.rotation), format="rgb24")
                     if enc is None:

@@ -36,8 +36,8 @@ import numpy as np
 
 from vcurate.analyze.scenes import SceneAnalyzer
 from vcurate.config import VIDEO_EXTENSIONS, SplitConfig
-from vcurate.media.encode import write_mp4
-from vcurate.media.frames import AnalysisFrame, analysis_stride, decode_frames, upright
+from vcurate.media.encode import clip_frames, write_mp4
+from vcurate.media.frames import AnalysisFrame, decode_frames, upright
 from vcurate.media.probe import MediaError, open_probed
 from vcurate.synth.truth import TruthShot, TruthVideo, write_truth
 
@@ -82,7 +82,6 @@ class Source:
     height: int
     fps: float
     times: np.ndarray
-    luma_mean: np.ndarray  # per frame, to check that a seek decoded the frame the scan saw
     segments: list[tuple[int, int]]
 
     def scale_to_cover(self, size: tuple[int, int]) -> float:
@@ -96,17 +95,14 @@ class Source:
         return self.scale_to_fit(size) <= 1.0
 
 
-class _LumaStats:
-    """Mean and standard deviation of each frame's small luma: flat frames show nothing worth
-    judging, and the mean tells whether a later seek decoded the frame the scan saw."""
+class _LumaSpread:
+    """Standard deviation of each frame's small luma: flat frames show nothing worth judging."""
 
     def __init__(self):
-        self.mean, self.std = [], []
+        self.std = []
 
     def process(self, index: int, frame: AnalysisFrame) -> None:
-        luma = frame.luma()
-        self.mean.append(float(luma.mean()))
-        self.std.append(float(luma.std()))
+        self.std.append(float(frame.luma().std()))
 
     def finish(self, num_frames: int) -> None:
         pass
@@ -117,7 +113,7 @@ def scan_source(path: Path, name: str, spec: FootageSpec) -> Source | None:
     with open_probed(path) as (container, info):
         fps = info.fps or 25.0
         scenes = SceneAnalyzer(SplitConfig(threshold=spec.cut_threshold, min_scene_frames=4), fps)
-        stats = _LumaStats()
+        stats = _LumaSpread()
         decoded = decode_frames(container, [scenes, stats], short_side=144, fps_hint=fps)
     min_frames = int(np.ceil(spec.shot_seconds[0] * fps))
     width, height = (decoded.width, decoded.height) if decoded.rotation % 180 == 0 else (decoded.height, decoded.width)
@@ -137,7 +133,7 @@ def scan_source(path: Path, name: str, spec: FootageSpec) -> Source | None:
                 run_start = None
     if not segments:
         return None
-    return Source(path, name, width, height, fps, decoded.times, np.asarray(stats.mean), segments)
+    return Source(path, name, width, height, fps, decoded.times, segments)
 
 
 def find_sources(folder: str | Path, spec: FootageSpec, warn=print) -> list[Source]:
@@ -294,42 +290,18 @@ class FootagePlanner:
 _KERNELS = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}
 
 
-def _decoded_from(container, stream, start_s: float, half: float, exact_index: int | None):
-    """Frames from the one at `start_s`: by a seek to the keyframe before it, or (exact_index given)
-    by decoding from the start and counting."""
-    if exact_index is not None:
-        for index, frame in enumerate(container.decode(stream)):
-            if index >= exact_index:
-                yield frame
-        return
-    if start_s > half and stream.time_base:
-        container.seek(int((start_s - half) / stream.time_base), stream=stream, backward=True)
-    for frame in container.decode(stream):
-        if frame.time is not None and frame.time >= start_s - half:
-            yield frame
-
-
 def _source_frames(shot: FootageShot) -> Iterator[np.ndarray]:
-    """The shot's source frames as upright RGB. Seeking is fast but not exact in every file (some
-    decode garbage after a seek, some containers land a frame off), so the first frame is checked
-    against what the scan saw there; when it differs, the source is decoded from its start instead."""
+    """The shot's source frames as upright RGB, reached the way the encoder reaches a clip."""
     source = shot.source
-    start_s, half = float(source.times[shot.start]), 0.5 / source.fps
-    for exact_index in (None, shot.start):
-        with av.open(str(source.path)) as container:
-            stream = container.streams.video[0]
-            stride = analysis_stride(stream.codec_context.width, stream.codec_context.height, 144)
-            out = []
-            for frame in _decoded_from(container, stream, start_s, half, exact_index):
-                if not out and exact_index is None:
-                    luma = AnalysisFrame(frame, stride).luma()
-                    if abs(frame.time - start_s) > half or abs(float(luma.mean()) - source.luma_mean[shot.start]) > 2.0:
-                        break
-                out.append(upright(frame.to_ndarray(format="rgb24"), frame.rotation))
-                if len(out) == shot.num_frames:
-                    yield from out
-                    return
-    raise MediaError(f"{source.name}: fewer than {shot.num_frames} frames from frame {shot.start}")
+    with av.open(str(source.path)) as container:
+        stream = container.streams.video[0]
+        count = 0
+        for frame in clip_frames(container, stream, float(source.times[shot.start]), float("inf"), source.fps):
+            yield upright(frame.to_ndarray(format="rgb24"), frame.rotation)
+            count += 1
+            if count == shot.num_frames:
+                return
+    raise MediaError(f"{source.name}: {count} of {shot.num_frames} frames decoded from frame {shot.start}")
 
 
 def _window(image: np.ndarray, size: tuple[int, int], centre: tuple[float, float]) -> np.ndarray:

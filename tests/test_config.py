@@ -53,3 +53,29 @@ def test_unfiltered_yaml_turns_every_filter_off():
     assert not any(x.enabled for x in (f.shake, f.blur, f.resolution, f.upscaled, f.fps)) and not cfg.align.enabled
     default = PipelineConfig()
     assert (cfg.split, cfg.encode, cfg.shards, cfg.analysis) == (default.split, default.encode, default.shards, default.analysis)
+
+
+def test_settings_from_the_command_line_are_validated_like_the_yaml():
+    from vcurate.config import ConfigError, PipelineConfig, parse_setting, with_settings
+
+    cfg = with_settings(PipelineConfig(), [parse_setting("filters.blur.min_score=0.4"), parse_setting("align.enabled=false"),
+                                           parse_setting("input.extensions=[mp4, mxf]")], "pipeline config")
+    assert cfg.filters.blur.min_score == 0.4 and cfg.align.enabled is False and cfg.input.extensions == ["mp4", "mxf"]
+    with pytest.raises(ConfigError, match="filters.blur.min_scor"):  # a typo names the key
+        with_settings(PipelineConfig(), [parse_setting("filters.blur.min_scor=0.4")], "pipeline config")
+    with pytest.raises(ConfigError, match="filters.blur.min_score"):  # out of range
+        with_settings(PipelineConfig(), [parse_setting("filters.blur.min_score=-1")], "pipeline config")
+    with pytest.raises(ConfigError, match="not a section"):
+        with_settings(PipelineConfig(), [parse_setting("align.enabled.x=1")], "pipeline config")
+    for bad in ("filters.blur.min_score", "=3", "filters..x=1"):
+        with pytest.raises(ConfigError, match="KEY.PATH=VALUE"):
+            parse_setting(bad)
+
+
+def test_cli_set_reaches_the_run_and_a_bad_one_is_one_error(tmp_path, capsys):
+    from vcurate.cli import main
+
+    assert main(["run", "pipelines/default.yaml", "--input", str(tmp_path), "--output", str(tmp_path / "o"),
+                 "--set", "filters.shake.max_scor=2"]) == 2
+    err = capsys.readouterr().err
+    assert "filters.shake.max_scor" in err and "Traceback" not in err

@@ -87,19 +87,16 @@ def _clip_fit(args) -> None:
 
 
 def _run(args) -> None:
-    from vcurate.config import load_config
+    from vcurate.config import load_config, with_settings
     from vcurate.job import run_job
 
-    cfg = load_config(args.config)
-    overrides = (
-        ("input", "path", args.input), ("input", "manifest", args.manifest), ("output", "path", args.output),
-        ("align", "model", args.clip_model), ("align", "pretrained", args.clip_pretrained),
-        ("align", "min_score", args.clip_min_score),
+    options = (
+        ("input.path", args.input), ("input.manifest", args.manifest), ("output.path", args.output),
+        ("align.model", args.clip_model), ("align.pretrained", args.clip_pretrained),
+        ("align.min_score", args.clip_min_score),
     )
-    for section, key, value in overrides:
-        if value is not None:
-            setattr(getattr(cfg, section), key, value)
-    cfg = type(cfg).model_validate(cfg.model_dump())  # re-validate with the overrides
+    settings = [(path, value) for path, value in options if value is not None] + args.set
+    cfg = with_settings(load_config(args.config), settings, "pipeline config")
     summary = run_job(cfg, overwrite=args.overwrite, engine=args.engine, progress=not args.quiet)
     if summary.status == "complete":
         console.print(f"nothing to do: {summary.output} already holds this job, finished ({summary.kept} clips "
@@ -207,6 +204,7 @@ def _calibrate(args) -> None:
 def _train(args) -> None:
     from rich.progress import Progress, TextColumn
 
+    from vcurate.config import with_settings
     from vcurate.train.config import TrainConfig, load_train_config
     from vcurate.train.trainer import train
 
@@ -215,13 +213,9 @@ def _train(args) -> None:
         cfg = TrainConfig.model_validate_json(saved.read_text(encoding="utf-8"))
     else:
         cfg = load_train_config(args.config)
-    overrides = (("data", "shards", args.shards), ("run", "max_minutes", args.max_minutes),
-                 ("run", "max_steps", args.max_steps), ("run", "device", args.device),
-                 ("data", "workers", args.workers), ("data", "batch_size", args.batch_size))
-    for section, key, value in overrides:
-        if value is not None:
-            setattr(getattr(cfg, section), key, value)
-    cfg = type(cfg).model_validate(cfg.model_dump())
+    options = (("data.shards", args.shards), ("run.max_minutes", args.max_minutes), ("run.max_steps", args.max_steps),
+               ("run.device", args.device), ("data.workers", args.workers), ("data.batch_size", args.batch_size))
+    cfg = with_settings(cfg, [(path, value) for path, value in options if value is not None] + args.set, "training config")
     columns = (*Progress.get_default_columns(), TextColumn("{task.fields[loss]}"))
     with Progress(*columns, console=console, disable=args.quiet) as bar:
         task = bar.add_task("training", total=cfg.run.max_steps, loss="")
@@ -291,6 +285,21 @@ def _schemas(args) -> None:
         console.print(f"wrote {path}")
 
 
+def _setting(text: str):
+    from vcurate.config import ConfigError, parse_setting
+
+    try:
+        return parse_setting(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _set_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--set", type=_setting, action="append", default=[], metavar="KEY.PATH=VALUE",
+                        help="set any config key, e.g. --set filters.blur.min_score=0.4 --set align.enabled=false "
+                        "(value read as YAML; validated like the config file; applied after the other options)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vcurate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -334,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start again, replacing the results of an earlier run in OUTPUT (without it, an "
                    "interrupted run of the same settings resumes and a finished one is left as it is)")
     p.add_argument("--engine", choices=("ray", "local"), default="ray", help="ray (default) or local (in-process, for debugging)")
+    _set_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(fn=_run)
 
@@ -371,6 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="DataLoader decode workers (overrides data.workers)")
     p.add_argument("--batch-size", type=int, help="overrides data.batch_size")
     p.add_argument("--resume", action="store_true", help="continue the run in OUTPUT from its last checkpoint")
+    _set_option(p)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(fn=_train)
 

@@ -220,6 +220,17 @@ class ConfigError(ValueError):
     """A pipeline YAML that cannot be used, with a message that says where and why."""
 
 
+def _validated(data: dict, model: type[M], where: str, what: str) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{where}: invalid {what}:"]
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            lines.append(f"  {key}: {err['msg']}")
+        raise ConfigError("\n".join(lines)) from None
+
+
 def load_yaml_model(path: str | Path, model: type[M], what: str) -> M:
     """Read a YAML file into a pydantic model; every problem becomes one ConfigError naming the key."""
     path = Path(path)
@@ -231,14 +242,33 @@ def load_yaml_model(path: str | Path, model: type[M], what: str) -> M:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    return _validated(data, model, str(path), what)
+
+
+def parse_setting(text: str) -> tuple[str, object]:
+    """`section.key=value` from the command line; the value is read as YAML (0.4, true, null, [a, b])."""
+    path, sep, value = text.partition("=")
+    if not sep or not path.strip() or any(not part for part in path.strip().split(".")):
+        raise ConfigError(f"--set {text!r}: expected KEY.PATH=VALUE, e.g. filters.blur.min_score=0.4")
     try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        lines = [f"{path}: invalid {what}:"]
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            lines.append(f"  {where}: {err['msg']}")
-        raise ConfigError("\n".join(lines)) from None
+        return path.strip(), yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {text!r}: value is not valid YAML: {exc}") from None
+
+
+def with_settings(cfg: M, settings: list[tuple[str, object]], what: str) -> M:
+    """`cfg` with each dotted path set to its value, validated as the YAML is (a typo is an error that
+    names the key)."""
+    data = cfg.model_dump()
+    for path, value in settings:
+        *sections, key = path.split(".")
+        node = data
+        for section in sections:
+            node = node.setdefault(section, {}) if isinstance(node, dict) else None
+            if not isinstance(node, dict):
+                raise ConfigError(f"{path}: {section} is a setting, not a section of the {what}")
+        node[key] = value
+    return _validated(data, type(cfg), "settings", what)
 
 
 def load_config(path: str | Path) -> PipelineConfig:

@@ -394,3 +394,14 @@ def test_no_member_is_unpickled_and_unsafe_names_are_refused(tmp_path):
     batches = list(make_loader(resolve_shards(cfg.data.shards), cfg.data, epochs=1))
     captions = [c for _, _, cs in batches for c in cs]
     assert set(captions) == {"a red circle"} and batches[0][0].shape[1:] == (4, 16, 16, 3)
+
+
+def test_resume_takes_the_run_settings_it_is_given(tmp_path):
+    """A checkpoint saved with run.device cuda resumes on the CPU when the new run says cpu: the saved
+    run settings must not pick the device before the override applies."""
+    frames, tokens = _fixed_batch()
+    trainer = Trainer(tiny_train_config(), device="cpu")
+    trainer.cfg = trainer.cfg.model_copy(update={"run": trainer.cfg.run.model_copy(update={"device": "cuda", "precision": "bf16"})})
+    path = trainer.save(tmp_path / "ckpt.pt")
+    resumed = Trainer.from_checkpoint(path, run=tiny_train_config(device="cpu").run)
+    assert resumed.device.type == "cpu" and not resumed.bf16

@@ -15,7 +15,7 @@ import torch
 
 from vcurate import devices
 from vcurate.checkpoints import load_weights_only
-from vcurate.train.config import TrainConfig
+from vcurate.train.config import RunConfig, TrainConfig
 from vcurate.train.data import make_loader, resolve_shards
 from vcurate.train.diffusion import flow_loss, to_model_input
 from vcurate.train.model import VideoDiT
@@ -132,9 +132,12 @@ class Trainer:
         self.step = int(state["step"])
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str | None = None) -> "Trainer":
+    def from_checkpoint(cls, path: str | Path, device: str | None = None, run: RunConfig | None = None) -> "Trainer":
+        """The trainer a checkpoint saved; `run` (device, precision, ...) replaces the saved run settings
+        before anything is placed on a device, so a run started on CUDA resumes on the CPU when asked."""
         state = read_checkpoint(path)
-        trainer = cls(TrainConfig.model_validate(state["config"]), device=device)
+        cfg = TrainConfig.model_validate(state["config"])
+        trainer = cls(cfg if run is None else cfg.model_copy(update={"run": run}), device=device)
         trainer.load_state(state)
         return trainer
 
@@ -242,7 +245,7 @@ def train(cfg: TrainConfig, run: str | Path, resume: bool = False, progress=None
     if cfg.data.shards is None:
         raise RunError("no shards given: set data.shards in the config or pass --shards")
     shards = resolve_shards(cfg.data.shards)
-    trainer = Trainer.from_checkpoint(paths.checkpoint) if resume else Trainer(cfg)
+    trainer = Trainer.from_checkpoint(paths.checkpoint, run=cfg.run) if resume else Trainer(cfg)
     if resume:
         check_same_shape(trainer.cfg, cfg)
         trainer.cfg = cfg  # the new run settings (steps, minutes, data, optimizer) apply from here on

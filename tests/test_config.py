@@ -79,3 +79,39 @@ def test_cli_set_reaches_the_run_and_a_bad_one_is_one_error(tmp_path, capsys):
                  "--set", "filters.shake.max_scor=2"]) == 2
     err = capsys.readouterr().err
     assert "filters.shake.max_scor" in err and "Traceback" not in err
+
+
+def test_an_empty_clip_checkpoint_is_an_error_before_anything_runs(tmp_path, capsys):
+    from vcurate.cli import main
+
+    assert main(["run", "pipelines/default.yaml", "--input", str(tmp_path), "--output", str(tmp_path / "o"),
+                 "--clip-model", "vcurate-tiny", "--clip-pretrained", ""]) == 2
+    assert "align.pretrained is empty" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_user_errors_are_one_line_and_internal_ones_keep_their_traceback(monkeypatch, capsys):
+    import vcurate.cli as cli
+    from vcurate.storage import StorageError
+
+    def storage_fails(args):
+        raise StorageError("access denied to s3://bucket/raw (check the credentials)")
+
+    def bug(args):
+        raise ValueError("internal slip")
+
+    parser = cli.build_parser
+    monkeypatch.setattr(cli, "build_parser", lambda: _with_fn(parser(), storage_fails))
+    assert cli.main(["stats", "x"]) == 2
+    assert capsys.readouterr().err.strip().endswith("(check the credentials)")
+    monkeypatch.setattr(cli, "build_parser", lambda: _with_fn(parser(), bug))
+    with pytest.raises(ValueError, match="internal slip"):
+        cli.main(["stats", "x"])
+
+
+def _with_fn(parser, fn):
+    """The CLI parser with every command's function replaced by `fn`."""
+    for action in parser._subparsers._group_actions:
+        for sub in action.choices.values():
+            sub.set_defaults(fn=fn)
+    return parser

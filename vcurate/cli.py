@@ -10,25 +10,23 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from vcurate.errors import InputError, VcurateError
+
 console = Console(stderr=True)
-
-
-class UserError(Exception):
-    """Something the user can fix; printed as one clear line, exit status 2."""
 
 
 def _synth(args) -> None:
     from rich.progress import Progress
 
     if args.videos < 1:
-        raise UserError("--videos must be at least 1")
+        raise InputError("--videos must be at least 1")
     if args.from_footage:
         from dataclasses import replace
 
         from vcurate.synth.footage import FootageSpec, make_footage_archive
 
         if args.clean:
-            raise UserError("--clean is for rendered archives; footage archives always carry faults")
+            raise InputError("--clean is for rendered archives; footage archives always carry faults")
         spec = FootageSpec() if args.size is None else replace(FootageSpec(), sizes=(args.size,))
 
         def write(progress):
@@ -38,7 +36,7 @@ def _synth(args) -> None:
         from vcurate.synth.archive import SynthSpec, clean_spec, make_archive
 
         if args.size is not None:
-            raise UserError("--size is for --from-footage archives")
+            raise InputError("--size is for --from-footage archives")
         spec = clean_spec() if args.clean else SynthSpec()
 
         def write(progress):
@@ -68,15 +66,15 @@ def _clip_fit(args) -> None:
     from vcurate.models.clip import model_config
 
     if args.steps < 1 or args.batch_size < 2:
-        raise UserError("--steps must be >= 1 and --batch-size >= 2")
+        raise InputError("--steps must be >= 1 and --batch-size >= 2")
     if not 0 < args.min_kept <= 1:
-        raise UserError("--min-kept must be a fraction in (0, 1]")
+        raise InputError("--min-kept must be a fraction in (0, 1]")
     model_config(args.model)
     with Progress(*Progress.get_default_columns(), TextColumn("{task.fields[loss]}"), console=console, disable=args.quiet) as bar:
         task = bar.add_task("reading frames", total=None, loss="")
         pairs = collect_pairs(args.input, args.model, progress=lambda d, t: bar.update(task, completed=d, total=t))
         if not pairs:
-            raise UserError(f"no captioned clips found under {args.input}")
+            raise InputError(f"no captioned clips found under {args.input}")
         bar.update(task, description=f"training on {len(pairs)} clips", completed=0, total=args.steps)
         clip, result = fit_clip(
             pairs, model_name=args.model, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
@@ -159,10 +157,10 @@ def _eval(args) -> None:
 
     out = Path(args.output)
     if not (out / "videos.parquet").is_file():
-        raise UserError(f"{out} holds no pipeline output (videos.parquet missing); run `vcurate run` first")
+        raise InputError(f"{out} holds no pipeline output (videos.parquet missing); run `vcurate run` first")
     truth = Path(args.truth)
     if not truth.is_file():
-        raise UserError(f"ground truth not found: {truth}")
+        raise InputError(f"ground truth not found: {truth}")
     print(json.dumps(evaluate(out, truth, args.tolerance), indent=2))
 
 
@@ -171,9 +169,9 @@ def _calibrate(args) -> None:
     from vcurate.storage import locate
 
     if not 0 < args.target_precision <= 1:
-        raise UserError("--target-precision must be a fraction in (0, 1]")
+        raise InputError("--target-precision must be a fraction in (0, 1]")
     if not Path(args.truth).is_file():
-        raise UserError(f"ground truth not found: {args.truth}")
+        raise InputError(f"ground truth not found: {args.truth}")
     result = calibrate(args.output, args.truth, args.target_precision)
     table = Table(title=f"vcurate calibrate {args.output}: target precision {args.target_precision:g}")
     for column in ("filter", "score", "pos / neg", "now", "P", "R", "chosen", "P", "R"):
@@ -230,7 +228,7 @@ def _sample(args) -> None:
     from vcurate.train.trainer import load_ema
 
     if args.upscale < 1 or args.fps < 1:
-        raise UserError("--upscale and --fps must be at least 1")
+        raise InputError("--upscale and --fps must be at least 1")
     model, cfg = load_ema(args.run, device=args.device)
     video = generate(model, cfg, [args.prompt], seed=args.seed, steps=args.steps, guidance=args.guidance)[0]
     console.print(f"wrote {save_video(args.output, video, fps=args.fps, upscale=args.upscale)}")
@@ -240,7 +238,7 @@ def _eval_gen(args) -> None:
     from vcurate.train.evalgen import evaluate_generation
 
     if args.samples_per_prompt < 1:
-        raise UserError("--samples-per-prompt must be at least 1")
+        raise InputError("--samples-per-prompt must be at least 1")
     result = evaluate_generation(args.run, samples_per_prompt=args.samples_per_prompt, seed=args.seed,
                                  steps=args.steps, guidance=args.guidance,
                                  videos_out=Path(args.videos) if args.videos else None)
@@ -414,13 +412,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # Every user-facing error of the package is a ValueError (bad config, caption, model, shards, run),
-    # a FileNotFoundError (missing input or run) or a FileExistsError (output that would be overwritten);
-    # catching the bases keeps each command's imports to what it uses.
     args = build_parser().parse_args(argv)
     try:
         args.fn(args)
-    except (UserError, ValueError, FileNotFoundError, FileExistsError) as exc:
+    except VcurateError as exc:  # the user's to fix: one line; anything else is ours and keeps its traceback
         console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         return 2
     return 0

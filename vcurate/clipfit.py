@@ -23,6 +23,7 @@ import torch
 
 from vcurate import __version__
 from vcurate.config import PipelineConfig
+from vcurate.errors import InputError
 from vcurate.models.clip import LoadedClip, model_config, resolve_device, wrap_model
 from vcurate.stages.analyze import analyze_video
 from vcurate.stages.ingest import iter_tasks
@@ -184,7 +185,7 @@ def fit_clip(
     progress: Callable | None = None,
 ) -> tuple[LoadedClip, FitResult]:
     if len({p.caption for p in pairs}) < 4:
-        raise ValueError("clip-fit needs captioned clips with at least 4 different captions")
+        raise InputError("clip-fit needs captioned clips with at least 4 different captions")
     model_config(model_name)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)

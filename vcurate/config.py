@@ -8,6 +8,8 @@ from typing import Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from vcurate.errors import VcurateError
+
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -168,6 +170,12 @@ class AlignConfig(Section):
     )
     score_rejected: bool = Field(True, description="also score clips already rejected by another filter (for stats)")
 
+    @model_validator(mode="after")
+    def _named_weights(self) -> "AlignConfig":
+        if self.pretrained is not None and not self.pretrained.strip():
+            raise ValueError("align.pretrained is empty: give a pretrained tag or a checkpoint path, or null for random weights")
+        return self
+
 
 class EncodeConfig(Section):
     codec: str = Field("libx264", description="FFmpeg encoder of the kept clips")
@@ -216,7 +224,7 @@ class PipelineConfig(Section):
     ray: RayConfig = Field(default_factory=RayConfig)
 
 
-class ConfigError(ValueError):
+class ConfigError(VcurateError, ValueError):
     """A pipeline YAML that cannot be used, with a message that says where and why."""
 
 

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from vcurate import __version__
 from vcurate.config import PipelineConfig
+from vcurate.errors import InputError
 from vcurate.ledger import RUN_FILE, Ledger, ResumeState
 from vcurate.manifest import RecordWriter
 from vcurate.pipeline import chunked, decode_row, rows_for
@@ -129,7 +130,7 @@ def run_job(cfg: PipelineConfig, overwrite: bool = False, engine: str = "ray", p
     """Curate `cfg.input` into `cfg.output`: fresh, resumed after an interruption, or (when the folder
     already holds this job, finished) nothing to do."""
     if not cfg.output.path:
-        raise ValueError("no output folder: pass --output or set output.path in the pipeline YAML")
+        raise InputError("no output folder: pass --output or set output.path in the pipeline YAML")
     out = locate(cfg.output.path)
     ledger = Ledger(out, cfg)
     ledger.check(overwrite)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from vcurate.config import PipelineConfig
+from vcurate.errors import VcurateError
 from vcurate.records import ClipRecord, VideoRecord
 from vcurate.storage import Location
 
@@ -32,7 +33,7 @@ _PART = re.compile(r"^part-(\d{6})\.json$")
 _SHARD = re.compile(r"^shard-(\d{6})\.tar$")
 
 
-class OutputExistsError(FileExistsError):
+class OutputExistsError(VcurateError, FileExistsError):
     """The output folder holds results that this run would mix with or replace."""
 
 

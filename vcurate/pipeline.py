@@ -19,6 +19,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from vcurate.config import PipelineConfig
+from vcurate.errors import InputError
 from vcurate.media.encode import encode_clip
 from vcurate.media.probe import MediaError
 from vcurate.isolation import IsolatedRunner, IsolationError
@@ -235,7 +236,7 @@ def dataset(tasks: list[VideoTask], cfg: PipelineConfig, engine: str):
     if engine == "local":
         return LocalDataset.from_items(rows)
     if engine != "ray":
-        raise ValueError(f"unknown engine {engine!r} (ray or local)")
+        raise InputError(f"unknown engine {engine!r} (ray or local)")
     import ray
 
     init_ray(cfg)

@@ -29,6 +29,8 @@ from urllib.parse import urlsplit
 
 import pyarrow.fs as pafs
 
+from vcurate.errors import InputError, VcurateError
+
 SCHEMES = ("s3://", "gs://", "gcs://", "file://")
 ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 REMOTE_READ_BYTES = 4 << 20  # an object-store read is an HTTP request: read in large blocks
@@ -46,7 +48,7 @@ _HINTS = (
 )
 
 
-class StorageError(OSError):
+class StorageError(VcurateError, OSError):
     """An object store that refused a request or could not be reached; the message says what to check."""
 
 
@@ -60,20 +62,20 @@ def locate(path_or_uri: str | os.PathLike) -> "Location":
     if not is_uri(text):
         return Location(pafs.LocalFileSystem(), os.path.abspath(text), text)
     if not text.startswith(SCHEMES):
-        raise ValueError(f"unsupported location {text!r}: use a local path or one of {', '.join(SCHEMES)}")
+        raise InputError(f"unsupported location {text!r}: use a local path or one of {', '.join(SCHEMES)}")
     if "?" in text or "#" in text:
-        raise ValueError(f"{text!r}: options in a URI are not supported (an S3 endpoint is set with "
+        raise InputError(f"{text!r}: options in a URI are not supported (an S3 endpoint is set with "
                          f"{' or '.join(ENDPOINT_VARIABLES)})")
     scheme, rest = text.split("://", 1)
     if scheme == "file":
         try:
             fs, path = pafs.FileSystem.from_uri(text)
         except Exception as exc:  # pyarrow raises several types for malformed file URIs
-            raise ValueError(f"cannot use {text!r}: {exc} (a file URI is file:///absolute/path)") from exc
+            raise InputError(f"cannot use {text!r}: {exc} (a file URI is file:///absolute/path)") from exc
         return Location(fs, path, text)
     bucket = rest.split("/", 1)[0]
     if not bucket:
-        raise ValueError(f"{text!r} names no bucket ({scheme}://BUCKET/PATH)")
+        raise InputError(f"{text!r} names no bucket ({scheme}://BUCKET/PATH)")
     endpoint = next((os.environ[v] for v in ENDPOINT_VARIABLES if os.environ.get(v)), None) if scheme == "s3" else None
     return Location(_filesystem(scheme, bucket, endpoint), rest.rstrip("/"), text.rstrip("/"))
 
@@ -85,7 +87,7 @@ def _filesystem(scheme: str, bucket: str, endpoint: str | None) -> pafs.FileSyst
         if endpoint:
             url = urlsplit(endpoint)
             if url.scheme not in ("http", "https") or not url.netloc:
-                raise ValueError(f"S3 endpoint {endpoint!r} is not a URL such as http://127.0.0.1:9000")
+                raise InputError(f"S3 endpoint {endpoint!r} is not a URL such as http://127.0.0.1:9000")
             return pafs.S3FileSystem(endpoint_override=url.netloc, scheme=url.scheme)
         return pafs.FileSystem.from_uri(f"{scheme}://{bucket}")[0]
     except OSError as exc:

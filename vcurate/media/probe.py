@@ -10,10 +10,11 @@ from typing import Iterator
 import av
 from pyarrow.fs import FileType
 
+from vcurate.errors import VcurateError
 from vcurate.storage import REMOTE_READ_BYTES, locate
 
 
-class MediaError(RuntimeError):
+class MediaError(VcurateError, RuntimeError):
     """A video that cannot be used; the message goes to videos.parquet's `error` column."""
 
 

@@ -19,13 +19,14 @@ import torch
 
 from vcurate import devices
 from vcurate.checkpoints import load_weights_only
+from vcurate.errors import VcurateError
 from vcurate.models.sizes import BUNDLED_CONFIGS, image_size
 
 CONFIGS = BUNDLED_CONFIGS
 _registered = False
 
 
-class ClipModelError(ValueError):
+class ClipModelError(VcurateError, ValueError):
     """An unknown model, a missing or unreadable checkpoint, or weights that do not fit."""
 
 

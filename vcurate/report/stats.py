@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from vcurate.errors import VcurateError
 from vcurate.rules import SCORE_RULES
 from vcurate.storage import locate
 
@@ -18,7 +19,7 @@ SCORES: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
-class NoRunError(FileNotFoundError):
+class NoRunError(VcurateError, FileNotFoundError):
     """The folder holds no finished `vcurate run` output."""
 
 

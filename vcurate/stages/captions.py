@@ -13,6 +13,7 @@ from pathlib import PurePosixPath
 
 import pandas as pd
 
+from vcurate.errors import VcurateError
 from vcurate.records import CaptionSource
 from vcurate.storage import Location, is_uri, locate
 
@@ -23,7 +24,7 @@ _TIMING = re.compile(
 _TAG = re.compile(r"<[^>]+>")
 
 
-class CaptionError(ValueError):
+class CaptionError(VcurateError, ValueError):
     """A caption file or manifest that cannot be used."""
 
 

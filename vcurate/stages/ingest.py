@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from vcurate.config import InputConfig
+from vcurate.errors import InputError, NotFoundError
 from vcurate.stages.captions import find_manifest, load_manifest
 from vcurate.storage import Location, locate
 
@@ -68,10 +69,10 @@ def iter_tasks(cfg: InputConfig, skipped: SkippedInputs | None = None) -> Iterat
     the manifest read, when this is called, so a wrong input fails before any output is written.
     `skipped` is filled as the listing goes; its manifest rows once the iterator is exhausted."""
     if not cfg.path:
-        raise ValueError("no input folder: pass --input or set input.path in the pipeline YAML")
+        raise InputError("no input folder: pass --input or set input.path in the pipeline YAML")
     root = locate(cfg.path)
     if not root.is_dir():
-        raise ValueError(f"input folder not found: {root}" + ("" if root.is_local else " (no such bucket or prefix)"))
+        raise NotFoundError(f"input folder not found: {root}" + ("" if root.is_local else " (no such bucket or prefix)"))
     manifest = find_manifest(root, cfg.manifest)
     captions = load_manifest(manifest, cfg.path_column, cfg.caption_column) if manifest else {}
     extensions = {e.lower().lstrip(".") for e in cfg.extensions}

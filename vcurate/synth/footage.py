@@ -36,6 +36,7 @@ import numpy as np
 
 from vcurate.analyze.scenes import SceneAnalyzer
 from vcurate.config import VIDEO_EXTENSIONS, SplitConfig
+from vcurate.errors import InputError, NotFoundError
 from vcurate.media.encode import clip_frames, write_mp4
 from vcurate.media.frames import AnalysisFrame, decode_frames, upright
 from vcurate.media.probe import MediaError, open_probed
@@ -139,10 +140,10 @@ def scan_source(path: Path, name: str, spec: FootageSpec) -> Source | None:
 def find_sources(folder: str | Path, spec: FootageSpec, warn=print) -> list[Source]:
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"footage folder not found: {folder}")
+        raise NotFoundError(f"footage folder not found: {folder}")
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower().lstrip(".") in VIDEO_EXTENSIONS)
     if not files:
-        raise FileNotFoundError(f"no videos under {folder} (looked for .{', .'.join(VIDEO_EXTENSIONS)})")
+        raise NotFoundError(f"no videos under {folder} (looked for .{', .'.join(VIDEO_EXTENSIONS)})")
     sources = []
     for path in files:
         name = path.relative_to(folder).as_posix()
@@ -156,7 +157,7 @@ def find_sources(folder: str | Path, spec: FootageSpec, warn=print) -> list[Sour
             continue
         sources.append(source)
     if not sources:
-        raise ValueError(f"none of the {len(files)} videos under {folder} has a usable stretch")
+        raise InputError(f"none of the {len(files)} videos under {folder} has a usable stretch")
     return sources
 
 
@@ -398,7 +399,7 @@ def make_footage_archive(
     while len(truth) < videos:
         attempts += 1
         if attempts > 20 * videos:
-            raise ValueError(f"no output size in {list(spec.sizes)} fits the footage without magnifying it")
+            raise InputError(f"no output size in {list(spec.sizes)} fits the footage without magnifying it")
         chosen = planner.video_sources()
         size = planner.video_size(chosen)
         if size is None:

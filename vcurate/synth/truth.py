@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from vcurate.errors import NotFoundError
+
 Defect = Literal["shake", "blur", "lowres", "mismatch"]
 DEFECTS: tuple[Defect, ...] = ("shake", "blur", "lowres", "mismatch")
 
@@ -58,7 +60,7 @@ class TruthVideo(BaseModel):
 def read_truth(path: str | Path) -> list[TruthVideo]:
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"ground truth not found: {path}")
+        raise NotFoundError(f"ground truth not found: {path}")
     lines = path.read_text(encoding="utf-8").splitlines()
     return [TruthVideo.model_validate_json(line) for line in lines if line.strip()]
 

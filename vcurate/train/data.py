@@ -24,6 +24,7 @@ import webdataset as wds
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from webdataset.tariterators import group_by_keys, tar_file_expander
 
+from vcurate.errors import VcurateError
 from vcurate.storage import SCHEMES, is_uri, locate
 from vcurate.train.config import DataConfig
 
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
-class ShardError(ValueError):
+class ShardError(VcurateError, ValueError):
     """A shard pattern that matches nothing usable."""
 
 

@@ -15,6 +15,7 @@ import torch
 
 from vcurate import devices
 from vcurate.checkpoints import load_weights_only
+from vcurate.errors import VcurateError
 from vcurate.train.config import RunConfig, TrainConfig
 from vcurate.train.data import make_loader, resolve_shards
 from vcurate.train.diffusion import flow_loss, to_model_input
@@ -24,7 +25,7 @@ from vcurate.train.sampling import generate, save_video
 CHECKPOINT_FORMAT = "vcurate-train/1"
 
 
-class RunError(ValueError):
+class RunError(VcurateError, ValueError):
     """A run folder or checkpoint that cannot be used as asked."""
 
 

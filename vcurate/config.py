@@ -114,8 +114,10 @@ class ResolutionFilter(Section):
 class UpscaledFilter(Section):
     enabled: bool = True
     min_detail: float = Field(
-        0.63, gt=0, description="pixel-scale detail of a native-resolution centre crop: fine-band over next-band RMS "
-        "(dimensionless) below which content counts as upscaled; not applied to clips already blurry"
+        0.12, gt=0, description="native-resolution detail of the most textured 64x64 full-resolution tiles "
+        "(dimensionless): pixel-scale over next-scale RMS of their power spectrum, minus 0.15 per decade of the "
+        "spectrum's steepest drop over 1/16 cycle/pixel; below it content counts as upscaled; not applied to "
+        "clips already blurry"
     )
 
 

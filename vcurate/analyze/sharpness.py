@@ -7,9 +7,12 @@ Gaussians): contrast cancels out, so a dim or low-contrast shot is not mistaken 
   no crisp edge anywhere. The analysis luma is subsampled without a prefilter, so native detail
   folds into its fine band and a crisp high-resolution frame keeps a high score. Videos smaller
   than about twice the analysis size are seen at native scale and score somewhat lower.
-- detail_score: fine-band / next-band RMS energy on a native-resolution centre crop. Content
-  upscaled from a smaller source is crisp at the analysis size but has no energy at its own pixel
-  scale, everywhere in the frame.
+- detail_score: native-resolution detail where the frame has texture, from the power spectrum of
+  its most textured 64x64 full-resolution tiles (`native_detail`). Content upscaled from a smaller
+  source is crisp at the analysis size but has lost the pixel-scale band, and resampling cuts its
+  spectrum off at the source's Nyquist frequency with a steep edge, where compression and soft
+  optics roll it off gradually. Flat tiles (sky, walls, letterbox bars) are left out: they hold
+  no detail whatever the resolution.
 Scores are computed every `every` frames and aggregated per clip by the median, so a few odd frames
 (a flash, a fast pan) do not decide.
 """
@@ -19,7 +22,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from vcurate.media.frames import AnalysisFrame, centre_crop
+from vcurate.media.frames import AnalysisFrame
 
 
 def _bands(image: np.ndarray, fine_sigma: float, coarse_sigma: float) -> tuple[np.ndarray, np.ndarray]:
@@ -50,15 +53,62 @@ def edge_crispness(image: np.ndarray) -> float:
     return _magnitude_quantile(fine, 0.99) / (_magnitude_quantile(mid, 0.99) + 1e-3)
 
 
-def pixel_detail(image: np.ndarray) -> float:
-    """RMS of the pixel-scale band (sigma 0.7) over RMS of the next band (sigma 0.7 to 2)."""
-    fine, mid = _bands(image, 0.7, 2.0)
-    return float(np.sqrt(np.mean(fine**2) / (np.mean(mid**2) + 1e-3)))
+TILE = 64
+_FREQ = np.fft.fftfreq(TILE)[:, None] ** 2 + np.fft.rfftfreq(TILE)[None, :] ** 2  # squared radius, cycles/pixel
+
+
+def _gaussian_response(sigma: float) -> np.ndarray:
+    return np.exp(-2 * np.pi**2 * sigma**2 * _FREQ)
+
+
+# The bands of `_bands(image, 0.7, 2.0)` as weights on the power spectrum: pixel scale, next scale.
+_FINE = (1 - _gaussian_response(0.7)) ** 2
+_NEXT = (_gaussian_response(0.7) - _gaussian_response(2.0)) ** 2
+_WINDOW = np.outer(np.hanning(TILE), np.hanning(TILE)).astype(np.float32)
+CLIFF_WEIGHT = 0.15  # detail_score units per decade of the spectrum's steepest drop
+
+
+def textured_tiles(luma: np.ndarray, count: int = 8) -> np.ndarray:
+    """The `count` TILE x TILE tiles of a full-resolution luma with the most texture, (count, TILE, TILE)
+    float32. Texture is the variance of the tile seen 4x subsampled: structure that survives
+    resampling (edges, patterns), not pixel noise or compression artefacts. A tile with a flat
+    16x16 part (the edge of a letterbox bar, of the sky) ranks last."""
+    rows, cols = luma.shape[0] // TILE, luma.shape[1] // TILE
+    if not rows or not cols:
+        return np.zeros((0, TILE, TILE), np.float32)
+    top, left = (luma.shape[0] - rows * TILE) // 2, (luma.shape[1] - cols * TILE) // 2
+    grid = luma[top : top + rows * TILE, left : left + cols * TILE]
+    coarse = grid[::4, ::4].astype(np.float32).reshape(rows, 4, TILE // 16, cols, 4, TILE // 16)
+    texture = coarse.var(axis=(1, 2, 4, 5))
+    textured_throughout = coarse.var(axis=(2, 5)).min(axis=(1, 3)) > 1.0  # no flat quarter: a bar's edge is no texture
+    chosen = np.argsort((texture * textured_throughout).ravel())[::-1][:count]
+    r, c = np.divmod(chosen, cols)
+    return np.stack([grid[i * TILE : (i + 1) * TILE, j * TILE : (j + 1) * TILE] for i, j in zip(r, c)]).astype(np.float32)
+
+
+def native_detail(luma: np.ndarray) -> float:
+    """Pixel-scale over next-scale RMS (Gaussian bands sigma 0.7 and 0.7-2, measured on the windowed
+    power spectrum of the textured tiles) minus CLIFF_WEIGHT x the steepest drop of the spectrum's
+    axis profile over 1/16 cycle/pixel (decades). Native footage, however soft or compressed, rolls
+    off gradually (drop <= ~1 decade); an upscaled frame drops 1-2 decades at its source's Nyquist."""
+    tiles = textured_tiles(luma)
+    if not len(tiles):
+        return float("nan")
+    tiles -= tiles.mean(axis=(1, 2), keepdims=True)
+    power = (np.abs(np.fft.rfft2(tiles * _WINDOW)) ** 2).mean(axis=0)
+    ratio = np.sqrt((power * _FINE).sum() / ((power * _NEXT).sum() + 1e-3))
+    rows = power.sum(axis=1)  # by fy in FFT order; the rfft half-plane holds each |fy| line as rows fy and -fy
+    by_fy = rows[: TILE // 2 + 1].copy()
+    by_fy[1 : TILE // 2] += rows[: -TILE // 2 : -1]
+    level = np.log10(power.sum(axis=0) + by_fy + 1e-6)  # power by |fx| plus power by |fy|
+    step = TILE // 16
+    cliff = np.max(level[step:-step] - level[2 * step :])
+    return float(ratio - CLIFF_WEIGHT * cliff)
 
 
 class SharpnessAnalyzer:
-    def __init__(self, every: int, crop: int = 192):
-        self.every, self.crop = max(1, every), crop
+    def __init__(self, every: int):
+        self.every = max(1, every)
         self.frames: list[int] = []
         self.blur: list[float] = []
         self.detail: list[float] = []
@@ -68,7 +118,7 @@ class SharpnessAnalyzer:
             return
         self.frames.append(index)
         self.blur.append(edge_crispness(frame.luma()))
-        self.detail.append(pixel_detail(centre_crop(frame.luma_full(), self.crop)))
+        self.detail.append(native_detail(frame.luma_full()))
 
     def finish(self, num_frames: int) -> None:
         pass

@@ -43,3 +43,23 @@ def test_clip_metrics_match_clips_to_their_main_shot():
     assert (m["blur"]["tp"], m["blur"]["fn"]) == (0, 1)
     assert m["clean_pan_kept"] == {"kept": 0, "total": 1, "fraction": 0.0}
     assert "mismatch" not in m  # no alignment scores: not evaluated
+
+
+def test_cut_metrics_per_footage_source():
+    """A true cut belongs to the source of the shot it starts; a false cut to the shot it falls in."""
+    import pandas as pd
+
+    from vcurate.synth.eval import cut_metrics
+    from vcurate.synth.truth import TruthShot, TruthVideo
+
+    def shot(start, end, source):
+        return TruthShot(start_frame=start, end_frame=end, true_caption="x", attached_caption="x", defects=[],
+                         camera="static", source=source)
+
+    truth = {"v.mp4": TruthVideo(video="v.mp4", fps=25, num_frames=90, width=64, height=64, caption_source="txt",
+                                 shots=[shot(0, 30, "a"), shot(30, 60, "b"), shot(60, 90, "a")])}
+    videos = pd.DataFrame([{"video": "v.mp4", "status": "ok", "cuts": [31, 45]}])  # 60 missed, 45 false
+    m = cut_metrics(videos, truth)
+    assert (m[None]["tp"], m[None]["fp"], m[None]["fn"]) == (1, 1, 1)
+    assert (m["b"]["tp"], m["b"]["fp"], m["b"]["fn"]) == (1, 1, 0)
+    assert (m["a"]["tp"], m["a"]["fp"], m["a"]["fn"]) == (0, 0, 1)

@@ -20,16 +20,45 @@ class UserError(Exception):
 def _synth(args) -> None:
     from rich.progress import Progress
 
-    from vcurate.synth.archive import SynthSpec, clean_spec, make_archive
-
     if args.videos < 1:
         raise UserError("--videos must be at least 1")
-    spec = clean_spec() if args.clean else SynthSpec()
+    if args.from_footage:
+        from dataclasses import replace
+
+        from vcurate.synth.footage import FootageSpec, make_footage_archive
+
+        if args.clean:
+            raise UserError("--clean is for rendered archives; footage archives always carry faults")
+        spec = FootageSpec() if args.size is None else replace(FootageSpec(), sizes=(args.size,))
+
+        def write(progress):
+            return make_footage_archive(args.out, args.from_footage, args.videos, args.seed, spec, progress=progress,
+                                        warn=lambda line: console.print(f"[yellow]{line}[/yellow]", highlight=False))
+    else:
+        from vcurate.synth.archive import SynthSpec, clean_spec, make_archive
+
+        if args.size is not None:
+            raise UserError("--size is for --from-footage archives")
+        spec = clean_spec() if args.clean else SynthSpec()
+
+        def write(progress):
+            return make_archive(args.out, args.videos, args.seed, spec, progress=progress)
+
     with Progress(console=console, disable=args.quiet) as bar:
-        task = bar.add_task("writing synthetic videos", total=args.videos)
-        truth = make_archive(args.out, args.videos, args.seed, spec, progress=lambda done, _: bar.update(task, completed=done))
+        task = bar.add_task("writing labelled videos", total=args.videos)
+        truth = write(lambda done, _: bar.update(task, completed=done))
     shots = sum(len(v.shots) for v in truth)
     console.print(f"wrote {len(truth)} videos ({shots} shots) to {Path(args.out) / 'raw'}, truth in ground_truth.jsonl")
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 640x360, got {text!r}") from None
+    if width < 16 or height < 16 or width % 2 or height % 2:
+        raise argparse.ArgumentTypeError(f"size {text!r}: both sides must be even and at least 16")
+    return width, height
 
 
 def _clip_fit(args) -> None:
@@ -213,11 +242,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vcurate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("synth", help="write a synthetic captioned archive with ground truth")
+    p = sub.add_parser("synth", help="write a labelled archive (rendered, or cut from your footage) with ground truth")
     p.add_argument("out", help="output folder (videos go to OUT/raw, truth to OUT/ground_truth.jsonl)")
     p.add_argument("--videos", type=int, default=24)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--clean", action="store_true", help="no faults at all (e.g. to fit a domain CLIP on)")
+    p.add_argument("--from-footage", metavar="DIR",
+                   help="cut shots from the clean videos under DIR and inject known faults (shake, blur, upscaling)")
+    p.add_argument("--size", type=_size, metavar="WxH",
+                   help="with --from-footage: every video at this size (default: a standard size each video's "
+                   "sources fill without magnification)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(fn=_synth)
 

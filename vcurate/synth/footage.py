@@ -1,0 +1,464 @@
+"""A labelled archive cut from the user's own footage: `vcurate synth OUT --from-footage DIR`.
+
+Synthetic renders say nothing about compression, soft optics, sensor noise or animation. Here the
+pictures are real: shots are cut from clean source videos, joined by hard cuts, and given faults
+at known strengths, so every filter can be measured (and calibrated, `vcurate calibrate`) on the
+kind of footage it will judge. Faults as real archives carry them:
+
+- shake: hand-held camera path, a slow wander plus 4-10 Hz jitter and a little roll;
+- blur: defocus (Gaussian) or linear motion blur;
+- lowres: content downscaled 1.5-4x and scaled back up (bilinear, bicubic or Lanczos).
+
+Kept clean, because a curation tool must not reject them: smooth pans and zooms (a crop window that
+moves or grows, never magnifying the source), re-encoding at CRF 18-40, sensor noise, low light,
+letterboxing, and sources larger than the output (the area-downscaled renditions every web video is).
+
+Sources are never magnified: a video's size is one at which every source it uses fills the frame
+(cropped, or letterboxed when its aspect differs) at a scale of at most 1, and a camera move needs
+source pixels to spare. Shots come only from stretches of a source between candidate cuts of a
+sensitive content detector, and skip flat frames (fades to black, blank title cards), so a shot
+never spans a cut or shows nothing. Consecutive shots come from different sources, so each cut of
+the output is visible. A video plays all its shots at the frame rate of its first source.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import cv2
+import numpy as np
+
+from vcurate.analyze.scenes import SceneAnalyzer
+from vcurate.config import SplitConfig
+from vcurate.media.encode import write_mp4
+from vcurate.media.frames import AnalysisFrame, analysis_stride, decode_frames, upright
+from vcurate.media.probe import MediaError, open_probed
+from vcurate.synth.truth import TruthShot, TruthVideo, write_truth
+
+VIDEO_EXTENSIONS = ("mp4", "mov", "mkv", "webm", "avi", "mpg", "mpeg", "ts", "m2ts", "m4v", "flv", "wmv", "3gp", "ogv")
+SIZES: tuple[tuple[int, int], ...] = ((1280, 720), (960, 540), (854, 480), (640, 360), (480, 270))
+
+
+@dataclass(frozen=True)
+class FootageSpec:
+    """Knobs of the generator: how often each fault and nuisance occurs, and at what strength."""
+
+    sizes: tuple[tuple[int, int], ...] = SIZES  # output sizes a video may take (each must fit every source used)
+    shots: tuple[int, int] = (2, 5)
+    shot_seconds: tuple[float, float] = (1.6, 4.0)
+    p_pan: float = 0.2
+    p_zoom: float = 0.08
+    p_shake: float = 0.15
+    p_blur: float = 0.15
+    p_upscaled: float = 0.15
+    shake_rms: tuple[float, float] = (0.015, 0.04)  # jitter, RMS fraction of the short side
+    blur_sigma: tuple[float, float] = (1.5, 4.0)  # Gaussian defocus, output pixels
+    motion_blur: tuple[int, int] = (9, 25)  # linear motion-blur length, output pixels
+    upscale: tuple[float, float] = (1.5, 4.0)  # downscale factor before scaling back up
+    pan_margin: tuple[float, float] = (0.1, 0.6)  # share of the frame a pan travels across the shot
+    zoom_margin: tuple[float, float] = (0.08, 0.25)  # zoom range across the shot
+    crf: tuple[int, int] = (18, 40)  # x264 CRF of the whole video (compression is no fault)
+    p_noise: float = 0.2
+    noise_sigma: tuple[float, float] = (2.0, 6.0)  # Gaussian sensor noise, 8-bit levels
+    p_low_light: float = 0.15
+    p_letterbox: float = 0.1
+    flat_std: float = 6.0  # luma standard deviation below which a frame counts as flat (never used in a shot)
+    cut_threshold: float = 20.0  # content-detector threshold for cuts inside a source (more sensitive than the pipeline's)
+
+
+@dataclass
+class Source:
+    """A footage file and the stretches of it a shot may use, as (start, end) source frame indices."""
+
+    path: Path
+    name: str  # relative to the footage folder, POSIX separators
+    width: int
+    height: int
+    fps: float
+    times: np.ndarray
+    luma_mean: np.ndarray  # per frame, to check that a seek decoded the frame the scan saw
+    segments: list[tuple[int, int]]
+
+    def scale_to_cover(self, size: tuple[int, int]) -> float:
+        return max(size[0] / self.width, size[1] / self.height)
+
+    def scale_to_fit(self, size: tuple[int, int]) -> float:
+        return min(size[0] / self.width, size[1] / self.height)
+
+    def fills(self, size: tuple[int, int]) -> bool:
+        """Shown at `size` without magnifying it, cropped or letterboxed."""
+        return self.scale_to_fit(size) <= 1.0
+
+
+class _LumaStats:
+    """Mean and standard deviation of each frame's small luma: flat frames show nothing worth
+    judging, and the mean tells whether a later seek decoded the frame the scan saw."""
+
+    def __init__(self):
+        self.mean, self.std = [], []
+
+    def process(self, index: int, frame: AnalysisFrame) -> None:
+        luma = frame.luma()
+        self.mean.append(float(luma.mean()))
+        self.std.append(float(luma.std()))
+
+    def finish(self, num_frames: int) -> None:
+        pass
+
+
+def scan_source(path: Path, name: str, spec: FootageSpec) -> Source | None:
+    """One decode of a source: its facts, candidate cuts and flat frames; None when nothing is usable."""
+    with open_probed(path) as (container, info):
+        fps = info.fps or 25.0
+        scenes = SceneAnalyzer(SplitConfig(threshold=spec.cut_threshold, min_scene_frames=4), fps)
+        stats = _LumaStats()
+        decoded = decode_frames(container, [scenes, stats], short_side=144, fps_hint=fps)
+    min_frames = int(np.ceil(spec.shot_seconds[0] * fps))
+    width, height = (decoded.width, decoded.height) if decoded.rotation % 180 == 0 else (decoded.height, decoded.width)
+    margin = 3  # frames kept away from each candidate cut: dissolves and fades spread over a few
+    bounds = [0, *scenes.cuts, decoded.num_frames]
+    segments = []
+    for start, end in zip(bounds, bounds[1:]):
+        start, end = start + (margin if start else 0), end - (margin if end < decoded.num_frames else 0)
+        run_start = None
+        for i in range(start, end + 1):
+            usable = i < end and stats.std[i] >= spec.flat_std
+            if usable and run_start is None:
+                run_start = i
+            elif not usable and run_start is not None:
+                if i - run_start >= min_frames:
+                    segments.append((run_start, i))
+                run_start = None
+    if not segments:
+        return None
+    return Source(path, name, width, height, fps, decoded.times, np.asarray(stats.mean), segments)
+
+
+def find_sources(folder: str | Path, spec: FootageSpec, warn=print) -> list[Source]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"footage folder not found: {folder}")
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower().lstrip(".") in VIDEO_EXTENSIONS)
+    if not files:
+        raise FileNotFoundError(f"no videos under {folder} (looked for .{', .'.join(VIDEO_EXTENSIONS)})")
+    sources = []
+    for path in files:
+        name = path.relative_to(folder).as_posix()
+        try:
+            source = scan_source(path, name, spec)
+        except (MediaError, av.FFmpegError, OSError, ValueError) as exc:
+            warn(f"skipped {name}: {exc}")
+            continue
+        if source is None:
+            warn(f"skipped {name}: no stretch of {spec.shot_seconds[0]:g} s without a cut or a flat frame")
+            continue
+        sources.append(source)
+    if not sources:
+        raise ValueError(f"none of the {len(files)} videos under {folder} has a usable stretch")
+    return sources
+
+
+@dataclass
+class FootageShot:
+    """One shot: where its frames come from, how the camera moves, what fault it carries."""
+
+    source: Source
+    start: int  # first source frame
+    num_frames: int
+    size: tuple[int, int]
+    camera: str = "static"  # static | pan | zoom | shake
+    margin: float = 0.0  # source pixels to spare around the output window, as a share of it
+    pan: tuple[float, float] = (0.0, 0.0)  # unit direction of travel
+    zoom_in: bool = True
+    shake: np.ndarray | None = None  # (n, 3): dx, dy (output pixels), roll (degrees)
+    defect: str | None = None  # shake | blur | lowres
+    details: dict = field(default_factory=dict)
+    letterbox: bool = False
+    noise_sigma: float = 0.0
+    gamma: float = 1.0
+
+    @property
+    def nuisances(self) -> list[str]:
+        fitted = self.source.scale_to_cover(self.size) > 1.0
+        return [n for n, on in (("letterbox", self.letterbox or fitted), ("noise", self.noise_sigma > 0),
+                                ("low_light", self.gamma > 1), ("downscaled_source", self.base_scale < 1.0)) if on]
+
+    @property
+    def base_scale(self) -> float:
+        """Scale of the source when the window is widest: it must stay <= 1 (no magnification)."""
+        cover = self.source.scale_to_cover(self.size)
+        return cover * (1 + self.margin) if cover <= 1.0 else self.source.scale_to_fit(self.size)
+
+
+def hand_held_path(rng: np.random.Generator, n: int, fps: float, rms: float, short: int) -> np.ndarray:
+    """(n, 3) camera offsets: jitter of 4-10 Hz with the given RMS (fraction of `short`), a slow
+    wander of 0.5-2 Hz, and roll of a fraction of a degree, as a hand holds a camera."""
+    t = np.arange(n) / fps
+
+    def tones(low: float, high: float, count: int) -> np.ndarray:
+        freqs = rng.uniform(low, high, (count, 3))
+        phases = rng.uniform(0, 2 * np.pi, (count, 3))
+        return np.sin(2 * np.pi * freqs[None] * t[:, None, None] + phases[None]).sum(axis=1)
+
+    jitter = tones(4.0, min(10.0, 0.45 * fps), 3) + 0.5 * rng.normal(size=(n, 3))
+    jitter -= jitter.mean(axis=0)
+    jitter[:, :2] *= rms * short / np.sqrt((jitter[:, :2] ** 2).sum(axis=1).mean())
+    jitter[:, 2] *= rng.uniform(0.2, 0.8) / (jitter[:, 2].std() + 1e-9)
+    wander = tones(0.5, 2.0, 2)
+    wander[:, :2] *= rng.uniform(0.5, 1.5) * rms * short / (np.abs(wander[:, :2]).max() + 1e-9)
+    wander[:, 2] *= rng.uniform(0.2, 0.6) / (np.abs(wander[:, 2]).max() + 1e-9)
+    return jitter + wander
+
+
+def shake_margin(path: np.ndarray, size: tuple[int, int]) -> float:
+    """Source pixels the window needs to spare (share of its size) so no border shows when shaken."""
+    w, h = size
+    roll = np.radians(np.abs(path[:, 2]).max())
+    reach = np.abs(path[:, :2]).max() + 0.5 * np.hypot(w, h) * np.sin(roll)
+    return float(2 * reach / min(w, h)) + 0.01
+
+
+class FootagePlanner:
+    """Draws every shot's source stretch, camera, fault and nuisances from one seeded generator."""
+
+    def __init__(self, sources: list[Source], spec: FootageSpec, rng: np.random.Generator):
+        self.sources, self.spec, self.rng = sources, spec, rng
+
+    def _range(self, bounds) -> float:
+        return float(self.rng.uniform(*bounds))
+
+    def video_sources(self) -> list[Source]:
+        """Sources of one video's shots; no two consecutive shots share one."""
+        n = int(self.rng.integers(self.spec.shots[0], self.spec.shots[1] + 1))
+        chosen: list[Source] = []
+        for _ in range(n):
+            options = [s for s in self.sources if not chosen or s is not chosen[-1]] or self.sources
+            chosen.append(options[int(self.rng.integers(len(options)))])
+        return chosen
+
+    def video_size(self, sources: list[Source]) -> tuple[int, int] | None:
+        feasible = [size for size in self.spec.sizes if all(s.fills(size) for s in sources)]
+        return tuple(feasible[int(self.rng.integers(len(feasible)))]) if feasible else None
+
+    def shot(self, source: Source, size: tuple[int, int], fps: float) -> FootageShot:
+        s, r = self.spec, self.rng
+        want = int(round(self._range(s.shot_seconds) * fps))
+        start, end = source.segments[int(r.integers(len(source.segments)))]
+        n = min(want, end - start)
+        first = start + int(r.integers(0, end - start - n + 1))
+        shot = FootageShot(source, first, n, size)
+        spare = 1.0 / source.scale_to_cover(size) - 1.0  # how much wider than the output the source is
+        draw = r.random()
+        if draw < s.p_shake:
+            path = hand_held_path(r, n, fps, self._range(s.shake_rms), min(size))
+            if shake_margin(path, size) <= spare:
+                shot.camera, shot.defect, shot.shake, shot.margin = "shake", "shake", path, shake_margin(path, size)
+                shot.details = {"jitter_rms_percent": round(100 * float(np.sqrt((
+                    (path[:, :2] - path[:, :2].mean(0)) ** 2).sum(1).mean())) / min(size), 3)}
+        elif draw < s.p_shake + s.p_pan:
+            margin = min(self._range(s.pan_margin), spare)
+            if margin >= 0.05:
+                angle = r.uniform(0, 2 * np.pi)
+                shot.camera, shot.margin, shot.pan = "pan", margin, (float(np.cos(angle)), float(np.sin(angle)))
+        elif draw < s.p_shake + s.p_pan + s.p_zoom:
+            margin = min(self._range(s.zoom_margin), spare)
+            if margin >= 0.05:
+                shot.camera, shot.margin, shot.zoom_in = "zoom", margin, bool(r.random() < 0.5)
+        if shot.defect is None:
+            draw = r.random()
+            if draw < s.p_blur:
+                shot.defect = "blur"
+                if r.random() < 0.5:
+                    shot.details = {"kind": "gaussian", "sigma": round(self._range(s.blur_sigma), 3)}
+                else:
+                    shot.details = {"kind": "motion", "length": int(r.integers(s.motion_blur[0], s.motion_blur[1] + 1)),
+                                    "angle": round(float(r.uniform(0, 180)), 1)}
+            elif draw < s.p_blur + s.p_upscaled:
+                shot.defect = "lowres"
+                shot.details = {"factor": round(self._range(s.upscale), 3),
+                                "kernel": str(r.choice(["bilinear", "bicubic", "lanczos"]))}
+        shot.letterbox = shot.camera != "shake" and r.random() < s.p_letterbox
+        if r.random() < s.p_low_light:
+            shot.gamma = self._range((1.8, 2.6))
+        if r.random() < s.p_noise:
+            shot.noise_sigma = self._range(s.noise_sigma)
+        return shot
+
+
+_KERNELS = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}
+
+
+def _decoded_from(container, stream, start_s: float, half: float, exact_index: int | None):
+    """Frames from the one at `start_s`: by a seek to the keyframe before it, or (exact_index given)
+    by decoding from the start and counting."""
+    if exact_index is not None:
+        for index, frame in enumerate(container.decode(stream)):
+            if index >= exact_index:
+                yield frame
+        return
+    if start_s > half and stream.time_base:
+        container.seek(int((start_s - half) / stream.time_base), stream=stream, backward=True)
+    for frame in container.decode(stream):
+        if frame.time is not None and frame.time >= start_s - half:
+            yield frame
+
+
+def _source_frames(shot: FootageShot) -> Iterator[np.ndarray]:
+    """The shot's source frames as upright RGB. Seeking is fast but not exact in every file (some
+    decode garbage after a seek, some containers land a frame off), so the first frame is checked
+    against what the scan saw there; when it differs, the source is decoded from its start instead."""
+    source = shot.source
+    start_s, half = float(source.times[shot.start]), 0.5 / source.fps
+    for exact_index in (None, shot.start):
+        with av.open(str(source.path)) as container:
+            stream = container.streams.video[0]
+            stride = analysis_stride(stream.codec_context.width, stream.codec_context.height, 144)
+            out = []
+            for frame in _decoded_from(container, stream, start_s, half, exact_index):
+                if not out and exact_index is None:
+                    luma = AnalysisFrame(frame, stride).luma()
+                    if abs(frame.time - start_s) > half or abs(float(luma.mean()) - source.luma_mean[shot.start]) > 2.0:
+                        break
+                out.append(upright(frame.to_ndarray(format="rgb24"), frame.rotation))
+                if len(out) == shot.num_frames:
+                    yield from out
+                    return
+    raise MediaError(f"{source.name}: fewer than {shot.num_frames} frames from frame {shot.start}")
+
+
+def _window(image: np.ndarray, size: tuple[int, int], centre: tuple[float, float]) -> np.ndarray:
+    """The size-sized crop of `image` around `centre`, on whole pixels (no resampling, no softening)."""
+    w, h = size
+    x = int(round(min(max(centre[0] - w / 2, 0), image.shape[1] - w)))
+    y = int(round(min(max(centre[1] - h / 2, 0), image.shape[0] - h)))
+    return image[y : y + h, x : x + w]
+
+
+def _scaled(image: np.ndarray, scale: float) -> np.ndarray:
+    if abs(scale - 1.0) < 1e-6:
+        return image
+    h, w = image.shape[:2]
+    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+
+
+def _geometry(shot: FootageShot, image: np.ndarray, i: int) -> np.ndarray:
+    """Frame i of the shot at its output size: source scaled (never up), then the camera applied."""
+    w, h = shot.size
+    cover = shot.source.scale_to_cover(shot.size)
+    if cover > 1.0:  # a narrower or wider source: letterboxed or pillarboxed, whole
+        small = _scaled(image, shot.source.scale_to_fit(shot.size))
+        out = np.zeros((h, w, 3), np.uint8)
+        top, left = (h - small.shape[0]) // 2, (w - small.shape[1]) // 2
+        out[top : top + small.shape[0], left : left + small.shape[1]] = small
+        return out
+    progress = i / max(1, shot.num_frames - 1)
+    if shot.camera == "zoom":
+        grow = progress if shot.zoom_in else 1 - progress
+        scaled = _scaled(image, cover * (1 + shot.margin * grow))
+        return _window(scaled, shot.size, (scaled.shape[1] / 2, scaled.shape[0] / 2))
+    scaled = _scaled(image, shot.base_scale)
+    centre = np.array([scaled.shape[1] / 2, scaled.shape[0] / 2])
+    if shot.camera == "pan":
+        slack = np.array([scaled.shape[1] - w, scaled.shape[0] - h], dtype=float)
+        reach = np.min(slack / (np.abs(shot.pan) + 1e-9)) / 2
+        return _window(scaled, shot.size, centre + (progress - 0.5) * 2 * reach * np.array(shot.pan))
+    if shot.camera == "shake":
+        dx, dy, roll = shot.shake[i]
+        matrix = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), float(roll), 1.0)
+        matrix[:, 2] += [w / 2 - centre[0] + dx, h / 2 - centre[1] + dy]
+        return cv2.warpAffine(scaled, matrix, (w, h), flags=cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_REFLECT)
+    return _window(scaled, shot.size, centre)
+
+
+def _motion_kernel(length: int, angle: float) -> np.ndarray:
+    kernel = np.zeros((length, length), np.float32)
+    kernel[length // 2, :] = 1.0
+    rotation = cv2.getRotationMatrix2D(((length - 1) / 2, (length - 1) / 2), angle, 1.0)
+    kernel = cv2.warpAffine(kernel, rotation, (length, length), flags=cv2.INTER_LINEAR)
+    return kernel / kernel.sum()
+
+
+def render_footage_shot(shot: FootageShot, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Yield the shot's RGB frames at its output size, fault and nuisances applied."""
+    w, h = shot.size
+    kernel = _motion_kernel(shot.details["length"], shot.details["angle"]) if shot.details.get("kind") == "motion" else None
+    for i, image in enumerate(_source_frames(shot)):
+        frame = _geometry(shot, image, i)
+        if shot.defect == "lowres":
+            f = shot.details["factor"]
+            small = cv2.resize(frame, (max(2, round(w / f)), max(2, round(h / f))), interpolation=cv2.INTER_AREA)
+            frame = cv2.resize(small, (w, h), interpolation=_KERNELS[shot.details["kernel"]])
+        elif shot.defect == "blur":
+            frame = (cv2.GaussianBlur(frame, (0, 0), shot.details["sigma"]) if kernel is None
+                     else cv2.filter2D(frame, -1, kernel, borderType=cv2.BORDER_REFLECT))
+        if shot.letterbox:
+            bar = int(round(h * 0.12))
+            frame = frame.copy()
+            frame[:bar], frame[h - bar :] = 0, 0
+        if shot.gamma > 1 or shot.noise_sigma > 0:
+            f = frame.astype(np.float32)
+            if shot.gamma > 1:
+                f = 255.0 * (f / 255.0) ** shot.gamma
+            if shot.noise_sigma > 0:
+                f += rng.normal(0, shot.noise_sigma, f.shape).astype(np.float32)
+            frame = np.clip(f, 0, 255).astype(np.uint8)
+        yield np.ascontiguousarray(frame)
+
+
+def make_footage_archive(
+    out: str | Path, footage: str | Path, videos: int, seed: int, spec: FootageSpec = FootageSpec(), progress=None, warn=print,
+) -> list[TruthVideo]:
+    """Write OUT/raw/*.mp4 with .txt captions and OUT/ground_truth.jsonl from the videos under `footage`."""
+    out = Path(out)
+    raw = out / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    sources = find_sources(footage, spec, warn)
+    rng = np.random.default_rng(seed)
+    planner = FootagePlanner(sources, spec, rng)
+    truth: list[TruthVideo] = []
+    attempts = 0
+    while len(truth) < videos:
+        attempts += 1
+        if attempts > 20 * videos:
+            raise ValueError(f"no output size in {list(spec.sizes)} fits the footage without magnifying it")
+        chosen = planner.video_sources()
+        size = planner.video_size(chosen)
+        if size is None:
+            continue
+        fps = Fraction(chosen[0].fps).limit_denominator(1001)
+        shots = [planner.shot(source, size, float(fps)) for source in chosen]
+        crf = int(rng.integers(spec.crf[0], spec.crf[1] + 1))
+        rel = Path(f"footage_{seed}_{len(truth):04d}.mp4")
+
+        def frames():
+            for shot in shots:
+                yield from render_footage_shot(shot, rng)
+
+        num_frames = write_mp4(raw / rel, frames(), size, fps, crf)
+        caption = "footage from " + ", ".join(dict.fromkeys(Path(shot.source.name).stem for shot in shots))
+        truth_shots, start = [], 0
+        for shot in shots:
+            truth_shots.append(TruthShot(
+                start_frame=start, end_frame=start + shot.num_frames, true_caption=f"a shot from {shot.source.name}",
+                attached_caption=caption,
+                defects=[shot.defect] if shot.defect else [], camera=shot.camera, source=shot.source.name,
+                source_start_frame=shot.start, nuisances=shot.nuisances, fault=shot.details,
+            ))
+            start += shot.num_frames
+        if start != num_frames:
+            raise MediaError(f"{rel}: encoder wrote {num_frames} frames for {start}")
+        (raw / rel).with_suffix(".txt").write_text(caption + "\n", encoding="utf-8")
+        truth.append(TruthVideo(video=rel.as_posix(), fps=float(fps), num_frames=num_frames, width=size[0],
+                                height=size[1], caption_source="txt", crf=crf, shots=truth_shots))
+        if progress:
+            progress(len(truth), videos)
+    write_truth(out / "ground_truth.jsonl", truth)
+    (out / "sources.json").write_text(json.dumps(
+        [{"source": s.name, "width": s.width, "height": s.height, "fps": round(s.fps, 3),
+          "usable_frames": sum(e - b for b, e in s.segments)} for s in sources], indent=1), encoding="utf-8")
+    return truth

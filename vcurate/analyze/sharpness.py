@@ -3,15 +3,16 @@
 Both scores compare a fine band (image minus a Gaussian) with the next band (between two
 Gaussians): contrast cancels out, so a dim or low-contrast shot is not mistaken for a soft one.
 - blur_score: the strongest fine-band responses (99th percentile) over the strongest next-band
-  ones, on the subsampled analysis luma. Edges decide, not noise: a defocused or smeared shot has
-  no crisp edge anywhere. The analysis luma is subsampled without a prefilter, so native detail
-  folds into its fine band and a crisp high-resolution frame keeps a high score. Videos smaller
-  than about twice the analysis size are seen at native scale and score somewhat lower.
+  ones. Edges decide, not noise: a defocused or smeared shot has no crisp edge anywhere. Taken on
+  the subsampled analysis luma (no prefilter, so native detail folds into its fine band and a crisp
+  high-resolution frame keeps a high score) and on the most textured full-resolution tiles, where a
+  defocus of 1.5-2.5 output pixels, invisible after 2-3x subsampling, shows; the lower one counts.
 - detail_score: native-resolution detail where the frame has texture, from the power spectrum of
-  its most textured 64x64 full-resolution tiles (`native_detail`). Content upscaled from a smaller
-  source is crisp at the analysis size but has lost the pixel-scale band, and resampling cuts its
-  spectrum off at the source's Nyquist frequency with a steep edge, where compression and soft
-  optics roll it off gradually. Flat tiles (sky, walls, letterbox bars) are left out: they hold
+  its most textured 64x64 full-resolution tiles (`native_detail`): content upscaled 2-4x from a
+  smaller source has next to no energy just above its source's Nyquist frequency, relative to its
+  coarse structure. Soft native footage (phone video, optics, strong compression) can be as
+  band-limited as a 2x upscale, so the threshold sits below the softest native calibration footage
+  and catches mainly 3-4x upscales. Flat tiles (sky, walls, letterbox bars) are left out: they hold
   no detail whatever the resolution.
 Scores are computed every `every` frames and aggregated per clip by the median, so a few odd frames
 (a flash, a fast pan) do not decide.

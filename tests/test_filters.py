@@ -21,8 +21,8 @@ def test_every_reason_that_applies_is_listed():
 
 
 def test_upscaled_only_when_not_blurry():
-    assert filter_clip(clip(blur_score=1.0, detail_score=0.3), FiltersConfig()).reasons == ["upscaled"]
-    assert filter_clip(clip(blur_score=0.2, detail_score=0.3), FiltersConfig()).reasons == ["blur"]
+    assert filter_clip(clip(blur_score=1.0, detail_score=0.05), FiltersConfig()).reasons == ["upscaled"]
+    assert filter_clip(clip(blur_score=0.2, detail_score=0.05), FiltersConfig()).reasons == ["blur"]
 
 
 def test_each_filter_can_be_switched_off():

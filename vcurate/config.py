@@ -106,8 +106,9 @@ class ShakeFilter(Section):
 class BlurFilter(Section):
     enabled: bool = True
     min_score: float = Field(
-        0.46, gt=0, description="edge crispness of the analysis frame: 99th-percentile fine-band over next-band "
-        "magnitude (dimensionless), below which a clip is blurry"
+        0.46, gt=0, description="edge crispness (dimensionless): 99th-percentile fine-band (sigma 1) over next-band "
+        "(sigma 1-3) magnitude, the lower of the analysis frame's and 1.53x that of the textured full-resolution "
+        "64x64 tiles; below it a clip is blurry"
     )
     every: int = Field(
         6, ge=1, description="score every Nth frame (sharpness, detail); the clip's median over 4+ samples a "
@@ -123,8 +124,9 @@ class ResolutionFilter(Section):
 class UpscaledFilter(Section):
     enabled: bool = True
     min_detail: float = Field(
-        0.63, gt=0, description="pixel-scale detail of a native-resolution centre crop: fine-band over next-band RMS "
-        "(dimensionless) below which content counts as upscaled; not applied to clips already blurry"
+        0.14, gt=0, description="native-resolution detail (dimensionless): RMS ratio of the 0.19-0.31 over the "
+        "0.06-0.12 cycle/pixel band in the power spectrum of the most textured 64x64 full-resolution tiles; below "
+        "it content counts as upscaled; not applied to clips already blurry"
     )
 
 

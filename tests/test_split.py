@@ -42,3 +42,27 @@ def test_clip_keys_are_unique_stable_and_tar_safe():
     assert len(keys) == 6
     assert all(re.fullmatch(r"[A-Za-z0-9_-]+", k) for k in keys)
     assert clip_key("a/b.mp4", 0, 10) == clip_key("a/b.mp4", 0, 10)
+
+
+def test_a_shaky_step_is_vetoed_as_a_cut_but_a_cut_between_shaky_shots_is_not():
+    """The frames either side of a shaky step are one picture shifted (strong phase-correlation peak);
+    across a cut between two shaky shots they are not: only the cut survives the veto."""
+    import av
+    import cv2
+
+    from vcurate.analyze.motion import ShakeAnalyzer
+    from vcurate.media.frames import AnalysisFrame
+    from vcurate.stages.analyze import shake_vetoed
+
+    rng = np.random.default_rng(0)
+    scenes = [cv2.GaussianBlur(rng.integers(0, 256, (260, 400), dtype=np.uint8), (0, 0), 1.5) for _ in range(2)]
+    offsets = 40 + rng.integers(-8, 9, (30, 2))  # hand-held jitter of up to 8 px a frame
+    frames = [scenes[i >= 15][y : y + 180, x : x + 320] for i, (x, y) in enumerate(offsets)]
+    shake = ShakeAnalyzer()
+    for i, gray in enumerate(frames):
+        frame = av.VideoFrame.from_ndarray(np.repeat(gray[..., None], 3, axis=2), format="rgb24").reformat(format="yuv420p")
+        shake.process(i, AnalysisFrame(frame, 1))
+    max_response = 0.55  # the value real footage calls for (see SplitConfig.max_cut_response)
+    assert shake.step_response(15) < max_response
+    assert all(shake.step_response(i) >= max_response for i in (5, 10, 20, 25))
+    assert shake_vetoed([5, 15, 25], shake, max_response) == [15]

@@ -5,12 +5,13 @@ import json
 
 import numpy as np
 import pandas as pd
+import yaml
 import pytest
 
 from tests.conftest import tiny_config
 from vcurate.calibrate import calibrate, choose, short_number, threshold_curve
 from vcurate.cli import main
-from vcurate.config import load_config
+from vcurate.config import UpscaledFilter, load_config
 from vcurate.job import run_job
 from vcurate.records import ClipRecord, Reason
 from vcurate.rules import rule_for
@@ -119,7 +120,7 @@ def test_calibrate_command_on_a_run(curated_without_clip, tmp_path, capsys):
     assert "low_alignment" not in curves  # CLIP was off
     assert curves["upscaled"]["chosen"] is None  # the archive's only lowres shots are low_resolution videos
     assert "not calibrated" in fragment.read_text()
-    assert cfg.filters.upscaled.min_detail == 0.63  # so the fragment leaves it as it was
+    assert cfg.filters.upscaled.min_detail == UpscaledFilter().min_detail  # so the fragment leaves it as it was
 
     truth = {t.video: t for t in read_truth(truth_path)}
     clips = pd.read_parquet(out / "clips.parquet")
@@ -132,3 +133,14 @@ def test_calibrate_command_on_a_run(curated_without_clip, tmp_path, capsys):
                                                 "clip_score": None, "clip_score_min": None})
             caught = name in filter_clip(record, cfg.filters).reasons
             assert caught == (fault in shot_of(truth[row["video"]], row["start_frame"], row["end_frame"]).defects), row["clip_key"]
+
+
+def test_fragment_switches_on_a_disabled_filter_only_when_its_threshold_reaches_the_target():
+    from vcurate.calibrate import RuleResult, fragment_yaml
+    from vcurate.rules import rule_for
+
+    point = {"threshold": 0.2, "precision": 1.0, "recall": 0.9, "tp": 9, "fp": 0}
+    for reached in (True, False):
+        result = RuleResult(rule_for("upscaled"), enabled=False, chosen=point, reached=reached, positives=10, negatives=30)
+        cfg = yaml.safe_load(fragment_yaml({"output": "OUT", "truth": "T", "target_precision": 0.95, "rules": [result]}))
+        assert cfg["filters"]["upscaled"] == {"min_detail": 0.2, "enabled": reached}

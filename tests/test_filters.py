@@ -20,9 +20,11 @@ def test_every_reason_that_applies_is_listed():
     assert c.reasons == ["no_caption", "low_resolution", "fps_out_of_range", "shake", "blur"]
 
 
-def test_upscaled_only_when_not_blurry():
-    assert filter_clip(clip(blur_score=1.0, detail_score=0.05), FiltersConfig()).reasons == ["upscaled"]
-    assert filter_clip(clip(blur_score=0.2, detail_score=0.05), FiltersConfig()).reasons == ["blur"]
+def test_upscaled_only_when_switched_on_and_not_blurry():
+    assert filter_clip(clip(blur_score=1.0, detail_score=0.05), FiltersConfig()).reasons == []  # off by default
+    on = FiltersConfig.model_validate({"upscaled": {"enabled": True}})
+    assert filter_clip(clip(blur_score=1.0, detail_score=0.05), on).reasons == ["upscaled"]
+    assert filter_clip(clip(blur_score=0.2, detail_score=0.05), on).reasons == ["blur"]
 
 
 def test_each_filter_can_be_switched_off():

@@ -249,9 +249,10 @@ def fragment_yaml(calibration: dict) -> str:
             comment += "; target not reached, best F1"
         if current:
             comment += f" (was {current['threshold']:g}: {_pr(current)})"
-        if not result.enabled:
-            comment += "; filter disabled in this run"
         lines.append(f"{'  ' * len(parts)}{rule.key}: {chosen['threshold']!r}  # {comment}")
+        if not result.enabled:  # a filter that is off gains nothing from a threshold unless switched on
+            lines.append(f"{'  ' * len(parts)}enabled: {str(result.reached).lower()}  # off in this run; "
+                         + ("the threshold above reaches the target" if result.reached else "switch it on only if the figures above will do"))
     return "\n".join(lines) + "\n"
 
 

@@ -132,7 +132,11 @@ class ResolutionFilter(Section):
 
 
 class UpscaledFilter(Section):
-    enabled: bool = True
+    enabled: bool = Field(
+        False, description="off by default: on real footage no single-frame measure told 2-3x upscales from soft "
+        "native footage without rejecting good clips; switch it on with a threshold `vcurate calibrate` fitted on "
+        "footage like yours"
+    )
     min_detail: float = Field(
         0.14, gt=0, description="native-resolution detail (dimensionless): RMS ratio of the 0.19-0.31 over the "
         "0.06-0.12 cycle/pixel band in the power spectrum of the most textured 64x64 full-resolution tiles; below "

@@ -44,25 +44,38 @@ def test_clip_keys_are_unique_stable_and_tar_safe():
     assert clip_key("a/b.mp4", 0, 10) == clip_key("a/b.mp4", 0, 10)
 
 
-def test_a_shaky_step_is_vetoed_as_a_cut_but_a_cut_between_shaky_shots_is_not():
-    """The frames either side of a shaky step are one picture shifted (strong phase-correlation peak);
-    across a cut between two shaky shots they are not: only the cut survives the veto."""
-    import av
+def _shaky_shots(rng, frames_per_shot: int, jitter: int) -> list[np.ndarray]:
+    """Two hand-held shots of two textured colour scenes: crops jumping up to `jitter` px a frame."""
     import cv2
 
-    from vcurate.analyze.motion import ShakeAnalyzer
-    from vcurate.media.frames import AnalysisFrame
-    from vcurate.stages.analyze import shake_vetoed
+    shots = []
+    for hue in (20, 110):
+        blobs = rng.random((26, 40)).astype(np.float32)  # texture of ~10 px blobs: a jump changes every pixel
+        value = np.clip(cv2.resize(blobs, (400, 260), interpolation=cv2.INTER_CUBIC) * 255, 0, 255).astype(np.uint8)
+        hsv = np.dstack([np.full_like(value, hue), np.full_like(value, 160), value])
+        scene = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+        offsets = 40 + rng.integers(-jitter, jitter + 1, (frames_per_shot, 2))
+        shots += [scene[y : y + 180, x : x + 320] for x, y in offsets]
+    return shots
 
-    rng = np.random.default_rng(0)
-    scenes = [cv2.GaussianBlur(rng.integers(0, 256, (260, 400), dtype=np.uint8), (0, 0), 1.5) for _ in range(2)]
-    offsets = 40 + rng.integers(-8, 9, (30, 2))  # hand-held jitter of up to 8 px a frame
-    frames = [scenes[i >= 15][y : y + 180, x : x + 320] for i, (x, y) in enumerate(offsets)]
-    shake = ShakeAnalyzer()
-    for i, gray in enumerate(frames):
-        frame = av.VideoFrame.from_ndarray(np.repeat(gray[..., None], 3, axis=2), format="rgb24").reformat(format="yuv420p")
-        shake.process(i, AnalysisFrame(frame, 1))
-    max_response = 0.55  # the value real footage calls for (see SplitConfig.max_cut_response)
-    assert shake.step_response(15) < max_response
-    assert all(shake.step_response(i) >= max_response for i in (5, 10, 20, 25))
-    assert shake_vetoed([5, 15, 25], shake, max_response) == [15]
+
+def _cuts(frames: list[np.ndarray], cfg: SplitConfig) -> list[int]:
+    import av
+
+    from vcurate.analyze.scenes import SceneAnalyzer
+    from vcurate.media.frames import AnalysisFrame
+
+    scenes = SceneAnalyzer(cfg, 25.0)
+    for i, rgb in enumerate(frames):
+        scenes.process(i, AnalysisFrame(av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p"), 2))
+    scenes.finish(len(frames))
+    return scenes.cuts
+
+
+def test_shaky_steps_are_not_cuts_but_a_cut_between_shaky_shots_is():
+    """Every jump of a textured hand-held shot changes the colours as much as a cut; undoing the
+    global shift between the two frames tells the two apart."""
+    frames = _shaky_shots(np.random.default_rng(0), 40, jitter=8)
+    plain = _cuts(frames, SplitConfig(shake_veto=None, min_scene_frames=4))
+    assert len(set(plain) - {40}) >= 3  # the content score alone cuts the shaky shots apart
+    assert _cuts(frames, SplitConfig(min_scene_frames=4)) == [40]

@@ -80,13 +80,11 @@ class SplitConfig(Section):
         "from 640x360, 128x72 from 1280x720): a cut changes the whole picture, and the detector's cost falls with "
         "its pixels; 1 = the analysis frame itself"
     )
-    max_cut_response: float | None = Field(
-        None, gt=0, description="drop a content cut when the frames on either side still match as one picture "
-        "shifted: median phase-correlation peak (0-1) of their quarters at least this (a shaky step of a textured "
-        "shot changes its colours as much as a cut). Real footage: cuts between shots peak at -0.1-0.41, false cuts "
-        "inside shaky shots at 0.70-0.94, so 0.55 separates them; but different shots over the same periodic "
-        "texture (tiles, stripes, synthetic backgrounds) peak at 0.56-0.82 too. Runs the shake analyzer even with "
-        "filters.shake off; null (default) = keep every content cut"
+    shake_veto: float | None = Field(
+        0.5, gt=0, lt=1, description="a frame change that could make a cut is measured again after undoing the "
+        "global shift between the two frames; when less than this share of it is left, it was the camera's (a "
+        "shaky step inside one shot) and the detector sees only what is left. A cut to another shot keeps most of "
+        "its change. null = the detector sees the raw change"
     )
     min_clip_seconds: float = Field(1.0, ge=0, description="scenes shorter than this are rejected (too_short)")
     max_clip_seconds: float = Field(
@@ -103,10 +101,10 @@ class SplitConfig(Section):
 class ShakeFilter(Section):
     enabled: bool = True
     max_score: float = Field(
-        0.4, gt=0, description="RMS of the camera path's high-frequency residual, in percent of the short "
+        1.0, gt=0, description="RMS of the camera path's high-frequency residual, in percent of the short "
         "side, above which a clip is shaky; the path follows the motion at least three of the frame's four "
-        "quarters agree on, so moving subjects do not move it (static and panning real shots score 0.1-0.35, "
-        "hand-held shake of 1 % RMS 0.45-0.8)"
+        "quarters agree on, so moving subjects do not move it (static and panning live-action shots score up to "
+        "about 0.6, hand-held jitter of 1.5-5 % RMS 1.6-7; a jitter of 1 % scores 0.6-0.9 and passes)"
     )
     smooth_seconds: float = Field(
         0.2, gt=0, description="Gaussian sigma (seconds) of the smooth camera path; slower motion is deliberate"

@@ -139,11 +139,6 @@ class ShakeAnalyzer:
     def finish(self, num_frames: int) -> None:
         self._previous = None
 
-    def step_response(self, index: int) -> float:
-        """How well frame `index` matches the previous one shifted (median peak of the quarters; 0-1):
-        ~0.5-0.9 within a shot however shaky, ~0.05 across a cut."""
-        return float(np.median(self.responses[index])) if 0 <= index < len(self.responses) else 0.0
-
     def clip_score(self, start: int, end: int, fps: float, smooth_seconds: float) -> float:
         """Shake within [start, end): the step into `start` crosses a cut, so it is left out."""
         if end - start < 2:

@@ -50,8 +50,7 @@ def analyze_video(task: VideoTask, cfg: PipelineConfig, watchers: Sequence[Frame
             record.caption_source = captions.source
             filters = cfg.filters
             scenes = SceneAnalyzer(cfg.split, info.fps)
-            veto = cfg.split.max_cut_response
-            shake = ShakeAnalyzer() if filters.shake.enabled or veto is not None else None
+            shake = ShakeAnalyzer() if filters.shake.enabled else None
             sharpness = SharpnessAnalyzer(filters.blur.every) if filters.blur.enabled or filters.upscaled.enabled else None
             sampler = None
             if cfg.align.enabled:
@@ -60,14 +59,13 @@ def analyze_video(task: VideoTask, cfg: PipelineConfig, watchers: Sequence[Frame
                 sampler = ClipFrameSampler(image_size(cfg.align.model), step)
             analyzers = [a for a in (scenes, shake, sharpness, sampler) if a is not None] + list(watchers)
             decoded = decode_frames(container, analyzers, cfg.analysis.short_side, cfg.analysis.decode_threads, info.fps or 25.0)
-        cuts = scenes.cuts if veto is None else shake_vetoed(scenes.cuts, shake, veto)
-        record.num_frames, record.rotation, record.cuts = decoded.num_frames, decoded.rotation, cuts
+        record.num_frames, record.rotation, record.cuts = decoded.num_frames, decoded.rotation, scenes.cuts
         fps = info.fps or (decoded.num_frames / info.duration_s if info.duration_s else 25.0)
-        clips = split_scenes(task.video, cuts, decoded.times, fps, info.width, info.height, cfg.split)
+        clips = split_scenes(task.video, scenes.cuts, decoded.times, fps, info.width, info.height, cfg.split)
         for clip in clips:
             clip.caption = captions.for_clip(clip.start_s, clip.end_s)
             clip.caption_source = captions.source if clip.caption else "none"
-            if filters.shake.enabled:
+            if shake:
                 clip.shake_score = round(
                     shake.clip_score(clip.start_frame, clip.end_frame, fps, filters.shake.smooth_seconds), 5
                 )
@@ -84,12 +82,6 @@ def analyze_video(task: VideoTask, cfg: PipelineConfig, watchers: Sequence[Frame
         clips, frames = [], []
     record.num_clips = len(clips)
     return VideoAnalysis(record, clips, frames, time.perf_counter() - started)
-
-
-def shake_vetoed(cuts: list[int], shake: ShakeAnalyzer, max_response: float) -> list[int]:
-    """The content cuts whose frame still matches the previous one shifted (phase-correlation peak of
-    at least `max_response`) are shaky steps inside one shot, not cuts: dropped."""
-    return [cut for cut in cuts if shake.step_response(cut) < max_response]
 
 
 def failed_analysis(task: VideoTask, error: str, seconds: float = 0.0) -> VideoAnalysis:

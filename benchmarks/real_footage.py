@@ -12,6 +12,7 @@ For each split of the corpus (benchmarks/footage_corpus.py) this
 Thresholds may be chosen on the calibration split only; the report split's figures are the evidence.
 
     .venv/bin/python benchmarks/real_footage.py [--videos 30] [--seed 1] [--config pipelines/default.yaml]
+        [--set filters.upscaled.enabled=true --name real_footage-upscaled]
 
 Writes benchmarks/results/real_footage-<date>-<host>.{json,md}.
 """
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vcurate.config import load_config
+from vcurate.config import load_config, parse_setting, with_settings
 from vcurate.job import run_job
 from vcurate.media.encode import write_mp4
 from vcurate.synth.eval import evaluate
@@ -69,10 +70,9 @@ def rendition_archive(out: Path, footage: Path, seconds: float = 2.0) -> list[Tr
     return truth
 
 
-def curate(config: Path, archive: Path, out: Path) -> pd.DataFrame:
-    cfg = load_config(config)
-    cfg.align.enabled = False
-    cfg.input.path, cfg.output.path = str(archive / "raw"), str(out)
+def curate(config: Path, archive: Path, out: Path, settings: list) -> pd.DataFrame:
+    settings = [("align.enabled", False), ("input.path", str(archive / "raw")), ("output.path", str(out)), *settings]
+    cfg = with_settings(load_config(config), settings, "pipeline config")
     run_job(cfg, overwrite=True, engine="local", progress=False)
     return pd.read_parquet(out / "clips.parquet")
 
@@ -98,7 +98,8 @@ def _pct(part: int, whole: int) -> str:
 
 def markdown(summary: dict) -> list[str]:
     lines = [f"# Quality filters on real footage ({summary['date']}, {summary['host']})", "",
-             f"Pipeline config: `{summary['config']}`, CLIP off; archives of {summary['videos']} videos, seed {summary['seed']}.",
+             f"Pipeline config: `{summary['config']}` {' '.join('--set ' + s for s in summary['settings'])}, CLIP off; "
+             f"archives of {summary['videos']} videos, seed {summary['seed']}.",
              "Calibration sources may have been used to choose thresholds; report sources never were.", ""]
     for split in ("calibration", "report"):
         result = summary[split]["archive"]
@@ -136,19 +137,23 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=Path("pipelines/default.yaml"))
     parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--splits", default="calibration,report")
+    parser.add_argument("--set", type=parse_setting, action="append", default=[], metavar="KEY.PATH=VALUE",
+                        help="pipeline setting, e.g. filters.upscaled.enabled=true (named in the results)")
+    parser.add_argument("--name", default="real_footage", help="results file stem")
     args = parser.parse_args()
     corpus = fetch(args.cache)
-    summary = {**stamp(), "config": str(args.config), "videos": args.videos, "seed": args.seed}
+    summary = {**stamp(), "config": str(args.config), "settings": [f"{k}={v}" for k, v in args.set],
+               "videos": args.videos, "seed": args.seed}
     for split in args.splits.split(","):
-        work = args.cache / "runs" / split
+        work = args.cache / "runs" / args.name / split
         shutil.rmtree(work, ignore_errors=True)
         make_footage_archive(work / "archive", corpus / split, args.videos, args.seed, FootageSpec())
-        curate(args.config, work / "archive", work / "out")
+        curate(args.config, work / "archive", work / "out", args.set)
         rendition_truth = rendition_archive(work / "renditions", corpus / split)
-        clips = curate(args.config, work / "renditions", work / "renditions-out")
+        clips = curate(args.config, work / "renditions", work / "renditions-out", args.set)
         summary[split] = {"archive": evaluate(work / "out", work / "archive" / "ground_truth.jsonl"),
                           "renditions": rendition_table(clips, rendition_truth)}
-    save("real_footage", summary, markdown(summary))
+    save(args.name, summary, markdown(summary))
 
 
 if __name__ == "__main__":

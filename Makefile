@@ -11,7 +11,7 @@ FIT_SEED ?= 101
 FIT_STEPS ?= 1000
 TRAIN_MINUTES ?= 5
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test test-fast bench clean
 
 install: $(VENV)/.installed
 
@@ -38,9 +38,13 @@ demo: install $(DEMO)/clip.pt
 	@echo "samples: $(DEMO)/train/samples/  generated-video scores: $(DEMO)/train/eval-gen.json"
 
 # pytest exits 5 when it collects no test: say so instead of failing the build.
+NO_TESTS_OK = rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 test: install
-	$(BIN)/python -m pytest -q; rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
+	$(BIN)/python -m pytest -q; $(NO_TESTS_OK)
+
+# The edit-run loop: everything but the end-to-end runs marked slow (CI runs `make test`, the whole suite).
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"; $(NO_TESTS_OK)
 
 # Issue #9: vcurate against its decode floor and against PySceneDetect's CLI plus a separate blur/shake
 # pass, on a cached synthetic archive; writes benchmarks/results/bench_pipeline-<size>-<date>-<host>.{json,md}.

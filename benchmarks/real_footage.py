@@ -134,7 +134,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", type=int, default=30)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--config", type=Path, default=Path("pipelines/default.yaml"))
+    parser.add_argument("--config", type=Path, default=Path(__file__).parent.parent / "pipelines" / "default.yaml")
     parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--splits", default="calibration,report")
     parser.add_argument("--set", type=parse_setting, action="append", default=[], metavar="KEY.PATH=VALUE",

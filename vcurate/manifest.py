@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import types
 import typing
-from pathlib import Path
 from typing import Literal, get_args, get_origin
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
-from vcurate.storage import AllOrNothing, Location, locate
+from vcurate.storage import AllOrNothing, Location
 
 _SCALARS = {int: pa.int64(), float: pa.float64(), str: pa.string(), bool: pa.bool_()}
 
@@ -65,8 +64,3 @@ class RecordWriter(AllOrNothing):
 
     def abort(self) -> None:
         self._out.abort()
-
-
-def read_records(path: str | Path, model: type[BaseModel]) -> list[BaseModel]:
-    with locate(path).open_input() as f:
-        return [model.model_validate(row) for row in pq.read_table(f).to_pylist()]

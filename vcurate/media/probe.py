@@ -47,12 +47,6 @@ def _rate(value) -> float:
     return float(value) if value else 0.0
 
 
-def probe(path: str | os.PathLike) -> Probe:
-    """Container facts of a local path or a URI."""
-    with open_probed(path) as (_, info):
-        return info
-
-
 @contextmanager
 def open_probed(path: str | os.PathLike) -> Iterator[tuple[av.container.InputContainer, Probe]]:
     """The opened video and its container facts. Opening runs FFmpeg's stream probe, which decodes the

@@ -22,7 +22,6 @@ from vcurate.checkpoints import load_weights_only
 from vcurate.errors import VcurateError
 from vcurate.models.sizes import BUNDLED_CONFIGS, image_size
 
-CONFIGS = BUNDLED_CONFIGS
 _registered = False
 
 
@@ -33,7 +32,7 @@ class ClipModelError(VcurateError, ValueError):
 def register_configs() -> None:
     global _registered
     if not _registered:
-        open_clip.add_model_config(CONFIGS)
+        open_clip.add_model_config(BUNDLED_CONFIGS)
         _registered = True
 
 
@@ -41,7 +40,7 @@ def model_config(name: str) -> dict:
     register_configs()
     cfg = open_clip.get_model_config(name)
     if cfg is None:
-        bundled = sorted(p.stem for p in CONFIGS.glob("*.json"))
+        bundled = sorted(p.stem for p in BUNDLED_CONFIGS.glob("*.json"))
         raise ClipModelError(f"unknown open_clip model {name!r} (bundled: {', '.join(bundled)}; "
                              f"open_clip knows {len(open_clip.list_models())} others, e.g. ViT-B-32)")
     return cfg

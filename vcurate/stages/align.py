@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from vcurate.config import AlignConfig
-from vcurate.models.clip import ClipModelError, check_pretrained_tag, image_size, is_checkpoint_path, load_clip, model_config, read_checkpoint
+from vcurate.models.clip import ClipModelError, check_pretrained_tag, is_checkpoint_path, load_clip, model_config, read_checkpoint
 from vcurate.records import ClipRecord, Reason
 from vcurate.rules import rule_for
 
@@ -52,10 +52,6 @@ class ClipAligner:
         if self.threshold is None:
             raise ClipModelError("align.min_score is auto, but the model has no calibrated threshold")
         self._text: OrderedDict[str, torch.Tensor] = OrderedDict()
-
-    @property
-    def image_size(self) -> int:
-        return image_size(self.cfg.model)
 
     def text_embeddings(self, captions: list[str]) -> torch.Tensor:
         missing = sorted({c for c in captions if c not in self._text})

@@ -4,7 +4,7 @@ import av
 import numpy as np
 import pytest
 
-from vcurate.synth.archive import COLOURS, caption_for, make_archive, tiny_spec
+from vcurate.synth.archive import COLOURS, make_archive, tiny_spec
 from vcurate.synth.truth import read_truth
 
 
@@ -24,16 +24,27 @@ def test_truth_matches_the_written_videos(tiny_archive):
             assert a.end_frame == b.start_frame
 
 
-def test_labels_agree_with_content(tiny_archive):
-    _, truth = tiny_archive
+def test_labels_agree_with_what_the_frames_show(tiny_archive):
+    """An independent look at each shot (the generation eval's object detector: largest high-chroma
+    blob, its hue and its track) finds the labelled colour and direction, and a shaken camera makes
+    the object's track jitter more than a static or panning one does."""
+    from vcurate.train.evalgen import detect
+
+    root, truth = tiny_archive
+    jitter: dict[bool, list[float]] = {True: [], False: []}
+    checked = 0
     for video in truth:
+        with av.open(str(root / "raw" / video.video)) as c:
+            frames = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
         for shot in video.shots:
-            assert shot.true_caption == caption_for(shot.colour, shot.shape, shot.direction, shot.background)
-            assert ("shake" in shot.defects) == (shot.camera == "shake")
-            mismatched = shot.attached_caption is not None and shot.attached_caption != shot.true_caption
-            assert ("mismatch" in shot.defects) == mismatched
-            if min(video.width, video.height) < 100:
-                assert "lowres" in shot.defects
+            if {"blur", "lowres"} & set(shot.defects):
+                continue  # soft pictures wash the colours out
+            found = detect(frames[shot.start_frame : shot.end_frame])
+            assert (found.colour, found.direction) == (shot.colour, shot.direction), (video.video, shot)
+            jitter[shot.camera == "shake"].append(found.jitter)
+            checked += 1
+    assert checked >= 5 and jitter[True] and jitter[False]
+    assert min(jitter[True]) > max(jitter[False])
 
 
 def test_every_caption_source_is_written(tiny_archive):

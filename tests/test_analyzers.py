@@ -108,7 +108,7 @@ def test_shake_score_separates_jitter_from_pan_and_static(canvas):
     static = crops(canvas, [(100, 100)] * n)
     pan = crops(canvas, [(20 + 4 * i, 30 + 2 * i) for i in range(n)])
     jitter = crops(canvas, [(100 + dx, 100 + dy) for dx, dy in rng.integers(-8, 9, (n, 2))])
-    score = {name: run(ShakeAnalyzer(), frames).clip_score(0, n, 25.0, 0.2)
+    score = {name: run(ShakeAnalyzer(), frames).clip_score(0, n, 25.0, DEFAULTS.shake)
              for name, frames in (("static", static), ("pan", pan), ("jitter", jitter))}
     assert score["static"] < 0.1
     assert score["pan"] < DEFAULTS.shake.max_score < score["jitter"]
@@ -119,15 +119,15 @@ def test_shake_ignores_a_single_glitch_but_not_steady_jitter():
     steady = np.tile([0.01, 0.0], (50, 1))
     glitch = steady.copy()
     glitch[25] = [0.3, -0.2]
-    assert shake_score(steady, 25, 0.2) == pytest.approx(0, abs=1e-6)
-    assert shake_score(glitch, 25, 0.2) == pytest.approx(0, abs=1e-6)
+    assert shake_score(steady, 25, DEFAULTS.shake) == pytest.approx(0, abs=1e-6)
+    assert shake_score(glitch, 25, DEFAULTS.shake) == pytest.approx(0, abs=1e-6)
     cleaned = reject_glitches(glitch, np.ones(50, bool))
     assert np.allclose(cleaned, steady)
     unreliable = np.ones(50, bool)
     unreliable[10] = False
     assert np.allclose(reject_glitches(glitch * 0 + steady, unreliable), steady)
     jitter = np.random.default_rng(0).normal(0, 0.02, (50, 2))
-    assert shake_score(jitter, 25, 0.2) > DEFAULTS.shake.max_score
+    assert shake_score(jitter, 25, DEFAULTS.shake) > DEFAULTS.shake.max_score
 
 
 def hand_held(rng, n, fps, rms):
@@ -156,8 +156,8 @@ def test_a_moving_subject_is_not_shake_but_a_two_percent_hand_held_camera_is(can
             frames.append(np.clip(moved + rng.normal(0, 4, moved.shape), 0, 255).astype(np.uint8))
         return frames
 
-    static = run(ShakeAnalyzer(), shot(np.zeros((n, 2)))).clip_score(0, n, fps, 0.2)
-    shaky = run(ShakeAnalyzer(), shot(hand_held(rng, n, fps, 0.02 * H))).clip_score(0, n, fps, 0.2)
+    static = run(ShakeAnalyzer(), shot(np.zeros((n, 2)))).clip_score(0, n, fps, DEFAULTS.shake)
+    shaky = run(ShakeAnalyzer(), shot(hand_held(rng, n, fps, 0.02 * H))).clip_score(0, n, fps, DEFAULTS.shake)
     assert static < 0.5 * DEFAULTS.shake.max_score
     assert shaky > DEFAULTS.shake.max_score
 
@@ -237,3 +237,16 @@ def test_fast_content_score_equals_pyscenedetects(detector):
     for name, det in (("ours", ours), ("theirs", theirs)):
         cuts[name] += [c.frame_num for c in det.post_process(end)]
     assert cuts["ours"] == cuts["theirs"] == [12, 24, 36]
+
+
+def test_an_eased_scroll_is_a_deliberate_move_but_jitter_on_it_is_shake():
+    """Motion graphics and stabilised pans speed up and slow down within a few frames; that change
+    of speed is monotone, so the deliberate move (the running median of the steps) follows it. The
+    same scroll with 4-10 Hz jitter on top turns back every frame or two and stays shake."""
+    fps = 25.0
+    speed = np.concatenate([np.zeros(10), np.linspace(0, 0.04, 4), np.full(12, 0.04), np.linspace(0.04, 0, 4), np.zeros(20)])
+    scroll = np.stack([np.zeros_like(speed), speed], axis=1)  # up to 4 % of the short side a frame
+    t = np.arange(len(speed)) / fps
+    jitter = 0.015 * np.stack([np.sin(2 * np.pi * 6 * t), np.cos(2 * np.pi * 8 * t)], axis=1)
+    assert shake_score(scroll, fps, DEFAULTS.shake) < 0.3 * DEFAULTS.shake.max_score
+    assert shake_score(scroll + jitter, fps, DEFAULTS.shake) > DEFAULTS.shake.max_score

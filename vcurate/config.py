@@ -107,7 +107,12 @@ class ShakeFilter(Section):
         "about 0.6, hand-held jitter of 1.5-5 % RMS 1.6-7; a jitter of 1 % scores 0.6-0.9 and passes)"
     )
     smooth_seconds: float = Field(
-        0.2, gt=0, description="Gaussian sigma (seconds) of the smooth camera path; slower motion is deliberate"
+        0.2, gt=0, description="Gaussian sigma (seconds) of the slow drift taken away from the camera path; "
+        "slower motion is deliberate"
+    )
+    median_seconds: float = Field(
+        0.4, gt=0, description="window (seconds) of the running median of the camera's steps taken as its "
+        "deliberate move: a pan starting, a scroll or zoom easing in and out pass it unchanged, jitter does not"
     )
 
 

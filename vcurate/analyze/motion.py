@@ -6,10 +6,12 @@ is the median of the four shifts, and it counts only where at least three quarte
 (within `ShakeAnalyzer.agreement` of the short side, plus a fifth of the step); one correlation over
 the whole frame follows whatever dominates it, so on a static camera a walking person or a large
 animated object read as shake (a flat animation's static shots scored 2-5 against 0.3 now). Per
-clip, the steps are integrated into a camera path; a Gaussian-smoothed copy of that path is what a
-deliberate move (pan, tilt, slow drift) looks like, and what is left over is shake. The score is the
-RMS of that residual in percent of the frame's short side, so it does not depend on resolution; a
-steady pan leaves no residual and scores near zero.
+clip, the deliberate move is the running median of the camera's steps (`median_seconds`): a pan
+that starts or stops, a scroll or zoom that eases in and out, changes speed monotonically and
+passes a median unchanged, while jitter, which turns back every frame or two, does not. What the
+median leaves is integrated into a path, its slow drift (a Gaussian-smoothed copy, `smooth_seconds`)
+taken away, and the score is the RMS of the rest in percent of the frame's short side, so it does
+not depend on resolution; a steady or eased camera move scores near zero.
 
 Single-frame glitches of the estimate (a missed cut inside the clip, phase correlation locking onto
 the wrong period of a repetitive texture) would read as one violent jolt, so steps with a weak
@@ -25,6 +27,7 @@ import warnings
 import cv2
 import numpy as np
 
+from vcurate.config import ShakeFilter
 from vcurate.media.frames import AnalysisFrame
 
 
@@ -56,15 +59,24 @@ def reject_glitches(steps: np.ndarray, reliable: np.ndarray, half_window: int = 
     return np.where(outlier[:, None], median, steps)
 
 
-def shake_score(steps: np.ndarray, fps: float, smooth_seconds: float, reliable: np.ndarray | None = None) -> float:
-    """RMS distance (percent of short side) between the camera path and its smoothed version.
-    `steps` holds per-frame translations (fractions of the short side), shape (n, 2)."""
+def running_median(steps: np.ndarray, width: int) -> np.ndarray:
+    """Median of each `width`-step window (odd; edges padded with the end steps), along axis 0."""
+    half = width // 2
+    padded = np.pad(steps, ((half, half), (0, 0)), mode="edge")
+    return np.median(np.lib.stride_tricks.sliding_window_view(padded, width, axis=0), axis=-1)
+
+
+def shake_score(steps: np.ndarray, fps: float, settings: ShakeFilter, reliable: np.ndarray | None = None) -> float:
+    """RMS (percent of short side) of the camera path left once its deliberate move (the running
+    median of the steps) and its slow drift are taken away. `steps` holds per-frame translations
+    (fractions of the short side), shape (n, 2)."""
     if len(steps) < 3:
         return 0.0
     reliable = np.isfinite(steps).all(axis=1) & (True if reliable is None else reliable)
     steps = reject_glitches(np.nan_to_num(steps), reliable)
-    path = np.cumsum(steps, axis=0)
-    residual = path - smooth_path(path, max(0.5, smooth_seconds * fps))
+    width = max(3, int(round(settings.median_seconds * fps)) | 1)
+    path = np.cumsum(steps - running_median(steps, width), axis=0)
+    residual = path - smooth_path(path, max(0.5, settings.smooth_seconds * fps))
     return float(100 * np.sqrt((residual**2).sum(axis=1).mean()))
 
 
@@ -139,11 +151,11 @@ class ShakeAnalyzer:
     def finish(self, num_frames: int) -> None:
         self._previous = None
 
-    def clip_score(self, start: int, end: int, fps: float, smooth_seconds: float) -> float:
+    def clip_score(self, start: int, end: int, fps: float, settings: ShakeFilter) -> float:
         """Shake within [start, end): the step into `start` crosses a cut, so it is left out."""
         if end - start < 2:
             return 0.0
         shifts = np.asarray(self.shifts[start + 1 : end], dtype=np.float64)
         responses = np.asarray(self.responses[start + 1 : end], dtype=np.float64)
         steps, reliable = consensus(np.nan_to_num(shifts), responses, self.agreement, self.min_response)
-        return shake_score(steps, fps, smooth_seconds, reliable & np.isfinite(shifts).all(axis=(1, 2)))
+        return shake_score(steps, fps, settings, reliable & np.isfinite(shifts).all(axis=(1, 2)))

@@ -67,7 +67,7 @@ def analyze_video(task: VideoTask, cfg: PipelineConfig, watchers: Sequence[Frame
             clip.caption_source = captions.source if clip.caption else "none"
             if shake:
                 clip.shake_score = round(
-                    shake.clip_score(clip.start_frame, clip.end_frame, fps, filters.shake.smooth_seconds), 5
+                    shake.clip_score(clip.start_frame, clip.end_frame, fps, filters.shake), 5
                 )
             if sharpness:
                 blur, detail = sharpness.clip_scores(clip.start_frame, clip.end_frame)

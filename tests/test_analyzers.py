@@ -108,7 +108,7 @@ def test_shake_score_separates_jitter_from_pan_and_static(canvas):
     static = crops(canvas, [(100, 100)] * n)
     pan = crops(canvas, [(20 + 4 * i, 30 + 2 * i) for i in range(n)])
     jitter = crops(canvas, [(100 + dx, 100 + dy) for dx, dy in rng.integers(-8, 9, (n, 2))])
-    score = {name: run(ShakeAnalyzer(), frames).clip_score(0, n, 25.0, DEFAULTS.shake)
+    score = {name: run(ShakeAnalyzer(DEFAULTS.shake, 25.0), frames).clip_score(0, n)
              for name, frames in (("static", static), ("pan", pan), ("jitter", jitter))}
     assert score["static"] < 0.1
     assert score["pan"] < DEFAULTS.shake.max_score < score["jitter"]
@@ -156,8 +156,8 @@ def test_a_moving_subject_is_not_shake_but_a_two_percent_hand_held_camera_is(can
             frames.append(np.clip(moved + rng.normal(0, 4, moved.shape), 0, 255).astype(np.uint8))
         return frames
 
-    static = run(ShakeAnalyzer(), shot(np.zeros((n, 2)))).clip_score(0, n, fps, DEFAULTS.shake)
-    shaky = run(ShakeAnalyzer(), shot(hand_held(rng, n, fps, 0.02 * H))).clip_score(0, n, fps, DEFAULTS.shake)
+    static = run(ShakeAnalyzer(DEFAULTS.shake, fps), shot(np.zeros((n, 2)))).clip_score(0, n)
+    shaky = run(ShakeAnalyzer(DEFAULTS.shake, fps), shot(hand_held(rng, n, fps, 0.02 * H))).clip_score(0, n)
     assert static < 0.5 * DEFAULTS.shake.max_score
     assert shaky > DEFAULTS.shake.max_score
 
@@ -165,7 +165,7 @@ def test_a_moving_subject_is_not_shake_but_a_two_percent_hand_held_camera_is(can
 def test_phase_correlation_is_deterministic(canvas):
     """Same frames, same score: OpenCV 5's phaseCorrelate with a window argument is not (see ShakeAnalyzer)."""
     frames = crops(canvas, [(100 + i % 3, 100 + i % 2) for i in range(12)])
-    first, second = run(ShakeAnalyzer(), frames), run(ShakeAnalyzer(), frames)
+    first, second = run(ShakeAnalyzer(DEFAULTS.shake, 25.0), frames), run(ShakeAnalyzer(DEFAULTS.shake, 25.0), frames)
     assert np.array_equal(np.asarray(first.shifts[1:]), np.asarray(second.shifts[1:]))
 
 

@@ -82,10 +82,10 @@ def test_populations_mirror_the_filter_rules(tmp_path):
     (tmp_path / "run.json").write_text(json.dumps(run))
 
     result = {r.rule.reason: r for r in calibrate(tmp_path, tmp_path / "truth.jsonl", 0.95)["rules"]}
-    blur, upscaled = result[Reason.BLUR], result[Reason.UPSCALED]
+    blur, upscaled = result[Reason("blur")], result[Reason("upscaled")]
     assert blur.chosen["threshold"] == 0.55 and (blur.chosen["precision"], blur.chosen["recall"]) == (1.0, 1.0)
     assert (blur.positives, blur.negatives) == (2, 5)
-    assert Reason.SHAKE not in result  # no clip has a shake score
+    assert Reason("shake") not in result  # no clip has a shake score
     # upscaled sees clips 0, 30, 40, 50: detail 0.9 (clean), 0.4 and 0.6 (lowres), 0.5 (clean)
     assert (upscaled.positives, upscaled.negatives) == (2, 2)
     assert upscaled.excluded == {"unscored": 0, "already low_resolution": 1, "blur (precondition)": 2}

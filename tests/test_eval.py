@@ -31,12 +31,15 @@ def test_clip_metrics_match_clips_to_their_main_shot():
         return TruthShot(start_frame=a, end_frame=b, true_caption="c", attached_caption="c", defects=defects,
                          camera=camera, colour="red", shape="circle", direction="left", background="striped")
 
+    def scores(shake):
+        return dict(shake_score=shake, blur_score=0.6, clip_score=None)
+
     truth = {"v.mp4": TruthVideo(video="v.mp4", fps=25, num_frames=300, width=640, height=360, caption_source="txt",
                                  shots=[shot(0, 100, ["shake"]), shot(100, 200, [], "pan"), shot(200, 300, ["blur"])])}
     clips = pd.DataFrame([
-        dict(video="v.mp4", start_frame=0, end_frame=98, reasons=["shake"], status="rejected", clip_score=None),
-        dict(video="v.mp4", start_frame=98, end_frame=200, reasons=["shake"], status="rejected", clip_score=None),  # mostly the pan
-        dict(video="v.mp4", start_frame=200, end_frame=300, reasons=[], status="kept", clip_score=None),
+        dict(video="v.mp4", start_frame=0, end_frame=98, reasons=["shake"], status="rejected", **scores(2.0)),
+        dict(video="v.mp4", start_frame=98, end_frame=200, reasons=["shake"], status="rejected", **scores(1.5)),  # mostly the pan
+        dict(video="v.mp4", start_frame=200, end_frame=300, reasons=[], status="kept", **scores(0.1)),
     ])
     m = clip_metrics(clips, truth)
     assert (m["shake"]["tp"], m["shake"]["fp"], m["shake"]["fn"]) == (1, 1, 0)

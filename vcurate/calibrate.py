@@ -3,7 +3,7 @@ a synthetic or from-footage archive), so the filters are tuned on footage like t
 shipped defaults.
 
 For every score rule (vcurate.rules) the score is read as a detector of the fault its reason stands for
-(vcurate.synth.eval.DEFECT_REASONS): positives are clips whose main shot carries that fault, negatives
+(vcurate.rules.fault_reasons): positives are clips whose main shot carries that fault, negatives
 all other clips. Every cut between two adjacent distinct scores is a candidate threshold; the one chosen
 reaches the target precision with the highest recall, else (said so) the best F1. Clips the rule cannot
 affect stay out of its population:
@@ -24,11 +24,10 @@ import pandas as pd
 
 from vcurate.config import PipelineConfig
 from vcurate.report.stats import Run, load_run
-from vcurate.rules import SCORE_RULES, ScoreRule, rule_for, setting
-from vcurate.synth.eval import DEFECT_REASONS, shot_of
+from vcurate.rules import SCORE_RULES, ScoreRule, fault_reasons, rule_for, setting
+from vcurate.synth.eval import shot_of
 from vcurate.synth.truth import read_truth
 
-FAULT_OF = {reason: fault for fault, reasons in DEFECT_REASONS.items() for reason in reasons}
 MAX_CURVE_POINTS = 2000  # per rule in the JSON; enough to plot, bounded on a run of millions of clips
 
 
@@ -113,7 +112,7 @@ class RuleResult:
     def as_dict(self) -> dict:
         r = self.rule
         return {"reason": r.reason.value, "score": r.score, "side": r.side, "threshold_path": r.threshold_path,
-                "fault": FAULT_OF[r.reason.value], "enabled": self.enabled, "current": self.current,
+                "fault": r.reason.fault, "enabled": self.enabled, "current": self.current,
                 "chosen": self.chosen, "target_reached": self.reached, "positives": self.positives,
                 "negatives": self.negatives, "excluded": self.excluded, "note": self.note, "curve": self.curve}
 
@@ -146,9 +145,8 @@ class Settings:
 
 def _population(clips: pd.DataFrame, rule: ScoreRule, thresholds: dict, settings: Settings) -> tuple[np.ndarray, dict]:
     """Mask of the clips `rule`'s threshold decides on, with how many were left out and why."""
-    fault = FAULT_OF[rule.reason.value]
     unscored = clips[rule.score].isna().to_numpy()
-    others = DEFECT_REASONS[fault] - {rule.reason.value}
+    others = fault_reasons()[rule.reason.fault] - {rule.reason.value}
     caught = clips.reasons.map(lambda rs: bool(others & set(rs))).to_numpy(dtype=bool)
     skipped = np.zeros(len(clips), dtype=bool)
     if rule.unless is not None:
@@ -175,7 +173,7 @@ def calibrate_rule(clips: pd.DataFrame, rule: ScoreRule, settings: Settings, cur
     """One rule: its current threshold's precision / recall and the proposed threshold. `current` and
     `proposed` map reasons to thresholds (proposed falls back to current) for the rules it depends on."""
     result = RuleResult(rule, settings.enabled(rule))
-    fault = FAULT_OF[rule.reason.value]
+    fault = rule.reason.fault
     positive = clips.faults.map(lambda f: fault in f).to_numpy(dtype=bool)
     scores = clips[rule.score].to_numpy(dtype=float)
     if current.get(rule.reason) is not None:
@@ -244,7 +242,7 @@ def fragment_yaml(calibration: dict) -> str:
             lines.append(f"{'  ' * depth}{parts[depth]}:")
         opened = parts
         chosen, current = result.chosen, result.current
-        comment = f"{_pr(chosen)} on {result.positives} {FAULT_OF[rule.reason.value]} / {result.negatives} other clips"
+        comment = f"{_pr(chosen)} on {result.positives} {rule.reason.fault} / {result.negatives} other clips"
         if not result.reached:
             comment += "; target not reached, best F1"
         if current:

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from vcurate.storage import AllOrNothing, Location
 
-_SCALARS = {int: pa.int64(), float: pa.float64(), str: pa.string(), bool: pa.bool_()}
+_SCALARS = {int: pa.int64(), float: pa.float64(), str: pa.string(), bool: pa.bool_(), bytes: pa.binary()}
 
 
 def _arrow_type(annotation) -> tuple[pa.DataType, bool]:
@@ -34,10 +34,14 @@ def _arrow_type(annotation) -> tuple[pa.DataType, bool]:
 
 
 def arrow_schema(model: type[BaseModel]) -> pa.Schema:
+    """The model's fields, then the nullable columns it declares beyond them (`extra_columns`: the
+    clip analyzers')."""
     fields = []
     for name, info in model.model_fields.items():
         arrow, nullable = _arrow_type(info.annotation)
         fields.append(pa.field(name, arrow, nullable=nullable))
+    extra = getattr(model, "extra_columns", dict)()
+    fields += [pa.field(name, _SCALARS[kind], nullable=True) for name, kind in extra.items()]
     return pa.schema(fields)
 
 
@@ -52,7 +56,7 @@ class RecordWriter(AllOrNothing):
         self.rows = 0
 
     def write(self, records: list[BaseModel]) -> None:
-        rows = [r.model_dump(mode="json") for r in records]
+        rows = [r.model_dump() for r in records]
         self._writer.write_table(pa.Table.from_pylist(rows, schema=self.schema))
         self.rows += len(rows)
 

@@ -6,41 +6,67 @@ functions over these records; only the Ray edge (pipeline.py) turns them into ro
 
 from __future__ import annotations
 
-from enum import Enum
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from vcurate.analyze import analyzer_columns
 
 
-class Reason(str, Enum):
-    """Why a clip was rejected. A rejected clip lists every reason that applies, not only the first."""
+class Reason(str):
+    """Why a clip was rejected: a registered code with a one-line meaning and, where it catches one,
+    the labelled fault of vcurate's synthetic archives (vcurate eval). A rejected clip lists every
+    reason that applies, not only the first. Score filters define theirs in vcurate.rules."""
 
-    TOO_SHORT = "too_short"  # scene shorter than split.min_clip_seconds
-    NO_CAPTION = "no_caption"  # no caption source matched the clip (filters.require_caption)
-    SHAKE = "shake"  # high-frequency camera motion above filters.shake.max_score
-    BLUR = "blur"  # sharpness below filters.blur.min_score
-    LOW_RESOLUTION = "low_resolution"  # stream's short side below filters.resolution.min_short_side
-    UPSCALED = "upscaled"  # content upscaled from a smaller source (weak fine detail for its size)
-    FPS_OUT_OF_RANGE = "fps_out_of_range"  # frame rate outside filters.fps
-    LOW_ALIGNMENT = "low_alignment"  # CLIP caption-frame similarity below align.min_score
-    ENCODE_FAILED = "encode_failed"  # the clip's frames could not be decoded again or encoded
+    _known: ClassVar[dict[str, "Reason"]] = {}
+    help: str
+    fault: str | None
+
+    def __new__(cls, value: str) -> "Reason":
+        try:
+            return cls._known[str(value)]
+        except KeyError:
+            raise ValueError(f"unknown rejection reason {value!r}") from None
+
+    @classmethod
+    def define(cls, value: str, help: str, fault: str | None = None) -> "Reason":
+        if value in cls._known:
+            raise ValueError(f"rejection reason {value!r} is defined twice")
+        reason = str.__new__(cls, value)
+        reason.help, reason.fault = help, fault
+        cls._known[value] = reason
+        return reason
+
+    @classmethod
+    def forget(cls, value: str) -> None:
+        """Drop a reason defined at run time (a plug-in's test)."""
+        cls._known.pop(value, None)
+
+    @property
+    def value(self) -> str:
+        return str(self)
+
+    @classmethod
+    def all(cls) -> list["Reason"]:
+        return list(cls._known.values())
 
     @classmethod
     def vocabulary(cls) -> dict[str, str]:
-        return {r.value: _REASON_HELP[r] for r in cls}
+        return {r.value: r.help for r in cls._known.values()}
+
+    # the reasons of the stages' own checks; the score filters' are vcurate.rules'
+    TOO_SHORT: ClassVar["Reason"]
+    NO_CAPTION: ClassVar["Reason"]
+    LOW_RESOLUTION: ClassVar["Reason"]
+    FPS_OUT_OF_RANGE: ClassVar["Reason"]
+    ENCODE_FAILED: ClassVar["Reason"]
 
 
-_REASON_HELP = {
-    Reason.TOO_SHORT: "scene shorter than the minimum clip duration",
-    Reason.NO_CAPTION: "no caption found for the clip",
-    Reason.SHAKE: "camera shake (high-frequency residual of the global motion) too strong",
-    Reason.BLUR: "frames too soft (sharpness below threshold)",
-    Reason.LOW_RESOLUTION: "video resolution below the minimum short side",
-    Reason.UPSCALED: "content upscaled from a lower resolution",
-    Reason.FPS_OUT_OF_RANGE: "frame rate outside the accepted range",
-    Reason.LOW_ALIGNMENT: "caption does not describe the clip (CLIP score below threshold)",
-    Reason.ENCODE_FAILED: "the clip could not be re-decoded or encoded",
-}
+Reason.TOO_SHORT = Reason.define("too_short", "scene shorter than the minimum clip duration")
+Reason.NO_CAPTION = Reason.define("no_caption", "no caption found for the clip")
+Reason.LOW_RESOLUTION = Reason.define("low_resolution", "video resolution below the minimum short side", fault="lowres")
+Reason.FPS_OUT_OF_RANGE = Reason.define("fps_out_of_range", "frame rate outside the accepted range")
+Reason.ENCODE_FAILED = Reason.define("encode_failed", "the clip could not be re-decoded or encoded")
 
 CaptionSource = Literal["manifest", "srt", "vtt", "json", "txt", "none"]
 
@@ -71,7 +97,17 @@ class VideoRecord(_Record):
 
 
 class ClipRecord(_Record):
-    """One candidate clip (a scene, or a chunk of a long scene), kept or rejected, with all its scores."""
+    """One candidate clip (a scene, or a chunk of a long scene), kept or rejected, with all its scores:
+    the fields below, and the columns of the registered analyzers (vcurate.analyze), None where an
+    analyzer was off or could not judge the clip."""
+
+    model_config = ConfigDict(extra="allow", ser_json_bytes="base64", val_json_bytes="base64",
+                              json_schema_extra=lambda schema, cls: _clip_schema(schema))
+
+    @classmethod
+    def extra_columns(cls) -> dict[str, type]:
+        """The analyzers' columns beyond the declared fields: name -> Python type (clips.parquet)."""
+        return {name: column.type for name, column in analyzer_columns().items()}
 
     video: str = Field(description="path of the source video relative to the input root")
     clip_key: str = Field(description="stable unique key: webdataset __key__ of the clip's sample")
@@ -88,11 +124,24 @@ class ClipRecord(_Record):
     status: Literal["kept", "rejected"] = "kept"
     reasons: list[str] = Field(default_factory=list, description="Reason values; empty when kept")
     shard: str | None = Field(None, description="shard file name holding the clip; null when rejected")
-    blur_score: float | None = None
-    shake_score: float | None = None
-    detail_score: float | None = None
     clip_score: float | None = None
     clip_score_min: float | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _analyzer_columns(cls, data: Any) -> Any:
+        """Every analyzer column present (None when unscored); any other unknown field is an error."""
+        if isinstance(data, dict):
+            columns = analyzer_columns()
+            unknown = sorted(set(data) - set(cls.model_fields) - set(columns))
+            if unknown:
+                raise ValueError(f"unknown clip fields: {', '.join(unknown)}")
+            data = {**dict.fromkeys(columns), **data}
+        return data
+
+    def score(self, column: str) -> Any:
+        """A score column's value (declared field or analyzer column), None when absent."""
+        return getattr(self, column, None)
 
     @property
     def num_frames(self) -> int:
@@ -108,6 +157,21 @@ class ClipRecord(_Record):
         self.status = "rejected"
 
 
+_JSON_TYPES = {float: {"type": "number"}, int: {"type": "integer"}, str: {"type": "string"},
+               bytes: {"type": "string", "contentEncoding": "base64"}}
+
+
+def _clip_schema(schema: dict) -> None:
+    """The published clip schema: the reasons' vocabulary, and the analyzers' columns as fields."""
+    reasons = schema["properties"]["reasons"]
+    reasons["items"] = {"enum": [r.value for r in Reason.all()]}
+    reasons["description"] += ": " + "; ".join(f"{k} = {v}" for k, v in Reason.vocabulary().items())
+    for name, column in analyzer_columns().items():
+        schema["properties"][name] = {"anyOf": [_JSON_TYPES[column.type], {"type": "null"}], "default": None,
+                                      "description": column.description, "title": name.replace("_", " ").title()}
+    schema["additionalProperties"] = False  # the only extra fields are the analyzers' columns
+
+
 class ShardSample(_Record):
     """The members of one webdataset sample, as written by the shard stage."""
 
@@ -115,3 +179,6 @@ class ShardSample(_Record):
     mp4: str = Field(description="H.264 MP4 bytes of the clip (tar member KEY.mp4)")
     txt: str = Field(description="caption, UTF-8 (tar member KEY.txt)")
     json_: ClipRecord = Field(alias="json", description="the clip's manifest row (tar member KEY.json)")
+
+
+import vcurate.rules  # noqa: E402,F401  (defines the score filters' reasons next to their rules)

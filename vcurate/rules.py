@@ -1,6 +1,8 @@
 """The score rules of the quality filters, as one table: which score rejects a clip, on which side of
-which config threshold, switched by which flag, and under which precondition. The filter stage
-applies it and `vcurate calibrate` fits its thresholds, so the two can never disagree on a rule."""
+which config threshold, switched by which flag, under which precondition, for which reason. The
+filter stage applies it, `vcurate calibrate` fits its thresholds, and `vcurate stats`, the report,
+the notebook and `vcurate eval` read it, so none of them can disagree on a rule. A new filter is a
+clip analyzer (vcurate.analyze) filling a column and one `register_rule` over it."""
 
 from __future__ import annotations
 
@@ -39,21 +41,56 @@ class ScoreRule:
     def describe(self) -> str:
         """One line for humans: the rule and what its reason means."""
         unless = f", unless already {self.unless.value}" if self.unless else ""
-        return f"{self.score} {self.side} {self.threshold_path}{unless}: {Reason.vocabulary()[self.reason.value]}"
+        return f"{self.score} {self.side} {self.threshold_path}{unless}: {self.reason.help}"
 
 
-SCORE_RULES: tuple[ScoreRule, ...] = (
-    ScoreRule(Reason.SHAKE, "shake_score", "filters.shake", "max_score", "above"),
-    ScoreRule(Reason.BLUR, "blur_score", "filters.blur", "min_score", "below"),
+SCORE_RULES: list[ScoreRule] = [
+    ScoreRule(Reason.define("shake", "camera shake (high-frequency residual of the global motion) too strong",
+                            fault="shake"), "shake_score", "filters.shake", "max_score", "above"),
+    ScoreRule(Reason.define("blur", "frames too soft (sharpness below threshold)", fault="blur"),
+              "blur_score", "filters.blur", "min_score", "below"),
     # Blur also removes native-scale detail: only a clip crisp at the analysis size can be "upscaled".
-    ScoreRule(Reason.UPSCALED, "detail_score", "filters.upscaled", "min_detail", "below", unless=Reason.BLUR),
-    ScoreRule(Reason.LOW_ALIGNMENT, "clip_score", "align", "min_score", "below"),
-)
-FILTER_RULES = tuple(r for r in SCORE_RULES if r.section.startswith("filters."))  # applied by stages/filter.py
+    ScoreRule(Reason.define("upscaled", "content upscaled from a lower resolution", fault="lowres"),
+              "detail_score", "filters.upscaled", "min_detail", "below", unless=Reason("blur")),
+    ScoreRule(Reason.define("low_alignment", "caption does not describe the clip (CLIP score below threshold)",
+                            fault="mismatch"), "clip_score", "align", "min_score", "below"),
+]  # in application order: a rule's precondition comes before it
+
+
+def register_rule(rule: ScoreRule) -> ScoreRule:
+    """Add a score rule (after those it may depend on); its score column must be filled by a clip
+    analyzer or the record itself."""
+    if any(r.reason == rule.reason or r.score == rule.score for r in SCORE_RULES):
+        raise ValueError(f"a rule for reason {rule.reason.value!r} or score {rule.score!r} exists already")
+    SCORE_RULES.append(rule)
+    return rule
+
+
+def unregister_rule(rule: ScoreRule) -> None:
+    SCORE_RULES.remove(rule)
+
+
+def filter_rules() -> list[ScoreRule]:
+    """The rules the filter stage applies: those of the `filters` section (alignment is judged where
+    CLIP runs)."""
+    return [r for r in SCORE_RULES if r.section.startswith("filters.")]
 
 
 def rule_for(reason: Reason | str) -> ScoreRule:
     return next(r for r in SCORE_RULES if r.reason == Reason(reason))
+
+
+def rule_for_score(score: str) -> ScoreRule:
+    return next(r for r in SCORE_RULES if r.score == score)
+
+
+def fault_reasons() -> dict[str, set[str]]:
+    """Which rejection reasons count as catching which labelled fault (vcurate eval, calibrate)."""
+    faults: dict[str, set[str]] = {}
+    for reason in Reason.all():
+        if reason.fault:
+            faults.setdefault(reason.fault, set()).add(reason.value)
+    return faults
 
 
 def setting(config: Any, path: str) -> Any:

@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from vcurate.config import PipelineConfig
-from vcurate.records import ClipRecord, Reason, ShardSample, VideoRecord
+from vcurate.records import ClipRecord, ShardSample, VideoRecord
 from vcurate.synth.truth import TruthVideo
 from vcurate.train.config import TrainConfig
 
@@ -26,11 +26,6 @@ SCHEMAS: dict[str, type[BaseModel]] = {
 def schema_text(name: str) -> str:
     schema = SCHEMAS[name].model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    if SCHEMAS[name] is ClipRecord:
-        schema["properties"]["reasons"]["items"] = {"enum": [r.value for r in Reason]}
-        schema["properties"]["reasons"]["description"] += ": " + "; ".join(
-            f"{k} = {v}" for k, v in Reason.vocabulary().items()
-        )
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
 

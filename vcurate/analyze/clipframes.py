@@ -24,8 +24,9 @@ def square_crop(frame: av.VideoFrame, size: int) -> np.ndarray:
 
 
 def sampling_step(fps: float, every_s: float, expected_frames: int, max_samples: int) -> int:
-    """Frames between samples: `every_s` apart, but never more than `max_samples` per video."""
-    step = max(1, round(every_s * (fps if fps > 0 else 25.0)))
+    """Frames between samples: `every_s` apart (at the resolved rate `fps`), but never more than
+    `max_samples` per video."""
+    step = max(1, round(every_s * fps))
     if expected_frames > 0:
         step = max(step, math.ceil(expected_frames / max_samples))
     return step

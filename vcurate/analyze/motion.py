@@ -27,7 +27,8 @@ import warnings
 import cv2
 import numpy as np
 
-from vcurate.config import ShakeFilter
+from vcurate.analyze.registry import ClipAnalyzer, Column, StreamFacts, register_analyzer
+from vcurate.config import PipelineConfig, ShakeFilter
 from vcurate.media.frames import AnalysisFrame
 
 
@@ -113,7 +114,8 @@ def consensus(shifts: np.ndarray, responses: np.ndarray, agreement: float, min_r
     return median, agrees.sum(axis=1) >= shifts.shape[1] - 1
 
 
-class ShakeAnalyzer:
+@register_analyzer
+class ShakeAnalyzer(ClipAnalyzer):
     """Per-frame translation of each quarter of a box-filtered luma at half the analysis size, by
     phase correlation against the same quarter of the previous frame. The prefilter matters: on a
     subsampled frame a sub-stride shift snaps to 0 or 1 pixel, which reads as jitter on a perfectly
@@ -125,7 +127,11 @@ class ShakeAnalyzer:
     min_response = 0.1  # phase-correlation peak below which a tile's shift is a guess (cuts score ~0.05)
     agreement = 0.005  # fraction of the short side within which tiles agree (0.5 px at 160x90)
 
-    def __init__(self) -> None:
+    columns = {"shake_score": Column(float, "camera shake: RMS of the camera path's high-frequency residual, "
+                                           "percent of the short side (filters.shake)")}
+
+    def __init__(self, settings: ShakeFilter, fps: float) -> None:
+        self.settings, self.fps = settings, fps
         self.shifts: list[np.ndarray] = []  # per frame (4, 2): each quarter's shift from the previous frame
         self.responses: list[np.ndarray] = []  # per frame (4,): each quarter's correlation peak
         self._previous: list[np.ndarray] | None = None
@@ -148,14 +154,21 @@ class ShakeAnalyzer:
             self.responses.append(np.array([response for _, response in found]))
         self._previous = tiles
 
+    @classmethod
+    def build(cls, cfg: PipelineConfig, stream: StreamFacts) -> "ShakeAnalyzer | None":
+        return cls(cfg.filters.shake, stream.fps) if cfg.filters.shake.enabled else None
+
     def finish(self, num_frames: int) -> None:
         self._previous = None
 
-    def clip_score(self, start: int, end: int, fps: float, settings: ShakeFilter) -> float:
+    def clip_columns(self, start: int, end: int) -> dict[str, float]:
+        return {"shake_score": round(self.clip_score(start, end), 5)}
+
+    def clip_score(self, start: int, end: int) -> float:
         """Shake within [start, end): the step into `start` crosses a cut, so it is left out."""
         if end - start < 2:
             return 0.0
         shifts = np.asarray(self.shifts[start + 1 : end], dtype=np.float64)
         responses = np.asarray(self.responses[start + 1 : end], dtype=np.float64)
         steps, reliable = consensus(np.nan_to_num(shifts), responses, self.agreement, self.min_response)
-        return shake_score(steps, fps, settings, reliable & np.isfinite(shifts).all(axis=(1, 2)))
+        return shake_score(steps, self.fps, self.settings, reliable & np.isfinite(shifts).all(axis=(1, 2)))

@@ -93,8 +93,9 @@ class SceneAnalyzer:
     """Collects the frame indices where a new scene starts."""
 
     def __init__(self, cfg: SplitConfig, fps: float):
+        """`fps`: the resolved rate (> 0), which the detectors' minimum scene length is counted in."""
         self.detector = make_detector(cfg)
-        self.fps = fps if fps > 0 else 25.0
+        self.fps = fps
         self.downscale = cfg.downscale
         self.cuts: list[int] = []
 

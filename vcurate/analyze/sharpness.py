@@ -23,6 +23,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from vcurate.analyze.registry import ClipAnalyzer, Column, StreamFacts, register_analyzer
+from vcurate.config import PipelineConfig
 from vcurate.media.frames import AnalysisFrame
 
 
@@ -119,7 +121,18 @@ def native_detail(tiles: np.ndarray) -> float:
     return float(np.sqrt(band(*FINE_BAND) / (band(*COARSE_BAND) + 1e-3)))
 
 
-class SharpnessAnalyzer:
+@register_analyzer
+class SharpnessAnalyzer(ClipAnalyzer):
+    """Crispness and native detail of every `every`-th frame; one pass serves the blur and the
+    upscaled filters."""
+
+    columns = {
+        "blur_score": Column(float, "edge crispness, dimensionless: fine-band over next-band magnitude, median "
+                                    "over the clip's sampled frames (filters.blur)"),
+        "detail_score": Column(float, "native-resolution detail, dimensionless: spectral band ratio of textured "
+                                      "full-resolution tiles, median over the clip (filters.upscaled)"),
+    }
+
     def __init__(self, every: int):
         self.every = max(1, every)
         self.frames: list[int] = []
@@ -134,8 +147,15 @@ class SharpnessAnalyzer:
         self.blur.append(float(np.fmin(edge_crispness(frame.luma()), TILE_BLUR_SCALE * tile_crispness(tiles))))
         self.detail.append(native_detail(tiles))
 
-    def finish(self, num_frames: int) -> None:
-        pass
+    @classmethod
+    def build(cls, cfg: PipelineConfig, stream: StreamFacts) -> "SharpnessAnalyzer | None":
+        filters = cfg.filters
+        return cls(filters.blur.every) if filters.blur.enabled or filters.upscaled.enabled else None
+
+    def clip_columns(self, start: int, end: int) -> dict[str, float | None]:
+        blur, detail = self.clip_scores(start, end)
+        return {"blur_score": None if blur is None else round(blur, 5),
+                "detail_score": None if detail is None else round(detail, 5)}
 
     def clip_scores(self, start: int, end: int) -> tuple[float | None, float | None]:
         """(blur_score, detail_score) medians over the sampled frames in [start, end)."""

@@ -18,7 +18,7 @@ import av
 import cv2
 import numpy as np
 
-from vcurate.media.probe import MediaError, open_video
+from vcurate.media.probe import FALLBACK_FPS, MediaError, open_video
 
 _PLANAR_YUV = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p", "yuvj440p"}
 _JPEG_RANGE = 2  # AVCOL_RANGE_JPEG: full-range YCbCr; anything else in a yuv* format is limited (TV) range
@@ -174,7 +174,7 @@ def decode_pass(
     analyzers: Iterable[FrameAnalyzer],
     short_side: int,
     threads: int = 0,
-    fps_hint: float = 25.0,
+    fps_hint: float = FALLBACK_FPS,
 ) -> DecodedVideo:
     """Open the video, decode every frame once and feed it to every analyzer (`decode_frames`)."""
     try:
@@ -189,10 +189,10 @@ def decode_frames(
     analyzers: Iterable[FrameAnalyzer],
     short_side: int,
     threads: int = 0,
-    fps_hint: float = 25.0,
+    fps_hint: float = FALLBACK_FPS,
 ) -> DecodedVideo:
     """Decode every frame of an opened video once and feed it to every analyzer; returns frame times
-    and counts."""
+    and counts. `fps_hint` spaces the frames that carry no time stamp."""
     keep_heap_warm()
     analyzers = list(analyzers)
     times: list[float] = []

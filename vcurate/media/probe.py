@@ -18,6 +18,9 @@ class MediaError(VcurateError, RuntimeError):
     """A video that cannot be used; the message goes to videos.parquet's `error` column."""
 
 
+FALLBACK_FPS = 25.0
+
+
 @dataclass(frozen=True)
 class Probe:
     codec: str
@@ -28,6 +31,20 @@ class Probe:
     duration_s: float
     declared_frames: int
     size_bytes: int
+
+    @property
+    def frame_rate(self) -> float:
+        """The rate every stage works with, always > 0: the average rate, else declared frames over
+        duration, else FALLBACK_FPS (a stream that states neither)."""
+        if self.fps > 0:
+            return self.fps
+        if self.declared_frames and self.duration_s > 0:
+            return self.declared_frames / self.duration_s
+        return FALLBACK_FPS
+
+    @property
+    def expected_frames(self) -> int:
+        return self.declared_frames or int(self.duration_s * self.frame_rate)
 
 
 @contextmanager

@@ -16,7 +16,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from vcurate.media.frames import read_frame_at  # noqa: E402
-from vcurate.report.stats import SCORES, Run, funnel, funnel_steps, load_run  # noqa: E402
+from vcurate.report.stats import Run, funnel, funnel_steps, load_run  # noqa: E402
+from vcurate.rules import ScoreRule  # noqa: E402
 from vcurate.storage import locate  # noqa: E402
 
 EXAMPLES_PER_GROUP = 6
@@ -56,7 +57,8 @@ def funnel_chart(f: dict) -> str:
     return _png(fig)
 
 
-def score_histogram(run: Run, score: str) -> str | None:
+def score_histogram(run: Run, rule: ScoreRule) -> str | None:
+    score = rule.score
     values = run.clips[[score, "status"]].dropna(subset=[score])
     if values.empty:
         return None
@@ -68,7 +70,7 @@ def score_histogram(run: Run, score: str) -> str | None:
             ax.hist(part, bins=bins, range=(values[score].min(), values[score].max()), alpha=0.7, color=colour, label=status)
     threshold = run.threshold(score)
     if threshold is not None:
-        ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.3g} ({SCORES[score][1]} rejects)")
+        ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.3g} ({rule.side} rejects: {rule.reason.value})")
     ax.set_xlabel(score)
     ax.set_ylabel("clips")
     ax.legend(fontsize=7)
@@ -93,7 +95,8 @@ def _examples(run: Run) -> dict[str, list]:
 
 def _figure(run: Run, clip) -> str:
     src = _thumbnail(run, clip)
-    scores = ", ".join(f"{s.split('_')[0]} {getattr(clip, s):.2f}" for s in SCORES if getattr(clip, s) == getattr(clip, s) and getattr(clip, s) is not None)
+    values = ((rule.score, getattr(clip, rule.score)) for rule in run.scored_rules())
+    scores = ", ".join(f"{name.removesuffix('_score')} {v:.2f}" for name, v in values if v is not None and v == v)
     img = f'<img src="{src}" alt="{html.escape(clip.clip_key)}">' if src else "<p>(frame unavailable)</p>"
     return (f'<figure data-clip="{html.escape(clip.clip_key)}">{img}<figcaption>{html.escape(clip.video)} '
             f"{clip.start_s:.1f}–{clip.end_s:.1f}s<br>{html.escape(clip.caption)}<br>{scores}</figcaption></figure>")
@@ -106,8 +109,8 @@ def render(run: Run) -> str:
         f'<td>{"" if hours is None else hours}</td></tr>'
         for key, label, count, hours in funnel_steps(f)
     )
-    plots = "".join(f'<figure data-score="{s}"><img src="{img}" alt="{s}"></figure>'
-                    for s in SCORES if (img := score_histogram(run, s)))
+    plots = "".join(f'<figure data-score="{r.score}"><img src="{img}" alt="{r.score}"></figure>'
+                    for r in run.scored_rules() if (img := score_histogram(run, r)))
     failed = run.videos[run.videos.status == "failed"]
     failed_rows = "".join(f"<tr><td>{html.escape(v.video)}</td><td>{html.escape(v.error)}</td></tr>" for v in failed.itertuples())
     examples = "".join(

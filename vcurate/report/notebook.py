@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from vcurate.report.stats import SCORES, Run, funnel, funnel_steps, load_run
+from vcurate.report.stats import Run, funnel, funnel_steps, load_run
+from vcurate.rules import rule_for_score
 
 __all__ = ["load_run", "funnel_frame", "borderline", "what_if", "plot_scores"]
 
@@ -29,15 +30,14 @@ def borderline(run: Run, score: str, n: int = 5) -> pd.DataFrame:
 
 def what_if(run: Run, score: str, thresholds: list[float]) -> pd.DataFrame:
     """How many clips would be kept if `score`'s threshold moved, all other decisions unchanged."""
-    _, side = SCORES[score]
-    reason_of = {"shake_score": "shake", "blur_score": "blur", "detail_score": "upscaled", "clip_score": "low_alignment"}[score]
+    rule = rule_for_score(score)
     clips = run.clips
-    other = clips.reasons.map(lambda r: any(x != reason_of for x in r))  # rejected for another reason anyway
-    values = clips[score]
+    other = clips.reasons.map(lambda r: any(x != rule.reason for x in r))  # rejected for another reason anyway
+    values = clips[score].to_numpy(dtype=float)
     rows = []
     for t in thresholds:
-        fails = (values > t) if side == "above" else (values < t)
-        kept = ~other & ~fails.fillna(False)
+        fails = pd.Series(rule.beyond(values, t), index=clips.index)
+        kept = ~other & ~fails
         rows.append({"threshold": t, "kept": int(kept.sum()), "rejected_by_this_score": int(fails.sum()),
                      "kept_hours": round(float((clips.end_s - clips.start_s)[kept].sum()) / 3600, 4)})
     return pd.DataFrame(rows).set_index("threshold")
@@ -47,12 +47,12 @@ def plot_scores(run: Run):
     """One histogram per score with its threshold marked; returns the matplotlib figure."""
     import matplotlib.pyplot as plt
 
-    present = [s for s in SCORES if run.clips[s].notna().any()]
+    present = run.scored_rules()
     fig, axes = plt.subplots(1, max(1, len(present)), figsize=(4 * max(1, len(present)), 3), squeeze=False)
-    for ax, score in zip(axes[0], present):
-        ax.hist(run.clips[score].dropna(), bins=30, color="#4c72b0")
-        if (t := run.threshold(score)) is not None:
+    for ax, rule in zip(axes[0], present):
+        ax.hist(run.clips[rule.score].dropna(), bins=30, color="#4c72b0")
+        if (t := run.threshold(rule.score)) is not None:
             ax.axvline(t, color="black", linestyle="--")
-        ax.set_title(f"{score} ({SCORES[score][1]} threshold rejects)", fontsize=8)
+        ax.set_title(f"{rule.score} ({rule.side} threshold: {rule.reason.value})", fontsize=8)
     fig.tight_layout()
     return fig

@@ -10,13 +10,8 @@ from pathlib import Path
 import pandas as pd
 
 from vcurate.errors import VcurateError
-from vcurate.rules import SCORE_RULES
+from vcurate.rules import SCORE_RULES, ScoreRule, rule_for_score, setting
 from vcurate.storage import locate
-
-# score column -> (config path of its threshold, which side is rejected), from the filters' rule table
-SCORES: dict[str, tuple[tuple[str, ...], str]] = {
-    r.score: (tuple(r.threshold_path.split(".")), r.side) for r in SCORE_RULES
-}
 
 
 class NoRunError(VcurateError, FileNotFoundError):
@@ -39,11 +34,12 @@ class Run:
         resolved = self.info.get("thresholds", {}).get(score)
         if resolved is not None:
             return float(resolved)
-        path, _ = SCORES[score]
-        value = self.config
-        for key in path:
-            value = value.get(key, {}) if isinstance(value, dict) else None
+        value = setting(self.config, rule_for_score(score).threshold_path)
         return float(value) if isinstance(value, (int, float)) else None
+
+    def scored_rules(self) -> list[ScoreRule]:
+        """The rules whose score this run computed for at least one clip, in table order."""
+        return [r for r in SCORE_RULES if r.score in self.clips and self.clips[r.score].notna().any()]
 
 
 def load_run(output: str | Path) -> Run:
@@ -100,12 +96,11 @@ def funnel_steps(f: dict) -> list[tuple[str, str, int, float | None]]:
 
 def score_summary(run: Run) -> dict:
     out = {}
-    for score, (_, side) in SCORES.items():
-        values = run.clips[score].dropna()
-        if values.empty:
-            continue
-        out[score] = {
-            "threshold": run.threshold(score), "rejects": side, "count": int(len(values)),
+    for rule in run.scored_rules():
+        values = run.clips[rule.score].dropna()
+        out[rule.score] = {
+            "threshold": run.threshold(rule.score), "rejects": rule.side, "reason": rule.reason.value,
+            "count": int(len(values)),
             "median": round(float(values.median()), 4), "p05": round(float(values.quantile(0.05)), 4),
             "p95": round(float(values.quantile(0.95)), 4),
         }

@@ -12,7 +12,7 @@ import torch
 
 from vcurate.config import AlignConfig
 from vcurate.models.clip import ClipModelError, check_pretrained_tag, is_checkpoint_path, load_clip, model_config, read_checkpoint
-from vcurate.records import ClipRecord, Reason
+from vcurate.records import ClipRecord
 from vcurate.rules import rule_for
 
 
@@ -78,5 +78,6 @@ class ClipAligner:
             offset += len(f)
             clip.clip_score = round(float(sims.mean()), 5)
             clip.clip_score_min = round(float(sims.min()), 5)
-            if rule_for(Reason.LOW_ALIGNMENT).beyond(clip.clip_score, self.threshold):
-                clip.reject(Reason.LOW_ALIGNMENT)
+            rule = rule_for("low_alignment")
+            if rule.beyond(clip.clip_score, self.threshold):
+                clip.reject(rule.reason)

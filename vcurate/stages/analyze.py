@@ -9,10 +9,9 @@ from typing import Sequence
 
 import numpy as np
 
+from vcurate.analyze import StreamFacts, build_analyzers
 from vcurate.analyze.clipframes import ClipFrameSampler, sampling_step
-from vcurate.analyze.motion import ShakeAnalyzer
 from vcurate.analyze.scenes import SceneAnalyzer
-from vcurate.analyze.sharpness import SharpnessAnalyzer
 from vcurate.config import PipelineConfig
 from vcurate.media.frames import FrameAnalyzer, decode_frames
 from vcurate.media.probe import MediaError, open_probed
@@ -48,31 +47,23 @@ def analyze_video(task: VideoTask, cfg: PipelineConfig, watchers: Sequence[Frame
             ))
             captions = sidecar_captions(task.path, task.manifest_caption)
             record.caption_source = captions.source
-            filters = cfg.filters
-            scenes = SceneAnalyzer(cfg.split, info.fps)
-            shake = ShakeAnalyzer() if filters.shake.enabled else None
-            sharpness = SharpnessAnalyzer(filters.blur.every) if filters.blur.enabled or filters.upscaled.enabled else None
+            fps = info.frame_rate
+            scenes = SceneAnalyzer(cfg.split, fps)
+            analyzers = build_analyzers(cfg, StreamFacts(fps, info.width, info.height, info.expected_frames))
             sampler = None
             if cfg.align.enabled:
-                expected = info.declared_frames or int(info.duration_s * (info.fps or 25.0))
-                step = sampling_step(info.fps, cfg.align.sample_every_s, expected, cfg.align.max_samples_per_video)
+                step = sampling_step(fps, cfg.align.sample_every_s, info.expected_frames, cfg.align.max_samples_per_video)
                 sampler = ClipFrameSampler(image_size(cfg.align.model), step)
-            analyzers = [a for a in (scenes, shake, sharpness, sampler) if a is not None] + list(watchers)
-            decoded = decode_frames(container, analyzers, cfg.analysis.short_side, cfg.analysis.decode_threads, info.fps or 25.0)
+            watching = [scenes, *analyzers, *([sampler] if sampler else []), *watchers]
+            decoded = decode_frames(container, watching, cfg.analysis.short_side, cfg.analysis.decode_threads, fps)
         record.num_frames, record.rotation, record.cuts = decoded.num_frames, decoded.rotation, scenes.cuts
-        fps = info.fps or (decoded.num_frames / info.duration_s if info.duration_s else 25.0)
         clips = split_scenes(task.video, scenes.cuts, decoded.times, fps, info.width, info.height, cfg.split)
         for clip in clips:
             clip.caption = captions.for_clip(clip.start_s, clip.end_s)
             clip.caption_source = captions.source if clip.caption else "none"
-            if shake:
-                clip.shake_score = round(
-                    shake.clip_score(clip.start_frame, clip.end_frame, fps, filters.shake), 5
-                )
-            if sharpness:
-                blur, detail = sharpness.clip_scores(clip.start_frame, clip.end_frame)
-                clip.blur_score = None if blur is None else round(blur, 5)
-                clip.detail_score = None if detail is None else round(detail, 5)
+            for analyzer in analyzers:
+                for column, value in analyzer.clip_columns(clip.start_frame, clip.end_frame).items():
+                    setattr(clip, column, value)
         frames = [sampler.for_clip(c.start_frame, c.end_frame, cfg.align.frames) for c in clips] if sampler else []
     except MediaError as exc:
         record.status, record.error = "failed", str(exc)

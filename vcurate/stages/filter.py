@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from vcurate.config import FiltersConfig
 from vcurate.records import ClipRecord, Reason
-from vcurate.rules import FILTER_RULES, setting
+from vcurate.rules import filter_rules, setting
 
 
 def filter_clip(clip: ClipRecord, cfg: FiltersConfig) -> ClipRecord:
@@ -17,8 +17,8 @@ def filter_clip(clip: ClipRecord, cfg: FiltersConfig) -> ClipRecord:
     if cfg.fps.enabled and not cfg.fps.min_fps <= clip.fps <= cfg.fps.max_fps:
         clip.reject(Reason.FPS_OUT_OF_RANGE)
     config = {"filters": cfg}  # the rules name pipeline-config paths; this stage sees the filters section
-    for rule in FILTER_RULES:  # in table order, so a precondition's rule has run before the rule it guards
+    for rule in filter_rules():  # in table order, so a precondition's rule has run before the rule it guards
         if (setting(config, rule.enabled_path) and (rule.unless is None or rule.unless.value not in clip.reasons)
-                and rule.beyond(getattr(clip, rule.score), setting(config, rule.threshold_path))):
+                and rule.beyond(clip.score(rule.score), setting(config, rule.threshold_path))):
             clip.reject(rule.reason)
     return clip

@@ -7,15 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from vcurate.rules import SCORE_RULES, fault_reasons
 from vcurate.synth.truth import TruthShot, TruthVideo, read_truth
 
-# Which rejection reasons count as catching which injected fault.
-DEFECT_REASONS: dict[str, set[str]] = {
-    "shake": {"shake"},
-    "blur": {"blur"},
-    "lowres": {"low_resolution", "upscaled"},
-    "mismatch": {"low_alignment"},
-}
 
 
 def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
@@ -50,6 +44,13 @@ def _kept_share(rows: list[bool]) -> dict:
     return {"kept": sum(rows), "total": len(rows), "fraction": round(sum(rows) / len(rows), 4) if rows else None}
 
 
+def judged(clips: pd.DataFrame, reasons: set[str]) -> bool:
+    """Whether the run could have given any of `reasons`: a stage check always could, a score rule
+    only where its score was computed."""
+    scored = {rule.reason: rule.score for rule in SCORE_RULES}
+    return any(r not in scored or (scored[r] in clips and clips[scored[r]].notna().any()) for r in reasons)
+
+
 def clip_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo], source: str | None = None) -> dict:
     """Per fault: precision / recall / F1 of rejection, over clips matched to their main shot (of
     footage `source` only, when given); and the share of clean clips (no fault, captioned) kept,
@@ -61,9 +62,9 @@ def clip_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo], source: str 
             if source is None or shot.source == source:
                 matched.append((row, shot))
     out = {}
-    for defect, reasons in DEFECT_REASONS.items():
-        if defect == "mismatch" and clips["clip_score"].isna().all():
-            continue  # the alignment stage did not run
+    for defect, reasons in fault_reasons().items():
+        if not judged(clips, reasons):
+            continue  # no stage that judges this fault ran (CLIP off, say)
         tp = fp = fn = 0
         for row, shot in matched:
             caught = bool(reasons & set(row.reasons))

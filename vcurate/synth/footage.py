@@ -112,7 +112,7 @@ class _LumaSpread:
 def scan_source(path: Path, name: str, spec: FootageSpec) -> Source | None:
     """One decode of a source: its facts, candidate cuts and flat frames; None when nothing is usable."""
     with open_probed(path) as (container, info):
-        fps = info.fps or 25.0
+        fps = info.frame_rate
         scenes = SceneAnalyzer(SplitConfig(threshold=spec.cut_threshold, min_scene_frames=4), fps)
         stats = _LumaSpread()
         decoded = decode_frames(container, [scenes, stats], short_side=144, fps_hint=fps)

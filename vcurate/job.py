@@ -22,9 +22,11 @@ from vcurate.config import PipelineConfig
 from vcurate.errors import InputError
 from vcurate.ledger import RUN_FILE, Ledger, ResumeState
 from vcurate.manifest import RecordWriter
-from vcurate.pipeline import chunked, decode_row, rows_for
+from vcurate.pipeline import rows_for
 from vcurate.records import ClipRecord, VideoRecord
+from vcurate.rows import VideoRow
 from vcurate.stages.align import check_align_config, resolved_min_score
+from vcurate.stages.base import chunked
 from vcurate.stages.ingest import SkippedInputs, VideoTask, iter_tasks
 from vcurate.stages.shard import ShardWriter
 from vcurate.storage import Location, locate
@@ -157,17 +159,17 @@ def run_job(cfg: PipelineConfig, overwrite: bool = False, engine: str = "ray", p
         all_tasks = tasks if first is None else itertools.chain([first], tasks)
         for chunk in chunked(all_tasks, TASKS_PER_DATASET):
             for row in rows_for(chunk, cfg, engine):
-                record = decode_row(row)
-                if isinstance(record, VideoRecord):
-                    buffer.video(record)
-                    stage["analyze"] += row["seconds"]
+                if isinstance(row, VideoRow):
+                    buffer.video(row.video)
+                    stage["analyze"] += row.analysis_seconds
                     bar.update(task_id, advance=1)
                     continue
+                record = row.clip
                 if state.skip_clip(record):
                     continue
                 if record.status == "kept":
-                    writer.write(record, row["mp4"])
-                    stage["encode"] += row["seconds"]
+                    writer.write(record, row.mp4)
+                    stage["encode"] += row.encode_seconds
                     kept += 1
                     bar.update(task_id, kept=kept)
                 buffer.clip(record)

@@ -1,7 +1,7 @@
 """Typed records that flow through the pipeline and land in the manifests.
 
 `VideoRecord` is one row of videos.parquet, `ClipRecord` one row of clips.parquet. Stages are plain
-functions over these records; only the Ray edge (pipeline.py) turns them into rows and back.
+functions over these records; the stages carry them in typed rows (vcurate.rows).
 """
 
 from __future__ import annotations

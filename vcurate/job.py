@@ -17,6 +17,7 @@ from typing import Iterator, Literal
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from vcurate import __version__
+from vcurate.analyze.scenes import check_scene_detector
 from vcurate.config import PipelineConfig
 from vcurate.errors import InputError
 from vcurate.ledger import RUN_FILE, Ledger, ResumeState
@@ -140,6 +141,7 @@ def run_job(cfg: PipelineConfig, overwrite: bool = False, engine: str = "ray", p
     skipped_inputs = SkippedInputs()
     tasks = pending_tasks(cfg, ledger.state, skipped_inputs)
     first = next(tasks, None)  # the input is checked (and listed lazily) before anything is written
+    check_scene_detector(cfg.split)
     if cfg.align.enabled:
         check_align_config(cfg.align, fetch=True)
     ledger.start(overwrite)

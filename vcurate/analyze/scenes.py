@@ -127,6 +127,14 @@ def cuts_from_probabilities(probabilities: np.ndarray, threshold: float, min_sce
     return cuts
 
 
+def network_frame(frame: AnalysisFrame) -> np.ndarray:
+    """The 48x27 RGB frame TransNetV2 reads, area-averaged from the analysis frame's colours (no second
+    decode, no libswscale call): each of its pixels averages some 30 analysis pixels, so texture does
+    not alias into flicker."""
+    small = cv2.resize(frame.bgr(), FRAME_SIZE, interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+
+
 WINDOW, STRIDE = 100, 50  # TransNetV2's inference: 100-frame windows 50 apart, the middle 50 predictions kept
 CONTEXT = (WINDOW - STRIDE) // 2
 
@@ -165,8 +173,11 @@ class TransNetScenes:
         return cls._networks[key], device
 
     def process(self, index: int, frame: AnalysisFrame) -> None:
-        small = cv2.resize(frame.bgr(), FRAME_SIZE, interpolation=cv2.INTER_AREA)
-        self.frames.append(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
+        self.add(network_frame(frame))
+
+    def add(self, small: np.ndarray) -> None:
+        """The next frame, as `network_frame` gives it; scores every window it completes."""
+        self.frames.append(small)
         self.frames_seen += 1
         while (self.windows_taken + 1) * STRIDE + CONTEXT <= self.frames_seen:
             self._take_window(self.frames_seen)

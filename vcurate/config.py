@@ -100,7 +100,8 @@ class SplitConfig(Section):
         "reserves per analysis task (raise it with ray.analyze_num_cpus)"
     )
     transnet_batch: int = Field(
-        4, ge=1, description="transnetv2: 100-frame windows the network scores at once, while the video decodes"
+        1, ge=1, description="transnetv2: 100-frame windows the network scores at once, while the video decodes; on "
+        "CPU more only costs memory (about 180 MB of activations per window)"
     )
     transnet_weights: str | None = Field(
         None, description="transnetv2: a state-dict file of the network's weights (read tensors-only); null = the "
@@ -273,6 +274,10 @@ class RayConfig(Section):
         1.0, gt=0, description="CPUs Ray reserves per video-analysis task (one decode pass; raise it with "
         "analysis.decode_threads). On a cluster, CPU nodes take these tasks while align.num_gpus sends CLIP "
         "to GPU nodes"
+    )
+    analyze_num_gpus: float = Field(
+        0.0, ge=0, description="GPUs (a share of one, e.g. 0.25) Ray reserves per video-analysis task, for "
+        "split.detector transnetv2 on CUDA: Ray hides the GPUs from a task that reserves none"
     )
     encode_num_cpus: float = Field(1.0, gt=0, description="CPUs Ray reserves per clip-encoding task")
 

@@ -46,13 +46,13 @@ class StageActor:
 def apply(ds, stage: Stage):
     """`ds` with `stage` applied, as the operator its shape calls for, with its resources."""
     res = stage.resources()
-    options = dict(concurrency=res.concurrency, num_cpus=res.num_cpus)
+    options = dict(concurrency=res.concurrency, num_cpus=res.num_cpus, num_gpus=res.num_gpus)
     if stage.shape == "fan_out":
         return ds.flat_map(run_fan_out, fn_kwargs={"stage": stage}, **options)
     if stage.shape == "map":
         return ds.map(run_map, fn_kwargs={"stage": stage}, **options)
     return ds.map_batches(StageActor, fn_constructor_kwargs={"stage": stage}, batch_size=None,  # a block at a time
-                          num_gpus=res.num_gpus, batch_format="numpy", **options)
+                          batch_format="numpy", **options)
 
 
 class LocalDataset:

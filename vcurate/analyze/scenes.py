@@ -1,4 +1,4 @@
-"""Scene cuts from PySceneDetect's detectors, fed from the shared decode pass.
+"""Scene cuts from PySceneDetect's detectors or from TransNetV2, fed from the shared decode pass.
 
 A hand-held shot of a textured scene changes its colours from frame to frame as much as a cut does,
 so the content score alone cuts shaky shots apart. For every frame whose change could make a cut,
@@ -7,6 +7,9 @@ correlation at the detector's small size): a shaky step of one shot then loses m
 textured hand-held test shots 60-80 %, the rest is interpolation), a cut to another shot keeps it.
 When less than `split.shake_veto` of the change is left, the detector is handed what is left, so
 its own rules (threshold, minimum scene length) see the scene's change, not the camera's.
+
+TransNetV2 (`split.detector: transnetv2`) is a network trained on shot boundaries: it reads every
+frame at 48x27 over 100-frame windows, and hand-held motion is part of what it learnt to ignore.
 """
 
 from __future__ import annotations
@@ -215,14 +218,13 @@ class TransNetScenes:
 
 
 def check_scene_detector(cfg: SplitConfig) -> None:
-    """Fail before any video is read when the detector cannot run: TransNetV2 weights missing,
-    unreadable or not fitting, or its device absent."""
+    """Fail before any video is read when the TransNetV2 weights are missing, unreadable or do not fit
+    the network. (Its device is the analysis worker's, which a driver on another node cannot judge.)"""
     if cfg.detector == "transnetv2":
         import torch
 
-        from vcurate.models.transnet import load_network, network_device, weights_path
+        from vcurate.models.transnet import load_network, weights_path
 
-        network_device(cfg.transnet_device)
         load_network(weights_path(cfg.transnet_weights), torch.device("cpu"))
 
 

@@ -97,7 +97,8 @@ class SplitStage(Stage):
         self.cfg = cfg
 
     def resources(self) -> Resources:
-        return Resources(num_cpus=self.cfg.ray.analyze_num_cpus, concurrency=self.cfg.ray.analyze_concurrency)
+        ray = self.cfg.ray
+        return Resources(num_cpus=ray.analyze_num_cpus, num_gpus=ray.analyze_num_gpus, concurrency=ray.analyze_concurrency)
 
     def process(self, tasks: list[VideoTask]) -> list[StageRow]:
         rows: list[StageRow] = []

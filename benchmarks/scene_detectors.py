@@ -18,6 +18,7 @@ Writes benchmarks/results/scene_detectors-<date>-<host>.{json,md}.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -52,7 +53,14 @@ def build(out: Path, kind: str, videos: int, seed: int, shaky_share: float) -> l
 
 
 def detect(raw: Path, truth: list[TruthVideo], cfg: PipelineConfig) -> dict[str, dict]:
-    """video -> {detector: cuts, "probabilities": TransNetV2's per frame, "seconds": ...}, one decode each."""
+    """video -> {detector: cuts, "probabilities": TransNetV2's per frame, "frames", "seconds"}, one decode
+    each; kept beside the archive (detections.json), so a later run only scores."""
+    cache = raw.parent / "detections.json"
+    if cache.is_file():
+        found = json.loads(cache.read_text())
+        for f in found.values():
+            f["probabilities"] = np.asarray(f["probabilities"])
+        return found
     out = {}
     for video in truth:
         scenes = {name: SceneAnalyzer(replace_split(cfg.split, detector=name, **SETTINGS.get(name, {})), video.fps) for name in DETECTORS}
@@ -62,6 +70,7 @@ def detect(raw: Path, truth: list[TruthVideo], cfg: PipelineConfig) -> dict[str,
         out[video.video]["probabilities"] = scenes["transnetv2"].source.cut_probabilities
         out[video.video]["frames"] = decoded.num_frames
         out[video.video]["seconds"] = time.perf_counter() - started
+    cache.write_text(json.dumps({v: {**f, "probabilities": f["probabilities"].round(5).tolist()} for v, f in out.items()}))
     return out
 
 

@@ -1,11 +1,14 @@
 """What each analyzer of the single decode pass costs, against the decode floor.
 
 Times, on the same synthetic videos and in one process: decode alone, decode + scene detection,
-decode + each registered clip analyzer (vcurate.analyze) on its own, and the whole analysis pass.
-Each analyzer's cost is its added time as a multiple of the decode floor; the issues that bring an
-analyzer name its budget (e.g. "<= +0.1x the decode floor").
+decode + each registered clip analyzer (vcurate.analyze) on its own, and the whole analysis pass;
+scene detection and the whole pass once per `--detectors` value (split.detector), and, with
+transnetv2 among them, TransNetV2 alone on the videos' own 48x27 frames. Each analyzer's cost is its
+added time as a multiple of the decode floor; the issues that bring an analyzer name its budget
+(e.g. "<= +0.1x the decode floor").
 
     .venv/bin/python benchmarks/analysis_cost.py [--videos 8] [--size 1280x720] [--repeat 3]
+        [--detectors content transnetv2 hybrid] [--set split.transnet_device=cuda]
 
 Writes benchmarks/results/analysis_cost-<date>-<host>.{json,md}.
 """
@@ -114,6 +117,7 @@ def main() -> None:
                         help="split.detector values to time scene detection and the whole pass with")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a pipeline setting, e.g. split.transnet_device=cuda (repeatable)")
+    parser.add_argument("--name", help="results file name (default analysis_cost-SIZE)")
     args = parser.parse_args()
     width, height = map(int, args.size.lower().split("x"))
     spec = replace(SynthSpec(), sizes=((width, height),), p_lowres_video=0.0)
@@ -132,7 +136,7 @@ def main() -> None:
     if network:
         lines += ["", f"TransNetV2 alone (no decode; {network['device']}, {network['threads']} torch threads, "
                       f"batch {network['batch']}): {network['fps']} frames/s"]
-    save(f"analysis_cost-{args.size}", summary, lines)
+    save(args.name or f"analysis_cost-{args.size}", summary, lines)
 
 
 if __name__ == "__main__":

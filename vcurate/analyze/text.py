@@ -30,7 +30,10 @@ from vcurate.models.text_detector import STRIDE, TextDetector, detector_model, n
 
 FOLLOW_UP_S = 0.2  # seconds after a sampled frame at which its boxes' motion is measured
 SEARCH = 20  # pixels of the detector image: the largest shift looked for over FOLLOW_UP_S
-MIN_BOX_HEIGHT = 6  # pixels of the detector image: smaller boxes are specks, not legible text
+STILL = 1  # pixels of the detector image: a best match this close to no shift means nothing moved
+MATCH_ERROR = 0.6  # residual (share of a patch's fine-detail energy) above which it matches nowhere
+MIN_TEXTURE = 4.0  # mean squared fine detail (grey levels^2) the surroundings need for their shift to count
+MIN_BOX_HEIGHT = 8  # pixels of the detector image: smaller boxes are specks (a grid's crossings), not legible text
 MIN_BOX_ASPECT = 1.5  # width over height: a line of text is wider than tall; a lone dot or stroke is not
 STROKE_WIDTH = 5  # pixels of the detector image: brighter or darker lines narrower than this are strokes
 STROKE_CONTRAST = 40  # grey levels a stroke must stand out of the background around it
@@ -160,19 +163,15 @@ def _fine(grey: np.ndarray) -> np.ndarray:
     return image - cv2.GaussianBlur(image, (0, 0), 2.0)
 
 
-def _best_shift(template: np.ndarray, later: np.ndarray, left: int, top: int, mask: np.ndarray | None = None):
-    """(dx, dy) that best matches `template` (taken at left, top) in the padded `later` image, and the
-    residual there as a share of the template's energy."""
+def match_errors(template: np.ndarray, later: np.ndarray, left: int, top: int, mask: np.ndarray | None = None) -> np.ndarray:
+    """Residual of `template` (taken at left, top) against the padded `later` image at every shift up
+    to SEARCH, as a share of the template's energy: (2 SEARCH + 1)^2, no shift at [SEARCH, SEARCH]."""
     h, w = template.shape
     window = later[top : top + h + 2 * SEARCH, left : left + w + 2 * SEARCH]
     if mask is None:
-        error = cv2.matchTemplate(window, template, cv2.TM_SQDIFF)
-        energy = float((template * template).sum())
-    else:
-        error = cv2.matchTemplate(window, template, cv2.TM_SQDIFF, mask=mask)
-        energy = float((template * template * mask).sum())
-    dy, dx = np.unravel_index(int(np.argmin(error)), error.shape)
-    return np.array([dx - SEARCH, dy - SEARCH]), float(error[dy, dx]) / (energy + 1e-6)
+        return cv2.matchTemplate(window, template, cv2.TM_SQDIFF) / (float((template * template).sum()) + 1e-6)
+    error = cv2.matchTemplate(window, template, cv2.TM_SQDIFF, mask=mask)
+    return error / (float((template * template * mask).sum()) + 1e-6)
 
 
 def in_overlay_place(box: np.ndarray, width: int, height: int) -> bool:
@@ -184,31 +183,42 @@ def in_overlay_place(box: np.ndarray, width: int, height: int) -> bool:
 
 def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """Per box (detector-image pixels) 1 when it is an overlay, 0 when it is text of the scene, judged
-    by how the box and the picture around it moved from grey image `before` to `after`:
-    - the box stays put while its surroundings move: an overlay;
-    - it moves as its surroundings do: scene text;
-    - otherwise (nothing moves; the surroundings are flat or changed beyond a shift; the text moves
-      on its own, as a ticker does): an overlay only where overlays sit."""
+    by how the box and the picture around it (other text left out) moved from grey image `before` to
+    `after`. The surroundings' best shift is the scene's motion; then:
+    - the box matches where the scene moved it, better than where it was: scene text (a match, not
+      the best one, so a periodic pattern that also matches one period on does not mislead);
+    - it matches where it was, better than where the scene went: an overlay that stays put;
+    - otherwise (the scene did not move; the surroundings are flat or changed beyond a shift; the
+      text changed or moves on its own, as a ticker does): an overlay only where overlays sit."""
     h, w = before.shape
     fine0 = _fine(before)
     fine1 = cv2.copyMakeBorder(_fine(after), SEARCH, SEARCH, SEARCH, SEARCH, cv2.BORDER_CONSTANT, value=0)
+    text_mask = np.zeros((h, w), np.float32)  # every box, grown past the glyphs its edges cut
+    for x0, y0, x1, y1 in boxes:
+        gap = max(2, (y1 - y0) // 3)
+        text_mask[max(0, y0 - gap) : y1 + gap, max(0, x0 - gap) : x1 + gap] = 1
     evidence = np.zeros(len(boxes), np.float32)
     for i, (x0, y0, x1, y1) in enumerate(boxes):
         placed = float(in_overlay_place((x0, y0, x1, y1), w, h))
-        margin, gap = max(8, 2 * (y1 - y0)), max(2, (y1 - y0) // 3)  # the ring leaves out glyphs the box cut
+        margin = max(8, 2 * (y1 - y0))
         X0, Y0, X1, Y1 = max(0, x0 - margin), max(0, y0 - margin), min(w, x1 + margin), min(h, y1 + margin)
-        ring = np.ones((Y1 - Y0, X1 - X0), np.float32)
-        ring[max(0, y0 - gap - Y0) : y1 + gap - Y0, max(0, x0 - gap - X0) : x1 + gap - X0] = 0
-        text_shift, text_error = _best_shift(fine0[y0:y1, x0:x1], fine1, x0, y0)
+        ring = 1 - text_mask[Y0:Y1, X0:X1]
         around = fine0[Y0:Y1, X0:X1]
-        textured = float((around * around * ring).sum() / (ring.sum() + 1e-6)) > 4.0
-        scene_shift, scene_error = _best_shift(around, fine1, X0, Y0, mask=ring)
-        if not textured or scene_error > 0.6 or text_error > 0.6:
-            evidence[i] = placed
-        elif np.abs(text_shift).max() <= 1:
-            evidence[i] = 1.0 if np.abs(scene_shift).max() > 1 else placed
-        elif np.abs(text_shift - scene_shift).max() <= 1:
+        if ring.sum() < 0.2 * ring.size or float((around * around * ring).sum() / ring.sum()) < MIN_TEXTURE:
+            evidence[i] = placed  # nothing around the text to tell the scene's motion by
+            continue
+        scene = match_errors(around, fine1, X0, Y0, mask=ring)
+        dy, dx = np.unravel_index(int(np.argmin(scene)), scene.shape)
+        if scene[dy, dx] > MATCH_ERROR or max(abs(dx - SEARCH), abs(dy - SEARCH)) <= STILL:
+            evidence[i] = placed  # the surroundings changed beyond a shift, or did not move
+            continue
+        text = match_errors(fine0[y0:y1, x0:x1], fine1, x0, y0)
+        with_scene = text[dy - STILL : dy + STILL + 1, dx - STILL : dx + STILL + 1].min()
+        stayed = text[SEARCH - STILL : SEARCH + STILL + 1, SEARCH - STILL : SEARCH + STILL + 1].min()
+        if with_scene <= MATCH_ERROR and with_scene < stayed:
             evidence[i] = 0.0
+        elif stayed <= MATCH_ERROR and stayed < with_scene:
+            evidence[i] = 1.0
         else:
             evidence[i] = placed
     return evidence

@@ -293,7 +293,10 @@ def text_rng(shot: Shot, purpose: int) -> np.random.Generator:
 def plan_text(shot: Shot, spec: SynthSpec, size: tuple[int, int], fps: float) -> None:
     """Burned-in text (defect "text") and text-like scenery (nuisances) of one shot."""
     r = text_rng(shot, 0)
-    if r.random() < spec.p_text:
+    # Not over blur or upscaling: crisp burned-in text would read as detail to blur_score and
+    # detail_score, so those filters' figures would measure the text (the text filter rejects such
+    # clips in any case).
+    if r.random() < spec.p_text and not {"blur", "lowres"} & set(shot.defects):
         kind = OVERLAYS[int(r.choice(len(OVERLAYS), p=np.asarray(spec.text_kinds) / sum(spec.text_kinds)))]
         shot.overlay = plan_overlay(r, kind, size[0], size[1], shot.num_frames, fps)
         shot.defects.append("text")

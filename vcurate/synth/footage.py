@@ -398,7 +398,7 @@ def render_footage_shot(shot: FootageShot, rng: np.random.Generator) -> Iterator
 def add_overlay(shot: FootageShot, spec: FootageSpec, rng: np.random.Generator, fps: float) -> None:
     """Burned-in text on the shot, drawn from its own generator (so the planner's draws, and every
     other label of a seed, stay as they were)."""
-    if rng.random() < spec.p_text:
+    if rng.random() < spec.p_text and shot.defect not in ("blur", "lowres"):  # crisp text would read as detail
         kind = OVERLAYS[int(rng.choice(len(OVERLAYS), p=np.asarray(spec.text_kinds) / sum(spec.text_kinds)))]
         shot.overlay = plan_overlay(rng, kind, shot.size[0], shot.size[1], shot.num_frames, fps)
 

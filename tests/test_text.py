@@ -156,3 +156,22 @@ def test_detector_names_and_model_files_are_checked(tmp_path):
         with_settings(CONFIG, [("filters.text.detector", "east")], "pipeline config")
     with pytest.raises(VcurateError, match="no such file"):
         with_settings(CONFIG, [("filters.text.model", str(tmp_path / "det.onnx"))], "pipeline config")
+
+
+def test_probability_map_to_boxes():
+    """Regions above the pixel threshold with a mean above the box threshold become boxes, grown back
+    by DB's shrink; a faint region is no box."""
+    probability = np.zeros((64, 128), np.float32)
+    probability[10:16, 20:80] = 0.9  # a shrunk line of text, 60 x 6
+    probability[40:46, 20:60] = 0.4  # above the pixel threshold, below the box threshold
+    found = text_detector.boxes_from_map(probability)
+    assert len(found) == 1
+    x0, y0, x1, y1 = found.boxes[0]
+    grow = 60 * 6 * text_detector.UNCLIP_RATIO / (2 * 66)  # area x ratio / perimeter
+    assert np.allclose([x0, y0, x1, y1], [20 - grow, 10 - grow, 80 + grow, 16 + grow], atol=1e-4)
+
+
+def test_network_size_is_a_multiple_of_the_stride():
+    assert text_detector.network_size(1280, 720, 256) == (448, 256)
+    assert text_detector.network_size(360, 640, 256) == (256, 448)
+    assert text_detector.network_size(192, 108, 256) == (448, 256)  # small frames are enlarged

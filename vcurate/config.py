@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from vcurate.errors import VcurateError
+from vcurate.models.text_detector import DETECTORS, detector_model
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -168,6 +169,32 @@ class UpscaledFilter(Section):
     )
 
 
+class TextFilter(Section):
+    enabled: bool = True
+    max_overlay: float = Field(
+        0.4, ge=0, le=1, description="overlay_score above which a clip carries burned-in text (text_overlay): the share "
+        "of the clip's sampled frames showing text that is an overlay (stays put on screen while the picture behind it "
+        "moves, or sits in the bottom band or a corner of a picture that does not move); text that moves with the "
+        "camera counts 0. 0.4: one of two sampled frames rejects a clip, one of three does not"
+    )
+    detector: Literal[tuple(DETECTORS)] = Field(  # type: ignore[valid-type]
+        "ppocr-det", description="text detection network: ppocr-det = PP-OCRv4's DB detector, whose ONNX file ships "
+        "in the rapidocr-onnxruntime wheel (run through onnxruntime: CUDA when onnxruntime-gpu finds a GPU, else CPU)"
+    )
+    model: str | None = Field(None, description="the detector's ONNX file; null = the one its package ships")
+    every_s: float = Field(1.0, gt=0, description="seconds between the frames the detector reads")
+    short_side: int = Field(
+        256, ge=64, description="pixels: the detector reads frames scaled to about this short side (sides rounded to "
+        "multiples of 32); text whose capitals are under ~2.5 % of the frame height is missed at 256"
+    )
+
+    @model_validator(mode="after")
+    def _detector_installed(self) -> "TextFilter":
+        if self.enabled:
+            detector_model(self.detector, self.model)  # a missing runtime or model file: one TextDetectorError, now
+        return self
+
+
 class FpsFilter(Section):
     enabled: bool = True
     min_fps: float = Field(12.0, ge=0, description="frames per second")
@@ -198,6 +225,7 @@ class FiltersConfig(Section):
     blur: BlurFilter = Field(default_factory=BlurFilter)
     resolution: ResolutionFilter = Field(default_factory=ResolutionFilter)
     upscaled: UpscaledFilter = Field(default_factory=UpscaledFilter)
+    text: TextFilter = Field(default_factory=TextFilter)
     fps: FpsFilter = Field(default_factory=FpsFilter)
 
     @model_validator(mode="before")

@@ -52,6 +52,8 @@ SCORE_RULES: list[ScoreRule] = [
     # Blur also removes native-scale detail: only a clip crisp at the analysis size can be "upscaled".
     ScoreRule(Reason.define("upscaled", "content upscaled from a lower resolution", fault="lowres"),
               "detail_score", "filters.upscaled", "min_detail", "below", unless=Reason("blur")),
+    ScoreRule(Reason.define("text_overlay", "burned-in text on screen: subtitles, watermarks, logos or tickers",
+                            fault="text"), "overlay_score", "filters.text", "max_overlay", "above"),
     ScoreRule(Reason.define("low_alignment", "caption does not describe the clip (CLIP score below threshold)",
                             fault="mismatch"), "clip_score", "align", "min_score", "below"),
 ]  # in application order: a rule's precondition comes before it

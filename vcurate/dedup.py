@@ -11,15 +11,16 @@ Distance between two signatures (vcurate.analyze.signature), in bits per 64-bit 
 largest of
 - layout: differing layout bits over all frames x 64 / (126 bits a frame);
 - motion: differing motion bits over all frames x 64 / (128 bits a frame);
+- texture: TEXTURE_WEIGHT x differing texture bits over all frames / frames (64 bits a frame);
 - colour: COLOUR_WEIGHT x (|dCr| + |dCb|) of the mean colours, 0-255 levels;
-so a duplicate must look alike, move alike and have the same colours. A clip closer than
+so a duplicate must look alike, move alike and have the same textures and colours. A clip closer than
 `filters.duplicate.min_distance` to an earlier kept clip duplicates the nearest such clip. On
 real footage, re-encoded, resized, cropped (<= 5 %) and brightened (+-10 %) copies measured up to
 about 14, different shots of one static camera 22 or more (layout alike, motion not), unrelated shots
 25 or more; rendered shots over periodic textures, which leave the low-frequency layout almost
 empty, give copies up to about 22.
 
-The index keeps each kept clip's code words (4 K uint64) and colour. Up to `exhaustive_up_to` clips
+The index keeps each kept clip's code words (5 K uint64) and colour. Up to `exhaustive_up_to` clips
 a query is compared with every one of them (numpy, vectorised: exact). Beyond, it is compared only
 with the clips sharing, at one of the K frame positions, the frame's key: the trits of its 12
 lowest-frequency layout coefficients (24 bits, folded into TABLE_BITS), kept in one chained hash
@@ -46,6 +47,7 @@ from vcurate.rules import rule_for
 from vcurate.storage import locate
 
 LAYOUT_BITS, MOTION_BITS = 126, 128  # code bits per frame: 63 AC trits, 64 trits
+TEXTURE_WEIGHT = 2.0  # copies of real footage differ in <= 6 of 64 texture bits, other shots in 8 or more
 COLOUR_WEIGHT = 2.0  # distance per level of mean Cr or Cb: copies differ by <= 3.2 levels, other palettes by more
 KEY_COEFFICIENTS = 12  # layout trits per frame key (zigzag 1..12)
 TABLE_BITS = 22  # buckets per hash table: 2^22 (16 MiB of heads)
@@ -60,13 +62,14 @@ else:  # numpy < 2
 
 
 def distances(words: np.ndarray, colours: np.ndarray, query_words: np.ndarray, query_colour: np.ndarray) -> np.ndarray:
-    """(n,) float distances of n signatures (words (n, 4 K), colours (n, 2)) to one query."""
+    """(n,) float distances of n signatures (words (n, 5 K), colours (n, 2)) to one query."""
     frames = words.shape[1] // WORDS_PER_FRAME
     bits = popcount(words ^ query_words).reshape(len(words), frames, WORDS_PER_FRAME).sum(axis=1, dtype=np.int32)
     layout = (bits[:, 0] + bits[:, 1]) * (64.0 / (LAYOUT_BITS * frames))
     motion = (bits[:, 2] + bits[:, 3]) * (64.0 / (MOTION_BITS * frames))
+    texture = bits[:, 4] * (TEXTURE_WEIGHT / frames)
     colour = COLOUR_WEIGHT * np.abs(colours - query_colour).sum(axis=1)
-    return np.maximum(np.maximum(layout, motion), colour)
+    return np.maximum.reduce([layout, motion, texture, colour])
 
 
 def frame_keys(words: np.ndarray) -> np.ndarray:
@@ -124,7 +127,7 @@ class SignatureIndex:
                 self.heads[frame, key] = position
 
     def add(self, words: np.ndarray, colours: np.ndarray) -> None:
-        """Append signatures (words (n, 4 K), colours (n, 2)) of clips kept, in order."""
+        """Append signatures (words (n, 5 K), colours (n, 2)) of clips kept, in order."""
         first = self.size
         self._grow(first + len(words))
         self.words[first : first + len(words)] = words
@@ -137,7 +140,7 @@ class SignatureIndex:
             self._link(first, self.size)
 
     def candidates(self, words: np.ndarray) -> np.ndarray:
-        """Positions of the stored clips one query (words (4 K,)) is compared with, ascending."""
+        """Positions of the stored clips one query (words (5 K,)) is compared with, ascending."""
         if self.heads is None:
             return np.arange(self.size)
         found = []

@@ -15,13 +15,18 @@ bounds are known its `frames` evenly spaced hashed frames give:
   +-0.01 of the mean frame's AC RMS: where the picture changes and which way. Two shots of one place
   with the same background but other action match in layout and differ here; a still shot has
   (nearly) no motion, every trit 0, and its copies match;
+- texture: the power spectrum of a 64x64 Hann-windowed thumbnail in 8 orientations x 8 radial bands
+  (1.5-16 cycles per picture, log-spaced), each bin a bit, set where its power is above the median
+  bin. It ignores where the texture is, so a crop of a few per cent leaves it (a periodic texture
+  shifted by a crop changes every layout coefficient that sees it), and tells a striped shot from a
+  dotted one where the low-frequency layout sees neither;
 - colour: the mean Cr and Cb (0-255) over the frames.
 
 A trit is two bits (set in the "+" word or in the "-" word), so the Hamming distance between two
-codes counts 1 for + vs 0 and 2 for + vs -. Bytes: version, number of frames K, then per frame four
-little-endian uint64 words (layout +, layout -, motion +, motion -; bit i = zigzag coefficient i,
-layout bit 0, the DC, always 0), then Cr and Cb as uint8: 2 + 32 K + 2 bytes (130 for K = 4).
-vcurate.dedup compares them.
+codes counts 1 for + vs 0 and 2 for + vs -. Bytes: version, number of frames K, then per frame five
+little-endian uint64 words (layout +, layout -, motion +, motion -, texture; bit i = zigzag
+coefficient i or spectrum bin i, layout bit 0, the DC, always 0), then Cr and Cb as uint8:
+2 + 40 K + 2 bytes (164 for K = 4). vcurate.dedup compares them.
 """
 
 from __future__ import annotations
@@ -35,21 +40,37 @@ from vcurate.media.frames import AnalysisFrame
 
 VERSION = 1
 THUMB = 32
-WORDS_PER_FRAME = 4  # layout +, layout -, motion +, motion -
+WORDS_PER_FRAME = 5  # layout +, layout -, motion +, motion -, texture
 LAYOUT_DEADZONE = 0.3  # x the frame's AC RMS
 MOTION_DEADZONE = 0.01  # x the clip mean frame's AC RMS
 ZIGZAG = np.array(sorted(range(64), key=lambda i: (i // 8 + i % 8, i // 8)))  # row-major 8x8 index, low first
 _AXIS = np.linspace(-1.0, 1.0, THUMB)
 WINDOW = np.outer(*(2 * [np.exp(-0.5 * (_AXIS / 0.6) ** 2)])).astype(np.float32)
+SPECTRUM = 64  # texture thumbnail side
+_FY, _FX = np.meshgrid(np.fft.fftfreq(SPECTRUM) * SPECTRUM, np.fft.rfftfreq(SPECTRUM) * SPECTRUM, indexing="ij")
+_BAND = np.digitize(np.hypot(_FX, _FY), np.geomspace(1.5, 16.0, 9)) - 1  # 0-7 inside, -1 / 8 outside
+_ORIENTATION = np.minimum((np.mod(np.arctan2(_FY, _FX), np.pi) / np.pi * 8).astype(int), 7)
+_INSIDE = (_BAND >= 0) & (_BAND < 8)
+_BIN = (_BAND * 8 + _ORIENTATION)[_INSIDE]
+HANN = np.outer(np.hanning(SPECTRUM), np.hanning(SPECTRUM)).astype(np.float32)
+
+
+def _thumbnail(luma: np.ndarray, crop: float, side: int, window: np.ndarray) -> np.ndarray:
+    h, w = luma.shape
+    top, left = int(h * crop), int(w * crop)
+    thumb = cv2.resize(luma[top : h - top, left : w - left], (side, side), interpolation=cv2.INTER_AREA).astype(np.float32)
+    return (thumb - thumb.mean()) * window
 
 
 def frame_coefficients(luma: np.ndarray, crop: float) -> np.ndarray:
     """(64,) float32: the low 8x8 DCT block, zigzag order, of the windowed 32x32 thumbnail of `luma`."""
-    h, w = luma.shape
-    top, left = int(h * crop), int(w * crop)
-    thumb = cv2.resize(luma[top : h - top, left : w - left], (THUMB, THUMB), interpolation=cv2.INTER_AREA)
-    thumb = thumb.astype(np.float32)
-    return cv2.dct((thumb - thumb.mean()) * WINDOW)[:8, :8].ravel()[ZIGZAG]
+    return cv2.dct(_thumbnail(luma, crop, THUMB, WINDOW))[:8, :8].ravel()[ZIGZAG]
+
+
+def frame_spectrum(luma: np.ndarray, crop: float) -> np.ndarray:
+    """(64,) float64: power of the 64x64 windowed thumbnail in 8 radial bands x 8 orientations."""
+    power = np.abs(np.fft.rfft2(_thumbnail(luma, crop, SPECTRUM, HANN))) ** 2
+    return np.bincount(_BIN, power[_INSIDE], minlength=64)
 
 
 def frame_colour(bgr: np.ndarray) -> tuple[float, float]:
@@ -64,8 +85,9 @@ def _trit_words(values: np.ndarray, threshold: np.ndarray) -> np.ndarray:
     return np.packbits(planes, axis=-1, bitorder="little").view("<u8")[..., 0]
 
 
-def clip_signature(coefficients: np.ndarray, colours: np.ndarray, frames: int) -> bytes:
-    """Signature bytes of a clip from its hashed frames: (n, 64) coefficients, (n, 2) colours, n >= 1."""
+def clip_signature(coefficients: np.ndarray, spectra: np.ndarray, colours: np.ndarray, frames: int) -> bytes:
+    """Signature bytes of a clip from its hashed frames: (n, 64) coefficients, (n, 64) spectra,
+    (n, 2) colours, n >= 1."""
     picks = np.linspace(0, len(coefficients) - 1, frames).round().astype(int)
     chosen = coefficients[picks]
     layout_scale = np.sqrt((chosen[:, 1:] ** 2).mean(axis=1, keepdims=True))
@@ -73,14 +95,16 @@ def clip_signature(coefficients: np.ndarray, colours: np.ndarray, frames: int) -
     layout[:, 0] = 0.0  # the DC of a mean-free thumbnail carries no layout
     mean = coefficients.mean(axis=0)
     motion_scale = MOTION_DEADZONE * np.sqrt((mean[1:] ** 2).mean())
-    words = np.concatenate([_trit_words(layout, LAYOUT_DEADZONE * layout_scale),
-                            _trit_words(chosen - mean, motion_scale)], axis=1)  # (K, 4)
+    texture = np.log(spectra[picks] + 1e-3)
+    texture_word = np.packbits(texture > np.median(texture, axis=1, keepdims=True), axis=-1, bitorder="little")
+    words = np.concatenate([_trit_words(layout, LAYOUT_DEADZONE * layout_scale), _trit_words(chosen - mean, motion_scale),
+                            texture_word.view("<u8")], axis=1)  # (K, 5)
     colour = np.clip(np.round(colours.mean(axis=0)), 0, 255).astype(np.uint8)
     return bytes([VERSION, frames]) + words.astype("<u8").tobytes() + colour.tobytes()
 
 
 def unpack_signatures(signatures: list[bytes], frames: int) -> tuple[np.ndarray, np.ndarray]:
-    """(n, 4 K) uint64 words and (n, 2) int16 colours of signatures made with `frames` frames."""
+    """(n, 5 K) uint64 words and (n, 2) int16 colours of signatures made with `frames` frames."""
     size = 2 + 8 * WORDS_PER_FRAME * frames + 2
     for signature in signatures:
         if len(signature) != size or signature[0] != VERSION or signature[1] != frames:
@@ -95,14 +119,15 @@ class SignatureAnalyzer(ClipAnalyzer):
     """Hashes a frame every `every_s` seconds; a clip's signature takes `frames` of those inside it."""
 
     columns = {
-        "signature": Column(bytes, "visual signature for near-duplicate detection: layout and motion trits of "
-                                   "evenly spaced frames and the mean colour (vcurate.analyze.signature)"),
+        "signature": Column(bytes, "visual signature for near-duplicate detection: layout and motion trits and "
+                                   "texture bits of evenly spaced frames, mean colour (vcurate.analyze.signature)"),
     }
 
     def __init__(self, step: int, frames: int, crop: float, colour_factor: int):
         self.step, self.frames, self.crop, self.colour_factor = step, frames, crop, colour_factor
         self.indices: list[int] = []
         self.coefficients: list[np.ndarray] = []
+        self.spectra: list[np.ndarray] = []
         self.colours: list[tuple[float, float]] = []
 
     @classmethod
@@ -118,12 +143,14 @@ class SignatureAnalyzer(ClipAnalyzer):
         if index % self.step:
             return
         self.indices.append(index)
-        self.coefficients.append(frame_coefficients(frame.luma(), self.crop))
+        luma = frame.luma()
+        self.coefficients.append(frame_coefficients(luma, self.crop))
+        self.spectra.append(frame_spectrum(luma, self.crop))
         self.colours.append(frame_colour(frame.bgr(self.colour_factor)))
 
     def clip_columns(self, start: int, end: int) -> dict[str, bytes | None]:
         first, last = np.searchsorted(self.indices, [start, end])
         if first == last:
             return {"signature": None}
-        return {"signature": clip_signature(np.stack(self.coefficients[first:last]),
+        return {"signature": clip_signature(np.stack(self.coefficients[first:last]), np.stack(self.spectra[first:last]),
                                             np.asarray(self.colours[first:last]), self.frames)}

@@ -78,7 +78,7 @@ class FootageSpec:
     flat_std: float = 6.0  # luma standard deviation below which a frame counts as flat (never used in a shot)
     min_fps: float = 15.0  # a video plays at its first source's rate, or at 25 fps when that is lower than this
     cut_threshold: float = 20.0  # content-detector threshold for cuts inside a source (more sensitive than the pipeline's)
-    repeat_frames: bool = False  # let shots share source frames (footage too short for the archive): unlabelled copies
+    repeat_frames: bool = False  # let shots share source frames freely (else only when the footage runs out)
     duplicate_videos: float = 0.15  # share of the videos that re-upload clean shots of earlier ones
     hard_negative_videos: float = 0.1  # share that show other stretches of earlier clean shots' sources
     copy_crop: float = 0.05  # a copy loses at most this share of its width and of its height
@@ -241,19 +241,23 @@ class FootagePlanner:
     def __init__(self, sources: list[Source], spec: FootageSpec, rng: np.random.Generator):
         self.sources, self.spec, self.rng = sources, spec, rng
         self.used: dict[str, list[tuple[int, int]]] = {}  # source -> frame ranges shots took
+        self.repeats = 0  # shots that had to reuse frames of an earlier shot (footage too short)
 
     def _free(self, source: Source, first: int, n: int) -> bool:
         return self.spec.repeat_frames or all(first + n <= a or b <= first for a, b in self.used.get(source.name, ()))
 
-    def stretch(self, source: Source, want: int, tries: int = 20) -> tuple[int, int] | None:
-        """(first frame, frames) of a stretch of `source` no earlier shot used, up to `want` frames."""
+    def stretch(self, source: Source, want: int, tries: int = 20, exclusive: bool = True) -> tuple[int, int] | None:
+        """(first frame, frames) of a stretch of `source`, up to `want` frames, that no earlier shot used;
+        None when none is found in `tries` draws, unless not `exclusive`: then the last draw."""
         r = self.rng
-        for _ in range(tries):
+        for attempt in range(tries):
             start, end = source.segments[int(r.integers(len(source.segments)))]
             n = min(want, end - start)
             first = start + int(r.integers(0, end - start - n + 1))
-            if self._free(source, first, n):
+            free = self._free(source, first, n)
+            if free or (not exclusive and attempt == tries - 1):
                 self.used.setdefault(source.name, []).append((first, first + n))
+                self.repeats += not free
                 return first, n
         return None
 
@@ -273,14 +277,10 @@ class FootagePlanner:
         feasible = [size for size in self.spec.sizes if all(s.fills(size) for s in sources)]
         return tuple(feasible[int(self.rng.integers(len(feasible)))]) if feasible else None
 
-    def shot(self, source: Source, size: tuple[int, int], fps: float) -> FootageShot | None:
-        """A shot of `source`, or None when no stretch of it is left (its frames would repeat)."""
+    def shot(self, source: Source, size: tuple[int, int], fps: float) -> FootageShot:
         s, r = self.spec, self.rng
         want = int(round(self._range(s.shot_seconds) * fps))
-        found = self.stretch(source, want)
-        if found is None:
-            return None
-        first, n = found
+        first, n = self.stretch(source, want, exclusive=False)
         shot = FootageShot(source, first, n, size)
         spare = 1.0 / source.scale_to_cover(size) - 1.0  # how much wider than the output the source is
         draw = r.random()
@@ -435,16 +435,13 @@ def make_footage_archive(
     while len(truth) < n_originals:
         attempts += 1
         if attempts > 20 * videos:
-            raise InputError(f"no output size in {list(spec.sizes)} fits the footage without magnifying it, or the "
-                             "footage is too short for this many shots without repeating a frame")
+            raise InputError(f"no output size in {list(spec.sizes)} fits the footage without magnifying it")
         chosen = planner.video_sources()
         size = planner.video_size(chosen)
         if size is None:
             continue
         fps = Fraction(chosen[0].fps if chosen[0].fps >= spec.min_fps else 25).limit_denominator(1001)
         shots = [planner.shot(source, size, float(fps)) for source in chosen]
-        if None in shots:  # a source is used up: draw another video
-            continue
         crf = int(rng.integers(spec.crf[0], spec.crf[1] + 1))
 
         def frames():
@@ -473,6 +470,9 @@ def make_footage_archive(
         copied.update(picked if reupload else ())
         if progress:
             progress(index + 1, videos)
+    if planner.repeats and not spec.repeat_frames:
+        warn(f"the footage is too short for {videos} videos: {planner.repeats} shots show frames of an earlier shot "
+             "(unlabelled duplicates); use more footage or fewer videos")
     write_truth(out / "ground_truth.jsonl", truth)
     (out / "sources.json").write_text(json.dumps(
         [{"source": s.name, "width": s.width, "height": s.height, "fps": round(s.fps, 3),

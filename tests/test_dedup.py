@@ -64,7 +64,7 @@ def signature_of(path, cfg: PipelineConfig = PipelineConfig()) -> bytes:
 def distance(a: bytes, b: bytes) -> float:
     dedup = Deduplicator(DuplicateFilter())
     dedup.remember([("a", a)])
-    return dedup.verdict(b).distance
+    return dedup.judge_many([("b", b)])[0].distance
 
 
 @pytest.fixture(scope="module")
@@ -299,3 +299,27 @@ def test_kill_and_resume_decides_as_an_uninterrupted_run(copied_archive, tmp_pat
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     assert "resumed:" in done.stderr
     pd.testing.assert_frame_equal(pd.read_parquet(out / "clips.parquet"), expected)
+
+
+def test_a_batch_judges_as_one_clip_at_a_time():
+    """Hashed batches (the benchmark's path) decide as the driver's one-at-a-time calls do, copies of
+    clips earlier in the same batch and copies of rejected copies included."""
+    rng = np.random.default_rng(3)
+    words, colours = _random_signatures(rng, 300)
+    stream = list(zip(words, colours))
+    for _ in range(200):  # near copies (key bits kept) of anything earlier, inserted later in the stream
+        i = int(rng.integers(len(stream)))
+        copy = _near_copy(rng, *stream[i], int(rng.integers(5, 200)))  # some too far to count
+        stream.insert(int(rng.integers(i + 1, len(stream) + 1)), copy)
+    all_words = np.stack([w for w, _ in stream])
+    all_colours = np.stack([c for _, c in stream])
+    duplicate = lambda d: np.less(d, MIN_DISTANCE)  # noqa: E731
+
+    one, batched = SignatureIndex(4, exhaustive_up_to=60), SignatureIndex(4, exhaustive_up_to=60)
+    expected = [one.judge(all_words[i : i + 1], all_colours[i : i + 1], duplicate) for i in range(len(stream))]
+    got = [batched.judge(all_words[i : i + 64], all_colours[i : i + 64], duplicate) for i in range(0, len(stream), 64)]
+    np.testing.assert_array_equal(np.concatenate([n for n, _ in got]), np.concatenate([n for n, _ in expected]))
+    np.testing.assert_array_equal(np.concatenate([d for _, d in got]), np.concatenate([d for _, d in expected]))
+    rejected = duplicate(np.nan_to_num(np.concatenate([d for _, d in expected]), nan=np.inf))
+    assert 50 < rejected.sum() < 200 and one.size == batched.size == len(stream) - rejected.sum()
+    np.testing.assert_array_equal(one.words[: one.size], batched.words[: batched.size])

@@ -33,6 +33,7 @@ same order decides the same.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -117,14 +118,22 @@ class SignatureIndex:
         grown[:, : self.size] = self.next[:, : self.size]
         self.next = grown
 
+    def reserve(self, capacity: int) -> None:
+        """Room for `capacity` clips in all (saves the copies of growing one batch at a time)."""
+        self._grow(capacity)
+
     def _link(self, first: int, last: int) -> None:
-        """Put clips [first, last) into the hash tables, in order (each new clip heads its bucket)."""
+        """Put clips [first, last) into the hash tables, in order: each bucket's chain runs from its
+        newest clip to its oldest."""
         keys = frame_keys(self.words[first:last])
-        for offset, row in enumerate(keys):
-            position = first + offset
-            for frame, key in enumerate(row):
-                self.next[frame, position] = self.heads[frame, key]
-                self.heads[frame, key] = position
+        positions = np.arange(first, last, dtype=np.int32)
+        for frame in range(self.frames):
+            order = np.argsort(keys[:, frame], kind="stable")
+            key, position = keys[order, frame], positions[order]
+            opens = np.r_[True, key[1:] != key[:-1]]  # first of its bucket in this batch
+            closes = np.r_[key[1:] != key[:-1], True]
+            self.next[frame, position] = np.where(opens, self.heads[frame, key], np.r_[-1, position[:-1]])
+            self.heads[frame, key[closes]] = position[closes]
 
     def add(self, words: np.ndarray, colours: np.ndarray) -> None:
         """Append signatures (words (n, 5 K), colours (n, 2)) of clips kept, in order."""
@@ -139,17 +148,27 @@ class SignatureIndex:
         elif self.heads is not None:
             self._link(first, self.size)
 
+    def _stored_pairs(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(query, position) of every stored clip sharing a frame key with a query (keys (B, K)), once
+        per pair, by query then position."""
+        query = np.repeat(np.arange(len(keys)), self.frames)
+        frame = np.tile(np.arange(self.frames), len(keys))
+        position = self.heads[frame, keys.ravel()]
+        found_query, found_position = [], []
+        while len(position):
+            live = position >= 0
+            query, frame, position = query[live], frame[live], position[live]
+            found_query.append(query)
+            found_position.append(position)
+            position = self.next[frame, position]
+        pairs = np.unique(np.concatenate(found_query).astype(np.int64) << 32 | np.concatenate(found_position))
+        return pairs >> 32, pairs & 0xFFFFFFFF
+
     def candidates(self, words: np.ndarray) -> np.ndarray:
         """Positions of the stored clips one query (words (5 K,)) is compared with, ascending."""
         if self.heads is None:
             return np.arange(self.size)
-        found = []
-        for frame, key in enumerate(frame_keys(words[None])[0]):
-            position = self.heads[frame, key]
-            while position >= 0:
-                found.append(position)
-                position = self.next[frame, position]
-        return np.unique(np.asarray(found, np.int64))
+        return self._stored_pairs(frame_keys(words[None]))[1]
 
     def nearest(self, words: np.ndarray, colour: np.ndarray) -> tuple[int, float] | None:
         """(position, distance) of the nearest stored clip compared with the query, the earliest on a
@@ -160,6 +179,64 @@ class SignatureIndex:
         found = distances(self.words[positions], self.colours[positions], words, colour)
         best = int(np.argmin(found))  # argmin takes the first minimum: the earliest clip
         return int(positions[best]), float(found[best])
+
+    def judge(self, words: np.ndarray, colours: np.ndarray, duplicate) -> tuple[np.ndarray, np.ndarray]:
+        """Queries (words (B, 5 K), colours (B, 2)) judged in order, each against the stored clips and
+        the queries before it that were kept, as if one at a time; `duplicate(distances)` says which
+        nearest distances make a duplicate. The kept queries are added. Returns each query's nearest
+        clip compared (position, -1 when none) and its distance (NaN when none); a duplicate is a
+        query whose distance `duplicate` accepts."""
+        count = len(words)
+        nearest = np.full(count, -1, np.int64)
+        distance = np.full(count, np.nan)
+        if self.heads is None or count == 1:  # exhaustive: O(stored) a query anyway; batches add nothing
+            for i in range(count):
+                found = self.nearest(words[i], colours[i])
+                if found is not None:
+                    nearest[i], distance[i] = found
+                if found is None or not duplicate(found[1]):
+                    self.add(words[i : i + 1], colours[i : i + 1])
+            return nearest, distance
+        keys = frame_keys(words)
+        query, position = self._stored_pairs(keys)
+        found = distances(self.words[position], self.colours[position], words[query], colours[query])
+        order = np.lexsort((position, found, query))  # per query: nearest first, earliest on a tie
+        first = order[np.r_[True, query[order][1:] != query[order][:-1]]]
+        nearest[query[first]], distance[query[first]] = position[first], found[first]
+        best = np.where(np.isnan(distance), np.inf, distance)
+        rejected = np.asarray(duplicate(best), bool)
+        earlier, later = _shared_key_pairs(keys)  # pairs within the batch: earlier < later
+        if len(earlier):
+            inner = distances(words[earlier], colours[earlier], words[later], colours[later])
+            source = np.full(count, -1)  # the earlier query a query's nearest is, -1: a stored clip
+            for i, j, d in zip(earlier.tolist(), later.tolist(), inner.tolist()):  # sorted by later, then earlier
+                if not rejected[i] and d < best[j]:  # a stored clip, or a smaller i, wins a tie
+                    best[j], source[j] = d, i
+                    rejected[j] = bool(duplicate(d))
+            base = self.size + np.cumsum(~rejected) - 1  # where each kept query lands
+            picked = source >= 0
+            nearest[picked], distance[picked] = base[source[picked]], best[picked]
+        self.add(words[~rejected], colours[~rejected])
+        return nearest, distance
+
+
+def _shared_key_pairs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(earlier, later) query indices sharing a key at one frame position, once per pair, sorted by
+    later then earlier."""
+    found = []
+    for frame in range(keys.shape[1]):
+        order = np.argsort(keys[:, frame], kind="stable")
+        key = keys[order, frame]
+        same = np.flatnonzero(key[1:] == key[:-1])
+        if not len(same):
+            continue
+        for run in np.split(same, np.flatnonzero(np.diff(same) > 1) + 1):  # rare: runs of equal keys
+            members = np.sort(order[run[0] : run[-1] + 2])
+            found += [(int(b), int(a)) for n, a in enumerate(members) for b in members[n + 1 :]]
+    if not found:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    later, earlier = np.unique(np.asarray(found, np.int64), axis=0).T
+    return earlier, later
 
 
 class ClipKeys:
@@ -194,39 +271,44 @@ class Deduplicator:
         self.index = SignatureIndex(settings.frames, settings.exhaustive_up_to)
         self.keys = ClipKeys()
 
-    def remember(self, kept: Iterable[tuple[str, bytes]]) -> int:
+    def remember(self, kept: Iterable[tuple[str, bytes]], chunk: int = 10_000) -> int:
         """Index (clip_key, signature) of clips already kept, in order: an earlier run's, or those an
         interrupted attempt committed. Returns how many."""
-        count = 0
-        for key, signature in kept:
-            words, colours = unpack_signatures([signature], self.settings.frames)
+        count, kept = 0, iter(kept)
+        while batch := list(itertools.islice(kept, chunk)):
+            words, colours = unpack_signatures([signature for _, signature in batch], self.settings.frames)
             self.index.add(words, colours)
-            self.keys.append(key)
-            count += 1
+            for key, _ in batch:
+                self.keys.append(key)
+            count += len(batch)
         return count
 
-    def verdict(self, signature: bytes) -> Verdict:
-        """Whom a signature duplicates (None: nobody) and its distance to the nearest clip compared."""
-        words, colours = unpack_signatures([signature], self.settings.frames)
-        found = self.index.nearest(words[0], colours[0])
-        if found is None:
-            return Verdict(None, None)
-        position, distance = found
-        duplicate = bool(self.rule.beyond(distance, self.settings.min_distance))
-        return Verdict(self.keys[position] if duplicate else None, distance)
+    def duplicate(self, distances):
+        return self.rule.beyond(distances, self.settings.min_distance)
+
+    def judge_many(self, clips: list[tuple[str, bytes]]) -> list[Verdict]:
+        """(clip_key, signature) of kept clips in input order, judged as one at a time would judge
+        them; those not duplicates join the index."""
+        words, colours = unpack_signatures([signature for _, signature in clips], self.settings.frames)
+        nearest, distance = self.index.judge(words, colours, self.duplicate)
+        verdicts = []
+        for (key, _), position, d in zip(clips, nearest.tolist(), distance.tolist()):
+            duplicate = position >= 0 and bool(self.duplicate(d))
+            verdicts.append(Verdict(self.keys[position] if duplicate else None, None if position < 0 else d))
+            if not duplicate:
+                self.keys.append(key)
+        return verdicts
 
     def judge(self, clip: ClipRecord) -> None:
         """A kept clip about to be written: rejected as a duplicate, or remembered as kept."""
         signature = clip.score("signature")
         if clip.status != "kept" or signature is None:
             return
-        verdict = self.verdict(signature)
+        verdict = self.judge_many([(clip.clip_key, signature)])[0]
         clip.duplicate_distance = None if verdict.distance is None else round(verdict.distance, 4)
         if verdict.duplicate_of is not None:
             clip.duplicate_of = verdict.duplicate_of
             clip.reject(self.rule.reason)
-        else:
-            self.remember([(clip.clip_key, signature)])
 
 
 def kept_signatures(clips: Iterable[ClipRecord]) -> Iterable[tuple[str, bytes]]:

@@ -216,6 +216,37 @@ def unregister_filter_section(name: str) -> None:
     FILTER_SECTIONS.pop(name, None)
 
 
+class DuplicateFilter(Section):
+    enabled: bool = Field(
+        True, description="reject a kept clip that looks and moves like an earlier kept clip (duplicate); decided on "
+        "the driver as clips stream in input order, so the first copy in input order is the one kept"
+    )
+    min_distance: float = Field(
+        22.0, gt=0, le=64, description="signature distance (bits per 64-bit code word: the largest of the layout, "
+        "motion and colour distances, vcurate.dedup) below which a clip duplicates an earlier kept one; re-encoded, "
+        "resized, 5 %-cropped and brightened copies of real footage measured up to about 14, different shots from "
+        "the same static camera 22 or more"
+    )
+    frames: int = Field(4, ge=1, le=16, description="frames per clip in the signature, evenly spaced")
+    every_s: float = Field(
+        0.1, gt=0, description="seconds between the frames the decode pass hashes (the clip's frames are picked "
+        "among them)"
+    )
+    crop: float = Field(
+        0.05, ge=0, lt=0.25, description="share of each side left out of the hashed picture, so crops, borders and "
+        "logos near the edges matter less"
+    )
+    exhaustive_up_to: int = Field(
+        50_000, ge=0, description="while the index holds at most this many clips each clip is compared with all of "
+        "them; beyond, only with those sharing a hash key with one of its frames (approximate: "
+        "benchmarks/dedup_scale.py measures the recall)"
+    )
+    against: list[str] = Field(
+        default_factory=list, description="output folders of earlier runs whose kept clips count as already "
+        "curated: a new clip that duplicates one of them is rejected (`--dedup-against`)"
+    )
+
+
 class FiltersConfig(Section):
     # the registered sections only (FILTER_SECTIONS): the published schema lists the built-in filters
     model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
@@ -227,6 +258,7 @@ class FiltersConfig(Section):
     upscaled: UpscaledFilter = Field(default_factory=UpscaledFilter)
     text: TextFilter = Field(default_factory=TextFilter)
     fps: FpsFilter = Field(default_factory=FpsFilter)
+    duplicate: DuplicateFilter = Field(default_factory=DuplicateFilter)
 
     @model_validator(mode="before")
     @classmethod

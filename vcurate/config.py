@@ -169,6 +169,20 @@ class UpscaledFilter(Section):
     )
 
 
+class StaticFilter(Section):
+    enabled: bool = Field(
+        False, description="off by default: a frozen frame scores 0, but on real footage pans and zooms over a still "
+        "picture scored 0.1-5 (animation the most) while moving native shots scored from 0.4, so no threshold yet "
+        "tells them apart. On, every clip gets motion_score and camera_motion (also in its shard JSON), for about "
+        "+0.7x the decode floor at 1280x720"
+    )
+    min_motion: float = Field(
+        0.25, ge=0, description="percent of the picture whose luma or colour changes once the camera's similarity "
+        "motion and the picture's gain and offset are undone (median over the clip's frame pairs 0.2 s apart): "
+        "below it a clip is static"
+    )
+
+
 class TextFilter(Section):
     enabled: bool = True
     max_overlay: float = Field(
@@ -256,6 +270,7 @@ class FiltersConfig(Section):
     blur: BlurFilter = Field(default_factory=BlurFilter)
     resolution: ResolutionFilter = Field(default_factory=ResolutionFilter)
     upscaled: UpscaledFilter = Field(default_factory=UpscaledFilter)
+    static: StaticFilter = Field(default_factory=StaticFilter)
     text: TextFilter = Field(default_factory=TextFilter)
     fps: FpsFilter = Field(default_factory=FpsFilter)
     duplicate: DuplicateFilter = Field(default_factory=DuplicateFilter)

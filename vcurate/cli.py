@@ -72,7 +72,8 @@ def _clip_fit(args) -> None:
     model_config(args.model)
     with Progress(*Progress.get_default_columns(), TextColumn("{task.fields[loss]}"), console=console, disable=args.quiet) as bar:
         task = bar.add_task("reading frames", total=None, loss="")
-        pairs = collect_pairs(args.input, args.model, progress=lambda d, t: bar.update(task, completed=d, total=t))
+        pairs = collect_pairs(args.input, args.model, progress=lambda d, t: bar.update(task, completed=d, total=t),
+                              settings=args.set)
         if not pairs:
             raise InputError(f"no captioned clips found under {args.input}")
         bar.update(task, description=f"training on {len(pairs)} clips", completed=0, total=args.steps)
@@ -94,6 +95,8 @@ def _run(args) -> None:
         ("align.min_score", args.clip_min_score),
     )
     settings = [(path, value) for path, value in options if value is not None] + args.set
+    if args.dedup_against:
+        settings.append(("filters.duplicate.against", args.dedup_against))
     cfg = with_settings(load_config(args.config), settings, "pipeline config")
     summary = run_job(cfg, overwrite=args.overwrite, engine=args.engine, progress=not args.quiet)
     if summary.status == "complete":
@@ -326,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-minutes", type=float, help="stop training after this long")
     p.add_argument("--min-kept", type=float, default=0.97,
                    help="share of held-out true captions the calibrated threshold must keep (default 0.97)")
+    _set_option(p)  # the pipeline settings that read the archive (split.*, analysis.*, input.*)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(fn=_clip_fit)
 
@@ -341,6 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start again, replacing the results of an earlier run in OUTPUT (without it, an "
                    "interrupted run of the same settings resumes and a finished one is left as it is)")
     p.add_argument("--engine", choices=("ray", "local"), default="ray", help="ray (default) or local (in-process, for debugging)")
+    p.add_argument("--dedup-against", action="append", metavar="OLD_OUT",
+                   help="output folder of an earlier run: clips duplicating its kept clips are rejected as duplicate "
+                   "(repeatable; sets filters.duplicate.against)")
     _set_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(fn=_run)

@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vcurate.errors import NotFoundError
 
-Defect = Literal["shake", "blur", "lowres", "mismatch", "text"]
-DEFECTS: tuple[Defect, ...] = ("shake", "blur", "lowres", "mismatch", "text")
+Defect = Literal["shake", "blur", "lowres", "mismatch", "text", "duplicate"]
+DEFECTS: tuple[Defect, ...] = ("shake", "blur", "lowres", "mismatch", "text", "duplicate")
 
 
 class TruthShot(BaseModel):
@@ -38,7 +38,16 @@ class TruthShot(BaseModel):
     fault: dict[str, str | float | int] = Field(
         default_factory=dict, description="footage shots: the fault's strength (shake: jitter_rms_percent of the "
         "short side; blur: kind gaussian with sigma or motion with length, in output pixels; lowres: factor, kernel); "
-        "burned-in text, any shot: text (subtitle, watermark or ticker) and text_height_percent of the frame height"
+        "burned-in text, any shot: text (subtitle, watermark or ticker) and text_height_percent of the frame height; "
+        "copies (duplicate): the edit (width, height, crop_left/top/right/bottom shares, gain: vcurate.synth.copies)"
+    )
+    copy_of: str | None = Field(
+        None, description="a duplicate: the shot it copies, VIDEO#SHOT (its index in that video's shots); the "
+        "original carries no label"
+    )
+    negative_of: str | None = Field(
+        None, description="a hard negative (clean): the shot whose background and subject it shows with other "
+        "motion, VIDEO#SHOT"
     )
 
 
@@ -51,7 +60,7 @@ class TruthVideo(BaseModel):
     width: int
     height: int
     caption_source: Literal["manifest", "srt", "vtt", "json", "txt", "none"]
-    crf: int | None = Field(None, description="footage archives: x264 CRF the video was encoded at")
+    crf: int | None = Field(None, description="footage archives and re-uploads: x264 CRF the video was encoded at")
     shots: list[TruthShot]
 
     @property

@@ -119,7 +119,7 @@ def _popcount_distance(a_words, a_colour, b_words, b_colour) -> float:
     for i, (x, y) in enumerate(zip(a_words, b_words)):
         bits[i % WORDS_PER_FRAME] += bin(int(x) ^ int(y)).count("1")
     return max((bits[0] + bits[1]) * 64 / (126 * frames), (bits[2] + bits[3]) * 64 / (128 * frames),
-               2.0 * bits[4] / frames, 2.0 * sum(abs(int(p) - int(q)) for p, q in zip(a_colour, b_colour)))
+               2.0 * bits[4] / frames, 3.0 * sum(abs(int(p) - int(q)) for p, q in zip(a_colour, b_colour)))
 
 
 def _random_signatures(rng, n, frames=4):

@@ -49,7 +49,8 @@ from vcurate.storage import locate
 
 LAYOUT_BITS, MOTION_BITS = 126, 128  # code bits per frame: 63 AC trits, 64 trits
 TEXTURE_WEIGHT = 2.0  # copies of real footage differ in <= 6 of 64 texture bits, other shots in 8 or more
-COLOUR_WEIGHT = 2.0  # distance per level of mean Cr or Cb: copies differ by <= 3.2 levels, other palettes by more
+COLOUR_WEIGHT = 3.0  # distance per level of mean Cr or Cb: copies differ by <= 3.2 levels; palettes 70 degrees of
+# hue apart at low saturation by about 8
 KEY_COEFFICIENTS = 12  # layout trits per frame key (zigzag 1..12)
 TABLE_BITS = 22  # buckets per hash table: 2^22 (16 MiB of heads)
 
@@ -173,11 +174,17 @@ class SignatureIndex:
     def nearest(self, words: np.ndarray, colour: np.ndarray) -> tuple[int, float] | None:
         """(position, distance) of the nearest stored clip compared with the query, the earliest on a
         tie; None when there is none."""
+        if self.heads is None:  # every stored clip, read in place
+            if not self.size:
+                return None
+            found = distances(self.words[: self.size], self.colours[: self.size], words, colour)
+            best = int(np.argmin(found))  # argmin takes the first minimum: the earliest clip
+            return best, float(found[best])
         positions = self.candidates(words)
         if not len(positions):
             return None
         found = distances(self.words[positions], self.colours[positions], words, colour)
-        best = int(np.argmin(found))  # argmin takes the first minimum: the earliest clip
+        best = int(np.argmin(found))
         return int(positions[best]), float(found[best])
 
     def judge(self, words: np.ndarray, colours: np.ndarray, duplicate) -> tuple[np.ndarray, np.ndarray]:

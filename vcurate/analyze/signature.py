@@ -36,7 +36,7 @@ import numpy as np
 
 from vcurate.analyze.registry import ClipAnalyzer, Column, StreamFacts, register_analyzer
 from vcurate.config import PipelineConfig
-from vcurate.media.frames import AnalysisFrame
+from vcurate.media.frames import AnalysisFrame, plane_array
 
 VERSION = 1
 THUMB = 32
@@ -55,28 +55,39 @@ _BIN = (_BAND * 8 + _ORIENTATION)[_INSIDE]
 HANN = np.outer(np.hanning(SPECTRUM), np.hanning(SPECTRUM)).astype(np.float32)
 
 
-def _thumbnail(luma: np.ndarray, crop: float, side: int, window: np.ndarray) -> np.ndarray:
+def frame_hashes(luma: np.ndarray, crop: float) -> tuple[np.ndarray, np.ndarray]:
+    """(64,) float32 layout coefficients: the low 8x8 DCT block, zigzag order, of the windowed 32x32
+    thumbnail; (64,) float64 texture spectrum: power of the Hann-windowed 64x64 thumbnail in 8 radial
+    bands x 8 orientations. Both thumbnails are area resizes of `luma` with `crop` of each side left
+    out, mean-free; the 32x32 one is the 64x64 one averaged 2x2."""
     h, w = luma.shape
     top, left = int(h * crop), int(w * crop)
-    thumb = cv2.resize(luma[top : h - top, left : w - left], (side, side), interpolation=cv2.INTER_AREA).astype(np.float32)
-    return (thumb - thumb.mean()) * window
-
-
-def frame_coefficients(luma: np.ndarray, crop: float) -> np.ndarray:
-    """(64,) float32: the low 8x8 DCT block, zigzag order, of the windowed 32x32 thumbnail of `luma`."""
-    return cv2.dct(_thumbnail(luma, crop, THUMB, WINDOW))[:8, :8].ravel()[ZIGZAG]
-
-
-def frame_spectrum(luma: np.ndarray, crop: float) -> np.ndarray:
-    """(64,) float64: power of the 64x64 windowed thumbnail in 8 radial bands x 8 orientations."""
-    power = np.abs(np.fft.rfft2(_thumbnail(luma, crop, SPECTRUM, HANN))) ** 2
-    return np.bincount(_BIN, power[_INSIDE], minlength=64)
+    thumb = cv2.resize(luma[top : h - top, left : w - left], (SPECTRUM, SPECTRUM), interpolation=cv2.INTER_AREA)
+    thumb = thumb.astype(np.float32)
+    thumb -= thumb.mean()
+    small = cv2.resize(thumb, (THUMB, THUMB), interpolation=cv2.INTER_AREA)  # integer factor: exact 2x2 means
+    coefficients = cv2.dct(small * WINDOW)[:8, :8].ravel()[ZIGZAG]
+    spectrum = cv2.dft(thumb * HANN, flags=cv2.DFT_COMPLEX_OUTPUT)[:, : SPECTRUM // 2 + 1].astype(np.float64)
+    power = spectrum[..., 0] ** 2 + spectrum[..., 1] ** 2
+    return coefficients, np.bincount(_BIN, power[_INSIDE], minlength=64)
 
 
 def frame_colour(bgr: np.ndarray) -> tuple[float, float]:
     """Mean (Cr, Cb) of a BGR picture, BT.601, 0-255."""
     b, g, r = cv2.mean(bgr)[:3]
     return 128 + 0.5 * r - 0.418688 * g - 0.081312 * b, 128 - 0.168736 * r - 0.331264 * g + 0.5 * b
+
+
+def analysis_colour(frame: AnalysisFrame, bgr_factor: int) -> tuple[float, float]:
+    """Mean (Cr, Cb), 0-255 full range, of a decoded frame: from its chroma planes (every 8th sample)
+    when it has them, else from the small BGR picture."""
+    if not frame.planar:
+        return frame_colour(frame.bgr(bgr_factor))
+    av_frame = frame.frame
+    full_range = av_frame.format.name.startswith("yuvj") or av_frame.color_range == 2
+    scale = 1.0 if full_range else 255 / 224  # limited range: chroma 16-240
+    cb, cr = (float(plane_array(av_frame.planes[i])[::8, ::8].mean(dtype=np.float32)) for i in (1, 2))
+    return 128 + (cr - 128) * scale, 128 + (cb - 128) * scale
 
 
 def _trit_words(values: np.ndarray, threshold: np.ndarray) -> np.ndarray:
@@ -136,17 +147,17 @@ class SignatureAnalyzer(ClipAnalyzer):
         if not settings.enabled:
             return None
         step = max(1, round(settings.every_s * stream.fps))
-        # the scene detector's colour frame, already made for this frame: the colour mean costs no conversion
+        # frames without chroma planes: the scene detector's small BGR picture, made for this frame already
         return cls(step, settings.frames, settings.crop, cfg.split.downscale)
 
     def process(self, index: int, frame: AnalysisFrame) -> None:
         if index % self.step:
             return
         self.indices.append(index)
-        luma = frame.luma()
-        self.coefficients.append(frame_coefficients(luma, self.crop))
-        self.spectra.append(frame_spectrum(luma, self.crop))
-        self.colours.append(frame_colour(frame.bgr(self.colour_factor)))
+        coefficients, spectrum = frame_hashes(frame.luma(), self.crop)
+        self.coefficients.append(coefficients)
+        self.spectra.append(spectrum)
+        self.colours.append(analysis_colour(frame, self.colour_factor))
 
     def clip_columns(self, start: int, end: int) -> dict[str, bytes | None]:
         first, last = np.searchsorted(self.indices, [start, end])

@@ -65,6 +65,23 @@ def plant_copies(rng: np.random.Generator, words: np.ndarray, colours: np.ndarra
     return copies, originals
 
 
+def write(args, rows: list[dict], threshold: float) -> None:
+    """The rows so far as JSON and Markdown (rewritten at each checkpoint)."""
+    summary = {**stamp(), "python": sys.version.split()[0], "frames": FRAMES, "batch": args.batch,
+               "copy_every": args.copy_every, "flips_per_word": list(args.flips), "threshold": threshold,
+               "exhaustive_up_to": args.exhaustive_up_to, "rows": rows}
+    lines = [f"# Near-duplicate index at scale ({args.clips:,} simulated clips, batches of {args.batch}, one core)", "",
+             f"Planted copies: 1 in {args.copy_every}, {args.flips[0]}-{args.flips[1]} bits flipped per code word "
+             f"({WORDS_PER_FRAME * FRAMES} words); threshold {threshold}. Memory: the arrays as allocated (capacity "
+             f"reserved for {args.clips:,} clips, so early rows are dominated by it: read the last rows).", "",
+             "| clips judged | indexed | search | clips/s (stretch) | index MiB | bytes/clip | planted distance median / max | recall of copies |",
+             "|---:|---:|---|---:|---:|---:|---|---:|"]
+    lines += [f"| {r['clips_judged']:,} | {r['indexed']:,} | {'hashed' if r['hashed'] else 'exhaustive'} | "
+              f"{r['clips_per_s']:,} | {r['index_mib']} | {r['index_bytes_per_clip']} | "
+              f"{r['planted_distance_median']} / {r['planted_distance_max']} | {r['recall']:.3f} |" for r in rows]
+    save(f"dedup_scale{args.name}", summary, lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=10_000_000)
@@ -112,19 +129,7 @@ def main() -> None:
         })
         done = mark
         print(rows[-1], flush=True)
-    summary = {**stamp(), "python": sys.version.split()[0], "frames": FRAMES, "batch": args.batch,
-               "copy_every": args.copy_every, "flips_per_word": list(args.flips), "threshold": threshold,
-               "exhaustive_up_to": args.exhaustive_up_to, "rows": rows}
-    lines = [f"# Near-duplicate index at scale ({args.clips:,} simulated clips, batches of {args.batch}, one core)", "",
-             f"Planted copies: 1 in {args.copy_every}, {args.flips[0]}-{args.flips[1]} bits flipped per code word "
-             f"({WORDS_PER_FRAME * FRAMES} words); threshold {threshold}. Memory: the arrays as allocated (capacity "
-             f"reserved for {args.clips:,} clips, so early rows are dominated by it: read the last rows).", "",
-             "| clips judged | indexed | search | clips/s (stretch) | index MiB | bytes/clip | planted distance median / max | recall of copies |",
-             "|---:|---:|---|---:|---:|---:|---|---:|"]
-    lines += [f"| {r['clips_judged']:,} | {r['indexed']:,} | {'hashed' if r['hashed'] else 'exhaustive'} | "
-              f"{r['clips_per_s']:,} | {r['index_mib']} | {r['index_bytes_per_clip']} | "
-              f"{r['planted_distance_median']} / {r['planted_distance_max']} | {r['recall']:.3f} |" for r in rows]
-    save(f"dedup_scale{args.name}", summary, lines)
+        write(args, rows, threshold)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from tests.conftest import tiny_config
 from tests.test_resume import _parts, config_file, killed_run
 from vcurate.analyze.signature import WORDS_PER_FRAME, SignatureAnalyzer
 from vcurate.config import DuplicateFilter, PipelineConfig
-from vcurate.dedup import Deduplicator, SignatureIndex, distances, frame_keys
+from vcurate.dedup import KEY_COEFFICIENTS, Deduplicator, SignatureIndex, distances, frame_keys
 from vcurate.analyze import StreamFacts
 from vcurate.job import run_job
 from vcurate.media.encode import write_mp4
@@ -137,7 +137,7 @@ def _near_copy(rng, words, colour, flips: int):
     copy = words.copy()
     for _ in range(flips):
         w = int(rng.integers(len(copy)))
-        copy[w] ^= np.uint64(1) << np.uint64(int(rng.integers(13 if w % WORDS_PER_FRAME < 2 else 0, 64)))
+        copy[w] ^= np.uint64(1) << np.uint64(int(rng.integers(KEY_COEFFICIENTS + 1 if w % WORDS_PER_FRAME < 2 else 0, 64)))
     return copy, colour + np.array([1, 0], np.int16)
 
 

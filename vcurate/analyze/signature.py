@@ -96,10 +96,10 @@ def _trit_words(values: np.ndarray, threshold: np.ndarray) -> np.ndarray:
     return np.packbits(planes, axis=-1, bitorder="little").view("<u8")[..., 0]
 
 
-def clip_signature(coefficients: np.ndarray, spectra: np.ndarray, colours: np.ndarray, frames: int) -> bytes:
+def clip_signature(coefficients: np.ndarray, spectra: np.ndarray, colours: np.ndarray, picks: np.ndarray) -> bytes:
     """Signature bytes of a clip from its hashed frames: (n, 64) coefficients, (n, 64) spectra,
-    (n, 2) colours, n >= 1."""
-    picks = np.linspace(0, len(coefficients) - 1, frames).round().astype(int)
+    (n, 2) colours, n >= 1; `picks`: the K of them (indices) the signature describes."""
+    frames = len(picks)
     chosen = coefficients[picks]
     layout_scale = np.sqrt((chosen[:, 1:] ** 2).mean(axis=1, keepdims=True))
     layout = chosen.copy()
@@ -163,5 +163,9 @@ class SignatureAnalyzer(ClipAnalyzer):
         first, last = np.searchsorted(self.indices, [start, end])
         if first == last:
             return {"signature": None}
+        # the hashed frames nearest to K evenly spaced frames of the clip: a copy, hashed at other
+        # frame numbers of its own video, is then described by frames at most step/2 away
+        hashed = np.asarray(self.indices[first:last])
+        picks = np.abs(hashed[None] - np.linspace(start, end - 1, self.frames)[:, None]).argmin(axis=1)
         return {"signature": clip_signature(np.stack(self.coefficients[first:last]), np.stack(self.spectra[first:last]),
-                                            np.asarray(self.colours[first:last]), self.frames)}
+                                            np.asarray(self.colours[first:last]), picks)}

@@ -166,7 +166,7 @@ class DuplicateFilter(Section):
     )
     frames: int = Field(4, ge=1, le=16, description="frames per clip in the signature, evenly spaced")
     every_s: float = Field(
-        0.1, gt=0, description="seconds between the frames the decode pass hashes (the clip's frames are picked "
+        0.15, gt=0, description="seconds between the frames the decode pass hashes (the clip's frames are picked "
         "among them; its mean frame, which motion is measured against, averages all of them)"
     )
     crop: float = Field(

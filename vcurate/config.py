@@ -164,7 +164,7 @@ class DuplicateFilter(Section):
         "resized, 5 %-cropped and brightened copies of real footage measured up to about 14, different shots from "
         "the same static camera 22 or more"
     )
-    frames: int = Field(4, ge=1, le=16, description="frames per clip in the signature, evenly spaced")
+    frames: int = Field(4, ge=1, le=16, description="parts of a clip the signature describes, each by the mean of its hashed frames")
     every_s: float = Field(
         0.15, gt=0, description="seconds between the frames the decode pass hashes (the clip's frames are picked "
         "among them; its mean frame, which motion is measured against, averages all of them)"

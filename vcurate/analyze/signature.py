@@ -1,12 +1,14 @@
 """A clip's visual signature for near-duplicate detection: what its frames look like, how they change,
-and its colour, from a few evenly spaced frames of the decode pass.
+and its colour, from the hashed frames of the decode pass that fall in the clip.
 
 Each hashed frame is the analysis luma with `crop` of each side left out, area-resized to 32x32,
 its mean removed and weighted by a centred Gaussian window (so what a crop of a few per cent cuts
 away, and a logo or border at the edge, counts little), and transformed by a 2-D DCT; the 64
 coefficients of the low-frequency 8x8 block, in zigzag order, describe the frame's layout. Every
-`every_s` seconds a frame is hashed this way (a 32x32 resize and DCT: cheap), and once the clip's
-bounds are known its `frames` evenly spaced hashed frames give:
+`every_s` seconds a frame is hashed this way (one area resize, a DCT and an FFT: cheap), and once
+the clip's bounds are known its hashed frames are split into `frames` (K) consecutive groups, each
+described by its mean (so the copy of a clip, hashed at other frame numbers of its own video,
+describes the same moments), which give:
 
 - layout: each AC coefficient as a trit, + / 0 / - against +-0.3 of the frame's AC RMS. The dead
   zone makes a near-zero coefficient 0 in both copies instead of a coin flip, as a median-thresholded
@@ -16,8 +18,8 @@ bounds are known its `frames` evenly spaced hashed frames give:
   with the same background but other action match in layout and differ here; a still shot has
   (nearly) no motion, every trit 0, and its copies match;
 - texture: the power spectrum of a 64x64 Hann-windowed thumbnail in 8 orientations x 8 radial bands
-  (1.5-16 cycles per picture, log-spaced), each bin a bit, set where its power is above the median
-  bin. It ignores where the texture is, so a crop of a few per cent leaves it (a periodic texture
+  (1.5-16 cycles per picture, log-spaced), its log averaged over each quarter of the clip's hashed
+  frames, each bin a bit, set where it is above the median bin. It ignores where the texture is, so a crop of a few per cent leaves it (a periodic texture
   shifted by a crop changes every layout coefficient that sees it), and tells a striped shot from a
   dotted one where the low-frequency layout sees neither;
 - colour: the mean Cr and Cb (0-255) over the frames.
@@ -96,17 +98,21 @@ def _trit_words(values: np.ndarray, threshold: np.ndarray) -> np.ndarray:
     return np.packbits(planes, axis=-1, bitorder="little").view("<u8")[..., 0]
 
 
-def clip_signature(coefficients: np.ndarray, spectra: np.ndarray, colours: np.ndarray, picks: np.ndarray) -> bytes:
-    """Signature bytes of a clip from its hashed frames: (n, 64) coefficients, (n, 64) spectra,
-    (n, 2) colours, n >= 1; `picks`: the K of them (indices) the signature describes."""
-    frames = len(picks)
-    chosen = coefficients[picks]
+def clip_signature(coefficients: np.ndarray, spectra: np.ndarray, colours: np.ndarray, frames: int) -> bytes:
+    """Signature bytes of a clip from its hashed frames in order: (n, 64) coefficients, (n, 64)
+    spectra, (n, 2) colours, n >= 1. Each of the K described frames is the mean of one K-th of the
+    hashed frames (a single frame when there are fewer than K), so a copy, hashed at other frame
+    numbers of its own video, is described by the same moments of the clip."""
+    groups = np.array_split(np.arange(len(coefficients)), frames) if len(coefficients) >= frames else \
+        [[i] for i in np.linspace(0, len(coefficients) - 1, frames).round().astype(int)]
+    chosen = np.stack([coefficients[group].mean(axis=0) for group in groups])
     layout_scale = np.sqrt((chosen[:, 1:] ** 2).mean(axis=1, keepdims=True))
     layout = chosen.copy()
     layout[:, 0] = 0.0  # the DC of a mean-free thumbnail carries no layout
     mean = coefficients.mean(axis=0)
     motion_scale = MOTION_DEADZONE * np.sqrt((mean[1:] ** 2).mean())
-    texture = np.log(spectra[picks] + 1e-3)
+    log_spectra = np.log(spectra + 1e-3)
+    texture = np.stack([log_spectra[group].mean(axis=0) for group in groups])
     texture_word = np.packbits(texture > np.median(texture, axis=1, keepdims=True), axis=-1, bitorder="little")
     words = np.concatenate([_trit_words(layout, LAYOUT_DEADZONE * layout_scale), _trit_words(chosen - mean, motion_scale),
                             texture_word.view("<u8")], axis=1)  # (K, 5)
@@ -131,7 +137,7 @@ class SignatureAnalyzer(ClipAnalyzer):
 
     columns = {
         "signature": Column(bytes, "visual signature for near-duplicate detection: layout and motion trits and "
-                                   "texture bits of evenly spaced frames, mean colour (vcurate.analyze.signature)"),
+                                   "texture bits of K successive parts of the clip, mean colour (vcurate.analyze.signature)"),
     }
 
     def __init__(self, step: int, frames: int, crop: float, colour_factor: int):
@@ -163,9 +169,5 @@ class SignatureAnalyzer(ClipAnalyzer):
         first, last = np.searchsorted(self.indices, [start, end])
         if first == last:
             return {"signature": None}
-        # the hashed frames nearest to K evenly spaced frames of the clip: a copy, hashed at other
-        # frame numbers of its own video, is then described by frames at most step/2 away
-        hashed = np.asarray(self.indices[first:last])
-        picks = np.abs(hashed[None] - np.linspace(start, end - 1, self.frames)[:, None]).argmin(axis=1)
         return {"signature": clip_signature(np.stack(self.coefficients[first:last]), np.stack(self.spectra[first:last]),
-                                            np.asarray(self.colours[first:last]), picks)}
+                                            np.asarray(self.colours[first:last]), self.frames)}

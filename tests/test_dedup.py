@@ -18,7 +18,7 @@ from tests.conftest import tiny_config
 from tests.test_resume import _parts, config_file, killed_run
 from vcurate.analyze.signature import WORDS_PER_FRAME, SignatureAnalyzer
 from vcurate.config import DuplicateFilter, PipelineConfig
-from vcurate.dedup import Deduplicator, SignatureIndex, distances, frame_keys
+from vcurate.dedup import KEY_COEFFICIENTS, Deduplicator, SignatureIndex, distances, frame_keys
 from vcurate.analyze import StreamFacts
 from vcurate.job import run_job
 from vcurate.media.encode import write_mp4
@@ -119,7 +119,7 @@ def _popcount_distance(a_words, a_colour, b_words, b_colour) -> float:
     for i, (x, y) in enumerate(zip(a_words, b_words)):
         bits[i % WORDS_PER_FRAME] += bin(int(x) ^ int(y)).count("1")
     return max((bits[0] + bits[1]) * 64 / (126 * frames), (bits[2] + bits[3]) * 64 / (128 * frames),
-               2.0 * bits[4] / frames, 2.0 * sum(abs(int(p) - int(q)) for p, q in zip(a_colour, b_colour)))
+               2.0 * bits[4] / frames, 3.0 * sum(abs(int(p) - int(q)) for p, q in zip(a_colour, b_colour)))
 
 
 def _random_signatures(rng, n, frames=4):
@@ -137,7 +137,7 @@ def _near_copy(rng, words, colour, flips: int):
     copy = words.copy()
     for _ in range(flips):
         w = int(rng.integers(len(copy)))
-        copy[w] ^= np.uint64(1) << np.uint64(int(rng.integers(13 if w % WORDS_PER_FRAME < 2 else 0, 64)))
+        copy[w] ^= np.uint64(1) << np.uint64(int(rng.integers(KEY_COEFFICIENTS + 1 if w % WORDS_PER_FRAME < 2 else 0, 64)))
     return copy, colour + np.array([1, 0], np.int16)
 
 

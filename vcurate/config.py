@@ -241,17 +241,17 @@ class DuplicateFilter(Section):
         "resized, 5 %-cropped and brightened copies of real footage measured up to about 14, different shots from "
         "the same static camera 22 or more"
     )
-    frames: int = Field(4, ge=1, le=16, description="frames per clip in the signature, evenly spaced")
+    frames: int = Field(4, ge=1, le=16, description="parts of a clip the signature describes, each by the mean of its hashed frames")
     every_s: float = Field(
-        0.1, gt=0, description="seconds between the frames the decode pass hashes (the clip's frames are picked "
-        "among them)"
+        0.15, gt=0, description="seconds between the frames the decode pass hashes (the clip's frames are picked "
+        "among them; its mean frame, which motion is measured against, averages all of them)"
     )
     crop: float = Field(
         0.05, ge=0, lt=0.25, description="share of each side left out of the hashed picture, so crops, borders and "
         "logos near the edges matter less"
     )
     exhaustive_up_to: int = Field(
-        50_000, ge=0, description="while the index holds at most this many clips each clip is compared with all of "
+        10_000, ge=0, description="while the index holds at most this many clips each clip is compared with all of "
         "them; beyond, only with those sharing a hash key with one of its frames (approximate: "
         "benchmarks/dedup_scale.py measures the recall)"
     )

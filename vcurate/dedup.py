@@ -22,8 +22,8 @@ empty, give copies up to about 22.
 
 The index keeps each kept clip's code words (5 K uint64) and colour. Up to `exhaustive_up_to` clips
 a query is compared with every one of them (numpy, vectorised: exact). Beyond, it is compared only
-with the clips sharing, at one of the K frame positions, the frame's key: the trits of its 12
-lowest-frequency layout coefficients (24 bits, folded into TABLE_BITS), kept in one chained hash
+with the clips sharing, at one of the K frame positions, the frame's key: the trits of its 16
+lowest-frequency layout coefficients (32 bits, folded into TABLE_BITS), kept in one chained hash
 table per frame position (a head per bucket, a next pointer per clip). That is multi-index hashing
 on the stablest part of the code: copies that differ in every frame's lowest coefficients are
 missed (benchmarks/dedup_scale.py measures the recall against exhaustive search). Both searches
@@ -49,8 +49,10 @@ from vcurate.storage import locate
 
 LAYOUT_BITS, MOTION_BITS = 126, 128  # code bits per frame: 63 AC trits, 64 trits
 TEXTURE_WEIGHT = 2.0  # copies of real footage differ in <= 6 of 64 texture bits, other shots in 8 or more
-COLOUR_WEIGHT = 2.0  # distance per level of mean Cr or Cb: copies differ by <= 3.2 levels, other palettes by more
-KEY_COEFFICIENTS = 12  # layout trits per frame key (zigzag 1..12)
+COLOUR_WEIGHT = 3.0  # distance per level of mean Cr or Cb: copies differ by <= 3.2 levels; palettes 70 degrees of
+# hue apart at low saturation by about 8
+KEY_COEFFICIENTS = 16  # layout trits per frame key (zigzag 1..16): 12 left buckets of ~2^18 effective keys (trits are not
+# uniform), too few for millions of clips
 TABLE_BITS = 22  # buckets per hash table: 2^22 (16 MiB of heads)
 
 if hasattr(np, "bitwise_count"):
@@ -74,7 +76,7 @@ def distances(words: np.ndarray, colours: np.ndarray, query_words: np.ndarray, q
 
 
 def frame_keys(words: np.ndarray) -> np.ndarray:
-    """(n, K) int64 bucket of each frame: its 12 lowest layout trits, folded into TABLE_BITS bits."""
+    """(n, K) int64 bucket of each frame: its KEY_COEFFICIENTS lowest layout trits, folded into TABLE_BITS bits."""
     frames = words.shape[1] // WORDS_PER_FRAME
     per_frame = words.reshape(len(words), frames, WORDS_PER_FRAME)
     mask = np.uint64((1 << KEY_COEFFICIENTS) - 1)
@@ -173,11 +175,17 @@ class SignatureIndex:
     def nearest(self, words: np.ndarray, colour: np.ndarray) -> tuple[int, float] | None:
         """(position, distance) of the nearest stored clip compared with the query, the earliest on a
         tie; None when there is none."""
+        if self.heads is None:  # every stored clip, read in place
+            if not self.size:
+                return None
+            found = distances(self.words[: self.size], self.colours[: self.size], words, colour)
+            best = int(np.argmin(found))  # argmin takes the first minimum: the earliest clip
+            return best, float(found[best])
         positions = self.candidates(words)
         if not len(positions):
             return None
         found = distances(self.words[positions], self.colours[positions], words, colour)
-        best = int(np.argmin(found))  # argmin takes the first minimum: the earliest clip
+        best = int(np.argmin(found))
         return int(positions[best]), float(found[best])
 
     def judge(self, words: np.ndarray, colours: np.ndarray, duplicate) -> tuple[np.ndarray, np.ndarray]:

@@ -1,12 +1,14 @@
 """A clip's visual signature for near-duplicate detection: what its frames look like, how they change,
-and its colour, from a few evenly spaced frames of the decode pass.
+and its colour, from the hashed frames of the decode pass that fall in the clip.
 
 Each hashed frame is the analysis luma with `crop` of each side left out, area-resized to 32x32,
 its mean removed and weighted by a centred Gaussian window (so what a crop of a few per cent cuts
 away, and a logo or border at the edge, counts little), and transformed by a 2-D DCT; the 64
 coefficients of the low-frequency 8x8 block, in zigzag order, describe the frame's layout. Every
-`every_s` seconds a frame is hashed this way (a 32x32 resize and DCT: cheap), and once the clip's
-bounds are known its `frames` evenly spaced hashed frames give:
+`every_s` seconds a frame is hashed this way (one area resize, a DCT and an FFT: cheap), and once
+the clip's bounds are known its hashed frames are split into `frames` (K) consecutive groups, each
+described by its mean (so the copy of a clip, hashed at other frame numbers of its own video,
+describes the same moments), which give:
 
 - layout: each AC coefficient as a trit, + / 0 / - against +-0.3 of the frame's AC RMS. The dead
   zone makes a near-zero coefficient 0 in both copies instead of a coin flip, as a median-thresholded
@@ -16,8 +18,8 @@ bounds are known its `frames` evenly spaced hashed frames give:
   with the same background but other action match in layout and differ here; a still shot has
   (nearly) no motion, every trit 0, and its copies match;
 - texture: the power spectrum of a 64x64 Hann-windowed thumbnail in 8 orientations x 8 radial bands
-  (1.5-16 cycles per picture, log-spaced), each bin a bit, set where its power is above the median
-  bin. It ignores where the texture is, so a crop of a few per cent leaves it (a periodic texture
+  (1.5-16 cycles per picture, log-spaced), its log averaged over each quarter of the clip's hashed
+  frames, each bin a bit, set where it is above the median bin. It ignores where the texture is, so a crop of a few per cent leaves it (a periodic texture
   shifted by a crop changes every layout coefficient that sees it), and tells a striped shot from a
   dotted one where the low-frequency layout sees neither;
 - colour: the mean Cr and Cb (0-255) over the frames.
@@ -36,7 +38,7 @@ import numpy as np
 
 from vcurate.analyze.registry import ClipAnalyzer, Column, StreamFacts, register_analyzer
 from vcurate.config import PipelineConfig
-from vcurate.media.frames import AnalysisFrame
+from vcurate.media.frames import AnalysisFrame, plane_array
 
 VERSION = 1
 THUMB = 32
@@ -55,28 +57,39 @@ _BIN = (_BAND * 8 + _ORIENTATION)[_INSIDE]
 HANN = np.outer(np.hanning(SPECTRUM), np.hanning(SPECTRUM)).astype(np.float32)
 
 
-def _thumbnail(luma: np.ndarray, crop: float, side: int, window: np.ndarray) -> np.ndarray:
+def frame_hashes(luma: np.ndarray, crop: float) -> tuple[np.ndarray, np.ndarray]:
+    """(64,) float32 layout coefficients: the low 8x8 DCT block, zigzag order, of the windowed 32x32
+    thumbnail; (64,) float64 texture spectrum: power of the Hann-windowed 64x64 thumbnail in 8 radial
+    bands x 8 orientations. Both thumbnails are area resizes of `luma` with `crop` of each side left
+    out, mean-free; the 32x32 one is the 64x64 one averaged 2x2."""
     h, w = luma.shape
     top, left = int(h * crop), int(w * crop)
-    thumb = cv2.resize(luma[top : h - top, left : w - left], (side, side), interpolation=cv2.INTER_AREA).astype(np.float32)
-    return (thumb - thumb.mean()) * window
-
-
-def frame_coefficients(luma: np.ndarray, crop: float) -> np.ndarray:
-    """(64,) float32: the low 8x8 DCT block, zigzag order, of the windowed 32x32 thumbnail of `luma`."""
-    return cv2.dct(_thumbnail(luma, crop, THUMB, WINDOW))[:8, :8].ravel()[ZIGZAG]
-
-
-def frame_spectrum(luma: np.ndarray, crop: float) -> np.ndarray:
-    """(64,) float64: power of the 64x64 windowed thumbnail in 8 radial bands x 8 orientations."""
-    power = np.abs(np.fft.rfft2(_thumbnail(luma, crop, SPECTRUM, HANN))) ** 2
-    return np.bincount(_BIN, power[_INSIDE], minlength=64)
+    thumb = cv2.resize(luma[top : h - top, left : w - left], (SPECTRUM, SPECTRUM), interpolation=cv2.INTER_AREA)
+    thumb = thumb.astype(np.float32)
+    thumb -= thumb.mean()
+    small = cv2.resize(thumb, (THUMB, THUMB), interpolation=cv2.INTER_AREA)  # integer factor: exact 2x2 means
+    coefficients = cv2.dct(small * WINDOW)[:8, :8].ravel()[ZIGZAG]
+    spectrum = cv2.dft(thumb * HANN, flags=cv2.DFT_COMPLEX_OUTPUT)[:, : SPECTRUM // 2 + 1].astype(np.float64)
+    power = spectrum[..., 0] ** 2 + spectrum[..., 1] ** 2
+    return coefficients, np.bincount(_BIN, power[_INSIDE], minlength=64)
 
 
 def frame_colour(bgr: np.ndarray) -> tuple[float, float]:
     """Mean (Cr, Cb) of a BGR picture, BT.601, 0-255."""
     b, g, r = cv2.mean(bgr)[:3]
     return 128 + 0.5 * r - 0.418688 * g - 0.081312 * b, 128 - 0.168736 * r - 0.331264 * g + 0.5 * b
+
+
+def analysis_colour(frame: AnalysisFrame, bgr_factor: int) -> tuple[float, float]:
+    """Mean (Cr, Cb), 0-255 full range, of a decoded frame: from its chroma planes (every 8th sample)
+    when it has them, else from the small BGR picture."""
+    if not frame.planar:
+        return frame_colour(frame.bgr(bgr_factor))
+    av_frame = frame.frame
+    full_range = av_frame.format.name.startswith("yuvj") or av_frame.color_range == 2
+    scale = 1.0 if full_range else 255 / 224  # limited range: chroma 16-240
+    cb, cr = (float(plane_array(av_frame.planes[i])[::8, ::8].mean(dtype=np.float32)) for i in (1, 2))
+    return 128 + (cr - 128) * scale, 128 + (cb - 128) * scale
 
 
 def _trit_words(values: np.ndarray, threshold: np.ndarray) -> np.ndarray:
@@ -86,16 +99,20 @@ def _trit_words(values: np.ndarray, threshold: np.ndarray) -> np.ndarray:
 
 
 def clip_signature(coefficients: np.ndarray, spectra: np.ndarray, colours: np.ndarray, frames: int) -> bytes:
-    """Signature bytes of a clip from its hashed frames: (n, 64) coefficients, (n, 64) spectra,
-    (n, 2) colours, n >= 1."""
-    picks = np.linspace(0, len(coefficients) - 1, frames).round().astype(int)
-    chosen = coefficients[picks]
+    """Signature bytes of a clip from its hashed frames in order: (n, 64) coefficients, (n, 64)
+    spectra, (n, 2) colours, n >= 1. Each of the K described frames is the mean of one K-th of the
+    hashed frames (a single frame when there are fewer than K), so a copy, hashed at other frame
+    numbers of its own video, is described by the same moments of the clip."""
+    groups = np.array_split(np.arange(len(coefficients)), frames) if len(coefficients) >= frames else \
+        [[i] for i in np.linspace(0, len(coefficients) - 1, frames).round().astype(int)]
+    chosen = np.stack([coefficients[group].mean(axis=0) for group in groups])
     layout_scale = np.sqrt((chosen[:, 1:] ** 2).mean(axis=1, keepdims=True))
     layout = chosen.copy()
     layout[:, 0] = 0.0  # the DC of a mean-free thumbnail carries no layout
     mean = coefficients.mean(axis=0)
     motion_scale = MOTION_DEADZONE * np.sqrt((mean[1:] ** 2).mean())
-    texture = np.log(spectra[picks] + 1e-3)
+    log_spectra = np.log(spectra + 1e-3)
+    texture = np.stack([log_spectra[group].mean(axis=0) for group in groups])
     texture_word = np.packbits(texture > np.median(texture, axis=1, keepdims=True), axis=-1, bitorder="little")
     words = np.concatenate([_trit_words(layout, LAYOUT_DEADZONE * layout_scale), _trit_words(chosen - mean, motion_scale),
                             texture_word.view("<u8")], axis=1)  # (K, 5)
@@ -120,7 +137,7 @@ class SignatureAnalyzer(ClipAnalyzer):
 
     columns = {
         "signature": Column(bytes, "visual signature for near-duplicate detection: layout and motion trits and "
-                                   "texture bits of evenly spaced frames, mean colour (vcurate.analyze.signature)"),
+                                   "texture bits of K successive parts of the clip, mean colour (vcurate.analyze.signature)"),
     }
 
     def __init__(self, step: int, frames: int, crop: float, colour_factor: int):
@@ -136,17 +153,17 @@ class SignatureAnalyzer(ClipAnalyzer):
         if not settings.enabled:
             return None
         step = max(1, round(settings.every_s * stream.fps))
-        # the scene detector's colour frame, already made for this frame: the colour mean costs no conversion
+        # frames without chroma planes: the scene detector's small BGR picture, made for this frame already
         return cls(step, settings.frames, settings.crop, cfg.split.downscale)
 
     def process(self, index: int, frame: AnalysisFrame) -> None:
         if index % self.step:
             return
         self.indices.append(index)
-        luma = frame.luma()
-        self.coefficients.append(frame_coefficients(luma, self.crop))
-        self.spectra.append(frame_spectrum(luma, self.crop))
-        self.colours.append(frame_colour(frame.bgr(self.colour_factor)))
+        coefficients, spectrum = frame_hashes(frame.luma(), self.crop)
+        self.coefficients.append(coefficients)
+        self.spectra.append(spectrum)
+        self.colours.append(analysis_colour(frame, self.colour_factor))
 
     def clip_columns(self, start: int, end: int) -> dict[str, bytes | None]:
         first, last = np.searchsorted(self.indices, [start, end])

@@ -81,7 +81,8 @@ def clip_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo], source: str 
 
 
 def duplicate_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo]) -> dict | None:
-    """Near-duplicates: of each original/copy shot pair, whether exactly one of them kept a clip; the
+    """Near-duplicates: of each original/copy shot pair (both free of other faults), whether exactly one
+    of them kept a clip; the
     share of hard negatives' clips and of other judged clips (compared with earlier kept ones, copies
     left out) rejected as duplicate. None when the archive holds no copies."""
     by_shot: dict[tuple[str, int], list] = {}
@@ -98,8 +99,11 @@ def duplicate_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo]) -> dict
         video, index = ref.rsplit("#", 1)
         return video, int(index)
 
+    def clean(key: tuple[str, int]) -> bool:  # a fault of the original's (so of the copy's) rejects both anyway
+        return key[0] in truth and set(truth[key[0]].shots[key[1]].defects) <= {"duplicate"}
+
     pairs = [(parse(shot.copy_of), (video.video, i)) for video in truth.values() for i, shot in enumerate(video.shots)
-             if shot.copy_of]
+             if shot.copy_of and clean(parse(shot.copy_of)) and clean((video.video, i))]
     if not pairs:
         return None
     outcome = [(kept(original), kept(copy)) for original, copy in pairs]

@@ -198,6 +198,8 @@ class FootageShot:
     gamma: float = 1.0
     overlay: TextOverlay | None = None
     render_state: dict | None = None  # the generator's state when the shot was rendered (to render it again)
+    repeat_of: "FootageShot | None" = None  # an earlier shot whose source frames this one shows again
+    ref: str | None = None  # VIDEO#SHOT once written
 
     @property
     def defects(self) -> list[str]:
@@ -249,11 +251,12 @@ class FootagePlanner:
 
     def __init__(self, sources: list[Source], spec: FootageSpec, rng: np.random.Generator):
         self.sources, self.spec, self.rng = sources, spec, rng
-        self.used: dict[str, list[tuple[int, int]]] = {}  # source -> frame ranges shots took
+        self.used: dict[str, list[list]] = {}  # source -> [first, end, shot] of the frame ranges shots took
         self.repeats = 0  # shots that had to reuse frames of an earlier shot (footage too short)
+        self.last_repeat: FootageShot | None = None  # the shot the last stretch reused frames of
 
     def _free(self, source: Source, first: int, n: int) -> bool:
-        return self.spec.repeat_frames or all(first + n <= a or b <= first for a, b in self.used.get(source.name, ()))
+        return self.spec.repeat_frames or all(first + n <= a or b <= first for a, b, _ in self.used.get(source.name, ()))
 
     def stretch(self, source: Source, want: int, tries: int = 20, exclusive: bool = True) -> tuple[int, int] | None:
         """(first frame, frames) of a stretch of `source`, up to `want` frames, that no earlier shot used;
@@ -265,7 +268,10 @@ class FootagePlanner:
             first = start + int(r.integers(0, end - start - n + 1))
             free = self._free(source, first, n)
             if free or (not exclusive and attempt == tries - 1):
-                self.used.setdefault(source.name, []).append((first, first + n))
+                used = self.used.setdefault(source.name, [])
+                overlap = [(min(b, first + n) - max(a, first), shot) for a, b, shot in used]
+                self.last_repeat = None if free else max(overlap, key=lambda o: o[0])[1]
+                used.append([first, first + n, None])
                 self.repeats += not free
                 return first, n
         return None
@@ -290,7 +296,8 @@ class FootagePlanner:
         s, r = self.spec, self.rng
         want = int(round(self._range(s.shot_seconds) * fps))
         first, n = self.stretch(source, want, exclusive=False)
-        shot = FootageShot(source, first, n, size)
+        shot = FootageShot(source, first, n, size, repeat_of=self.last_repeat)
+        self.used[source.name][-1][2] = shot
         spare = 1.0 / source.scale_to_cover(size) - 1.0  # how much wider than the output the source is
         draw = r.random()
         if draw < s.p_shake:
@@ -493,7 +500,7 @@ def make_footage_archive(
             progress(index + 1, videos)
     if planner.repeats and not spec.repeat_frames:
         warn(f"the footage is too short for {videos} videos: {planner.repeats} shots show frames of an earlier shot "
-             "(unlabelled duplicates); use more footage or fewer videos")
+             "(labelled duplicate, copy_of that shot, though their camera and size may differ)")
     write_truth(out / "ground_truth.jsonl", truth)
     (out / "sources.json").write_text(json.dumps(
         [{"source": s.name, "width": s.width, "height": s.height, "fps": round(s.fps, 3),
@@ -510,6 +517,10 @@ def _write_footage_video(raw: Path, rel: Path, shots: list[FootageShot], size, f
     truth_shots, start = [], 0
     for i, shot in enumerate(shots):
         extra = origins[i] if origins else {}
+        if origins is None:
+            shot.ref = f"{rel.as_posix()}#{i}"
+        if shot.repeat_of is not None and origins is None:  # footage ran out: it shows an earlier shot's frames
+            extra = {"defects": [shot.defect, "duplicate"] if shot.defect else ["duplicate"], "copy_of": shot.repeat_of.ref}
         truth_shots.append(TruthShot(
             start_frame=start, end_frame=start + shot.num_frames, true_caption=f"a shot from {shot.source.name}",
             attached_caption=caption, defects=extra.pop("defects", shot.defects),
@@ -576,6 +587,7 @@ def _footage_reshoot(raw: Path, rel: Path, picked: list, spec: FootageSpec, plan
         if found is None:
             continue
         shots.append(FootageShot(base.source, found[0], found[1], base.size))
+        planner.used[base.source.name][-1][2] = shots[-1]
         origins.append({"negative_of": f"{video.video}#{i}"})
     if not shots:
         return None

@@ -2,12 +2,14 @@
 
 Each archive is decoded once per video with every detector on the same pass (the pipeline's own
 SceneAnalyzer, at the pipeline's analysis size), so the detectors see identical frames. TransNetV2's
-per-frame cut probabilities are kept, so its threshold is swept without running it again. Archives:
+per-frame cut probabilities are kept, so its threshold is swept without running it again, and the
+hybrid is scored from the same pass's content cuts and probabilities with `hybrid_cuts`, what
+`split.detector: hybrid` computes. Archives:
   - synthetic seeds (`vcurate synth`): --tune-seeds (thresholds may be chosen on them) and
     --report-seeds (never used for a choice);
   - archives cut from real footage (`vcurate synth --from-footage`): calibration sources (choices)
-    and report sources (evidence), and a report-source archive with hand-held shake in most shots
-    (--shaky-share), where every false cut inside a shaky shot is counted.
+    and report sources (evidence), each also with hand-held shake in most shots (--shaky-share), where
+    every false cut inside a shaky shot is counted.
 Cut F1 is `vcurate eval`'s (greedy one-to-one matching within ±2 frames).
 
     .venv/bin/python benchmarks/scene_detectors.py [--synth-videos 12] [--footage-videos 8]
@@ -26,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vcurate.analyze.scenes import SceneAnalyzer, cuts_from_probabilities
+from vcurate.analyze.scenes import SceneAnalyzer, cuts_from_probabilities, hybrid_cuts
 from vcurate.config import PipelineConfig, SplitConfig
 from vcurate.media.frames import decode_pass
 from vcurate.synth.archive import make_archive
@@ -39,6 +41,7 @@ from results_io import save, stamp  # benchmarks/results_io.py
 
 DETECTORS = ("content", "adaptive", "transnetv2")
 SETTINGS = {"adaptive": {"threshold": 3.0}}  # the adaptive detector's threshold is a ratio, not an HSV change
+SCORED = (*DETECTORS, "hybrid")
 THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
 
@@ -100,6 +103,10 @@ def score(truth: list[TruthVideo], cuts: dict[str, list[int]]) -> dict:
 
 def evaluate_archive(truth: list[TruthVideo], found: dict[str, dict], split: SplitConfig) -> dict:
     out = {name: score(truth, {v: f[name] for v, f in found.items()}) for name in DETECTORS}
+    # What TransNetScenes.finish and HybridScenes.finish compute, at the thresholds in force now:
+    out["transnetv2"] = score(truth, {v: cuts_from_probabilities(f["probabilities"], split.transnet_threshold,
+                                                                 split.min_scene_frames) for v, f in found.items()})
+    out["hybrid"] = score(truth, {v: hybrid_cuts(f["content"], f["probabilities"], split) for v, f in found.items()})
     out["transnetv2_sweep"] = {
         str(t): score(truth, {v: cuts_from_probabilities(f["probabilities"], t, split.min_scene_frames)
                               for v, f in found.items()})
@@ -116,18 +123,19 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path(__file__).parent / "cache" / "scene_detectors")
     parser.add_argument("--synth-videos", type=int, default=12)
     parser.add_argument("--tune-seeds", type=int, nargs="*", default=[11])
-    parser.add_argument("--report-seeds", type=int, nargs="*", default=[41, 53])
+    parser.add_argument("--report-seeds", type=int, nargs="*", default=[41, 53, 67])
     parser.add_argument("--footage-videos", type=int, default=8)
     parser.add_argument("--footage-seed", type=int, default=1)
     parser.add_argument("--shaky-share", type=float, default=0.6, help="share of shaky shots in the shaky archive")
     parser.add_argument("--only", nargs="*", help="archive names to run (default: all)")
+    parser.add_argument("--name", default="scene_detectors", help="results file name")
     args = parser.parse_args()
     cfg = PipelineConfig()
     archives = [(f"synthetic seed {s} (tuning)", "synthetic", args.synth_videos, s) for s in args.tune_seeds]
     archives += [(f"synthetic seed {s} (held out)", "synthetic", args.synth_videos, s) for s in args.report_seeds]
-    archives += [("footage, calibration sources", "footage-calibration", args.footage_videos, args.footage_seed),
-                 ("footage, report sources", "footage-report", args.footage_videos, args.footage_seed),
-                 ("footage, report sources, shaky", "footage-report-shaky", args.footage_videos, args.footage_seed + 1)]
+    for split in ("calibration", "report"):
+        archives += [(f"footage, {split} sources", f"footage-{split}", args.footage_videos, args.footage_seed),
+                     (f"footage, {split} sources, shaky", f"footage-{split}-shaky", args.footage_videos, args.footage_seed + 1)]
     results = {}
     for title, kind, videos, seed in archives:
         if args.only and title not in args.only:
@@ -136,16 +144,16 @@ def main() -> None:
         truth = build(folder, kind, videos, seed, args.shaky_share)
         found = detect(folder / "raw", truth, cfg)
         results[title] = evaluate_archive(truth, found, cfg.split)
-        print(title, {k: (v["f1"], v["false_in_shaky_shots"]) for k, v in results[title].items() if "f1" in v})
+        print(title, {k: (results[title][k]["f1"], results[title][k]["false_in_shaky_shots"]) for k in SCORED})
     lines = ["# Scene-cut F1 per detector (cuts ±2 frames; false cuts inside shaky shots)", "",
-             "| archive | videos / cuts / shaky shots | " + " | ".join(DETECTORS) + " | transnetv2 at " +
-             " / ".join(map(str, THRESHOLDS)) + " |", "|---|---|" + "---|" * (len(DETECTORS) + 1)]
+             "| archive | videos / cuts / shaky shots | " + " | ".join(SCORED) + " | transnetv2 at " +
+             " / ".join(map(str, THRESHOLDS)) + " |", "|---|---|" + "---|" * (len(SCORED) + 1)]
     for title, r in results.items():
         f = r["facts"]
-        cells = [f"{r[d]['f1']:.3f} ({r[d]['false_in_shaky_shots']})" for d in DETECTORS]
+        cells = [f"{r[d]['f1']:.3f} ({r[d]['false_in_shaky_shots']})" for d in SCORED]
         sweep = " / ".join(f"{r['transnetv2_sweep'][str(t)]['f1']:.3f}" for t in THRESHOLDS)
         lines.append(f"| {title} | {f['videos']} / {f['cuts']} / {f['shaky_shots']} | " + " | ".join(cells) + f" | {sweep} |")
-    save("scene_detectors", {**stamp(), "split": cfg.split.model_dump(), "results": results}, lines)
+    save(args.name, {**stamp(), "split": cfg.split.model_dump(), "results": results}, lines)
 
 
 if __name__ == "__main__":

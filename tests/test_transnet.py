@@ -9,7 +9,7 @@ import torch
 
 from tests.conftest import tiny_config
 from vcurate.analyze import scenes as scenes_module
-from vcurate.analyze.scenes import WINDOW, SceneAnalyzer, TransNetScenes, cuts_from_probabilities
+from vcurate.analyze.scenes import WINDOW, SceneAnalyzer, TransNetScenes, cuts_from_probabilities, hybrid_cuts
 from vcurate.config import PipelineConfig, SplitConfig
 from vcurate.job import run_job
 from vcurate.models import transnet
@@ -22,11 +22,11 @@ from vcurate.synth.archive import clean_spec, make_archive, tiny_spec
 @pytest.fixture(scope="module")
 def analysed(tmp_path_factory):
     """One clean video of hard cuts, analysed in-process with TransNetV2, counting the decodes, the
-    frames the detector saw and the network loads; then a second video through the same process."""
+    frames the detector saw and the network loads; then analysed again by the same process."""
     root = tmp_path_factory.mktemp("cuts")
     spec = replace(clean_spec(), sizes=tiny_spec().sizes, frame_rates=tiny_spec().frame_rates, shots=(3, 3),
                    shot_seconds=(1.0, 1.2), long_shot_seconds=(1.0, 1.2))
-    truth = make_archive(root, videos=2, seed=5, spec=spec)
+    truth = make_archive(root, videos=1, seed=5, spec=spec) * 2
     cfg = PipelineConfig.model_validate({"split": {"detector": "transnetv2"}, "align": {"enabled": False},
                                          "analysis": {"isolate": False}})
     counts = {"decodes": 0, "loads": 0}
@@ -52,8 +52,8 @@ def analysed(tmp_path_factory):
         mp.setattr(TransNetScenes, "_networks", {})
         first = analyze.analyze_video(VideoTask(str(root / "raw" / truth[0].video), truth[0].video), cfg)
         decodes_first = counts["decodes"]
-        second = analyze.analyze_video(VideoTask(str(root / "raw" / truth[1].video), truth[1].video), cfg)
-    return truth, [first, second], detectors, {**counts, "decodes_first": decodes_first}
+        again = analyze.analyze_video(VideoTask(str(root / "raw" / truth[1].video), truth[1].video), cfg)
+    return truth, [first, again], detectors, {**counts, "decodes_first": decodes_first}
 
 
 def test_network_finds_the_hard_cuts(analysed):
@@ -71,7 +71,7 @@ def test_network_frames_come_from_the_one_decode_pass(analysed):
         assert result.video.num_frames == video.num_frames
         assert detector.source.frames_seen == video.num_frames  # every decoded frame, each once
         assert len(detector.source.cut_probabilities) == video.num_frames
-    assert counts["loads"] == 1  # the second video reuses the process's network
+    assert counts["loads"] == 1  # the second analysis reuses the process's network
 
 
 class _Solid:
@@ -127,6 +127,39 @@ def test_a_run_of_transition_frames_is_one_cut_after_it():
     assert cuts_from_probabilities(p, 0.5, 15) == [40, 102]  # a cut at 6 would leave a 6-frame first scene
 
 
+def test_hybrid_keeps_the_networks_cuts_and_the_content_cuts_it_half_sees():
+    cfg = SplitConfig(detector="hybrid", transnet_threshold=0.6, hybrid_confirm=0.005, min_scene_frames=15)
+    p = np.zeros(300)
+    p[49], p[118], p[200] = 0.9, 0.02, 0.001  # a clear cut at 50, a faint one at 120, nothing at 201
+    assert hybrid_cuts([], p, cfg) == [50]
+    assert hybrid_cuts([51, 120, 201], p, cfg) == [50, 120]  # 51 is the network's cut found again; 201 vetoed
+    assert hybrid_cuts([120, 201], p, cfg.model_copy(update={"hybrid_confirm": 0.0})) == [50, 120, 201]
+    assert hybrid_cuts([60], p, cfg) == [50]  # within min_scene_frames of the network's cut
+
+
+class _Constant(torch.nn.Module):
+    """A stand-in network that gives every frame the same cut probability."""
+
+    def __init__(self, probability: float):
+        super().__init__()
+        self.logit = float(np.log(probability / (1 - probability)))
+
+    def forward(self, frames: torch.Tensor):
+        return torch.full((frames.shape[0], WINDOW, 1), self.logit), {}
+
+
+@pytest.mark.parametrize("probability, cuts", [(0.001, []), (0.01, [60])])
+def test_hybrid_runs_the_content_detector_and_the_network_on_the_same_frames(monkeypatch, probability, cuts):
+    """A grey picture that turns light at frame 60 is a content cut; the network's probability decides."""
+    monkeypatch.setattr(TransNetScenes, "network_for", classmethod(lambda cls, cfg: (_Constant(probability), torch.device("cpu"))))
+    scenes = SceneAnalyzer(SplitConfig(detector="hybrid", hybrid_confirm=0.005), 25.0)
+    for i in range(120):
+        scenes.process(i, _Solid(40 if i < 60 else 200))
+    scenes.finish(120)
+    assert scenes.cuts == cuts
+    assert scenes.source.network.frames_seen == 120
+
+
 def _corrupt(path):
     path.write_bytes(b"PK\x03\x04 this is not a state dict")
 
@@ -139,8 +172,9 @@ def _object_in_pickle(path):
     torch.save({"fc1.weight": _Solid(1)}, path)  # unpickling it would import and build an object of this module
 
 
+@pytest.mark.parametrize("detector", ["transnetv2", "hybrid"])
 @pytest.mark.parametrize("spoil", [None, _corrupt, _wrong_shapes, _object_in_pickle])
-def test_unusable_weights_fail_the_job_before_any_video_is_read(tmp_path, monkeypatch, capsys, spoil):
+def test_unusable_weights_fail_the_job_before_any_video_is_read(tmp_path, monkeypatch, spoil, detector):
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / "a.mp4").write_bytes(b"never opened")
@@ -154,7 +188,7 @@ def test_unusable_weights_fail_the_job_before_any_video_is_read(tmp_path, monkey
     monkeypatch.setattr(analyze, "analyze_video", no_video)
     monkeypatch.setattr(analyze, "open_probed", no_video)
     monkeypatch.setattr(scenes_module.TransNetScenes, "_networks", {})
-    cfg = tiny_config(tmp_path, tmp_path / "out", split={"detector": "transnetv2", "transnet_weights": str(weights)})
+    cfg = tiny_config(tmp_path, tmp_path / "out", split={"detector": detector, "transnet_weights": str(weights)})
     cfg.align.enabled = False
     with pytest.raises(TransNetError) as raised:
         run_job(cfg, engine="local", progress=False)

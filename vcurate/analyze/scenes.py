@@ -10,6 +10,7 @@ its own rules (threshold, minimum scene length) see the scene's change, not the 
 
 TransNetV2 (`split.detector: transnetv2`) is a network trained on shot boundaries: it reads every
 frame at 48x27 over 100-frame windows, and hand-held motion is part of what it learnt to ignore.
+`hybrid` runs both and keeps the network's cuts plus the content cuts it confirms.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ class FastAdaptiveDetector(FastContentScore, AdaptiveDetector):
 
 
 def make_detector(cfg: SplitConfig):
-    if cfg.detector == "content":
+    if cfg.detector in ("content", "hybrid"):
         detector = FastContentDetector(threshold=cfg.threshold, min_scene_len=cfg.min_scene_frames)
         detector.candidate_change = cfg.threshold
     else:
@@ -217,10 +218,46 @@ class TransNetScenes:
         return cuts_from_probabilities(self.cut_probabilities, self.threshold, self.min_scene_frames)
 
 
+def hybrid_cuts(content: list[int], probabilities: np.ndarray, cfg: SplitConfig) -> list[int]:
+    """TransNetV2's own cuts, and the content detector's cuts that the network half-sees: where its cut
+    probability reaches `split.hybrid_confirm` in the 3 frames before. The network alone misses a few
+    cuts between two shots of alike texture and layout (whatever their colours); the content detector
+    alone cuts where a pan or a shaky step changes the colours, where the network sees nothing at all.
+    A transition both find (within 2 frames) is one cut, the earlier."""
+    network = cuts_from_probabilities(probabilities, cfg.transnet_threshold, cfg.min_scene_frames)
+    confirmed = [c for c in content if 0 < c < len(probabilities)
+                 and probabilities[max(0, c - 3) : c + 1].max() >= cfg.hybrid_confirm]
+    cuts, last = [], 0
+    for cut in sorted(network + confirmed):
+        if cuts and cut - cuts[-1] <= 2:
+            continue
+        if cut - last >= cfg.min_scene_frames:
+            cuts.append(cut)
+            last = cut
+    return cuts
+
+
+class HybridScenes:
+    """The content detector and TransNetV2 on the same frames, their cuts merged by `hybrid_cuts`."""
+
+    def __init__(self, cfg: SplitConfig, fps: float):
+        self.cfg = cfg
+        self.content, self.network = DetectorScenes(cfg, fps), TransNetScenes(cfg)
+
+    def process(self, index: int, frame: AnalysisFrame) -> None:
+        self.content.process(index, frame)
+        self.network.process(index, frame)
+
+    def finish(self, num_frames: int) -> list[int]:
+        content = self.content.finish(num_frames)
+        self.network.finish(num_frames)
+        return hybrid_cuts(content, self.network.cut_probabilities, self.cfg)
+
+
 def check_scene_detector(cfg: SplitConfig) -> None:
     """Fail before any video is read when the TransNetV2 weights are missing, unreadable or do not fit
     the network. (Its device is the analysis worker's, which a driver on another node cannot judge.)"""
-    if cfg.detector == "transnetv2":
+    if cfg.detector in ("transnetv2", "hybrid"):
         import torch
 
         from vcurate.models.transnet import load_network, weights_path
@@ -233,7 +270,8 @@ class SceneAnalyzer:
 
     def __init__(self, cfg: SplitConfig, fps: float):
         """`fps`: the resolved rate (> 0), which the detectors' minimum scene length is counted in."""
-        self.source = TransNetScenes(cfg) if cfg.detector == "transnetv2" else DetectorScenes(cfg, fps)
+        sources = {"transnetv2": lambda: TransNetScenes(cfg), "hybrid": lambda: HybridScenes(cfg, fps)}
+        self.source = sources.get(cfg.detector, lambda: DetectorScenes(cfg, fps))()
         self.cuts: list[int] = []
 
     def process(self, index: int, frame: AnalysisFrame) -> None:

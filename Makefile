@@ -46,11 +46,14 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"; $(NO_TESTS_OK)
 
-# Issue #9: vcurate against its decode floor and against PySceneDetect's CLI plus a separate blur/shake
-# pass, on a cached synthetic archive; writes benchmarks/results/bench_pipeline-<size>-<date>-<host>.{json,md}.
-# Small and quick: make bench BENCH_ARGS="--videos 4 --seconds 10".
+# What each analyzer of the decode pass costs (× the decode floor, 1280x720), then vcurate against its
+# decode floor and against PySceneDetect's CLI plus a separate blur/shake pass, on a cached synthetic
+# archive; writes benchmarks/results/{analysis_cost,bench_pipeline}-<size>-<date>-<host>.{json,md}.
+# Small and quick: make bench COST_ARGS="--videos 2 --repeat 1" BENCH_ARGS="--videos 4 --seconds 10".
+COST_ARGS ?=
 BENCH_ARGS ?=
 bench: $(VENV)/.bench-installed
+	$(BIN)/python benchmarks/analysis_cost.py $(COST_ARGS)
 	$(BIN)/python benchmarks/bench_pipeline.py $(BENCH_ARGS)
 
 $(VENV)/.bench-installed: $(VENV)/.installed

@@ -20,8 +20,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from vcurate.analyze import ANALYZERS, StreamFacts, build_analyzers
-from vcurate.analyze.scenes import SceneAnalyzer
-from vcurate.config import PipelineConfig, with_settings
+import torch
+
+from vcurate.analyze.scenes import SceneAnalyzer, TransNetScenes, network_frame
+from vcurate.config import PipelineConfig, parse_setting, with_settings
 from vcurate.media.frames import decode_pass
 from vcurate.synth.archive import SynthSpec, make_archive
 
@@ -35,18 +37,61 @@ def all_on() -> PipelineConfig:
                                if hasattr(section, "enabled")], "benchmark config")
 
 
-def passes(cfg: PipelineConfig, stream: StreamFacts) -> dict:
-    """Pass name -> a function building its fresh list of analyzers."""
-    out = {"decode": lambda: [], "decode+scenes": lambda: [SceneAnalyzer(cfg.split, stream.fps)]}
+def passes(cfg: PipelineConfig, stream: StreamFacts, detectors: list[str]) -> dict:
+    """Pass name -> a function building its fresh list of analyzers. Scene detection and the whole
+    pass once per detector; the default's passes carry no detector name."""
+    def split(detector: str):
+        return cfg.split.model_copy(update={"detector": detector})
+
+    def named(name: str, detector: str) -> str:
+        return name if detector == cfg.split.detector else f"{name} [{detector}]"
+
+    out = {"decode": lambda: []}
+    for d in detectors:
+        out[named("decode+scenes", d)] = lambda d=d: [SceneAnalyzer(split(d), stream.fps)]
     for cls in ANALYZERS:
         out[f"decode+{cls.__name__}"] = lambda cls=cls: [a for a in [cls.build(cfg, stream)] if a is not None]
-    out["analysis pass"] = lambda: [SceneAnalyzer(cfg.split, stream.fps), *build_analyzers(cfg, stream)]
+    for d in detectors:
+        out[named("analysis pass", d)] = lambda d=d: [SceneAnalyzer(split(d), stream.fps), *build_analyzers(cfg, stream)]
     return out
 
 
-def measure(paths: list[Path], cfg: PipelineConfig, stream: StreamFacts, repeat: int) -> dict[str, dict]:
+class NetworkFrames:
+    """Keeps the 48x27 frames TransNetV2 would be fed, to time the network alone."""
+
+    def __init__(self):
+        self.frames = []
+
+    def process(self, index, frame) -> None:
+        self.frames.append(network_frame(frame))
+
+    def finish(self, num_frames: int) -> None:
+        pass
+
+
+def network_fps(paths: list[Path], cfg: PipelineConfig, stream: StreamFacts) -> dict:
+    """TransNetV2 alone (its windows, batches and transfers, no decode) over the videos' own frames."""
+    split = cfg.split.model_copy(update={"detector": "transnetv2"})
+    inputs = []
+    for path in paths:
+        inputs.append(NetworkFrames())
+        decode_pass(path, [inputs[-1]], cfg.analysis.short_side, fps_hint=stream.fps)
+    TransNetScenes(split)  # loads the network: not timed
+    t0 = time.perf_counter()
+    for frames in inputs:
+        scenes = TransNetScenes(split)
+        for small in frames.frames:
+            scenes.add(small)
+        scenes.finish(len(frames.frames))
+    seconds = time.perf_counter() - t0
+    count = sum(len(f.frames) for f in inputs)
+    return {"device": str(scenes.device), "threads": torch.get_num_threads(), "batch": split.transnet_batch,
+            "frames": count, "seconds": round(seconds, 3), "fps": round(count / seconds, 1)}
+
+
+def measure(paths: list[Path], cfg: PipelineConfig, stream: StreamFacts, repeat: int, detectors: list[str]) -> dict[str, dict]:
     """Best-of-`repeat` time of each pass, the passes interleaved so a slow minute hits them all."""
-    built = passes(cfg, stream)
+    built = passes(cfg, stream, detectors)
     best, frames = dict.fromkeys(built, float("inf")), {}
     for _ in range(repeat):
         for name, make in built.items():
@@ -65,20 +110,28 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--size", default="1280x720", help="WxH of the synthetic videos")
     parser.add_argument("--repeat", type=int, default=3, help="best of N timings")
+    parser.add_argument("--detectors", nargs="*", default=["content", "transnetv2"],
+                        help="split.detector values to time scene detection and the whole pass with")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a pipeline setting, e.g. split.transnet_device=cuda (repeatable)")
     args = parser.parse_args()
     width, height = map(int, args.size.lower().split("x"))
     spec = replace(SynthSpec(), sizes=((width, height),), p_lowres_video=0.0)
-    cfg = all_on()
+    cfg = with_settings(all_on(), [parse_setting(s) for s in args.set], "--set")
     stream = StreamFacts(fps=25.0, width=width, height=height, expected_frames=0)  # the synthetic videos' rate
     with tempfile.TemporaryDirectory() as tmp:
         make_archive(tmp, args.videos, args.seed, spec)
         paths = sorted(Path(tmp, "raw").rglob("*.mp4"))
-        results = measure(paths, cfg, stream, args.repeat)
+        results = measure(paths, cfg, stream, args.repeat, args.detectors)
+        network = network_fps(paths, cfg, stream) if "transnetv2" in args.detectors else None
     summary = {**stamp(), "python": sys.version.split()[0], "videos": args.videos, "size": args.size,
-               "results": results}
+               "settings": args.set, "results": results, "transnetv2_alone": network}
     lines = [f"# Analysis pass cost ({args.videos} videos, {args.size}, best of {args.repeat})", "",
              "| pass | seconds | frames/s | added (x decode floor) |", "|---|---:|---:|---:|"]
     lines += [f"| {k} | {v['seconds']} | {v['fps']} | +{v['added_x_decode']:.2f} |" for k, v in results.items()]
+    if network:
+        lines += ["", f"TransNetV2 alone (no decode; {network['device']}, {network['threads']} torch threads, "
+                      f"batch {network['batch']}): {network['fps']} frames/s"]
     save(f"analysis_cost-{args.size}", summary, lines)
 
 

@@ -159,7 +159,7 @@ def measure_pipeline(root: Path, work: Path, args) -> dict:
     import ray
 
     from vcurate.job import run_job
-    from vcurate.pipeline import init_ray
+    from vcurate.engine import init_ray
 
     cfg = base_config(root, work / "out")
     if args.parallelism:  # p Ray CPUs (the CLIP actor on a CPU reserves none) and at most p analyses

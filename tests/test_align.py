@@ -120,6 +120,17 @@ def test_clip_fit_command(tiny_archive, tmp_path, capsys):
     capsys.readouterr()
     assert main(["clip-fit", "--input", str(root / "raw"), "--output", str(ckpt), "--min-kept", "1.5"]) == 2
     assert "--min-kept" in capsys.readouterr().err
+    assert main(["clip-fit", "--input", str(root / "raw"), "--output", str(ckpt), "--set", "split.treshold=9"]) == 2
+    assert "treshold" in capsys.readouterr().err  # a pipeline setting checked like the YAML
+
+
+def test_clip_fit_settings_change_how_the_archive_is_split(tiny_archive):
+    from vcurate.clipfit import collect_pairs
+
+    root, _ = tiny_archive
+    default = collect_pairs(str(root / "raw"), "vcurate-tiny")
+    one_second = collect_pairs(str(root / "raw"), "vcurate-tiny", settings=[("split.max_clip_seconds", 1.5)])
+    assert len(one_second) > len(default)  # long scenes cut into 1.5 s chunks: more pairs
 
 
 def test_stricter_min_kept_never_raises_the_threshold():
@@ -131,25 +142,27 @@ def test_stricter_min_kept_never_raises_the_threshold():
 
 
 def test_align_actor_gets_one_videos_rows_and_scores_them_in_model_batches(monkeypatch):
-    """Ray hands AlignRows a block at a time (one video's rows: the encode stage's unit of work after
-    it); the model sees at most align.batch_size clips a pass. LocalDataset keeps Ray's blocks."""
+    """Ray hands the align stage a block at a time (one video's rows: the encode stage's unit of work
+    after it); the model sees at most align.batch_size clips a pass. LocalDataset keeps Ray's blocks."""
     from vcurate.config import PipelineConfig
-    from vcurate.pipeline import AlignRows, LocalDataset, _row, pack_frames
+    from vcurate.engine import LocalDataset, apply
     from vcurate.records import VideoRecord
+    from vcurate.rows import ClipRow, VideoRow, from_row
+    from vcurate.stages.align import AlignStage
 
     cfg = PipelineConfig(align=AlignConfig(**TINY, min_score=-1.0, batch_size=2))
     clips_per_video = {"a.mp4": 5, "b.mp4": 1}
 
     def split(task):
         path = task["path"]
-        return [_row("video", path, VideoRecord(video=path))] + [
-            _row("clip", path, clip(key=f"{path}:{i}"), frames=pack_frames(frames(2, i))) for i in range(clips_per_video[path])]
+        return [VideoRow(path, VideoRecord(video=path)).to_row()] + [
+            ClipRow(path, clip(key=f"{path}:{i}"), frames(2, i)).to_row() for i in range(clips_per_video[path])]
 
     passes, original = [], ClipAligner.align
     monkeypatch.setattr(ClipAligner, "align", lambda self, clips, f: passes.append([c.clip_key for c in clips]) or original(self, clips, f))
-    rows = list(LocalDataset.from_items({"path": p} for p in clips_per_video).flat_map(split)
-                .map_batches(AlignRows, fn_constructor_kwargs={"cfg": cfg}, batch_size=None).iter_rows())
+    ds = LocalDataset.from_items({"path": p} for p in clips_per_video).flat_map(split)
+    rows = [from_row(r) for r in apply(ds, AlignStage(cfg)).iter_rows()]
     assert passes == [["a.mp4:0", "a.mp4:1"], ["a.mp4:2", "a.mp4:3"], ["a.mp4:4"], ["b.mp4:0"]]
-    assert [r["kind"] for r in rows] == ["video"] + ["clip"] * 5 + ["video", "clip"]
-    scored = [ClipRecord.model_validate_json(r["record"]) for r in rows if r["kind"] == "clip"]
-    assert all(c.clip_score is not None for c in scored) and all(r["frames"] == b"" for r in rows)
+    assert [type(r).__name__ for r in rows] == ["VideoRow"] + ["ClipRow"] * 5 + ["VideoRow", "ClipRow"]
+    scored = [r for r in rows if isinstance(r, ClipRow)]
+    assert all(r.clip.clip_score is not None for r in scored) and all(r.frames is None for r in scored)

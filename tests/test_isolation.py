@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import tiny_config
 from vcurate.isolation import IsolatedRunner, IsolationError
-from vcurate import pipeline
+from vcurate.stages.analyze import SplitStage
 from vcurate.job import run_job
 
 
@@ -54,7 +54,7 @@ def test_hanging_and_crashing_decoders_fail_alone(tiny_archive, tmp_path, monkey
     good = archive / "raw" / truth[0].video
     shutil.copy(good, archive / "raw" / "hangs.mp4")
     shutil.copy(good, archive / "raw" / "crashes.mp4")
-    monkeypatch.setattr(pipeline, "ANALYZE_MODULE", "tests.faults")
+    monkeypatch.setattr(SplitStage, "analyze_module", "tests.faults")
     cfg = tiny_config(archive, tmp_path / "out", align={"enabled": False})
     cfg.analysis.stall_s, cfg.analysis.retries = 1.5, 1
     summary = run_job(cfg, engine="local", progress=False)

@@ -34,6 +34,7 @@ def test_manifests_and_truth_validate(curated, tiny_archive):
     for line in (root / "ground_truth.jsonl").read_text().splitlines():
         _validate("ground_truth.schema.json", json.loads(line))
     run = json.loads((out / "run.json").read_text())
+    _validate("run.schema.json", run)
     _validate("pipeline.schema.json", run["config"])
 
 

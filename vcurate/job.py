@@ -6,7 +6,6 @@ interrupted job resumes where its last commit left it, and no clip is ever writt
 from __future__ import annotations
 
 import itertools
-import json
 import platform
 import time
 from collections import Counter
@@ -18,14 +17,17 @@ from typing import Iterator, Literal
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from vcurate import __version__
+from vcurate.analyze.scenes import check_scene_detector
 from vcurate.config import PipelineConfig
 from vcurate.dedup import open_deduplicator
 from vcurate.errors import InputError
 from vcurate.ledger import RUN_FILE, Ledger, ResumeState
 from vcurate.manifest import RecordWriter
-from vcurate.pipeline import chunked, decode_row, rows_for
-from vcurate.records import ClipRecord, VideoRecord
+from vcurate.pipeline import rows_for
+from vcurate.records import ClipRecord, RunCounts, RunInfo, SkippedReport, VideoRecord
+from vcurate.rows import VideoRow
 from vcurate.stages.align import check_align_config, resolved_min_score
+from vcurate.stages.base import chunked
 from vcurate.stages.ingest import SkippedInputs, VideoTask, iter_tasks
 from vcurate.stages.shard import ShardWriter
 from vcurate.storage import Location, locate
@@ -140,6 +142,7 @@ def run_job(cfg: PipelineConfig, overwrite: bool = False, engine: str = "ray", p
     skipped_inputs = SkippedInputs()
     tasks = pending_tasks(cfg, ledger.state, skipped_inputs)
     first = next(tasks, None)  # the input is checked (and listed lazily) before anything is written
+    check_scene_detector(cfg.split)
     if cfg.align.enabled:
         check_align_config(cfg.align, fetch=True)
     ledger.start(overwrite)
@@ -159,19 +162,19 @@ def run_job(cfg: PipelineConfig, overwrite: bool = False, engine: str = "ray", p
         all_tasks = tasks if first is None else itertools.chain([first], tasks)
         for chunk in chunked(all_tasks, TASKS_PER_DATASET):
             for row in rows_for(chunk, cfg, engine):
-                record = decode_row(row)
-                if isinstance(record, VideoRecord):
-                    buffer.video(record)
-                    stage["analyze"] += row["seconds"]
+                if isinstance(row, VideoRow):
+                    buffer.video(row.video)
+                    stage["analyze"] += row.analysis_seconds
                     bar.update(task_id, advance=1)
                     continue
+                record = row.clip
                 if state.skip_clip(record):
                     continue
                 if dedup is not None:
                     dedup.judge(record)
                 if record.status == "kept":
-                    writer.write(record, row["mp4"])
-                    stage["encode"] += row["seconds"]
+                    writer.write(record, row.mp4)
+                    stage["encode"] += row.encode_seconds
                     kept += 1
                     bar.update(task_id, kept=kept)
                 buffer.clip(record)
@@ -181,15 +184,15 @@ def run_job(cfg: PipelineConfig, overwrite: bool = False, engine: str = "ray", p
     summary = compact(ledger, out, RunSummary(str(out), status, skipped))
     summary.skipped_inputs = skipped_inputs
     summary.seconds = {"wall": round(time.perf_counter() - t0, 3), **{k: round(v, 3) for k, v in stage.items()}}
-    run_info = {
-        "started": started_at.isoformat(), "finished": datetime.now(timezone.utc).isoformat(),
-        "engine": engine, "input": cfg.input.path, "output": str(out), "resumed": summary.status == "resumed",
-        "config": cfg.model_dump(mode="json"), "result_settings": ledger.settings, "versions": _versions(),
-        "stage_seconds": summary.seconds, "counts": summary.as_dict(), "shards": summary.shards,
-        "thresholds": {"clip_score": resolved_min_score(cfg.align)} if cfg.align.enabled else {},
-        "skipped_inputs": skipped_inputs.as_dict(),
-    }
-    (out / RUN_FILE).write_bytes(json.dumps(run_info, indent=2).encode("utf-8"))
+    run_info = RunInfo(
+        started=started_at.isoformat(), finished=datetime.now(timezone.utc).isoformat(),
+        engine=engine, input=cfg.input.path, output=str(out), resumed=summary.status == "resumed",
+        config=cfg.model_dump(mode="json"), result_settings=ledger.settings, versions=_versions(),
+        stage_seconds=summary.seconds, counts=RunCounts(**summary.as_dict()), shards=summary.shards,
+        thresholds={"clip_score": resolved_min_score(cfg.align)} if cfg.align.enabled else {},
+        skipped_inputs=SkippedReport(**skipped_inputs.as_dict()),
+    )
+    (out / RUN_FILE).write_bytes(run_info.model_dump_json(indent=2).encode("utf-8"))
     ledger.remove_parts()
     return summary
 

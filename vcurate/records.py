@@ -1,7 +1,7 @@
 """Typed records that flow through the pipeline and land in the manifests.
 
 `VideoRecord` is one row of videos.parquet, `ClipRecord` one row of clips.parquet. Stages are plain
-functions over these records; only the Ray edge (pipeline.py) turns them into rows and back.
+functions over these records; the stages carry them in typed rows (vcurate.rows).
 """
 
 from __future__ import annotations
@@ -188,6 +188,57 @@ class ShardSample(_Record):
     mp4: str = Field(description="H.264 MP4 bytes of the clip (tar member KEY.mp4)")
     txt: str = Field(description="caption, UTF-8 (tar member KEY.txt)")
     json_: ClipRecord = Field(alias="json", description="the clip's manifest row (tar member KEY.json)")
+
+
+
+class RunCounts(_Record):
+    videos: int = Field(description="videos the run saw (all attempts)")
+    failed: int
+    clips: int = Field(description="candidate clips")
+    kept: int
+    rejected: int
+    reasons: dict[str, int] = Field(description="clips per rejection reason (a clip counts once per reason)")
+    shards: int
+    hours_in: float = Field(description="hours of video in the videos that did not fail")
+    hours_kept: float
+
+
+class SkippedFiles(_Record):
+    count: int
+    by_extension: dict[str, int]
+    names: list[str] = Field(description="the first of them, relative to the input root")
+
+
+class SkippedRows(_Record):
+    count: int
+    names: list[str]
+
+
+class SkippedReport(_Record):
+    files: SkippedFiles = Field(description="files under the input root whose extension is no video extension")
+    manifest_rows: SkippedRows = Field(description="caption-manifest rows naming no video under the input root")
+
+
+class RunInfo(_Record):
+    """run.json: a finished run's settings, software, timings and counts; its presence marks the run
+    complete."""
+
+    started: str = Field(description="ISO 8601, UTC")
+    finished: str = Field(description="ISO 8601, UTC")
+    engine: Literal["ray", "local"]
+    input: str | None = Field(description="the input folder or object-store prefix")
+    output: str
+    resumed: bool = Field(description="whether the run continued an interrupted one")
+    config: dict[str, Any] = Field(description="the pipeline config the run applied (pipeline.schema.json)")
+    result_settings: dict[str, Any] = Field(description="the settings that decide the results; a run with other "
+                                                        "ones cannot resume this one")
+    versions: dict[str, str] = Field(description="Python, vcurate and dependency versions")
+    stage_seconds: dict[str, float] = Field(description="wall time and per-stage worker seconds")
+    counts: RunCounts
+    shards: list[str] = Field(description="shard file names, in order")
+    thresholds: dict[str, float] = Field(description="thresholds resolved at run time, by score column "
+                                                     "(clip_score when align.min_score is auto)")
+    skipped_inputs: SkippedReport
 
 
 import vcurate.rules  # noqa: E402,F401  (defines the score filters' reasons next to their rules)

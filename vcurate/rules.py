@@ -53,6 +53,10 @@ SCORE_RULES: list[ScoreRule] = [
     # Blur also removes native-scale detail: only a clip crisp at the analysis size can be "upscaled".
     ScoreRule(Reason.define("upscaled", "content upscaled from a lower resolution", fault="lowres"),
               "detail_score", "filters.upscaled", "min_detail", "below", unless=Reason("blur")),
+    ScoreRule(Reason.define("static", "nothing in the scene moves (a still, a slideshow, a pan or zoom over a still)",
+                            fault="static"), "motion_score", "filters.static", "min_motion", "below"),
+    ScoreRule(Reason.define("text_overlay", "burned-in text on screen: subtitles, watermarks, logos or tickers",
+                            fault="text"), "overlay_score", "filters.text", "max_overlay", "above"),
     ScoreRule(Reason.define("low_alignment", "caption does not describe the clip (CLIP score below threshold)",
                             fault="mismatch"), "clip_score", "align", "min_score", "below"),
     # A clip's distance to the clips kept before it: only the driver, seeing them in order, can judge it.

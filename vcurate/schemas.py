@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from vcurate.config import PipelineConfig
-from vcurate.records import ClipRecord, ShardSample, VideoRecord
+from vcurate.records import ClipRecord, RunInfo, ShardSample, VideoRecord
 from vcurate.synth.truth import TruthVideo
 from vcurate.train.config import TrainConfig
 
@@ -18,6 +18,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "clips.schema.json": ClipRecord,
     "videos.schema.json": VideoRecord,
     "shard_sample.schema.json": ShardSample,
+    "run.schema.json": RunInfo,
     "ground_truth.schema.json": TruthVideo,
     "train.schema.json": TrainConfig,
 }

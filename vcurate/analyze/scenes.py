@@ -1,4 +1,4 @@
-"""Scene cuts from PySceneDetect's detectors, fed from the shared decode pass.
+"""Scene cuts from PySceneDetect's detectors or from TransNetV2, fed from the shared decode pass.
 
 A hand-held shot of a textured scene changes its colours from frame to frame as much as a cut does,
 so the content score alone cuts shaky shots apart. For every frame whose change could make a cut,
@@ -7,9 +7,14 @@ correlation at the detector's small size): a shaky step of one shot then loses m
 textured hand-held test shots 60-80 %, the rest is interpolation), a cut to another shot keeps it.
 When less than `split.shake_veto` of the change is left, the detector is handed what is left, so
 its own rules (threshold, minimum scene length) see the scene's change, not the camera's.
+
+TransNetV2 (`split.detector: transnetv2`) is a network trained on shot boundaries: it reads every
+frame at 48x27 over 100-frame windows, and hand-held motion is part of what it learnt to ignore.
 """
 
 from __future__ import annotations
+
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
@@ -18,6 +23,7 @@ from scenedetect.detectors import AdaptiveDetector, ContentDetector
 
 from vcurate.config import SplitConfig
 from vcurate.media.frames import AnalysisFrame
+from vcurate.models.transnet import FRAME_SIZE
 
 
 def _hsv_change(a: np.ndarray, b: np.ndarray, weights) -> float:
@@ -89,11 +95,10 @@ def make_detector(cfg: SplitConfig):
     return detector
 
 
-class SceneAnalyzer:
-    """Collects the frame indices where a new scene starts."""
+class DetectorScenes:
+    """Cuts from a PySceneDetect detector (content or adaptive), fed frame by frame."""
 
     def __init__(self, cfg: SplitConfig, fps: float):
-        """`fps`: the resolved rate (> 0), which the detectors' minimum scene length is counted in."""
         self.detector = make_detector(cfg)
         self.fps = fps
         self.downscale = cfg.downscale
@@ -106,7 +111,133 @@ class SceneAnalyzer:
         found = self.detector.process_frame(self._timecode(index), frame.bgr(self.downscale))
         self.cuts.extend(tc.frame_num for tc in found)
 
-    def finish(self, num_frames: int) -> None:
+    def finish(self, num_frames: int) -> list[int]:
         found = self.detector.post_process(self._timecode(max(0, num_frames - 1)))
-        self.cuts.extend(tc.frame_num for tc in found)
-        self.cuts = sorted({c for c in self.cuts if 0 < c < num_frames})
+        return self.cuts + [tc.frame_num for tc in found]
+
+
+def cuts_from_probabilities(probabilities: np.ndarray, threshold: float, min_scene_frames: int) -> list[int]:
+    """A run of frames the network scores above `threshold` is one transition; the new scene starts
+    on the frame after the run (the network marks the last frame of the outgoing shot, and the whole
+    of a gradual transition). No cut closer than `min_scene_frames` to the previous one (or to frame 0)."""
+    above = np.concatenate([[False], probabilities > threshold, [False]])
+    run_ends = np.flatnonzero(above[1:-1] & ~above[2:]) + 1
+    cuts, last = [], 0
+    for cut in run_ends.tolist():
+        if cut - last >= min_scene_frames:
+            cuts.append(cut)
+            last = cut
+    return cuts
+
+
+def network_frame(frame: AnalysisFrame) -> np.ndarray:
+    """The 48x27 RGB frame TransNetV2 reads, area-averaged from the analysis frame's colours (no second
+    decode, no libswscale call): each of its pixels averages some 30 analysis pixels, so texture does
+    not alias into flicker."""
+    small = cv2.resize(frame.bgr(), FRAME_SIZE, interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+
+
+WINDOW, STRIDE = 100, 50  # TransNetV2's inference: 100-frame windows 50 apart, the middle 50 predictions kept
+CONTEXT = (WINDOW - STRIDE) // 2
+
+
+class TransNetScenes:
+    """Cuts from TransNetV2 over 48x27 RGB frames taken from the analysis frame as it arrives: the
+    windows are batched and run while the video decodes; the video's start and end are padded with
+    copies of its first and last frame, as the network's reference inference does."""
+
+    _networks: ClassVar[dict[tuple[str, str], Any]] = {}  # per process: loaded once, not per video
+
+    def __init__(self, cfg: SplitConfig):
+        self.network, self.device = self.network_for(cfg)
+        self.threshold, self.min_scene_frames, self.batch = cfg.transnet_threshold, cfg.min_scene_frames, cfg.transnet_batch
+        self.frames: list[np.ndarray] = []  # frames self.first, self.first + 1, ... still needed by a window
+        self.first = 0
+        self.windows_taken = 0
+        self.pending: list[np.ndarray] = []  # windows waiting for a batch
+        self.probabilities: list[np.ndarray] = []  # per window, its middle STRIDE frames' cut probability
+        self.frames_seen = 0
+        self.cut_probabilities: np.ndarray | None = None  # per frame, once the pass is over
+
+    @classmethod
+    def network_for(cls, cfg: SplitConfig):
+        import torch
+
+        from vcurate.models.transnet import load_network, network_device, weights_path
+
+        device = network_device(cfg.transnet_device)
+        path = weights_path(cfg.transnet_weights)
+        key = (str(path), str(device))
+        if key not in cls._networks:
+            if device.type == "cpu":
+                torch.set_num_threads(cfg.transnet_threads)
+            cls._networks[key] = load_network(path, device)
+        return cls._networks[key], device
+
+    def process(self, index: int, frame: AnalysisFrame) -> None:
+        self.add(network_frame(frame))
+
+    def add(self, small: np.ndarray) -> None:
+        """The next frame, as `network_frame` gives it; scores every window it completes."""
+        self.frames.append(small)
+        self.frames_seen += 1
+        while (self.windows_taken + 1) * STRIDE + CONTEXT <= self.frames_seen:
+            self._take_window(self.frames_seen)
+        if len(self.pending) >= self.batch:
+            self._run()
+
+    def _take_window(self, available: int) -> None:
+        """Window k: frames STRIDE*k - CONTEXT ... + WINDOW, those before the video or after frame
+        `available` - 1 repeated from the first / last frame."""
+        start = self.windows_taken * STRIDE - CONTEXT
+        indices = np.clip(np.arange(start, start + WINDOW), 0, available - 1) - self.first
+        self.pending.append(np.stack([self.frames[i] for i in indices]))
+        self.windows_taken += 1
+        keep_from = max(0, self.windows_taken * STRIDE - CONTEXT)  # the next window's first frame
+        del self.frames[: keep_from - self.first]
+        self.first = keep_from
+
+    def _run(self) -> None:
+        import torch
+
+        with torch.inference_mode():
+            batch = torch.from_numpy(np.stack(self.pending)).to(self.device)
+            one_hot, _ = self.network(batch)
+            middle = torch.sigmoid(one_hot[:, CONTEXT : CONTEXT + STRIDE, 0]).float().cpu().numpy()
+        self.probabilities.extend(middle)
+        self.pending = []
+
+    def finish(self, num_frames: int) -> list[int]:
+        while self.windows_taken * STRIDE < self.frames_seen:
+            self._take_window(self.frames_seen)
+        if self.pending:
+            self._run()
+        self.cut_probabilities = np.concatenate(self.probabilities)[: self.frames_seen]
+        return cuts_from_probabilities(self.cut_probabilities, self.threshold, self.min_scene_frames)
+
+
+def check_scene_detector(cfg: SplitConfig) -> None:
+    """Fail before any video is read when the TransNetV2 weights are missing, unreadable or do not fit
+    the network. (Its device is the analysis worker's, which a driver on another node cannot judge.)"""
+    if cfg.detector == "transnetv2":
+        import torch
+
+        from vcurate.models.transnet import load_network, weights_path
+
+        load_network(weights_path(cfg.transnet_weights), torch.device("cpu"))
+
+
+class SceneAnalyzer:
+    """Collects the frame indices where a new scene starts, from the detector `split.detector` names."""
+
+    def __init__(self, cfg: SplitConfig, fps: float):
+        """`fps`: the resolved rate (> 0), which the detectors' minimum scene length is counted in."""
+        self.source = TransNetScenes(cfg) if cfg.detector == "transnetv2" else DetectorScenes(cfg, fps)
+        self.cuts: list[int] = []
+
+    def process(self, index: int, frame: AnalysisFrame) -> None:
+        self.source.process(index, frame)
+
+    def finish(self, num_frames: int) -> None:
+        self.cuts = sorted({c for c in self.source.finish(num_frames) if 0 < c < num_frames})

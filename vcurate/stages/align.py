@@ -6,19 +6,28 @@ usually share theirs."""
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from vcurate.config import AlignConfig
-from vcurate.models.clip import ClipModelError, check_pretrained_tag, is_checkpoint_path, load_clip, model_config, read_checkpoint
+from vcurate.config import AlignConfig, PipelineConfig
 from vcurate.records import ClipRecord
+from vcurate.rows import ClipRow, StageRow
 from vcurate.rules import rule_for
+from vcurate.stages.base import Resources, Stage, chunked
+
+if TYPE_CHECKING:
+    import torch
+
+# The model code (torch, open_clip) is imported where CLIP runs, so a job with alignment off never
+# loads it.
 
 
 def check_align_config(cfg: AlignConfig, fetch: bool = False) -> None:
     """Fail before any video is processed: unknown model, unreadable checkpoint, no threshold, and
     (with `fetch`) pretrained weights that cannot be had."""
+    from vcurate.models.clip import ClipModelError, check_pretrained_tag, is_checkpoint_path, model_config, read_checkpoint
+
     model_config(cfg.model)
     if cfg.pretrained and is_checkpoint_path(cfg.pretrained):
         ckpt = read_checkpoint(cfg.pretrained)
@@ -37,6 +46,8 @@ def resolved_min_score(cfg: AlignConfig) -> float:
     """The number `min_score` stands for (the checkpoint's calibrated threshold when 'auto')."""
     if cfg.min_score != "auto":
         return float(cfg.min_score)
+    from vcurate.models.clip import read_checkpoint
+
     return float(read_checkpoint(cfg.pretrained)["threshold"])
 
 
@@ -46,14 +57,18 @@ class ClipAligner:
     cache_size = 10_000
 
     def __init__(self, cfg: AlignConfig):
+        from vcurate.models.clip import ClipModelError, load_clip
+
         self.cfg = cfg
         self.clip = load_clip(cfg.model, cfg.pretrained, cfg.device)
         self.threshold = self.clip.threshold if cfg.min_score == "auto" else float(cfg.min_score)
         if self.threshold is None:
             raise ClipModelError("align.min_score is auto, but the model has no calibrated threshold")
-        self._text: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self._text: OrderedDict[str, "torch.Tensor"] = OrderedDict()
 
-    def text_embeddings(self, captions: list[str]) -> torch.Tensor:
+    def text_embeddings(self, captions: list[str]) -> "torch.Tensor":
+        import torch
+
         missing = sorted({c for c in captions if c not in self._text})
         if missing:
             for caption, emb in zip(missing, self.clip.encode_text(missing).cpu()):
@@ -81,3 +96,50 @@ class ClipAligner:
             rule = rule_for("low_alignment")
             if rule.beyond(clip.clip_score, self.threshold):
                 clip.reject(rule.reason)
+
+
+class AlignStage(Stage):
+    """score: CLIP similarity of caption and frames, one model per long-lived worker, one video's rows
+    at a time (a Ray block), in model batches of `align.batch_size` clips. Its output block is the
+    encode stage's unit of work: batching clips of several videos here made a few long encode tasks
+    that left cores idle while the last of them ran. Frames are dropped once scored."""
+
+    name = "align"
+    shape = "actor"
+
+    def __init__(self, cfg: PipelineConfig):
+        self.cfg = cfg.align
+        self.aligner: ClipAligner | None = None
+
+    def resources(self) -> Resources:
+        return Resources(num_cpus=align_cpus(self.cfg), num_gpus=align_gpus(self.cfg), concurrency=self.cfg.actors)
+
+    def setup(self) -> None:
+        self.aligner = ClipAligner(self.cfg)
+
+    def process(self, rows: list[StageRow]) -> list[StageRow]:
+        picked = [row for row in rows if isinstance(row, ClipRow) and row.frames is not None
+                  and (row.clip.status == "kept" or self.cfg.score_rejected)]
+        for chunk in chunked(picked, self.cfg.batch_size):
+            self.aligner.align([r.clip for r in chunk], [r.frames for r in chunk])
+        for row in rows:
+            if isinstance(row, ClipRow):
+                row.frames = None
+        return rows
+
+
+def align_gpus(cfg: AlignConfig) -> float:
+    """A whole GPU per actor when CLIP runs on CUDA (`align.num_gpus` overrides)."""
+    if cfg.num_gpus is not None:
+        return cfg.num_gpus
+    from vcurate.models.clip import resolve_device
+
+    return 1.0 if resolve_device(cfg.device).type == "cuda" else 0.0
+
+
+def align_cpus(cfg: AlignConfig) -> float:
+    """A CPU for an actor that feeds a GPU; none for one on the CPU, whose core would otherwise sit
+    reserved between batches while videos wait to be decoded."""
+    if cfg.num_cpus is not None:
+        return cfg.num_cpus
+    return 1.0 if align_gpus(cfg) > 0 else 0.0

@@ -1,5 +1,5 @@
-"""Per video: one open for the container facts and a single decode pass through every analyzer, scenes
-to candidate clips, captions."""
+"""The split stage. Per video: one open for the container facts and a single decode pass through the
+scene detector and every registered clip analyzer, scenes to candidate clips, captions."""
 
 from __future__ import annotations
 
@@ -13,10 +13,13 @@ from vcurate.analyze import StreamFacts, build_analyzers
 from vcurate.analyze.clipframes import ClipFrameSampler, sampling_step
 from vcurate.analyze.scenes import SceneAnalyzer
 from vcurate.config import PipelineConfig
+from vcurate.isolation import IsolatedRunner, IsolationError
 from vcurate.media.frames import FrameAnalyzer, decode_frames
 from vcurate.media.probe import MediaError, open_probed
 from vcurate.models.sizes import image_size
 from vcurate.records import ClipRecord, VideoRecord
+from vcurate.rows import ClipRow, StageRow, VideoRow
+from vcurate.stages.base import Resources, Stage
 from vcurate.stages.captions import sidecar_captions
 from vcurate.stages.ingest import VideoTask
 from vcurate.stages.split import split_scenes
@@ -77,3 +80,45 @@ def analyze_video(task: VideoTask, cfg: PipelineConfig, watchers: Sequence[Frame
 
 def failed_analysis(task: VideoTask, error: str, seconds: float = 0.0) -> VideoAnalysis:
     return VideoAnalysis(VideoRecord(video=task.video, status="failed", error=error), seconds=seconds)
+
+
+class SplitStage(Stage):
+    """split: each video decoded once through the scene detector and every clip analyzer, into its
+    video row and candidate clip rows. The decode runs in this worker's isolated child process
+    (vcurate.isolation) when `analysis.isolate` is on: a hang, a time-out or a crash is retried
+    `analysis.retries` times, then the video is failed with the reason."""
+
+    name = "split"
+    shape = "fan_out"
+    analyze_module = "vcurate.stages.analyze"  # holds analyze_video; the isolation tests swap in their faults
+    _runners: dict[tuple, IsolatedRunner] = {}  # one isolated child per worker process and setting
+
+    def __init__(self, cfg: PipelineConfig):
+        self.cfg = cfg
+
+    def resources(self) -> Resources:
+        ray = self.cfg.ray
+        return Resources(num_cpus=ray.analyze_num_cpus, num_gpus=ray.analyze_num_gpus, concurrency=ray.analyze_concurrency)
+
+    def process(self, tasks: list[VideoTask]) -> list[StageRow]:
+        rows: list[StageRow] = []
+        for task in tasks:
+            analysis = self.analyze(task)
+            rows.append(VideoRow(task.path, analysis.video, analysis.seconds))
+            frames = analysis.frames or [None] * len(analysis.clips)
+            rows += [ClipRow(task.path, clip, clip_frames) for clip, clip_frames in zip(analysis.clips, frames)]
+        return rows
+
+    def analyze(self, task: VideoTask) -> VideoAnalysis:
+        limits = self.cfg.analysis
+        if not limits.isolate:
+            return analyze_video(task, self.cfg)
+        key = (limits.stall_s, limits.time_limit_s, self.analyze_module)
+        runner = self._runners.get(key) or self._runners.setdefault(key, IsolatedRunner(*key))
+        started = time.perf_counter()
+        for _ in range(limits.retries + 1):
+            try:
+                return runner.call(f"{runner.preload}:analyze_video", task, self.cfg)
+            except IsolationError as exc:
+                error = str(exc)
+        return failed_analysis(task, error, time.perf_counter() - started)

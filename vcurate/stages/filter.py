@@ -4,9 +4,11 @@ vcurate.rules, the table `vcurate calibrate` fits."""
 
 from __future__ import annotations
 
-from vcurate.config import FiltersConfig
+from vcurate.config import FiltersConfig, PipelineConfig
 from vcurate.records import ClipRecord, Reason
+from vcurate.rows import ClipRow
 from vcurate.rules import filter_rules, setting
+from vcurate.stages.base import ClipStage, Resources
 
 
 def filter_clip(clip: ClipRecord, cfg: FiltersConfig) -> ClipRecord:
@@ -22,3 +24,20 @@ def filter_clip(clip: ClipRecord, cfg: FiltersConfig) -> ClipRecord:
                 and rule.beyond(clip.score(rule.score), setting(config, rule.threshold_path))):
             clip.reject(rule.reason)
     return clip
+
+
+class FilterStage(ClipStage):
+    """filter: captions, resolution, frame rate and the score rules, on each clip. It asks for what the
+    split stage asks for, so Ray fuses the two into one task per video."""
+
+    name = "filter"
+
+    def __init__(self, cfg: PipelineConfig):
+        self.cfg = cfg
+
+    def resources(self) -> Resources:
+        return Resources(num_cpus=self.cfg.ray.analyze_num_cpus, concurrency=self.cfg.ray.analyze_concurrency)
+
+    def process_clip(self, row: ClipRow) -> ClipRow:
+        filter_clip(row.clip, self.cfg.filters)
+        return row

@@ -1,14 +1,19 @@
 """Webdataset tar shards, each published only when complete (temporary name + rename on a disk, upload
-completed on close on an object store), so a reader (or a crash) never sees a partial shard."""
+completed on close on an object store), so a reader (or a crash) never sees a partial shard.
+
+A shard is a plain tar in webdataset's layout (members KEY.mp4, KEY.txt, KEY.json, a sample's members
+together), written with the standard library: webdataset's own writer imports torch, which a
+curation job without CLIP has no other use for. Members carry no time stamp or owner, so the same
+clips make byte-identical shards."""
 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import re
+import tarfile
 from typing import Callable
-
-import webdataset as wds
 
 from vcurate.records import ClipRecord
 from vcurate.storage import AllOrNothing, AtomicOutput, Location, locate
@@ -29,7 +34,7 @@ class ShardWriter(AllOrNothing):
         self.index = start_index
         self.on_close = on_close
         self.written: list[str] = []
-        self._tar: wds.TarWriter | None = None
+        self._tar: tarfile.TarFile | None = None
         self._file: AtomicOutput | None = None
         self._count = self._bytes = 0
 
@@ -39,7 +44,7 @@ class ShardWriter(AllOrNothing):
 
     def _open(self) -> None:
         self._file = (self.folder / self._name).open_output()
-        self._tar = wds.TarWriter(self._file)
+        self._tar = tarfile.open(fileobj=self._file, mode="w|", format=tarfile.USTAR_FORMAT)
         self._count = self._bytes = 0
 
     def _close(self) -> None:
@@ -72,12 +77,12 @@ class ShardWriter(AllOrNothing):
             self._open()
         clip.shard = self._name
         row = clip.model_dump(mode="json")
-        self._tar.write({
-            "__key__": clip.clip_key,
-            "mp4": mp4,
-            "txt": clip.caption.encode("utf-8"),
-            "json": json.dumps(row, ensure_ascii=False).encode("utf-8"),
-        })
+        members = {"mp4": mp4, "txt": clip.caption.encode("utf-8"),
+                   "json": json.dumps(row, ensure_ascii=False).encode("utf-8")}
+        for extension, data in members.items():
+            info = tarfile.TarInfo(f"{clip.clip_key}.{extension}")
+            info.size, info.mode = len(data), 0o444
+            self._tar.addfile(info, io.BytesIO(data))
         self._count += 1
         self._bytes += len(mp4)
         return self._name

@@ -4,8 +4,10 @@ Real archives carry no labels, so every accuracy figure of the project is measur
 is a few shots joined by hard cuts; a shot is a textured background (striped, checkered, cloudy or
 dotted, in its own palette) seen by a static, panning or shaking camera, with one coloured shape
 moving in one direction. Faults are injected per shot with their labels: camera shake, Gaussian
-blur, low resolution (whole video small, or content upscaled from a small render) and caption
-mismatch. Captions come the ways real archives carry them: sidecar .txt/.json, a captions.csv
+blur, low resolution (whole video small, or content upscaled from a small render), caption
+mismatch and burned-in text (subtitles, corner watermarks, tickers: vcurate.synth.text). Shots may
+also carry text that is no fault (nuisances): signs on the background of a panning shot, and fine
+stroke patterns; both move with the camera. Captions come the ways real archives carry them: sidecar .txt/.json, a captions.csv
 manifest, or timed .srt/.vtt cues (one per shot).
 
 The last videos of an archive are near-duplicates and their hard negatives: re-uploads
@@ -29,6 +31,7 @@ import cv2
 import numpy as np
 
 from vcurate.media.encode import write_mp4
+from vcurate.synth.text import OVERLAYS, TextOverlay, paint_scene_text, paint_stroke_pattern, plan_overlay
 from vcurate.synth.copies import CopyEdit
 from vcurate.synth.truth import TruthShot, TruthVideo, write_truth
 
@@ -68,6 +71,10 @@ class SynthSpec:
     p_blur: float = 0.15
     p_upscaled: float = 0.1
     p_mismatch: float = 0.15
+    p_text: float = 0.15  # burned-in subtitle, watermark or ticker (defect "text")
+    text_kinds: tuple[float, float, float] = (0.45, 0.35, 0.2)  # shares of OVERLAYS
+    p_scene_text: float = 0.5  # of panning shots: signs on the background (no fault)
+    p_stroke_pattern: float = 0.12  # fine stripes, dots or grids on the background (no fault)
     crf: int = 18
     duplicate_videos: float = 0.15  # share of the videos that re-upload clean shots of earlier ones
     hard_negative_videos: float = 0.1  # share that reshoot an earlier clean shot's scene with other motion
@@ -94,6 +101,10 @@ class Shot:
     upscale_factor: float = 1.0  # content rendered this many times smaller, then scaled up
     attached_caption: str | None = None
     defects: list[str] = field(default_factory=list)
+    overlay: TextOverlay | None = None
+    scene_text: int = 0  # signs painted on the background
+    stroke_pattern: bool = False
+    nuisances: list[str] = field(default_factory=list)
     hue: float = 0.0  # of the palette
     render_state: dict | None = None  # the generator's state when the shot was rendered (to render it again)
 
@@ -182,6 +193,11 @@ def render_shot(shot: Shot, width: int, height: int, rng: np.random.Generator):
     tex = _texture(tex_rng, shot.background, canvas_h, canvas_w, short)
     c0, c1 = shot.palette
     canvas = np.clip(c0 + tex[..., None] * (c1 - c0), 0, 255).astype(np.uint8)
+    paint_rng = text_rng(shot, 1)
+    if shot.stroke_pattern:
+        paint_stroke_pattern(paint_rng, canvas, short)
+    if shot.scene_text:
+        paint_scene_text(paint_rng, canvas, short, shot.scene_text)
 
     t = np.arange(n, dtype=np.float32)
     cam_x = pad + (travel_x if vx < 0 else 0) + vx * t
@@ -208,6 +224,8 @@ def render_shot(shot: Shot, width: int, height: int, rng: np.random.Generator):
             frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
         if shot.blur_sigma > 0:
             frame = cv2.GaussianBlur(frame, (0, 0), shot.blur_sigma)
+        if shot.overlay is not None:
+            frame = shot.overlay.apply(frame, i)
         yield frame
 
 
@@ -282,6 +300,30 @@ class ArchivePlanner:
         return shot
 
 
+def text_rng(shot: Shot, purpose: int) -> np.random.Generator:
+    """The shot's own generator for text (0: planning, 1: painting), apart from the archive's, so
+    text draws change no other label of a seed."""
+    return np.random.default_rng([shot.texture_seed, 22, purpose])
+
+
+def plan_text(shot: Shot, spec: SynthSpec, size: tuple[int, int], fps: float) -> None:
+    """Burned-in text (defect "text") and text-like scenery (nuisances) of one shot."""
+    r = text_rng(shot, 0)
+    # Not over blur or upscaling: crisp burned-in text would read as detail to blur_score and
+    # detail_score, so those filters' figures would measure the text (the text filter rejects such
+    # clips in any case).
+    if r.random() < spec.p_text and not {"blur", "lowres"} & set(shot.defects):
+        kind = OVERLAYS[int(r.choice(len(OVERLAYS), p=np.asarray(spec.text_kinds) / sum(spec.text_kinds)))]
+        shot.overlay = plan_overlay(r, kind, size[0], size[1], shot.num_frames, fps)
+        shot.defects.append("text")
+    if shot.camera == "pan" and r.random() < spec.p_scene_text:
+        shot.scene_text = int(r.integers(1, 4))
+        shot.nuisances.append("scene_text")
+    if r.random() < spec.p_stroke_pattern:
+        shot.stroke_pattern = True
+        shot.nuisances.append("stroke_pattern")
+
+
 def _distinct_hue(rng: np.random.Generator, previous: float | None) -> float:
     """A hue at least 70 degrees from the previous shot's, so every cut changes colour."""
     while True:
@@ -324,6 +366,7 @@ def plan_video(planner: ArchivePlanner, source: str, size: tuple[int, int], fps:
             shot.attached_caption = shot.caption
         if shot.attached_caption is not None and shot.attached_caption != shot.caption:
             shot.defects.append("mismatch")
+        plan_text(shot, spec, size, fps)
         shots.append(shot)
     return shots
 
@@ -411,7 +454,8 @@ def _write_video(raw: Path, rel: Path, shots: list[Shot], size, fps, crf: int, s
         truth_shots.append(TruthShot(
             start_frame=start, end_frame=start + shot.num_frames, true_caption=shot.caption,
             attached_caption=shot.attached_caption, defects=shot.defects, camera=shot.camera, colour=shot.colour,
-            shape=shot.shape, direction=shot.direction, background=shot.background, **(origins[i] if origins else {}),
+            shape=shot.shape, direction=shot.direction, background=shot.background, nuisances=shot.nuisances,
+            **{"fault": shot.overlay.details() if shot.overlay else {}, **(origins[i] if origins else {})},
         ))
         start += shot.num_frames
     assert start == num_frames, "encoder dropped or added frames"
@@ -499,9 +543,10 @@ def _write_captions(path: Path, rel: Path, source: str, shots: list[TruthShot], 
 
 
 def clean_spec() -> SynthSpec:
-    """No faults at all: every shot steady or panning, sharp, full resolution, truly captioned, none a copy."""
+    """No faults at all: every shot steady or panning, sharp, full resolution, truly captioned, no
+    burned-in text (the text-like scenery that is no fault stays), none a copy."""
     return replace(SynthSpec(), p_lowres_video=0.0, p_uncaptioned=0.0, p_shake=0.0, p_blur=0.0, p_upscaled=0.0,
-                   p_mismatch=0.0, duplicate_videos=0.0, hard_negative_videos=0.0)
+                   p_mismatch=0.0, p_text=0.0, duplicate_videos=0.0, hard_negative_videos=0.0)
 
 
 def tiny_spec() -> SynthSpec:

@@ -7,7 +7,8 @@ kind of footage it will judge. Faults as real archives carry them:
 
 - shake: hand-held camera path, a slow wander plus 4-10 Hz jitter and a little roll;
 - blur: defocus (Gaussian) or linear motion blur;
-- lowres: content downscaled 1.5-4x and scaled back up (bilinear, bicubic or Lanczos).
+- lowres: content downscaled 1.5-4x and scaled back up (bilinear, bicubic or Lanczos);
+- text: burned-in subtitles, a corner watermark or a ticker (vcurate.synth.text), on any shot.
 
 Kept clean, because a curation tool must not reject them: smooth pans and zooms (a crop window that
 moves or grows, never magnifying the source), re-encoding at CRF 18-40, sensor noise, low light,
@@ -46,6 +47,7 @@ from vcurate.errors import InputError, NotFoundError
 from vcurate.media.encode import clip_frames, write_mp4
 from vcurate.media.frames import AnalysisFrame, decode_frames, upright
 from vcurate.media.probe import MediaError, open_probed
+from vcurate.synth.text import OVERLAYS, TextOverlay, plan_overlay
 from vcurate.synth.copies import CopyEdit
 from vcurate.synth.truth import TruthShot, TruthVideo, write_truth
 
@@ -64,6 +66,8 @@ class FootageSpec:
     p_shake: float = 0.15
     p_blur: float = 0.15
     p_upscaled: float = 0.15
+    p_text: float = 0.15  # burned-in subtitle, watermark or ticker, besides any other fault
+    text_kinds: tuple[float, float, float] = (0.45, 0.35, 0.2)  # shares of OVERLAYS
     shake_rms: tuple[float, float] = (0.015, 0.04)  # jitter, RMS fraction of the short side
     blur_sigma: tuple[float, float] = (1.5, 4.0)  # Gaussian defocus, output pixels
     motion_blur: tuple[int, int] = (9, 25)  # linear motion-blur length, output pixels
@@ -192,9 +196,14 @@ class FootageShot:
     letterbox: bool = False
     noise_sigma: float = 0.0
     gamma: float = 1.0
+    overlay: TextOverlay | None = None
     render_state: dict | None = None  # the generator's state when the shot was rendered (to render it again)
     repeat_of: "FootageShot | None" = None  # an earlier shot whose source frames this one shows again
     ref: str | None = None  # VIDEO#SHOT once written
+
+    @property
+    def defects(self) -> list[str]:
+        return [d for d in (self.defect, "text" if self.overlay else None) if d]
 
     @property
     def nuisances(self) -> list[str]:
@@ -420,7 +429,17 @@ def render_footage_shot(shot: FootageShot, rng: np.random.Generator) -> Iterator
             if shot.noise_sigma > 0:
                 f += rng.normal(0, shot.noise_sigma, f.shape).astype(np.float32)
             frame = np.clip(f, 0, 255).astype(np.uint8)
+        if shot.overlay is not None:  # burned in after the camera and the edit, before the encode
+            frame = shot.overlay.apply(np.ascontiguousarray(frame), i)
         yield np.ascontiguousarray(frame)
+
+
+def add_overlay(shot: FootageShot, spec: FootageSpec, rng: np.random.Generator, fps: float) -> None:
+    """Burned-in text on the shot, drawn from its own generator (so the planner's draws, and every
+    other label of a seed, stay as they were)."""
+    if rng.random() < spec.p_text and shot.defect not in ("blur", "lowres"):  # crisp text would read as detail
+        kind = OVERLAYS[int(rng.choice(len(OVERLAYS), p=np.asarray(spec.text_kinds) / sum(spec.text_kinds)))]
+        shot.overlay = plan_overlay(rng, kind, shot.size[0], shot.size[1], shot.num_frames, fps)
 
 
 def make_footage_archive(
@@ -449,6 +468,8 @@ def make_footage_archive(
             continue
         fps = Fraction(chosen[0].fps if chosen[0].fps >= spec.min_fps else 25).limit_denominator(1001)
         shots = [planner.shot(source, size, float(fps)) for source in chosen]
+        for index, shot in enumerate(shots):
+            add_overlay(shot, spec, np.random.default_rng([seed, len(truth), index, 22]), float(fps))
         crf = int(rng.integers(spec.crf[0], spec.crf[1] + 1))
 
         def frames():
@@ -458,7 +479,7 @@ def make_footage_archive(
 
         video = _write_footage_video(raw, Path(f"footage_{seed}_{len(truth):04d}.mp4"), shots, size, fps, crf, frames())
         truth.append(video)
-        originals += [(video, i, shot) for i, shot in enumerate(shots) if shot.defect is None]
+        originals += [(video, i, shot) for i, shot in enumerate(shots) if not shot.defects]
         if progress:
             progress(len(truth), videos)
     extra = np.random.default_rng([seed, 1])  # the originals stay as an archive without copies draws them
@@ -502,9 +523,9 @@ def _write_footage_video(raw: Path, rel: Path, shots: list[FootageShot], size, f
             extra = {"defects": [shot.defect, "duplicate"] if shot.defect else ["duplicate"], "copy_of": shot.repeat_of.ref}
         truth_shots.append(TruthShot(
             start_frame=start, end_frame=start + shot.num_frames, true_caption=f"a shot from {shot.source.name}",
-            attached_caption=caption, defects=extra.pop("defects", [shot.defect] if shot.defect else []),
+            attached_caption=caption, defects=extra.pop("defects", shot.defects),
             camera=shot.camera, source=shot.source.name, source_start_frame=shot.start, nuisances=shot.nuisances,
-            fault=extra.pop("fault", shot.details), **extra,
+            fault=extra.pop("fault", {**shot.details, **(shot.overlay.details() if shot.overlay else {})}), **extra,
         ))
         start += shot.num_frames
     if start != num_frames:

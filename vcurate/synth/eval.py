@@ -109,7 +109,7 @@ def duplicate_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo]) -> dict
     outcome = [(kept(original), kept(copy)) for original, copy in pairs]
     negatives = [row for video in truth.values() for i, shot in enumerate(video.shots) if shot.negative_of
                  for row in by_shot.get((video.video, i), ())]
-    copies = {copy for _, copy in pairs}
+    copies = {(video.video, i) for video in truth.values() for i, shot in enumerate(video.shots) if shot.copy_of}
     judged = [row for key, rows in by_shot.items() if key not in copies for row in rows
               if "duplicate" in row.reasons or pd.notna(getattr(row, "duplicate_distance", None))]
 

@@ -130,7 +130,8 @@ def test_calibrate_command_on_a_run(curated_without_clip, tmp_path, capsys):
         # refilter every clip with the fragment's thresholds: exactly the clips of faulty shots go
         for row in clips.to_dict("records"):
             record = ClipRecord.model_validate({**row, "reasons": [], "status": "kept", "shard": None,
-                                                "clip_score": None, "clip_score_min": None})
+                                                "clip_score": None, "clip_score_min": None, "duplicate_of": None,
+                                                "duplicate_distance": None})
             caught = name in filter_clip(record, cfg.filters).reasons
             assert caught == (fault in shot_of(truth[row["video"]], row["start_frame"], row["end_frame"]).defects), row["clip_key"]
 

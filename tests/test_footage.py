@@ -54,7 +54,8 @@ def footage(tmp_path_factory):
 
 SPEC = replace(FootageSpec(), sizes=((256, 144), (160, 90)), shots=(2, 4), shot_seconds=(0.6, 1.2),
                p_shake=0.25, p_pan=0.15, p_blur=0.25, p_upscaled=0.35, p_letterbox=0.15, p_noise=0.15,
-               p_low_light=0.1, upscale=(2.0, 4.0), crf=(18, 18))
+               p_low_light=0.1, upscale=(2.0, 4.0), crf=(18, 18), repeat_frames=True,  # 3 sources of 2-3 s
+               duplicate_videos=0.0, hard_negative_videos=0.0)
 
 
 @pytest.fixture(scope="module")

@@ -79,7 +79,9 @@ def mixed_archive(tmp_path_factory):
     pd.DataFrame({"path": ["night.mpg", "sub/broadcast.ts", "moved/away.mp4"],
                   "caption": ["a night street", "a news studio", "lost"]}).to_csv(raw / "captions.csv", index=False)
     out = root / "out"
-    summary = run_job(tiny_config(root, out, align={"enabled": False}), engine="local", progress=False)
+    # both files hold the same frames: without the duplicate filter both are curated (and encoded)
+    cfg = tiny_config(root, out, align={"enabled": False}, filters={"duplicate": {"enabled": False}})
+    summary = run_job(cfg, engine="local", progress=False)
     return out, summary
 
 

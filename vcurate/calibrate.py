@@ -211,8 +211,8 @@ def calibrate(output: str | Path, truth_path: str | Path, target: float = 0.95) 
     proposed: dict = {}
     results = []
     for rule in SCORE_RULES:
-        if clips[rule.score].isna().all():
-            continue  # the stage that computes it did not run (CLIP off)
+        if rule.score not in clips or clips[rule.score].isna().all():
+            continue  # the stage that computes it did not run (CLIP off), or the run predates the score
         result = calibrate_rule(clips, rule, settings, current, proposed, target)
         if result.chosen is not None:
             proposed[rule.reason] = result.chosen["threshold"]

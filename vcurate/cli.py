@@ -95,6 +95,8 @@ def _run(args) -> None:
         ("align.min_score", args.clip_min_score),
     )
     settings = [(path, value) for path, value in options if value is not None] + args.set
+    if args.dedup_against:
+        settings.append(("filters.duplicate.against", args.dedup_against))
     cfg = with_settings(load_config(args.config), settings, "pipeline config")
     summary = run_job(cfg, overwrite=args.overwrite, engine=args.engine, progress=not args.quiet)
     if summary.status == "complete":
@@ -343,6 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start again, replacing the results of an earlier run in OUTPUT (without it, an "
                    "interrupted run of the same settings resumes and a finished one is left as it is)")
     p.add_argument("--engine", choices=("ray", "local"), default="ray", help="ray (default) or local (in-process, for debugging)")
+    p.add_argument("--dedup-against", action="append", metavar="OLD_OUT",
+                   help="output folder of an earlier run: clips duplicating its kept clips are rejected as duplicate "
+                   "(repeatable; sets filters.duplicate.against)")
     _set_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(fn=_run)

@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from vcurate.errors import VcurateError
+from vcurate.models.text_detector import DETECTORS, detector_model
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -175,6 +176,46 @@ class UpscaledFilter(Section):
     )
 
 
+class StaticFilter(Section):
+    enabled: bool = Field(
+        False, description="off by default: a frozen frame scores 0, but on real footage pans and zooms over a still "
+        "picture scored 0.1-5 (animation the most) while moving native shots scored from 0.4, so no threshold yet "
+        "tells them apart. On, every clip gets motion_score and camera_motion (also in its shard JSON), for about "
+        "+0.7x the decode floor at 1280x720"
+    )
+    min_motion: float = Field(
+        0.25, ge=0, description="percent of the picture whose luma or colour changes once the camera's similarity "
+        "motion and the picture's gain and offset are undone (median over the clip's frame pairs 0.2 s apart): "
+        "below it a clip is static"
+    )
+
+
+class TextFilter(Section):
+    enabled: bool = True
+    max_overlay: float = Field(
+        0.4, ge=0, le=1, description="overlay_score above which a clip carries burned-in text (text_overlay): the share "
+        "of the clip's sampled frames showing text that is an overlay (stays put on screen while the picture behind it "
+        "moves, or sits in the bottom band or a corner of a picture that does not move); text that moves with the "
+        "camera counts 0. 0.4: one of two sampled frames rejects a clip, one of three does not"
+    )
+    detector: Literal[tuple(DETECTORS)] = Field(  # type: ignore[valid-type]
+        "ppocr-det", description="text detection network: ppocr-det = PP-OCRv4's DB detector, whose ONNX file ships "
+        "in the rapidocr-onnxruntime wheel (run through onnxruntime: CUDA when onnxruntime-gpu finds a GPU, else CPU)"
+    )
+    model: str | None = Field(None, description="the detector's ONNX file; null = the one its package ships")
+    every_s: float = Field(1.0, gt=0, description="seconds between the frames the detector reads")
+    short_side: int = Field(
+        256, ge=64, description="pixels: the detector reads frames scaled to about this short side (sides rounded to "
+        "multiples of 32); text whose capitals are under ~2.5 % of the frame height is missed at 256"
+    )
+
+    @model_validator(mode="after")
+    def _detector_installed(self) -> "TextFilter":
+        if self.enabled:
+            detector_model(self.detector, self.model)  # a missing runtime or model file: one TextDetectorError, now
+        return self
+
+
 class FpsFilter(Section):
     enabled: bool = True
     min_fps: float = Field(12.0, ge=0, description="frames per second")
@@ -196,6 +237,37 @@ def unregister_filter_section(name: str) -> None:
     FILTER_SECTIONS.pop(name, None)
 
 
+class DuplicateFilter(Section):
+    enabled: bool = Field(
+        True, description="reject a kept clip that looks and moves like an earlier kept clip (duplicate); decided on "
+        "the driver as clips stream in input order, so the first copy in input order is the one kept"
+    )
+    min_distance: float = Field(
+        22.0, gt=0, le=64, description="signature distance (bits per 64-bit code word: the largest of the layout, "
+        "motion and colour distances, vcurate.dedup) below which a clip duplicates an earlier kept one; re-encoded, "
+        "resized, 5 %-cropped and brightened copies of real footage measured up to about 14, different shots from "
+        "the same static camera 22 or more"
+    )
+    frames: int = Field(4, ge=1, le=16, description="parts of a clip the signature describes, each by the mean of its hashed frames")
+    every_s: float = Field(
+        0.15, gt=0, description="seconds between the frames the decode pass hashes (the clip's frames are picked "
+        "among them; its mean frame, which motion is measured against, averages all of them)"
+    )
+    crop: float = Field(
+        0.05, ge=0, lt=0.25, description="share of each side left out of the hashed picture, so crops, borders and "
+        "logos near the edges matter less"
+    )
+    exhaustive_up_to: int = Field(
+        10_000, ge=0, description="while the index holds at most this many clips each clip is compared with all of "
+        "them; beyond, only with those sharing a hash key with one of its frames (approximate: "
+        "benchmarks/dedup_scale.py measures the recall)"
+    )
+    against: list[str] = Field(
+        default_factory=list, description="output folders of earlier runs whose kept clips count as already "
+        "curated: a new clip that duplicates one of them is rejected (`--dedup-against`)"
+    )
+
+
 class FiltersConfig(Section):
     # the registered sections only (FILTER_SECTIONS): the published schema lists the built-in filters
     model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
@@ -205,7 +277,10 @@ class FiltersConfig(Section):
     blur: BlurFilter = Field(default_factory=BlurFilter)
     resolution: ResolutionFilter = Field(default_factory=ResolutionFilter)
     upscaled: UpscaledFilter = Field(default_factory=UpscaledFilter)
+    static: StaticFilter = Field(default_factory=StaticFilter)
+    text: TextFilter = Field(default_factory=TextFilter)
     fps: FpsFilter = Field(default_factory=FpsFilter)
+    duplicate: DuplicateFilter = Field(default_factory=DuplicateFilter)
 
     @model_validator(mode="before")
     @classmethod

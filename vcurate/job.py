@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from vcurate import __version__
 from vcurate.analyze.scenes import check_scene_detector
 from vcurate.config import PipelineConfig
+from vcurate.dedup import open_deduplicator
 from vcurate.errors import InputError
 from vcurate.ledger import RUN_FILE, Ledger, ResumeState
 from vcurate.manifest import RecordWriter
@@ -149,6 +150,7 @@ def run_job(cfg: PipelineConfig, overwrite: bool = False, engine: str = "ray", p
     status, skipped, kept = ("resumed" if state.parts else "fresh"), len(state.finished), 0
     started_at, t0, stage = datetime.now(timezone.utc), time.perf_counter(), Counter()
     buffer = PartBuffer(ledger, state)
+    dedup = open_deduplicator(cfg, ledger)  # encoded duplicates are dropped here: only the driver sees the order
     bar = Progress(
         TextColumn("[bold]curating"), BarColumn(), TextColumn("{task.completed} videos"),
         TextColumn("{task.fields[kept]} clips kept"), TimeElapsedColumn(), disable=not progress,
@@ -168,6 +170,8 @@ def run_job(cfg: PipelineConfig, overwrite: bool = False, engine: str = "ray", p
                 record = row.clip
                 if state.skip_clip(record):
                     continue
+                if dedup is not None:
+                    dedup.judge(record)
                 if record.status == "kept":
                     writer.write(record, row.mp4)
                     stage["encode"] += row.encode_seconds

@@ -6,6 +6,7 @@ functions over these records; the stages carry them in typed rows (vcurate.rows)
 
 from __future__ import annotations
 
+import base64
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -126,6 +127,10 @@ class ClipRecord(_Record):
     shard: str | None = Field(None, description="shard file name holding the clip; null when rejected")
     clip_score: float | None = None
     clip_score_min: float | None = None
+    duplicate_distance: float | None = Field(
+        None, description="signature distance to the nearest earlier kept clip compared (vcurate.dedup); null when "
+        "the clip was not compared (rejected before, no signature, nothing kept before it)")
+    duplicate_of: str | None = Field(None, description="clip_key of the earlier kept clip this one duplicates")
 
     @model_validator(mode="before")
     @classmethod
@@ -137,6 +142,10 @@ class ClipRecord(_Record):
             if unknown:
                 raise ValueError(f"unknown clip fields: {', '.join(unknown)}")
             data = {**dict.fromkeys(columns), **data}
+            for name, column in columns.items():  # bytes travel as (URL-safe) base64 in JSON: rows, parts
+                value = data[name]
+                if column.type is bytes and isinstance(value, str):
+                    data[name] = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
         return data
 
     def score(self, column: str) -> Any:

@@ -22,6 +22,7 @@ class ScoreRule:
     key: str  # the threshold's key in that section
     side: Literal["above", "below"]  # which side of the threshold is rejected (strictly)
     unless: Reason | None = None  # the rule is not applied to a clip rejected for this reason
+    streamed: bool = False  # decided on the driver as kept clips stream in input order (vcurate.dedup), not per clip
 
     @property
     def threshold_path(self) -> str:
@@ -52,8 +53,15 @@ SCORE_RULES: list[ScoreRule] = [
     # Blur also removes native-scale detail: only a clip crisp at the analysis size can be "upscaled".
     ScoreRule(Reason.define("upscaled", "content upscaled from a lower resolution", fault="lowres"),
               "detail_score", "filters.upscaled", "min_detail", "below", unless=Reason("blur")),
+    ScoreRule(Reason.define("static", "nothing in the scene moves (a still, a slideshow, a pan or zoom over a still)",
+                            fault="static"), "motion_score", "filters.static", "min_motion", "below"),
+    ScoreRule(Reason.define("text_overlay", "burned-in text on screen: subtitles, watermarks, logos or tickers",
+                            fault="text"), "overlay_score", "filters.text", "max_overlay", "above"),
     ScoreRule(Reason.define("low_alignment", "caption does not describe the clip (CLIP score below threshold)",
                             fault="mismatch"), "clip_score", "align", "min_score", "below"),
+    # A clip's distance to the clips kept before it: only the driver, seeing them in order, can judge it.
+    ScoreRule(Reason.define("duplicate", "looks and moves like an earlier kept clip (near-duplicate)", fault="duplicate"),
+              "duplicate_distance", "filters.duplicate", "min_distance", "below", streamed=True),
 ]  # in application order: a rule's precondition comes before it
 
 
@@ -72,8 +80,8 @@ def unregister_rule(rule: ScoreRule) -> None:
 
 def filter_rules() -> list[ScoreRule]:
     """The rules the filter stage applies: those of the `filters` section (alignment is judged where
-    CLIP runs)."""
-    return [r for r in SCORE_RULES if r.section.startswith("filters.")]
+    CLIP runs, duplicates on the driver)."""
+    return [r for r in SCORE_RULES if r.section.startswith("filters.") and not r.streamed]
 
 
 def rule_for(reason: Reason | str) -> ScoreRule:

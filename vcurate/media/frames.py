@@ -96,6 +96,11 @@ class AnalysisFrame:
     def planar(self) -> bool:
         return self.frame.format.name in _PLANAR_YUV
 
+    @property
+    def full_range(self) -> bool:
+        """Whether the YUV planes span 0-255 (JPEG range) rather than limited (TV) range, Y 16-235."""
+        return self.frame.format.name.startswith("yuvj") or self.frame.color_range == _JPEG_RANGE
+
     def luma_full(self) -> np.ndarray:
         """Full-resolution luma (Y plane view, no copy) for analyzers that need native detail."""
         if self.planar:
@@ -130,8 +135,7 @@ class AnalysisFrame:
                 ycrcb[..., 0] = y
                 ycrcb[..., 1] = self._chroma(self.frame.planes[2], stride, *y.shape)
                 ycrcb[..., 2] = self._chroma(self.frame.planes[1], stride, *y.shape)
-                full_range = self.frame.format.name.startswith("yuvj") or self.frame.color_range == _JPEG_RANGE
-                self._bgr = cv2.transform(ycrcb, _YCRCB_TO_BGR[full_range])
+                self._bgr = cv2.transform(ycrcb, _YCRCB_TO_BGR[self.full_range])
             else:
                 w = max(1, self.frame.width // (self.stride * factor))
                 h = max(1, self.frame.height // (self.stride * factor))

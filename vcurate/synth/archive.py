@@ -4,15 +4,25 @@ Real archives carry no labels, so every accuracy figure of the project is measur
 is a few shots joined by hard cuts; a shot is a textured background (striped, checkered, cloudy or
 dotted, in its own palette) seen by a static, panning or shaking camera, with one coloured shape
 moving in one direction. Faults are injected per shot with their labels: camera shake, Gaussian
-blur, low resolution (whole video small, or content upscaled from a small render) and caption
-mismatch. Captions come the ways real archives carry them: sidecar .txt/.json, a captions.csv
+blur, low resolution (whole video small, or content upscaled from a small render), caption
+mismatch and burned-in text (subtitles, corner watermarks, tickers: vcurate.synth.text). Shots may
+also carry text that is no fault (nuisances): signs on the background of a panning shot, and fine
+stroke patterns; both move with the camera. Captions come the ways real archives carry them: sidecar .txt/.json, a captions.csv
 manifest, or timed .srt/.vtt cues (one per shot).
+
+The last videos of an archive are near-duplicates and their hard negatives: re-uploads
+(reuploads/...) of clean shots of earlier videos, each shot once, cropped, rescaled, brightened and
+re-encoded (vcurate.synth.copies), the copy labelled `duplicate` and the original left clean; and
+reshoots (reshoots/...): an earlier clean shot's background, palette and subject with the subject
+moving another way under a camera of its own, labelled clean. Both name their original shot
+(TruthShot.copy_of / negative_of). Input order puts the originals first.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import itertools
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -21,6 +31,8 @@ import cv2
 import numpy as np
 
 from vcurate.media.encode import write_mp4
+from vcurate.synth.text import OVERLAYS, TextOverlay, paint_scene_text, paint_stroke_pattern, plan_overlay
+from vcurate.synth.copies import CopyEdit
 from vcurate.synth.truth import TruthShot, TruthVideo, write_truth
 
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -59,7 +71,16 @@ class SynthSpec:
     p_blur: float = 0.15
     p_upscaled: float = 0.1
     p_mismatch: float = 0.15
+    p_text: float = 0.15  # burned-in subtitle, watermark or ticker (defect "text")
+    text_kinds: tuple[float, float, float] = (0.45, 0.35, 0.2)  # shares of OVERLAYS
+    p_scene_text: float = 0.5  # of panning shots: signs on the background (no fault)
+    p_stroke_pattern: float = 0.12  # fine stripes, dots or grids on the background (no fault)
     crf: int = 18
+    duplicate_videos: float = 0.15  # share of the videos that re-upload clean shots of earlier ones
+    hard_negative_videos: float = 0.1  # share that reshoot an earlier clean shot's scene with other motion
+    copy_crop: float = 0.05  # a copy loses at most this share of its width and of its height
+    copy_gain: tuple[float, float] = (0.9, 1.1)  # brightness factor of a copy
+    copy_crf: tuple[int, int] = (23, 32)  # x264 CRF of the re-uploads
 
 
 @dataclass
@@ -80,6 +101,12 @@ class Shot:
     upscale_factor: float = 1.0  # content rendered this many times smaller, then scaled up
     attached_caption: str | None = None
     defects: list[str] = field(default_factory=list)
+    overlay: TextOverlay | None = None
+    scene_text: int = 0  # signs painted on the background
+    stroke_pattern: bool = False
+    nuisances: list[str] = field(default_factory=list)
+    hue: float = 0.0  # of the palette
+    render_state: dict | None = None  # the generator's state when the shot was rendered (to render it again)
 
     @property
     def caption(self) -> str:
@@ -166,6 +193,11 @@ def render_shot(shot: Shot, width: int, height: int, rng: np.random.Generator):
     tex = _texture(tex_rng, shot.background, canvas_h, canvas_w, short)
     c0, c1 = shot.palette
     canvas = np.clip(c0 + tex[..., None] * (c1 - c0), 0, 255).astype(np.uint8)
+    paint_rng = text_rng(shot, 1)
+    if shot.stroke_pattern:
+        paint_stroke_pattern(paint_rng, canvas, short)
+    if shot.scene_text:
+        paint_scene_text(paint_rng, canvas, short, shot.scene_text)
 
     t = np.arange(n, dtype=np.float32)
     cam_x = pad + (travel_x if vx < 0 else 0) + vx * t
@@ -192,6 +224,8 @@ def render_shot(shot: Shot, width: int, height: int, rng: np.random.Generator):
             frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
         if shot.blur_sigma > 0:
             frame = cv2.GaussianBlur(frame, (0, 0), shot.blur_sigma)
+        if shot.overlay is not None:
+            frame = shot.overlay.apply(frame, i)
         yield frame
 
 
@@ -266,6 +300,30 @@ class ArchivePlanner:
         return shot
 
 
+def text_rng(shot: Shot, purpose: int) -> np.random.Generator:
+    """The shot's own generator for text (0: planning, 1: painting), apart from the archive's, so
+    text draws change no other label of a seed."""
+    return np.random.default_rng([shot.texture_seed, 22, purpose])
+
+
+def plan_text(shot: Shot, spec: SynthSpec, size: tuple[int, int], fps: float) -> None:
+    """Burned-in text (defect "text") and text-like scenery (nuisances) of one shot."""
+    r = text_rng(shot, 0)
+    # Not over blur or upscaling: crisp burned-in text would read as detail to blur_score and
+    # detail_score, so those filters' figures would measure the text (the text filter rejects such
+    # clips in any case).
+    if r.random() < spec.p_text and not {"blur", "lowres"} & set(shot.defects):
+        kind = OVERLAYS[int(r.choice(len(OVERLAYS), p=np.asarray(spec.text_kinds) / sum(spec.text_kinds)))]
+        shot.overlay = plan_overlay(r, kind, size[0], size[1], shot.num_frames, fps)
+        shot.defects.append("text")
+    if shot.camera == "pan" and r.random() < spec.p_scene_text:
+        shot.scene_text = int(r.integers(1, 4))
+        shot.nuisances.append("scene_text")
+    if r.random() < spec.p_stroke_pattern:
+        shot.stroke_pattern = True
+        shot.nuisances.append("stroke_pattern")
+
+
 def _distinct_hue(rng: np.random.Generator, previous: float | None) -> float:
     """A hue at least 70 degrees from the previous shot's, so every cut changes colour."""
     while True:
@@ -295,6 +353,7 @@ def plan_video(planner: ArchivePlanner, source: str, size: tuple[int, int], fps:
             background=background,
             palette=_palette(rng, hue),
             texture_seed=int(rng.integers(2**31)),
+            hue=hue,
         )
         planner.camera_and_faults(shot, size, lowres)
         if source == "none":
@@ -307,6 +366,7 @@ def plan_video(planner: ArchivePlanner, source: str, size: tuple[int, int], fps:
             shot.attached_caption = shot.caption
         if shot.attached_caption is not None and shot.attached_caption != shot.caption:
             shot.defects.append("mismatch")
+        plan_text(shot, spec, size, fps)
         shots.append(shot)
     return shots
 
@@ -330,15 +390,19 @@ def timed_captions(kind: str, cues: list[tuple[float, float, str]]) -> str:
 
 
 def make_archive(out: str | Path, videos: int, seed: int, spec: SynthSpec = SynthSpec(), progress=None) -> list[TruthVideo]:
-    """Write OUT/raw/... videos with caption sidecars and OUT/ground_truth.jsonl; returns the truth."""
+    """Write OUT/raw/... videos with caption sidecars and OUT/ground_truth.jsonl; returns the truth.
+    The last videos are re-uploads and reshoots of earlier shots (`spec.duplicate_videos`,
+    `spec.hard_negative_videos`)."""
     out = Path(out)
     raw = out / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     planner = ArchivePlanner(spec, rng)
-    truth, manifest_rows = [], []
+    truth, manifest_rows, originals = [], [], []
+    n_copies, n_negatives = round(videos * spec.duplicate_videos), round(videos * spec.hard_negative_videos)
+    n_originals = max(1, videos - n_copies - n_negatives)
     folders = ["", "", "city", "nature/day", "nature/night"]
-    for index in range(videos):
+    for index in range(n_originals):
         lowres = rng.random() < spec.p_lowres_video
         sizes = spec.lowres_sizes if lowres else spec.sizes
         size = tuple(sizes[int(rng.integers(len(sizes)))])
@@ -346,43 +410,29 @@ def make_archive(out: str | Path, videos: int, seed: int, spec: SynthSpec = Synt
         source = "none" if rng.random() < spec.p_uncaptioned else CAPTION_SOURCES[index % len(CAPTION_SOURCES)]
         shots = plan_video(planner, source, size, float(fps), lowres)
         rel = Path(folders[int(rng.integers(len(folders)))]) / f"clip_{seed}_{index:04d}.mp4"
-        path = raw / rel
 
         def frames():
             for shot in shots:
+                shot.render_state = rng.bit_generator.state  # a copy of the state, to render the shot again
                 yield from render_shot(shot, size[0], size[1], rng)
 
-        num_frames = write_mp4(path, frames(), size, fps, spec.crf)
-        truth_shots, start = [], 0
-        for shot in shots:
-            truth_shots.append(
-                TruthShot(
-                    start_frame=start,
-                    end_frame=start + shot.num_frames,
-                    true_caption=shot.caption,
-                    attached_caption=shot.attached_caption,
-                    defects=shot.defects,
-                    camera=shot.camera,
-                    colour=shot.colour,
-                    shape=shot.shape,
-                    direction=shot.direction,
-                    background=shot.background,
-                )
-            )
-            start += shot.num_frames
-        assert start == num_frames, "encoder dropped or added frames"
-        _write_captions(path, rel, source, truth_shots, float(fps), manifest_rows)
-        truth.append(
-            TruthVideo(
-                video=rel.as_posix(),
-                fps=float(fps),
-                num_frames=num_frames,
-                width=size[0],
-                height=size[1],
-                caption_source=source,
-                shots=truth_shots,
-            )
-        )
+        truth.append(_write_video(raw, rel, shots, size, fps, spec.crf, source, manifest_rows, frames()))
+        originals += [(truth[-1], i, shot, fps) for i, shot in enumerate(shots)
+                      if not shot.defects and shot.attached_caption is not None and not lowres]
+        if progress:
+            progress(index + 1, videos)
+    extra = np.random.default_rng([seed, 1])  # the originals stay as an archive without copies draws them
+    copied: set[int] = set()
+    for index in range(n_originals, videos):
+        reupload = index < n_originals + n_copies
+        picked = _pick_shots(extra, originals, copied if reupload else set())
+        if not picked:
+            break
+        folder = "reuploads" if reupload else "reshoots"
+        rel = Path(folder) / f"clip_{seed}_{index:04d}.mp4"
+        make = _reupload if reupload else _reshoot
+        truth.append(make(raw, rel, [originals[i] for i in picked], spec, extra, manifest_rows))
+        copied.update(picked if reupload else ())
         if progress:
             progress(index + 1, videos)
     if manifest_rows:
@@ -392,6 +442,89 @@ def make_archive(out: str | Path, videos: int, seed: int, spec: SynthSpec = Synt
             writer.writerows(manifest_rows)
     write_truth(out / "ground_truth.jsonl", truth)
     return truth
+
+
+def _write_video(raw: Path, rel: Path, shots: list[Shot], size, fps, crf: int, source: str, manifest_rows: list,
+                 frames, origins: list[dict] | None = None) -> TruthVideo:
+    """Encode the frames, write the captions, and return the video's truth (`origins`: per shot, the
+    TruthShot fields naming its original)."""
+    num_frames = write_mp4(raw / rel, frames, size, fps, crf)
+    truth_shots, start = [], 0
+    for i, shot in enumerate(shots):
+        truth_shots.append(TruthShot(
+            start_frame=start, end_frame=start + shot.num_frames, true_caption=shot.caption,
+            attached_caption=shot.attached_caption, defects=shot.defects, camera=shot.camera, colour=shot.colour,
+            shape=shot.shape, direction=shot.direction, background=shot.background, nuisances=shot.nuisances,
+            **{"fault": shot.overlay.details() if shot.overlay else {}, **(origins[i] if origins else {})},
+        ))
+        start += shot.num_frames
+    assert start == num_frames, "encoder dropped or added frames"
+    _write_captions(raw / rel, rel, source, truth_shots, float(fps), manifest_rows)
+    return TruthVideo(video=rel.as_posix(), fps=float(fps), num_frames=num_frames, width=size[0], height=size[1],
+                      caption_source=source, crf=crf if origins else None, shots=truth_shots)
+
+
+def _pick_shots(rng: np.random.Generator, originals: list, taken: set[int]) -> list[int]:
+    """1-3 original shots for one video: not in `taken`, of one frame size and rate, each palette
+    70 degrees of hue from the one before it (every cut changes colour)."""
+    free = [i for i in range(len(originals)) if i not in taken]
+    if not free:
+        return []
+    first = free[int(rng.integers(len(free)))]
+    video, _, _, fps = originals[first]
+    picked = [first]
+    for _ in range(int(rng.integers(0, 3))):
+        hue = originals[picked[-1]][2].hue
+        options = [i for i in free if i not in picked and originals[i][3] == fps
+                   and (originals[i][0].width, originals[i][0].height) == (video.width, video.height)
+                   and min(abs(originals[i][2].hue - hue), 360 - abs(originals[i][2].hue - hue)) >= 70]
+        if not options:
+            break
+        picked.append(options[int(rng.integers(len(options)))])
+    return picked
+
+
+def _rendered_again(shot: Shot, width: int, height: int):
+    """The original's frames, drawn again from the generator state it was rendered with."""
+    again = np.random.Generator(np.random.PCG64())
+    again.bit_generator.state = shot.render_state
+    return render_shot(shot, width, height, again)
+
+
+def _reupload(raw: Path, rel: Path, picked: list, spec: SynthSpec, rng: np.random.Generator, manifest_rows: list) -> TruthVideo:
+    """A video of copies of the picked shots: each cropped, rescaled to another size of the same shape,
+    brightened or darkened, the whole re-encoded at another CRF; captioned per shot (.srt)."""
+    first = picked[0][0]
+    aspect = first.width / first.height
+    sizes = [tuple(s) for s in spec.sizes if abs(s[0] / s[1] - aspect) < 0.02 and tuple(s) != (first.width, first.height)]
+    size = sizes[int(rng.integers(len(sizes)))] if sizes else (first.width, first.height)
+    edits = [CopyEdit.draw(rng, size, spec.copy_crop, spec.copy_gain) for _ in picked]
+    shots = [replace(shot, defects=["duplicate"], attached_caption=shot.caption) for _, _, shot, _ in picked]
+    frames = (edit.apply(frame) for (video, _, shot, _), edit in zip(picked, edits)
+              for frame in _rendered_again(shot, video.width, video.height))
+    origins = [{"copy_of": f"{video.video}#{i}", "fault": edit.describe()} for (video, i, _, _), edit in zip(picked, edits)]
+    crf = int(rng.integers(spec.copy_crf[0], spec.copy_crf[1] + 1))
+    return _write_video(raw, rel, shots, size, picked[0][3], crf, "srt", manifest_rows, frames, origins)
+
+
+def _reshoot(raw: Path, rel: Path, picked: list, spec: SynthSpec, rng: np.random.Generator, manifest_rows: list) -> TruthVideo:
+    """A video of the picked shots' scenes filmed again: the same background, palette and subject, the
+    subject moving another way, its own camera (static or panning) and length; clean, captioned per shot."""
+    video, fps = picked[0][0], picked[0][3]
+    planner = ArchivePlanner(spec, rng)
+    shots = []
+    for _, _, base, _ in picked:
+        shot = replace(base, num_frames=planner.shot_frames(float(fps)), camera="static", pan_velocity=(0.0, 0.0),
+                       direction=str(rng.choice([d for d in DIRECTIONS if d != base.direction])), defects=[],
+                       render_state=None)
+        shot.attached_caption = shot.caption
+        if rng.random() < spec.p_pan:
+            angle, speed = rng.uniform(0, 2 * np.pi), min(video.width, video.height) * rng.uniform(0.004, 0.015)
+            shot.camera, shot.pan_velocity = "pan", (speed * np.cos(angle), speed * np.sin(angle))
+        shots.append(shot)
+    frames = itertools.chain.from_iterable(render_shot(shot, video.width, video.height, rng) for shot in shots)
+    origins = [{"negative_of": f"{v.video}#{i}"} for v, i, _, _ in picked]
+    return _write_video(raw, rel, shots, (video.width, video.height), fps, spec.crf, "srt", manifest_rows, frames, origins)
 
 
 def _write_captions(path: Path, rel: Path, source: str, shots: list[TruthShot], fps: float, manifest_rows: list) -> None:
@@ -410,8 +543,10 @@ def _write_captions(path: Path, rel: Path, source: str, shots: list[TruthShot], 
 
 
 def clean_spec() -> SynthSpec:
-    """No faults at all: every shot steady or panning, sharp, full resolution, truly captioned."""
-    return replace(SynthSpec(), p_lowres_video=0.0, p_uncaptioned=0.0, p_shake=0.0, p_blur=0.0, p_upscaled=0.0, p_mismatch=0.0)
+    """No faults at all: every shot steady or panning, sharp, full resolution, truly captioned, no
+    burned-in text (the text-like scenery that is no fault stays), none a copy."""
+    return replace(SynthSpec(), p_lowres_video=0.0, p_uncaptioned=0.0, p_shake=0.0, p_blur=0.0, p_upscaled=0.0,
+                   p_mismatch=0.0, p_text=0.0, duplicate_videos=0.0, hard_negative_videos=0.0)
 
 
 def tiny_spec() -> SynthSpec:
@@ -424,4 +559,6 @@ def tiny_spec() -> SynthSpec:
         shots=(2, 3),
         shot_seconds=(1.4, 2.2),
         long_shot_seconds=(1.4, 2.2),
+        duplicate_videos=0.0,
+        hard_negative_videos=0.0,
     )

@@ -80,6 +80,51 @@ def clip_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo], source: str 
     return out
 
 
+def duplicate_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo]) -> dict | None:
+    """Near-duplicates: of each original/copy shot pair (both free of other faults), whether exactly one
+    of them kept a clip; the
+    share of hard negatives' clips and of other judged clips (compared with earlier kept ones, copies
+    left out) rejected as duplicate. None when the archive holds no copies."""
+    by_shot: dict[tuple[str, int], list] = {}
+    for row in clips.itertuples():
+        if row.video in truth:
+            video = truth[row.video]
+            shot = shot_of(video, row.start_frame, row.end_frame)
+            by_shot.setdefault((row.video, video.shots.index(shot)), []).append(row)
+
+    def kept(key: tuple[str, int]) -> bool:
+        return any(row.status == "kept" for row in by_shot.get(key, ()))
+
+    def parse(ref: str) -> tuple[str, int]:
+        video, index = ref.rsplit("#", 1)
+        return video, int(index)
+
+    def clean(key: tuple[str, int]) -> bool:  # a fault of the original's (so of the copy's) rejects both anyway
+        return key[0] in truth and set(truth[key[0]].shots[key[1]].defects) <= {"duplicate"}
+
+    pairs = [(parse(shot.copy_of), (video.video, i)) for video in truth.values() for i, shot in enumerate(video.shots)
+             if shot.copy_of and clean(parse(shot.copy_of)) and clean((video.video, i))]
+    if not pairs:
+        return None
+    outcome = [(kept(original), kept(copy)) for original, copy in pairs]
+    negatives = [row for video in truth.values() for i, shot in enumerate(video.shots) if shot.negative_of
+                 for row in by_shot.get((video.video, i), ())]
+    copies = {(video.video, i) for video in truth.values() for i, shot in enumerate(video.shots) if shot.copy_of}
+    judged = [row for key, rows in by_shot.items() if key not in copies for row in rows
+              if "duplicate" in row.reasons or pd.notna(getattr(row, "duplicate_distance", None))]
+
+    def share(rows: list) -> dict:
+        hit = sum("duplicate" in row.reasons for row in rows)
+        return {"duplicate": hit, "clips": len(rows), "fraction": round(hit / len(rows), 4) if rows else None}
+
+    return {
+        "pairs": len(pairs), "exactly_one_kept": sum(a != b for a, b in outcome),
+        "exactly_one_fraction": round(sum(a != b for a, b in outcome) / len(pairs), 4),
+        "both_kept": sum(a and b for a, b in outcome), "neither_kept": sum(not a and not b for a, b in outcome),
+        "hard_negatives": share(negatives), "false_duplicates": share(judged),
+    }
+
+
 def _shot_at(video: TruthVideo, frame: int) -> TruthShot:
     return next((s for s in video.shots if s.start_frame <= frame < s.end_frame), video.shots[-1])
 
@@ -125,6 +170,9 @@ def evaluate(output: str | Path, truth_path: str | Path, tolerance: int = 2) -> 
         "cuts": cuts.pop(None),
         "clips": clip_metrics(clips, truth),
     }
+    duplicates = duplicate_metrics(clips, truth)
+    if duplicates is not None:
+        result["duplicates"] = duplicates
     sources = sorted({s.source for t in truth.values() for s in t.shots if s.source})
     if sources:
         result["sources"] = {src: {"cuts": cuts.get(src, prf(0, 0, 0)), "clips": clip_metrics(clips, truth, src)}

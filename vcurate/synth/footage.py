@@ -7,11 +7,18 @@ kind of footage it will judge. Faults as real archives carry them:
 
 - shake: hand-held camera path, a slow wander plus 4-10 Hz jitter and a little roll;
 - blur: defocus (Gaussian) or linear motion blur;
-- lowres: content downscaled 1.5-4x and scaled back up (bilinear, bicubic or Lanczos).
+- lowres: content downscaled 1.5-4x and scaled back up (bilinear, bicubic or Lanczos);
+- text: burned-in subtitles, a corner watermark or a ticker (vcurate.synth.text), on any shot.
 
 Kept clean, because a curation tool must not reject them: smooth pans and zooms (a crop window that
 moves or grows, never magnifying the source), re-encoding at CRF 18-40, sensor noise, low light,
 letterboxing, and sources larger than the output (the area-downscaled renditions every web video is).
+
+No two shots share a source frame, so no unlabelled copy arises; the labelled ones are the last
+videos of the archive: re-uploads (reuploads/...) of clean shots of earlier videos, cropped,
+rescaled, brightened and re-encoded (vcurate.synth.copies), the copy labelled `duplicate`; and
+reshoots (reshoots/...): another stretch of a clean shot's source (same place and camera, another
+moment), clean. Both name their original (TruthShot.copy_of / negative_of).
 
 Sources are never magnified: a video's size is one at which every source it uses fills the frame
 (cropped, or letterboxed when its aspect differs) at a scale of at most 1, and a camera move needs
@@ -40,6 +47,8 @@ from vcurate.errors import InputError, NotFoundError
 from vcurate.media.encode import clip_frames, write_mp4
 from vcurate.media.frames import AnalysisFrame, decode_frames, upright
 from vcurate.media.probe import MediaError, open_probed
+from vcurate.synth.text import OVERLAYS, TextOverlay, plan_overlay
+from vcurate.synth.copies import CopyEdit
 from vcurate.synth.truth import TruthShot, TruthVideo, write_truth
 
 SIZES: tuple[tuple[int, int], ...] = ((1280, 720), (960, 540), (854, 480), (640, 360), (480, 270))
@@ -57,6 +66,8 @@ class FootageSpec:
     p_shake: float = 0.15
     p_blur: float = 0.15
     p_upscaled: float = 0.15
+    p_text: float = 0.15  # burned-in subtitle, watermark or ticker, besides any other fault
+    text_kinds: tuple[float, float, float] = (0.45, 0.35, 0.2)  # shares of OVERLAYS
     shake_rms: tuple[float, float] = (0.015, 0.04)  # jitter, RMS fraction of the short side
     blur_sigma: tuple[float, float] = (1.5, 4.0)  # Gaussian defocus, output pixels
     motion_blur: tuple[int, int] = (9, 25)  # linear motion-blur length, output pixels
@@ -71,6 +82,12 @@ class FootageSpec:
     flat_std: float = 6.0  # luma standard deviation below which a frame counts as flat (never used in a shot)
     min_fps: float = 15.0  # a video plays at its first source's rate, or at 25 fps when that is lower than this
     cut_threshold: float = 20.0  # content-detector threshold for cuts inside a source (more sensitive than the pipeline's)
+    repeat_frames: bool = False  # let shots share source frames freely (else only when the footage runs out)
+    duplicate_videos: float = 0.15  # share of the videos that re-upload clean shots of earlier ones
+    hard_negative_videos: float = 0.1  # share that show other stretches of earlier clean shots' sources
+    copy_crop: float = 0.05  # a copy loses at most this share of its width and of its height
+    copy_gain: tuple[float, float] = (0.9, 1.1)  # brightness factor of a copy
+    copy_crf: tuple[int, int] = (23, 35)  # x264 CRF of the re-uploads
 
 
 @dataclass
@@ -179,6 +196,14 @@ class FootageShot:
     letterbox: bool = False
     noise_sigma: float = 0.0
     gamma: float = 1.0
+    overlay: TextOverlay | None = None
+    render_state: dict | None = None  # the generator's state when the shot was rendered (to render it again)
+    repeat_of: "FootageShot | None" = None  # an earlier shot whose source frames this one shows again
+    ref: str | None = None  # VIDEO#SHOT once written
+
+    @property
+    def defects(self) -> list[str]:
+        return [d for d in (self.defect, "text" if self.overlay else None) if d]
 
     @property
     def nuisances(self) -> list[str]:
@@ -226,6 +251,30 @@ class FootagePlanner:
 
     def __init__(self, sources: list[Source], spec: FootageSpec, rng: np.random.Generator):
         self.sources, self.spec, self.rng = sources, spec, rng
+        self.used: dict[str, list[list]] = {}  # source -> [first, end, shot] of the frame ranges shots took
+        self.repeats = 0  # shots that had to reuse frames of an earlier shot (footage too short)
+        self.last_repeat: FootageShot | None = None  # the shot the last stretch reused frames of
+
+    def _free(self, source: Source, first: int, n: int) -> bool:
+        return self.spec.repeat_frames or all(first + n <= a or b <= first for a, b, _ in self.used.get(source.name, ()))
+
+    def stretch(self, source: Source, want: int, tries: int = 20, exclusive: bool = True) -> tuple[int, int] | None:
+        """(first frame, frames) of a stretch of `source`, up to `want` frames, that no earlier shot used;
+        None when none is found in `tries` draws, unless not `exclusive`: then the last draw."""
+        r = self.rng
+        for attempt in range(tries):
+            start, end = source.segments[int(r.integers(len(source.segments)))]
+            n = min(want, end - start)
+            first = start + int(r.integers(0, end - start - n + 1))
+            free = self._free(source, first, n)
+            if free or (not exclusive and attempt == tries - 1):
+                used = self.used.setdefault(source.name, [])
+                overlap = [(min(b, first + n) - max(a, first), shot) for a, b, shot in used]
+                self.last_repeat = None if free else max(overlap, key=lambda o: o[0])[1]
+                used.append([first, first + n, None])
+                self.repeats += not free
+                return first, n
+        return None
 
     def _range(self, bounds) -> float:
         return float(self.rng.uniform(*bounds))
@@ -246,10 +295,9 @@ class FootagePlanner:
     def shot(self, source: Source, size: tuple[int, int], fps: float) -> FootageShot:
         s, r = self.spec, self.rng
         want = int(round(self._range(s.shot_seconds) * fps))
-        start, end = source.segments[int(r.integers(len(source.segments)))]
-        n = min(want, end - start)
-        first = start + int(r.integers(0, end - start - n + 1))
-        shot = FootageShot(source, first, n, size)
+        first, n = self.stretch(source, want, exclusive=False)
+        shot = FootageShot(source, first, n, size, repeat_of=self.last_repeat)
+        self.used[source.name][-1][2] = shot
         spare = 1.0 / source.scale_to_cover(size) - 1.0  # how much wider than the output the source is
         draw = r.random()
         if draw < s.p_shake:
@@ -381,13 +429,24 @@ def render_footage_shot(shot: FootageShot, rng: np.random.Generator) -> Iterator
             if shot.noise_sigma > 0:
                 f += rng.normal(0, shot.noise_sigma, f.shape).astype(np.float32)
             frame = np.clip(f, 0, 255).astype(np.uint8)
+        if shot.overlay is not None:  # burned in after the camera and the edit, before the encode
+            frame = shot.overlay.apply(np.ascontiguousarray(frame), i)
         yield np.ascontiguousarray(frame)
+
+
+def add_overlay(shot: FootageShot, spec: FootageSpec, rng: np.random.Generator, fps: float) -> None:
+    """Burned-in text on the shot, drawn from its own generator (so the planner's draws, and every
+    other label of a seed, stay as they were)."""
+    if rng.random() < spec.p_text and shot.defect not in ("blur", "lowres"):  # crisp text would read as detail
+        kind = OVERLAYS[int(rng.choice(len(OVERLAYS), p=np.asarray(spec.text_kinds) / sum(spec.text_kinds)))]
+        shot.overlay = plan_overlay(rng, kind, shot.size[0], shot.size[1], shot.num_frames, fps)
 
 
 def make_footage_archive(
     out: str | Path, footage: str | Path, videos: int, seed: int, spec: FootageSpec = FootageSpec(), progress=None, warn=print,
 ) -> list[TruthVideo]:
-    """Write OUT/raw/*.mp4 with .txt captions and OUT/ground_truth.jsonl from the videos under `footage`."""
+    """Write OUT/raw/*.mp4 with .txt captions and OUT/ground_truth.jsonl from the videos under `footage`;
+    the last videos are re-uploads and reshoots of earlier shots."""
     out = Path(out)
     raw = out / "raw"
     raw.mkdir(parents=True, exist_ok=True)
@@ -395,8 +454,11 @@ def make_footage_archive(
     rng = np.random.default_rng(seed)
     planner = FootagePlanner(sources, spec, rng)
     truth: list[TruthVideo] = []
+    originals: list[tuple[TruthVideo, int, FootageShot]] = []  # clean shots a re-upload or reshoot may take
+    n_copies, n_negatives = round(videos * spec.duplicate_videos), round(videos * spec.hard_negative_videos)
+    n_originals = max(1, videos - n_copies - n_negatives)
     attempts = 0
-    while len(truth) < videos:
+    while len(truth) < n_originals:
         attempts += 1
         if attempts > 20 * videos:
             raise InputError(f"no output size in {list(spec.sizes)} fits the footage without magnifying it")
@@ -406,33 +468,130 @@ def make_footage_archive(
             continue
         fps = Fraction(chosen[0].fps if chosen[0].fps >= spec.min_fps else 25).limit_denominator(1001)
         shots = [planner.shot(source, size, float(fps)) for source in chosen]
+        for index, shot in enumerate(shots):
+            add_overlay(shot, spec, np.random.default_rng([seed, len(truth), index, 22]), float(fps))
         crf = int(rng.integers(spec.crf[0], spec.crf[1] + 1))
-        rel = Path(f"footage_{seed}_{len(truth):04d}.mp4")
 
         def frames():
             for shot in shots:
+                shot.render_state = rng.bit_generator.state  # to render the shot again for a re-upload
                 yield from render_footage_shot(shot, rng)
 
-        num_frames = write_mp4(raw / rel, frames(), size, fps, crf)
-        caption = "footage from " + ", ".join(dict.fromkeys(Path(shot.source.name).stem for shot in shots))
-        truth_shots, start = [], 0
-        for shot in shots:
-            truth_shots.append(TruthShot(
-                start_frame=start, end_frame=start + shot.num_frames, true_caption=f"a shot from {shot.source.name}",
-                attached_caption=caption,
-                defects=[shot.defect] if shot.defect else [], camera=shot.camera, source=shot.source.name,
-                source_start_frame=shot.start, nuisances=shot.nuisances, fault=shot.details,
-            ))
-            start += shot.num_frames
-        if start != num_frames:
-            raise MediaError(f"{rel}: encoder wrote {num_frames} frames for {start}")
-        (raw / rel).with_suffix(".txt").write_text(caption + "\n", encoding="utf-8")
-        truth.append(TruthVideo(video=rel.as_posix(), fps=float(fps), num_frames=num_frames, width=size[0],
-                                height=size[1], caption_source="txt", crf=crf, shots=truth_shots))
+        video = _write_footage_video(raw, Path(f"footage_{seed}_{len(truth):04d}.mp4"), shots, size, fps, crf, frames())
+        truth.append(video)
+        originals += [(video, i, shot) for i, shot in enumerate(shots) if not shot.defects]
         if progress:
             progress(len(truth), videos)
+    extra = np.random.default_rng([seed, 1])  # the originals stay as an archive without copies draws them
+    copied: set[int] = set()
+    for index in range(n_originals, videos):
+        reupload = index < n_originals + n_copies
+        picked = _pick_footage_shots(extra, originals, copied if reupload else set())
+        if not picked:
+            break
+        name = Path("reuploads" if reupload else "reshoots") / f"footage_{seed}_{index:04d}.mp4"
+        make = _footage_reupload if reupload else _footage_reshoot
+        video = make(raw, name, [originals[i] for i in picked], spec, planner, extra)
+        if video is None:
+            continue
+        truth.append(video)
+        copied.update(picked if reupload else ())
+        if progress:
+            progress(index + 1, videos)
+    if planner.repeats and not spec.repeat_frames:
+        warn(f"the footage is too short for {videos} videos: {planner.repeats} shots show frames of an earlier shot "
+             "(labelled duplicate, copy_of that shot, though their camera and size may differ)")
     write_truth(out / "ground_truth.jsonl", truth)
     (out / "sources.json").write_text(json.dumps(
         [{"source": s.name, "width": s.width, "height": s.height, "fps": round(s.fps, 3),
           "usable_frames": sum(e - b for b, e in s.segments)} for s in sources], indent=1), encoding="utf-8")
     return truth
+
+
+def _write_footage_video(raw: Path, rel: Path, shots: list[FootageShot], size, fps, crf: int, frames,
+                         origins: list[dict] | None = None) -> TruthVideo:
+    """Encode the frames and caption the video (.txt); `origins`: per shot, the TruthShot fields naming
+    its original (and the copy's edit)."""
+    num_frames = write_mp4(raw / rel, frames, size, fps, crf)
+    caption = "footage from " + ", ".join(dict.fromkeys(Path(shot.source.name).stem for shot in shots))
+    truth_shots, start = [], 0
+    for i, shot in enumerate(shots):
+        extra = origins[i] if origins else {}
+        if origins is None:
+            shot.ref = f"{rel.as_posix()}#{i}"
+        if shot.repeat_of is not None and origins is None:  # footage ran out: it shows an earlier shot's frames
+            extra = {"defects": [shot.defect, "duplicate"] if shot.defect else ["duplicate"], "copy_of": shot.repeat_of.ref}
+        truth_shots.append(TruthShot(
+            start_frame=start, end_frame=start + shot.num_frames, true_caption=f"a shot from {shot.source.name}",
+            attached_caption=caption, defects=extra.pop("defects", shot.defects),
+            camera=shot.camera, source=shot.source.name, source_start_frame=shot.start, nuisances=shot.nuisances,
+            fault=extra.pop("fault", {**shot.details, **(shot.overlay.details() if shot.overlay else {})}), **extra,
+        ))
+        start += shot.num_frames
+    if start != num_frames:
+        raise MediaError(f"{rel}: encoder wrote {num_frames} frames for {start}")
+    (raw / rel).with_suffix(".txt").write_text(caption + "\n", encoding="utf-8")
+    return TruthVideo(video=rel.as_posix(), fps=float(fps), num_frames=num_frames, width=size[0], height=size[1],
+                      caption_source="txt", crf=crf, shots=truth_shots)
+
+
+def _pick_footage_shots(rng: np.random.Generator, originals: list, taken: set[int]) -> list[int]:
+    """1-3 clean original shots for one video: not in `taken`, of one frame size and rate, no two in a
+    row from one source (every cut shows)."""
+    free = [i for i in range(len(originals)) if i not in taken]
+    if not free:
+        return []
+    first = free[int(rng.integers(len(free)))]
+    video = originals[first][0]
+    picked = [first]
+    for _ in range(int(rng.integers(0, 3))):
+        options = [i for i in free if i not in picked and originals[i][0].fps == video.fps
+                   and (originals[i][0].width, originals[i][0].height) == (video.width, video.height)
+                   and originals[i][2].source is not originals[picked[-1]][2].source]
+        if not options:
+            break
+        picked.append(options[int(rng.integers(len(options)))])
+    return picked
+
+
+def _footage_reupload(raw: Path, rel: Path, picked: list, spec: FootageSpec, planner: "FootagePlanner",
+                      rng: np.random.Generator) -> TruthVideo:
+    """Copies of the picked shots: rendered again as they were (same frames, camera, noise), each
+    cropped, scaled to another size no more than 1.2x wider and brightened or darkened, re-encoded."""
+    first = picked[0][0]
+    sizes = [s for s in spec.sizes if s != (first.width, first.height) and s[0] <= 1.2 * first.width] or [(first.width, first.height)]
+    size = tuple(sizes[int(rng.integers(len(sizes)))])
+    edits = [CopyEdit.draw(rng, size, spec.copy_crop, spec.copy_gain) for _ in picked]
+
+    def frames():
+        for (_, _, shot), edit in zip(picked, edits):
+            again = np.random.Generator(np.random.PCG64())
+            again.bit_generator.state = shot.render_state
+            yield from (edit.apply(frame) for frame in render_footage_shot(shot, again))
+
+    origins = [{"defects": ["duplicate"], "fault": edit.describe(), "copy_of": f"{video.video}#{i}"}
+               for (video, i, _), edit in zip(picked, edits)]
+    crf = int(rng.integers(spec.copy_crf[0], spec.copy_crf[1] + 1))
+    return _write_footage_video(raw, rel, [shot for _, _, shot in picked], size, Fraction(first.fps).limit_denominator(1001),
+                                crf, frames(), origins)
+
+
+def _footage_reshoot(raw: Path, rel: Path, picked: list, spec: FootageSpec, planner: "FootagePlanner",
+                     rng: np.random.Generator) -> TruthVideo | None:
+    """Other stretches of the picked shots' sources, framed as the originals were (the same place and
+    camera at another moment), static, clean; None when every source is used up."""
+    first = picked[0][0]
+    shots, origins = [], []
+    for video, i, base in picked:
+        found = planner.stretch(base.source, base.num_frames)
+        if found is None:
+            continue
+        shots.append(FootageShot(base.source, found[0], found[1], base.size))
+        planner.used[base.source.name][-1][2] = shots[-1]
+        origins.append({"negative_of": f"{video.video}#{i}"})
+    if not shots:
+        return None
+    frames = (frame for shot in shots for frame in render_footage_shot(shot, rng))
+    crf = int(rng.integers(spec.crf[0], spec.crf[1] + 1))
+    return _write_footage_video(raw, rel, shots, (first.width, first.height), Fraction(first.fps).limit_denominator(1001),
+                                crf, frames, origins)

@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vcurate.errors import NotFoundError
 
-Defect = Literal["shake", "blur", "lowres", "mismatch"]
-DEFECTS: tuple[Defect, ...] = ("shake", "blur", "lowres", "mismatch")
+Defect = Literal["shake", "blur", "lowres", "mismatch", "text", "duplicate"]
+DEFECTS: tuple[Defect, ...] = ("shake", "blur", "lowres", "mismatch", "text", "duplicate")
 
 
 class TruthShot(BaseModel):
@@ -31,12 +31,23 @@ class TruthShot(BaseModel):
     source: str | None = Field(None, description="footage shots: the source video, relative to the footage folder")
     source_start_frame: int | None = Field(None, description="footage shots: the source frame the shot starts at")
     nuisances: list[str] = Field(
-        default_factory=list, description="footage shots: changes that are no fault (letterbox, noise, low_light, "
-        "downscaled_source); the whole video's CRF is TruthVideo.crf"
+        default_factory=list, description="changes that are no fault: footage shots letterbox, noise, low_light, "
+        "downscaled_source (the whole video's CRF is TruthVideo.crf); rendered shots scene_text (signs on a panning "
+        "background), stroke_pattern (fine stripes, dots, grids)"
     )
     fault: dict[str, str | float | int] = Field(
         default_factory=dict, description="footage shots: the fault's strength (shake: jitter_rms_percent of the "
-        "short side; blur: kind gaussian with sigma or motion with length, in output pixels; lowres: factor, kernel)"
+        "short side; blur: kind gaussian with sigma or motion with length, in output pixels; lowres: factor, kernel); "
+        "burned-in text, any shot: text (subtitle, watermark or ticker) and text_height_percent of the frame height; "
+        "copies (duplicate): the edit (width, height, crop_left/top/right/bottom shares, gain: vcurate.synth.copies)"
+    )
+    copy_of: str | None = Field(
+        None, description="a duplicate: the shot it copies, VIDEO#SHOT (its index in that video's shots); the "
+        "original carries no label"
+    )
+    negative_of: str | None = Field(
+        None, description="a hard negative (clean): the shot whose background and subject it shows with other "
+        "motion, VIDEO#SHOT"
     )
 
 
@@ -49,7 +60,7 @@ class TruthVideo(BaseModel):
     width: int
     height: int
     caption_source: Literal["manifest", "srt", "vtt", "json", "txt", "none"]
-    crf: int | None = Field(None, description="footage archives: x264 CRF the video was encoded at")
+    crf: int | None = Field(None, description="footage archives and re-uploads: x264 CRF the video was encoded at")
     shots: list[TruthShot]
 
     @property

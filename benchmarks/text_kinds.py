@@ -1,0 +1,57 @@
+"""The text filter on a labelled run, by kind: burned-in subtitles, watermarks and tickers caught;
+clean clips kept, and among them the hard negatives (signs in a panning scene, fine stroke
+patterns). `vcurate eval` gives the totals; this says which kind fails.
+
+    .venv/bin/python benchmarks/text_kinds.py OUT ARCHIVE/ground_truth.jsonl [OUT2 TRUTH2 ...]
+
+Prints one markdown table, a column per run.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from vcurate.synth.eval import shot_of
+from vcurate.synth.truth import read_truth
+
+ROWS = ("subtitle", "watermark", "ticker", "clean", "scene_text", "stroke_pattern")
+
+
+def by_kind(output: Path, truth_path: Path) -> dict[str, str]:
+    truth = {t.video: t for t in read_truth(truth_path)}
+    clips = pd.read_parquet(output / "clips.parquet")
+    counts = {row: [0, 0] for row in ROWS}  # [hits, total]: caught for overlays, kept for clean clips
+    for clip in clips.itertuples():
+        if clip.video not in truth:
+            continue
+        shot = shot_of(truth[clip.video], clip.start_frame, clip.end_frame)
+        caught = "text_overlay" in set(clip.reasons)
+        if "text" in shot.defects:
+            kind = str(shot.fault.get("text"))
+            counts[kind][0] += caught
+            counts[kind][1] += 1
+        elif not shot.defects and shot.attached_caption is not None:
+            for row in ("clean", *(n for n in shot.nuisances if n in ROWS)):
+                counts[row][0] += clip.status == "kept"
+                counts[row][1] += 1
+    return {row: f"{hits}/{total}" if total else "-" for row, (hits, total) in counts.items()}
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    if not args or len(args) % 2:
+        sys.exit(__doc__)
+    runs = [(Path(args[i]), Path(args[i + 1])) for i in range(0, len(args), 2)]
+    columns = [by_kind(out, truth) for out, truth in runs]
+    print("| | " + " | ".join(out.name for out, _ in runs) + " |")
+    print("|---|" + "---:|" * len(runs))
+    for row in ROWS:
+        what = "caught" if row in ("subtitle", "watermark", "ticker") else "kept"
+        print(f"| {row} ({what}) | " + " | ".join(c[row] for c in columns) + " |")
+
+
+if __name__ == "__main__":
+    main()

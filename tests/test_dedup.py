@@ -1,0 +1,325 @@
+"""Near-duplicates: signatures of re-encoded, resized, cropped and brightened copies stay close, other
+shots (the same place with other action included) stay apart; the index answers as exhaustive search
+does; the driver keeps the first copy in input order, across a kill and resume and against an earlier run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import replace
+from fractions import Fraction
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import tiny_config
+from tests.test_resume import _parts, config_file, killed_run
+from vcurate.analyze.signature import WORDS_PER_FRAME, SignatureAnalyzer
+from vcurate.config import DuplicateFilter, PipelineConfig
+from vcurate.dedup import KEY_COEFFICIENTS, Deduplicator, SignatureIndex, distances, frame_keys
+from vcurate.analyze import StreamFacts
+from vcurate.job import run_job
+from vcurate.media.encode import write_mp4
+from vcurate.media.frames import decode_pass
+from vcurate.records import ClipRecord
+from vcurate.synth.archive import make_archive, tiny_spec
+from vcurate.synth.copies import CopyEdit
+
+SIZE = (320, 180)
+MIN_DISTANCE = DuplicateFilter().min_distance
+
+
+def place(seed: int, size=SIZE) -> np.ndarray:
+    """A still RGB background with layout at every scale: smooth colour fields, blocks, fine grain."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    fields = [cv2.resize(rng.random((4, 6)).astype(np.float32), size, interpolation=cv2.INTER_CUBIC) for _ in range(3)]
+    image = np.dstack(fields) * 200 + 20
+    for _ in range(8):
+        x, y = int(rng.integers(0, w - 40)), int(rng.integers(0, h - 30))
+        image[y : y + int(rng.integers(10, 30)), x : x + int(rng.integers(10, 40))] = rng.integers(0, 255, 3)
+    return np.clip(image + rng.normal(0, 6, image.shape), 0, 255).astype(np.uint8)
+
+
+def shot(background: np.ndarray, direction: tuple[int, int], frames: int = 40, start=(0.3, 0.5)):
+    """The background with a person-sized dark figure walking across it in `direction`."""
+    h, w = background.shape[:2]
+    for i in range(frames):
+        frame = background.copy()
+        x = int(w * start[0] + direction[0] * i * w * 0.012)
+        y = int(h * start[1] + direction[1] * i * h * 0.012)
+        cv2.rectangle(frame, (x - 12, y - 30), (x + 12, y + 30), (30, 20, 25), -1)
+        yield frame
+
+
+def signature_of(path, cfg: PipelineConfig = PipelineConfig()) -> bytes:
+    facts = StreamFacts(25.0, *SIZE, 0)
+    analyzer = SignatureAnalyzer.build(cfg, facts)
+    decoded = decode_pass(path, [analyzer], cfg.analysis.short_side, fps_hint=25.0)
+    return analyzer.clip_columns(0, decoded.num_frames)["signature"]
+
+
+def distance(a: bytes, b: bytes) -> float:
+    dedup = Deduplicator(DuplicateFilter())
+    dedup.remember([("a", a)])
+    return dedup.judge_many([("b", b)])[0].distance
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory):
+    """Originals, their copies (each edit alone and all together), other places, the same place with
+    other action; as written videos."""
+    folder = tmp_path_factory.mktemp("shots")
+    videos = {}
+
+    def write(name, frames, size=SIZE, crf=18):
+        write_mp4(folder / f"{name}.mp4", frames, size, Fraction(25), crf)
+        videos[name] = signature_of(folder / f"{name}.mp4")
+
+    rng = np.random.default_rng(0)
+    for k in range(3):
+        background = place(k)
+        original = list(shot(background, (1, 0), start=(0.2 + 0.1 * k, 0.4 + 0.1 * k)))
+        write(f"original{k}", iter(original))
+        edits = {
+            "reencoded": CopyEdit(SIZE, (0, 0, 0, 0), 1.0),
+            "resized": CopyEdit((256, 144), (0, 0, 0, 0), 1.0),
+            "cropped": CopyEdit(SIZE, (0.05, 0.0, 0.0, 0.05), 1.0),
+            "brighter": CopyEdit(SIZE, (0, 0, 0, 0), 1.1),
+            "darker": CopyEdit(SIZE, (0, 0, 0, 0), 0.9),
+            "all": CopyEdit.draw(rng, (480, 270), 0.05, (0.9, 1.1)),
+        }
+        for name, edit in edits.items():
+            write(f"{name}{k}", (edit.apply(f) for f in original), edit.size, crf=34 if name != "resized" else 28)
+        write(f"other_action{k}", shot(background, (0, -1), start=(0.7, 0.8)))
+    return videos
+
+
+@pytest.mark.parametrize("edit", ["reencoded", "resized", "cropped", "brighter", "darker", "all"])
+def test_copies_stay_within_the_threshold(shots, edit):
+    for k in range(3):
+        assert distance(shots[f"original{k}"], shots[f"{edit}{k}"]) < MIN_DISTANCE
+
+
+def test_other_places_and_other_action_stay_apart(shots):
+    for k in range(3):
+        for j in range(3):
+            if j != k:
+                assert distance(shots[f"original{k}"], shots[f"original{j}"]) > MIN_DISTANCE
+        # same background, a figure walking up instead of right: layout alike, motion not
+        assert distance(shots[f"original{k}"], shots[f"other_action{k}"]) > MIN_DISTANCE
+
+
+def _popcount_distance(a_words, a_colour, b_words, b_colour) -> float:
+    """The distance as vcurate.dedup documents it, written out with Python integers."""
+    frames = len(a_words) // WORDS_PER_FRAME
+    bits = [0] * WORDS_PER_FRAME
+    for i, (x, y) in enumerate(zip(a_words, b_words)):
+        bits[i % WORDS_PER_FRAME] += bin(int(x) ^ int(y)).count("1")
+    return max((bits[0] + bits[1]) * 64 / (126 * frames), (bits[2] + bits[3]) * 64 / (128 * frames),
+               2.0 * bits[4] / frames, 3.0 * sum(abs(int(p) - int(q)) for p, q in zip(a_colour, b_colour)))
+
+
+def _random_signatures(rng, n, frames=4):
+    words = rng.integers(0, 2**63, (n, WORDS_PER_FRAME * frames), dtype=np.uint64)
+    for w in range(0, words.shape[1], WORDS_PER_FRAME):  # a trit is never + and - at once
+        words[:, w + 1] &= ~words[:, w]
+        words[:, w + 3] &= ~words[:, w + 2]
+        words[:, w] &= ~np.uint64(1)
+        words[:, w + 1] &= ~np.uint64(1)
+    return words, rng.integers(100, 156, (n, 2)).astype(np.int16)
+
+
+def _near_copy(rng, words, colour, flips: int):
+    """A signature `flips` random bits (never a key bit) and a colour level away."""
+    copy = words.copy()
+    for _ in range(flips):
+        w = int(rng.integers(len(copy)))
+        copy[w] ^= np.uint64(1) << np.uint64(int(rng.integers(KEY_COEFFICIENTS + 1 if w % WORDS_PER_FRAME < 2 else 0, 64)))
+    return copy, colour + np.array([1, 0], np.int16)
+
+
+def test_distances_match_their_definition():
+    rng = np.random.default_rng(1)
+    words, colours = _random_signatures(rng, 50)
+    got = distances(words, colours, words[0], colours[0])
+    assert got[0] == 0
+    for i in range(50):
+        assert got[i] == pytest.approx(_popcount_distance(words[0], colours[0], words[i], colours[i]))
+
+
+@pytest.mark.parametrize("exhaustive_up_to", [10_000, 100])
+def test_index_answers_as_exhaustive_search(exhaustive_up_to):
+    """Exhaustive up to its limit, then hashed: each query gets the nearest of the clips a brute-force
+    scan finds among those it must compare (all of them, or those sharing a frame key), earliest on a tie."""
+    rng = np.random.default_rng(2)
+    words, colours = _random_signatures(rng, 600)
+    index = SignatureIndex(frames=4, exhaustive_up_to=exhaustive_up_to)
+    index.add(words, colours)
+    assert index.hashed == (600 > exhaustive_up_to)
+    keys = frame_keys(words)
+    queries = [(*_near_copy(rng, words[i], colours[i], 30), i) for i in rng.integers(0, 600, 40)]
+    queries += [(*_random_signatures(rng, 1), None) for _ in range(10)]
+    for query_words, query_colour, planted in queries:
+        query_words, query_colour = query_words.reshape(-1), query_colour.reshape(-1)
+        if index.hashed:
+            shared = (keys == frame_keys(query_words[None])).any(axis=1)
+            compared = np.flatnonzero(shared)
+        else:
+            compared = np.arange(600)
+        expected = None
+        for i in compared:
+            d = _popcount_distance(query_words, query_colour, words[i], colours[i])
+            if expected is None or d < expected[1]:
+                expected = (int(i), d)
+        found = index.nearest(query_words, query_colour)
+        assert (found is None) == (expected is None)
+        if found is not None:
+            assert found[0] == expected[0] and found[1] == pytest.approx(expected[1])
+        if planted is not None:  # a copy whose key bits survived is found in both modes
+            assert found[0] == planted
+
+
+def _clip(key: str, signature: bytes, status="kept") -> ClipRecord:
+    return ClipRecord(video="v.mp4", clip_key=key, scene_index=0, start_frame=0, end_frame=1, start_s=0, end_s=1,
+                      fps=25, width=1, height=1, status=status, signature=signature)
+
+
+def test_first_in_order_is_kept_and_a_copy_of_a_copy_names_the_original(shots):
+    dedup = Deduplicator(DuplicateFilter())
+    clips = [_clip("a", shots["original0"]), _clip("b", shots["cropped0"]), _clip("c", shots["original1"]),
+             _clip("d", shots["all0"]), _clip("e", shots["other_action0"]), _clip("f", shots["resized1"], "rejected")]
+    for clip in clips:
+        dedup.judge(clip)
+    assert [c.status for c in clips] == ["kept", "rejected", "kept", "rejected", "kept", "rejected"]
+    assert clips[1].reasons == ["duplicate"] and clips[1].duplicate_of == "a"
+    assert clips[3].duplicate_of == "a"  # the rejected copy b joined no index
+    assert clips[0].duplicate_distance is None and clips[4].duplicate_distance > MIN_DISTANCE
+    assert clips[5].duplicate_distance is None and clips[5].reasons == []  # rejected before: never compared
+
+
+@pytest.fixture(scope="module")
+def copied_archive(tmp_path_factory):
+    """A tiny archive whose last videos re-upload clean shots of the first ones, and reshoot others."""
+    root = tmp_path_factory.mktemp("copied")
+    spec = replace(tiny_spec(), duplicate_videos=0.3, hard_negative_videos=0.2, p_shake=0.0, p_blur=0.0,
+                   p_lowres_video=0.0, p_uncaptioned=0.0)
+    truth = make_archive(root, videos=7, seed=4, spec=spec)
+    return root, truth
+
+
+def test_archive_copies_are_edits_of_their_originals(copied_archive):
+    """Each labelled copy is its original's frames cropped, scaled and brightened as its truth says,
+    within re-encoding error; the original carries no label; reshoots are clean and move otherwise."""
+    import av
+
+    root, truth = copied_archive
+    videos = {v.video: v for v in truth}
+
+    def frames(video, shot):
+        with av.open(str(root / "raw" / video.video)) as c:
+            decoded = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+        return decoded[shot.start_frame : shot.end_frame]
+
+    copies = [(v, s) for v in truth for s in v.shots if s.copy_of]
+    negatives = [(v, s) for v in truth for s in v.shots if s.negative_of]
+    assert copies and negatives
+    for video, copy in copies:
+        name, index = copy.copy_of.rsplit("#", 1)
+        original_video = videos[name]
+        original = original_video.shots[int(index)]
+        assert copy.defects == ["duplicate"] and original.defects == [] and video.video.startswith("reuploads/")
+        edit = CopyEdit.from_description(copy.fault)
+        assert sum(edit.crop[::2]) <= 0.05 and sum(edit.crop[1::2]) <= 0.05 and 0.9 <= edit.gain <= 1.1
+        mine, theirs = frames(video, copy), frames(original_video, original)
+        assert len(mine) == len(theirs)
+        uncropped = CopyEdit(edit.size, (0, 0, 0, 0), edit.gain)
+        for i in (0, len(mine) // 2, len(mine) - 1):  # what is left is the two encodings' error
+
+            def error(e: CopyEdit) -> float:
+                return float(np.abs(mine[i].astype(float) - e.apply(theirs[i]).astype(float)).mean())
+
+            assert error(edit) < 8
+            if max(edit.crop) > 0.01:
+                assert error(edit) < error(uncropped)
+    for video, negative in negatives:
+        name, index = negative.negative_of.rsplit("#", 1)
+        base = videos[name].shots[int(index)]
+        assert negative.defects == [] and (negative.background, negative.colour, negative.shape) == (
+            base.background, base.colour, base.shape) and negative.direction != base.direction
+
+
+@pytest.mark.slow
+def test_copies_rejected_against_an_earlier_run(copied_archive, tmp_path):
+    """Curate the originals, then the re-uploads alone against that run: every copy is rejected and
+    names the original's clip; a run of the re-uploads without it keeps them."""
+    import shutil
+
+    root, truth = copied_archive
+    first, second = tmp_path / "first", tmp_path / "second"
+    shutil.copytree(root / "raw", first / "raw", ignore=shutil.ignore_patterns("reuploads", "reshoots"))
+    shutil.copytree(root / "raw" / "reuploads", second / "raw" / "reuploads")
+    earlier = tmp_path / "earlier-out"
+    run_job(tiny_config(first, earlier, align={"enabled": False}), engine="local", progress=False)
+    kept = pd.read_parquet(earlier / "clips.parquet")
+    kept_keys = set(kept.clip_key[kept.status == "kept"])
+
+    cfg = tiny_config(second, tmp_path / "against-out", align={"enabled": False})
+    cfg.filters.duplicate.against = [str(earlier)]
+    run_job(cfg, engine="local", progress=False)
+    clips = pd.read_parquet(tmp_path / "against-out" / "clips.parquet")
+    judged = clips[clips.reasons.map(lambda r: "duplicate" in r or len(r) == 0)]
+    assert len(judged) and (judged.status == "rejected").all()
+    assert set(judged.duplicate_of) <= kept_keys
+
+    alone = tiny_config(second, tmp_path / "alone-out", align={"enabled": False})
+    run_job(alone, engine="local", progress=False)
+    assert not pd.read_parquet(tmp_path / "alone-out" / "clips.parquet").reasons.map(lambda r: "duplicate" in r).any()
+
+
+@pytest.mark.slow
+def test_kill_and_resume_decides_as_an_uninterrupted_run(copied_archive, tmp_path):
+    """Killed after a few commits (one kept clip per shard), then resumed: the re-uploads, all after
+    the kill, are judged against the originals the first attempt committed, as in one run."""
+    root, _ = copied_archive
+    reference = tmp_path / "reference"
+    cfg = tiny_config(root, reference, align={"enabled": False})
+    cfg.shards.max_samples = 1
+    run_job(cfg, engine="local", progress=False)
+    expected = pd.read_parquet(reference / "clips.parquet")
+    assert (expected.reasons.map(lambda r: "duplicate" in r)).sum() >= 2
+
+    out = tmp_path / "out"
+    config = config_file(tmp_path, root, out)
+    cmd = [sys.executable, "-m", "vcurate", "run", str(config), "--engine", "local", "--quiet",
+           "--set", "align.enabled=false", "--set", "shards.max_samples=1"]
+    killed_run(cmd, out, lambda o: len(_parts(o)) >= 3)
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    assert "resumed:" in done.stderr
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "clips.parquet"), expected)
+
+
+def test_a_batch_judges_as_one_clip_at_a_time():
+    """Hashed batches (the benchmark's path) decide as the driver's one-at-a-time calls do, copies of
+    clips earlier in the same batch and copies of rejected copies included."""
+    rng = np.random.default_rng(3)
+    words, colours = _random_signatures(rng, 300)
+    stream = list(zip(words, colours))
+    for _ in range(200):  # near copies (key bits kept) of anything earlier, inserted later in the stream
+        i = int(rng.integers(len(stream)))
+        copy = _near_copy(rng, *stream[i], int(rng.integers(5, 200)))  # some too far to count
+        stream.insert(int(rng.integers(i + 1, len(stream) + 1)), copy)
+    all_words = np.stack([w for w, _ in stream])
+    all_colours = np.stack([c for _, c in stream])
+    duplicate = lambda d: np.less(d, MIN_DISTANCE)  # noqa: E731
+
+    one, batched = SignatureIndex(4, exhaustive_up_to=60), SignatureIndex(4, exhaustive_up_to=60)
+    expected = [one.judge(all_words[i : i + 1], all_colours[i : i + 1], duplicate) for i in range(len(stream))]
+    got = [batched.judge(all_words[i : i + 64], all_colours[i : i + 64], duplicate) for i in range(0, len(stream), 64)]
+    np.testing.assert_array_equal(np.concatenate([n for n, _ in got]), np.concatenate([n for n, _ in expected]))
+    np.testing.assert_array_equal(np.concatenate([d for _, d in got]), np.concatenate([d for _, d in expected]))
+    rejected = duplicate(np.nan_to_num(np.concatenate([d for _, d in expected]), nan=np.inf))
+    assert 50 < rejected.sum() < 200 and one.size == batched.size == len(stream) - rejected.sum()
+    np.testing.assert_array_equal(one.words[: one.size], batched.words[: batched.size])

@@ -1,0 +1,69 @@
+"""Scene motion: what moves once the camera's own motion is undone. A still picture scores nothing
+however the camera moves over it; a moving subject scores, with the camera still or panning."""
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from vcurate.analyze.scene_motion import SceneMotionAnalyzer
+from vcurate.media.frames import AnalysisFrame, analysis_stride
+
+H, W, N = 180, 320, 40
+
+
+@pytest.fixture(scope="module")
+def still():
+    rng = np.random.default_rng(7)
+    texture = cv2.GaussianBlur(rng.uniform(0, 255, (H + 80, W + 120, 3)).astype(np.float32), (0, 0), 2.0)
+    return np.clip((texture - texture.mean()) * 3 + 128, 0, 255).astype(np.uint8)
+
+
+def score(frames):
+    analyzer = SceneMotionAnalyzer(25.0)
+    stride = analysis_stride(W, H, 144)
+    for i, rgb in enumerate(frames):
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24").reformat(format="yuv420p")
+        analyzer.process(i, AnalysisFrame(frame, stride))
+    analyzer.finish(len(frames))
+    return analyzer.clip_columns(0, len(frames))
+
+
+def pan(still, subject: bool = False, speed: float = 1.5):
+    """Crops sliding over the still; with `subject`, a grey disc crossing the view on its own."""
+    frames = []
+    for i in range(N):
+        x = int(round(10 + speed * i))
+        frame = still[20 : 20 + H, x : x + W].copy()
+        if subject:
+            cv2.circle(frame, (40 + 6 * i, H // 2), 24, (235, 40, 40), -1)
+        frames.append(frame)
+    return frames
+
+
+def test_a_frozen_frame_does_not_move(still):
+    assert score([still[:H, :W]] * N)["motion_score"] == 0.0
+
+
+def test_a_pan_over_a_still_is_static_and_the_same_pan_over_moving_content_is_not(still):
+    over_still, over_subject = score(pan(still)), score(pan(still, subject=True))
+    assert over_still["camera_motion"] > 5  # the camera moves (~0.8 % of the short side a frame)...
+    assert over_still["motion_score"] < 0.25  # ...over nothing that moves
+    assert over_subject["motion_score"] > 1.0  # the disc moves in the picture (~1.5 % of it)
+
+
+def test_a_static_camera_over_a_moving_subject_moves(still):
+    frames = pan(still, subject=True, speed=0.0)
+    result = score(frames)
+    assert result["camera_motion"] < 1 and result["motion_score"] > 1.0
+
+
+def test_a_zoom_over_a_still_is_static(still):
+    frames = []
+    for i in range(N):
+        s = 1 - 0.2 * i / N
+        ch, cw = int(H * s), int(W * s)
+        y, x = (H + 80 - ch) // 2, (W + 120 - cw) // 2
+        frames.append(cv2.resize(still[y : y + ch, x : x + cw], (W, H), interpolation=cv2.INTER_AREA))
+    result = score(frames)
+    assert result["camera_motion"] > 1 and result["motion_score"] < 0.25

@@ -1,0 +1,177 @@
+"""The burned-in text analyzer on short generated videos: subtitles and watermarks over a moving
+picture are overlays, signs painted on a panning scene are text but no overlay, fine stripes are
+no text; the detector's model loads once per process; a missing model is one error, up front."""
+
+import importlib.util
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+import vcurate.models.text_detector as text_detector
+from vcurate.analyze import StreamFacts
+from vcurate.analyze.text import TextAnalyzer, TextReader, regions, stroke_blocks
+from vcurate.config import PipelineConfig, with_settings
+from vcurate.errors import VcurateError
+from vcurate.media.frames import AnalysisFrame, analysis_stride
+from vcurate.rules import rule_for
+from vcurate.synth.text import paint_scene_text, paint_stroke_pattern, plan_overlay
+
+W, H, FPS, FRAMES = 320, 180, 10, 20  # two sampled frames a clip, each with its follow-up 0.2 s later
+CONFIG = PipelineConfig()
+
+
+def backdrop(rng, width, height):
+    """A smooth, softly textured RGB scene (no strokes of its own)."""
+    blobs = cv2.resize(rng.random((height // 24 + 2, width // 24 + 2)).astype(np.float32), (width, height),
+                       interpolation=cv2.INTER_CUBIC)
+    grey = np.clip(70 + 100 * blobs + rng.normal(0, 3, blobs.shape), 0, 255)
+    return np.repeat(grey[..., None], 3, axis=2).astype(np.uint8)
+
+
+def panning(canvas, step=(3, 1)):
+    """FRAMES crops of `canvas` by a camera moving `step` pixels a frame."""
+    return [canvas[i * step[1] : i * step[1] + H, i * step[0] : i * step[0] + W].copy() for i in range(FRAMES)]
+
+
+def analyse(frames, cfg=CONFIG):
+    """Feed RGB frames to a text analyzer as the decode pass would; the whole stack is one clip."""
+    analyzer = TextAnalyzer.build(cfg, StreamFacts(FPS, W, H, len(frames)))
+    stride = analysis_stride(W, H, cfg.analysis.short_side)
+    for i, rgb in enumerate(frames):
+        analyzer.process(i, AnalysisFrame(av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p"), stride))
+    analyzer.finish(len(frames))
+    return analyzer.clip_columns(0, len(frames))
+
+
+@pytest.fixture(scope="module")
+def canvas():
+    return backdrop(np.random.default_rng(3), W + 3 * FRAMES, H + FRAMES)
+
+
+def rejected(columns) -> bool:
+    rule = rule_for("text_overlay")
+    return bool(rule.beyond(columns[rule.score], CONFIG.filters.text.max_overlay))
+
+
+def test_subtitles_over_a_pan_are_an_overlay(canvas):
+    overlay = plan_overlay(np.random.default_rng(1), "subtitle", W, H, FRAMES, FPS)
+    columns = analyse([overlay.apply(f, i) for i, f in enumerate(panning(canvas))])
+    assert columns["overlay_score"] == 1.0 and rejected(columns)
+    assert 0.01 < columns["text_area"] < 0.3  # a line or two in the bottom band, not the frame
+
+
+def test_watermark_stays_put_while_the_picture_moves(canvas):
+    overlay = plan_overlay(np.random.default_rng(2), "watermark", W, H, FRAMES, FPS)
+    overlay.corner, overlay.alpha, overlay.text_height = "top-right", 0.6, H * 0.07
+    columns = analyse([overlay.apply(f, i) for i, f in enumerate(panning(canvas))])
+    assert columns["overlay_score"] == 1.0 and rejected(columns)
+
+
+def test_a_mark_in_the_middle_is_an_overlay_by_its_motion_alone(canvas):
+    """Not in the bottom band nor a corner: only staying put over the moving picture tells."""
+    def marked(frame):
+        cv2.putText(frame, "stockclips", (W // 2 - 60, H // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (240, 240, 240), 2, cv2.LINE_AA)
+        return frame
+    columns = analyse([marked(f) for f in panning(canvas)])
+    assert columns["overlay_score"] == 1.0 and rejected(columns)
+    still = analyse([marked(canvas[:H, :W].copy()) for _ in range(FRAMES)])
+    assert still["text_area"] > 0 and still["overlay_score"] == 0.0  # a still picture: a sign in the middle
+
+
+def test_signs_in_a_panning_scene_are_text_but_no_overlay(canvas):
+    painted = canvas.copy()
+    paint_scene_text(np.random.default_rng(4), painted, H, 2)
+    # and one where subtitles go, which only its motion with the scene tells apart
+    cv2.rectangle(painted, (40, H - 34), (200, H - 6), (230, 225, 210), -1)
+    cv2.putText(painted, "Main Street", (48, H - 12), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (20, 20, 20), 2, cv2.LINE_AA)
+    columns = analyse(panning(painted))
+    assert columns["text_area"] > 0.01  # the detector reads the signs...
+    assert columns["overlay_score"] == 0.0 and not rejected(columns)  # ...which move with the camera
+
+
+def test_fine_stripes_are_no_text(canvas):
+    painted = canvas.copy()
+    paint_stroke_pattern(np.random.default_rng(5), painted, H)
+    columns = analyse(panning(painted))
+    assert columns["overlay_score"] == 0.0 and not rejected(columns)
+
+
+def test_a_still_picture_is_read_once_and_its_boxes_carry_over(canvas):
+    """No change since the last sample: the network reads nothing and the watermark stays found."""
+    overlay = plan_overlay(np.random.default_rng(2), "watermark", W, H, FRAMES, FPS)
+    overlay.corner, overlay.alpha, overlay.text_height = "bottom-left", 0.7, H * 0.07
+    still = overlay.apply(canvas[:H, :W].copy(), 0)
+    grey = cv2.resize(cv2.cvtColor(still, cv2.COLOR_RGB2GRAY), (448, 256), interpolation=cv2.INTER_AREA)
+    reader = TextReader(text_detector.text_detector(text_detector.detector_model("ppocr-det")))
+    first = reader.read(grey)
+    read = reader.pixels_read
+    assert len(first) and 0 < read < grey.size  # the gate kept the network to the strokes
+    assert np.array_equal(reader.read(grey.copy()), first) and reader.pixels_read == read
+
+
+def test_gate_finds_no_strokes_in_a_smooth_picture(canvas):
+    grey = cv2.cvtColor(canvas[:H, :W], cv2.COLOR_RGB2GRAY)
+    assert not stroke_blocks(cv2.resize(grey, (448, 256))).any()
+    assert regions(np.zeros((32, 56), bool)) == []
+
+
+def test_clips_take_only_their_own_samples(canvas):
+    """Text in the second second only: the first clip is clean, the second an overlay."""
+    overlay = plan_overlay(np.random.default_rng(1), "subtitle", W, H, FRAMES, FPS)
+    frames = [overlay.apply(f, i) if i >= 10 else f for i, f in enumerate(panning(canvas))]
+    analyzer = TextAnalyzer.build(CONFIG, StreamFacts(FPS, W, H, FRAMES))
+    for i, rgb in enumerate(frames):
+        analyzer.process(i, AnalysisFrame(av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p"), 1))
+    analyzer.finish(FRAMES)
+    assert analyzer.clip_columns(0, 10)["overlay_score"] == 0.0
+    assert analyzer.clip_columns(10, 20)["overlay_score"] == 1.0
+    assert analyzer.clip_columns(20, 30) == {"text_area": None, "overlay_score": None}
+
+
+def test_the_model_loads_once_per_process(monkeypatch):
+    import onnxruntime
+
+    loads = []
+    session = onnxruntime.InferenceSession
+    monkeypatch.setattr(onnxruntime, "InferenceSession", lambda *a, **k: loads.append(a) or session(*a, **k))
+    text_detector.text_detector.cache_clear()
+    for size in ((W, H), (640, 360)):  # two videos, two analyzers
+        TextAnalyzer.build(CONFIG, StreamFacts(FPS, *size, 10))
+    assert len(loads) == 1
+
+
+def test_a_missing_model_package_is_one_error_before_any_video(monkeypatch):
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "rapidocr_onnxruntime" else find_spec(name, *a))
+    with pytest.raises(VcurateError, match="rapidocr-onnxruntime"):
+        PipelineConfig()
+    off = PipelineConfig.model_validate({"filters": {"text": {"enabled": False}}})  # the filter off: no check
+    assert TextAnalyzer.build(off, StreamFacts(FPS, W, H, 10)) is None
+
+
+def test_detector_names_and_model_files_are_checked(tmp_path):
+    with pytest.raises(VcurateError, match="filters.text.detector"):
+        with_settings(CONFIG, [("filters.text.detector", "east")], "pipeline config")
+    with pytest.raises(VcurateError, match="no such file"):
+        with_settings(CONFIG, [("filters.text.model", str(tmp_path / "det.onnx"))], "pipeline config")
+
+
+def test_probability_map_to_boxes():
+    """Regions above the pixel threshold with a mean above the box threshold become boxes, grown back
+    by DB's shrink; a faint region is no box."""
+    probability = np.zeros((64, 128), np.float32)
+    probability[10:16, 20:80] = 0.9  # a shrunk line of text, 60 x 6
+    probability[40:46, 20:60] = 0.4  # above the pixel threshold, below the box threshold
+    found = text_detector.boxes_from_map(probability)
+    assert len(found) == 1
+    x0, y0, x1, y1 = found.boxes[0]
+    grow = 60 * 6 * text_detector.UNCLIP_RATIO / (2 * 66)  # area x ratio / perimeter
+    assert np.allclose([x0, y0, x1, y1], [20 - grow, 10 - grow, 80 + grow, 16 + grow], atol=1e-4)
+
+
+def test_network_size_is_a_multiple_of_the_stride():
+    assert text_detector.network_size(1280, 720, 256) == (448, 256)
+    assert text_detector.network_size(360, 640, 256) == (256, 448)
+    assert text_detector.network_size(192, 108, 256) == (448, 256)  # small frames are enlarged

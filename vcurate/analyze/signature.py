@@ -1,0 +1,173 @@
+"""A clip's visual signature for near-duplicate detection: what its frames look like, how they change,
+and its colour, from the hashed frames of the decode pass that fall in the clip.
+
+Each hashed frame is the analysis luma with `crop` of each side left out, area-resized to 32x32,
+its mean removed and weighted by a centred Gaussian window (so what a crop of a few per cent cuts
+away, and a logo or border at the edge, counts little), and transformed by a 2-D DCT; the 64
+coefficients of the low-frequency 8x8 block, in zigzag order, describe the frame's layout. Every
+`every_s` seconds a frame is hashed this way (one area resize, a DCT and an FFT: cheap), and once
+the clip's bounds are known its hashed frames are split into `frames` (K) consecutive groups, each
+described by its mean (so the copy of a clip, hashed at other frame numbers of its own video,
+describes the same moments), which give:
+
+- layout: each AC coefficient as a trit, + / 0 / - against +-0.3 of the frame's AC RMS. The dead
+  zone makes a near-zero coefficient 0 in both copies instead of a coin flip, as a median-thresholded
+  pHash bit would be; a brightness or contrast change scales all coefficients and the RMS alike;
+- motion: each coefficient minus the clip's mean frame (all its hashed frames), as a trit against
+  +-0.01 of the mean frame's AC RMS: where the picture changes and which way. Two shots of one place
+  with the same background but other action match in layout and differ here; a still shot has
+  (nearly) no motion, every trit 0, and its copies match;
+- texture: the power spectrum of a 64x64 Hann-windowed thumbnail in 8 orientations x 8 radial bands
+  (1.5-16 cycles per picture, log-spaced), its log averaged over each quarter of the clip's hashed
+  frames, each bin a bit, set where it is above the median bin. It ignores where the texture is, so a crop of a few per cent leaves it (a periodic texture
+  shifted by a crop changes every layout coefficient that sees it), and tells a striped shot from a
+  dotted one where the low-frequency layout sees neither;
+- colour: the mean Cr and Cb (0-255) over the frames.
+
+A trit is two bits (set in the "+" word or in the "-" word), so the Hamming distance between two
+codes counts 1 for + vs 0 and 2 for + vs -. Bytes: version, number of frames K, then per frame five
+little-endian uint64 words (layout +, layout -, motion +, motion -, texture; bit i = zigzag
+coefficient i or spectrum bin i, layout bit 0, the DC, always 0), then Cr and Cb as uint8:
+2 + 40 K + 2 bytes (164 for K = 4). vcurate.dedup compares them.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from vcurate.analyze.registry import ClipAnalyzer, Column, StreamFacts, register_analyzer
+from vcurate.config import PipelineConfig
+from vcurate.media.frames import AnalysisFrame, plane_array
+
+VERSION = 1
+THUMB = 32
+WORDS_PER_FRAME = 5  # layout +, layout -, motion +, motion -, texture
+LAYOUT_DEADZONE = 0.3  # x the frame's AC RMS
+MOTION_DEADZONE = 0.01  # x the clip mean frame's AC RMS
+ZIGZAG = np.array(sorted(range(64), key=lambda i: (i // 8 + i % 8, i // 8)))  # row-major 8x8 index, low first
+_AXIS = np.linspace(-1.0, 1.0, THUMB)
+WINDOW = np.outer(*(2 * [np.exp(-0.5 * (_AXIS / 0.6) ** 2)])).astype(np.float32)
+SPECTRUM = 64  # texture thumbnail side
+_FY, _FX = np.meshgrid(np.fft.fftfreq(SPECTRUM) * SPECTRUM, np.fft.rfftfreq(SPECTRUM) * SPECTRUM, indexing="ij")
+_BAND = np.digitize(np.hypot(_FX, _FY), np.geomspace(1.5, 16.0, 9)) - 1  # 0-7 inside, -1 / 8 outside
+_ORIENTATION = np.minimum((np.mod(np.arctan2(_FY, _FX), np.pi) / np.pi * 8).astype(int), 7)
+_INSIDE = (_BAND >= 0) & (_BAND < 8)
+_BIN = (_BAND * 8 + _ORIENTATION)[_INSIDE]
+HANN = np.outer(np.hanning(SPECTRUM), np.hanning(SPECTRUM)).astype(np.float32)
+
+
+def frame_hashes(luma: np.ndarray, crop: float) -> tuple[np.ndarray, np.ndarray]:
+    """(64,) float32 layout coefficients: the low 8x8 DCT block, zigzag order, of the windowed 32x32
+    thumbnail; (64,) float64 texture spectrum: power of the Hann-windowed 64x64 thumbnail in 8 radial
+    bands x 8 orientations. Both thumbnails are area resizes of `luma` with `crop` of each side left
+    out, mean-free; the 32x32 one is the 64x64 one averaged 2x2."""
+    h, w = luma.shape
+    top, left = int(h * crop), int(w * crop)
+    thumb = cv2.resize(luma[top : h - top, left : w - left], (SPECTRUM, SPECTRUM), interpolation=cv2.INTER_AREA)
+    thumb = thumb.astype(np.float32)
+    thumb -= thumb.mean()
+    small = cv2.resize(thumb, (THUMB, THUMB), interpolation=cv2.INTER_AREA)  # integer factor: exact 2x2 means
+    coefficients = cv2.dct(small * WINDOW)[:8, :8].ravel()[ZIGZAG]
+    spectrum = cv2.dft(thumb * HANN, flags=cv2.DFT_COMPLEX_OUTPUT)[:, : SPECTRUM // 2 + 1].astype(np.float64)
+    power = spectrum[..., 0] ** 2 + spectrum[..., 1] ** 2
+    return coefficients, np.bincount(_BIN, power[_INSIDE], minlength=64)
+
+
+def frame_colour(bgr: np.ndarray) -> tuple[float, float]:
+    """Mean (Cr, Cb) of a BGR picture, BT.601, 0-255."""
+    b, g, r = cv2.mean(bgr)[:3]
+    return 128 + 0.5 * r - 0.418688 * g - 0.081312 * b, 128 - 0.168736 * r - 0.331264 * g + 0.5 * b
+
+
+def analysis_colour(frame: AnalysisFrame, bgr_factor: int) -> tuple[float, float]:
+    """Mean (Cr, Cb), 0-255 full range, of a decoded frame: from its chroma planes (every 8th sample)
+    when it has them, else from the small BGR picture."""
+    if not frame.planar:
+        return frame_colour(frame.bgr(bgr_factor))
+    av_frame = frame.frame
+    full_range = av_frame.format.name.startswith("yuvj") or av_frame.color_range == 2
+    scale = 1.0 if full_range else 255 / 224  # limited range: chroma 16-240
+    cb, cr = (float(plane_array(av_frame.planes[i])[::8, ::8].mean(dtype=np.float32)) for i in (1, 2))
+    return 128 + (cr - 128) * scale, 128 + (cb - 128) * scale
+
+
+def _trit_words(values: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+    """(k, 2) uint64: bit i of word 0 set where values[:, i] > threshold, of word 1 where < -threshold."""
+    planes = np.stack([values > threshold, values < -threshold], axis=1)  # (k, 2, 64)
+    return np.packbits(planes, axis=-1, bitorder="little").view("<u8")[..., 0]
+
+
+def clip_signature(coefficients: np.ndarray, spectra: np.ndarray, colours: np.ndarray, frames: int) -> bytes:
+    """Signature bytes of a clip from its hashed frames in order: (n, 64) coefficients, (n, 64)
+    spectra, (n, 2) colours, n >= 1. Each of the K described frames is the mean of one K-th of the
+    hashed frames (a single frame when there are fewer than K), so a copy, hashed at other frame
+    numbers of its own video, is described by the same moments of the clip."""
+    groups = np.array_split(np.arange(len(coefficients)), frames) if len(coefficients) >= frames else \
+        [[i] for i in np.linspace(0, len(coefficients) - 1, frames).round().astype(int)]
+    chosen = np.stack([coefficients[group].mean(axis=0) for group in groups])
+    layout_scale = np.sqrt((chosen[:, 1:] ** 2).mean(axis=1, keepdims=True))
+    layout = chosen.copy()
+    layout[:, 0] = 0.0  # the DC of a mean-free thumbnail carries no layout
+    mean = coefficients.mean(axis=0)
+    motion_scale = MOTION_DEADZONE * np.sqrt((mean[1:] ** 2).mean())
+    log_spectra = np.log(spectra + 1e-3)
+    texture = np.stack([log_spectra[group].mean(axis=0) for group in groups])
+    texture_word = np.packbits(texture > np.median(texture, axis=1, keepdims=True), axis=-1, bitorder="little")
+    words = np.concatenate([_trit_words(layout, LAYOUT_DEADZONE * layout_scale), _trit_words(chosen - mean, motion_scale),
+                            texture_word.view("<u8")], axis=1)  # (K, 5)
+    colour = np.clip(np.round(colours.mean(axis=0)), 0, 255).astype(np.uint8)
+    return bytes([VERSION, frames]) + words.astype("<u8").tobytes() + colour.tobytes()
+
+
+def unpack_signatures(signatures: list[bytes], frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 5 K) uint64 words and (n, 2) int16 colours of signatures made with `frames` frames."""
+    size = 2 + 8 * WORDS_PER_FRAME * frames + 2
+    for signature in signatures:
+        if len(signature) != size or signature[0] != VERSION or signature[1] != frames:
+            raise ValueError(f"not a version-{VERSION} signature of {frames} frames ({len(signature)} bytes)")
+    raw = np.frombuffer(b"".join(signatures), np.uint8).reshape(len(signatures), size)
+    words = np.ascontiguousarray(raw[:, 2:-2]).view("<u8").astype(np.uint64, copy=False)
+    return words.reshape(len(signatures), WORDS_PER_FRAME * frames), raw[:, -2:].astype(np.int16)
+
+
+@register_analyzer
+class SignatureAnalyzer(ClipAnalyzer):
+    """Hashes a frame every `every_s` seconds; a clip's signature takes `frames` of those inside it."""
+
+    columns = {
+        "signature": Column(bytes, "visual signature for near-duplicate detection: layout and motion trits and "
+                                   "texture bits of K successive parts of the clip, mean colour (vcurate.analyze.signature)"),
+    }
+
+    def __init__(self, step: int, frames: int, crop: float, colour_factor: int):
+        self.step, self.frames, self.crop, self.colour_factor = step, frames, crop, colour_factor
+        self.indices: list[int] = []
+        self.coefficients: list[np.ndarray] = []
+        self.spectra: list[np.ndarray] = []
+        self.colours: list[tuple[float, float]] = []
+
+    @classmethod
+    def build(cls, cfg: PipelineConfig, stream: StreamFacts) -> "SignatureAnalyzer | None":
+        settings = cfg.filters.duplicate
+        if not settings.enabled:
+            return None
+        step = max(1, round(settings.every_s * stream.fps))
+        # frames without chroma planes: the scene detector's small BGR picture, made for this frame already
+        return cls(step, settings.frames, settings.crop, cfg.split.downscale)
+
+    def process(self, index: int, frame: AnalysisFrame) -> None:
+        if index % self.step:
+            return
+        self.indices.append(index)
+        coefficients, spectrum = frame_hashes(frame.luma(), self.crop)
+        self.coefficients.append(coefficients)
+        self.spectra.append(spectrum)
+        self.colours.append(analysis_colour(frame, self.colour_factor))
+
+    def clip_columns(self, start: int, end: int) -> dict[str, bytes | None]:
+        first, last = np.searchsorted(self.indices, [start, end])
+        if first == last:
+            return {"signature": None}
+        return {"signature": clip_signature(np.stack(self.coefficients[first:last]), np.stack(self.spectra[first:last]),
+                                            np.asarray(self.colours[first:last]), self.frames)}

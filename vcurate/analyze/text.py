@@ -1,0 +1,310 @@
+"""Burned-in text: subtitles, channel logos, stock watermarks, tickers.
+
+A model trained on clips with burned-in text learns to draw it. Every `every_s` seconds the frame's
+luma, scaled to the detector's size, is read by a text-detection network (vcurate.models.
+text_detector), only where a cheap gate finds stroke structure (dense, high-contrast fine detail):
+most frames have none, and the network's cost grows with the pixels it reads. Each box found is then
+judged by how it moves over the next ~0.2 s: text burned in stays put on screen while the picture
+behind it moves (subtitles, watermarks) or scrolls on its own (tickers); a sign in the scene moves
+with the picture around it. Where the picture does not move, motion cannot tell, and the place
+does: the bottom band and the corners are where overlays sit.
+
+Per clip, from the sampled frames inside it:
+- text_area: mean fraction of the frame covered by text boxes (any text);
+- overlay_score: mean over the sampled frames of the strongest overlay evidence among their boxes
+  (1: an overlay, 0: scene text or no text), i.e. the share of the clip's sampled frames that show
+  burned-in text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from vcurate.analyze.registry import ClipAnalyzer, Column, StreamFacts, register_analyzer
+from vcurate.config import PipelineConfig
+from vcurate.media.frames import AnalysisFrame, upright
+from vcurate.models.text_detector import STRIDE, TextDetector, detector_model, network_size, text_detector
+
+FOLLOW_UP_S = 0.2  # seconds after a sampled frame at which its boxes' motion is measured
+SEARCH = 20  # pixels of the detector image: the largest shift looked for over FOLLOW_UP_S
+STILL = 1  # pixels of the detector image: a best match this close to no shift means nothing moved
+MATCH_ERROR = 0.6  # residual (share of a patch's fine-detail energy) above which it matches nowhere
+MIN_TEXTURE = 4.0  # mean squared fine detail (grey levels^2) the surroundings need for their shift to count
+MIN_BOX_HEIGHT = 8  # pixels of the detector image: smaller boxes are specks (a grid's crossings), not legible text
+MIN_BOX_ASPECT = 1.5  # width over height: a line of text is wider than tall; a lone dot or stroke is not
+STROKE_WIDTH = 5  # pixels of the detector image: brighter or darker lines narrower than this are strokes
+STROKE_CONTRAST = 40  # grey levels a stroke must stand out of the background around it
+STROKE_DENSITY = 0.1  # share of stroke pixels that makes an 8x8 block a place text may be
+CHANGE_LEVEL = 3.0  # grey levels of mean absolute change in an 8x8 block that are more than coding noise
+MIN_REGION = 64  # pixels: the smallest side of a region the network reads (context for a line of text)
+FULL_FRAME_SHARE = 0.6  # candidate regions covering more than this of the frame: read the whole frame
+BOTTOM_BAND = 0.75  # box centres below this share of the height sit in the subtitle band
+CORNER = (0.25, 0.2)  # share of the width and height from the edges that counts as a corner
+
+
+@dataclass
+class SampledText:
+    """The text boxes of one sampled frame, in fractions of the frame (x0, y0, x1, y1), and the
+    overlay evidence of each (1 overlay, 0 scene text)."""
+
+    index: int
+    boxes: np.ndarray
+    overlay: np.ndarray
+    coverage: float  # fraction of the frame inside a box
+
+
+def stroke_blocks(grey: np.ndarray) -> np.ndarray:
+    """(h/8, w/8) bool: the 8x8 blocks of the image dense in strokes, where text may be. A stroke is
+    a line thinner than STROKE_WIDTH brighter or darker than what surrounds it (morphological top-hat
+    and black-hat): letters are made of them, while the edges of stripes, checks and shading are
+    steps, which give none (on the synthetic archives this gate reads a third of the pixels a
+    fine-detail one did, for the same boxes)."""
+    h, w = grey.shape
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (STROKE_WIDTH, STROKE_WIDTH))
+    hats = cv2.max(cv2.morphologyEx(grey, cv2.MORPH_TOPHAT, kernel), cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, kernel))
+    density = cv2.resize((hats > STROKE_CONTRAST).astype(np.float32), (w // 8, h // 8), interpolation=cv2.INTER_AREA)
+    return density >= STROKE_DENSITY
+
+
+def changed_blocks(grey: np.ndarray, before: np.ndarray) -> np.ndarray:
+    """(h/8, w/8) bool: the 8x8 blocks whose mean absolute change since `before` shows more than
+    coding noise, and their neighbours."""
+    h, w = grey.shape
+    change = cv2.resize(cv2.absdiff(grey, before).astype(np.float32), (w // 8, h // 8), interpolation=cv2.INTER_AREA)
+    return cv2.dilate((change > CHANGE_LEVEL).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+
+
+def regions(blocks: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Rectangles (x0, y0, x1, y1, image pixels on STRIDE multiples) covering the marked 8x8 blocks
+    with two blocks of context, overlapping ones merged (no pixel is read twice); the whole image when
+    they cover most of it."""
+    h, w = 8 * blocks.shape[0], 8 * blocks.shape[1]
+    grown = cv2.dilate(blocks.astype(np.uint8), np.ones((5, 5), np.uint8))
+    _, _, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
+    rects = []
+    for x, y, bw, bh, _ in stats[1:]:
+        x0, y0 = (8 * x) // STRIDE * STRIDE, (8 * y) // STRIDE * STRIDE
+        x1, y1 = -(-8 * (x + bw) // STRIDE) * STRIDE, -(-8 * (y + bh) // STRIDE) * STRIDE
+        # the network needs context around a line of text: MIN_REGION pixels each way at least
+        if x1 - x0 < MIN_REGION:
+            x0 = max(0, min(x0 - (MIN_REGION - (x1 - x0)) // 2 // STRIDE * STRIDE, w - MIN_REGION))
+            x1 = min(w, x0 + MIN_REGION)
+        if y1 - y0 < MIN_REGION:
+            y0 = max(0, min(y0 - (MIN_REGION - (y1 - y0)) // 2 // STRIDE * STRIDE, h - MIN_REGION))
+            y1 = min(h, y0 + MIN_REGION)
+        rects.append([x0, y0, min(w, x1), min(h, y1)])
+    merged = True
+    while merged:
+        merged = False
+        for i, j in ((i, j) for i in range(len(rects)) for j in range(i + 1, len(rects))):
+            a, b = rects[i], rects[j]
+            if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                rects[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+                del rects[j]
+                merged = True
+                break
+    if sum((r[2] - r[0]) * (r[3] - r[1]) for r in rects) > FULL_FRAME_SHARE * w * h:
+        return [(0, 0, w, h)]
+    return [tuple(r) for r in rects]
+
+
+def legible(boxes: np.ndarray) -> np.ndarray:
+    """The boxes (int x0, y0, x1, y1) tall enough to be legible and shaped like a line of text."""
+    height, width = boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]
+    return boxes[(height >= MIN_BOX_HEIGHT) & (width >= MIN_BOX_ASPECT * height)]
+
+
+def _overlaps(boxes: np.ndarray, rects: list[tuple[int, int, int, int]]) -> np.ndarray:
+    hit = np.zeros(len(boxes), bool)
+    for x0, y0, x1, y1 in rects:
+        hit |= (boxes[:, 0] < x1) & (x0 < boxes[:, 2]) & (boxes[:, 1] < y1) & (y0 < boxes[:, 3])
+    return hit
+
+
+class TextReader:
+    """Text boxes of a video's sampled frames (grey, detector size), reading with the network only
+    where strokes are and where the picture changed since the previous sample: a still picture (a
+    talking head, a static shot with its watermark) is read once, and its boxes carry over."""
+
+    def __init__(self, detector: TextDetector):
+        self.detector = detector
+        self.previous: tuple[np.ndarray, np.ndarray] | None = None  # (grey, boxes) of the last sample
+        self.pixels_read = 0
+
+    def read(self, grey: np.ndarray) -> np.ndarray:
+        """(n, 4) int boxes (x0, y0, x1, y1) of the legible text in `grey`."""
+        todo = stroke_blocks(grey)
+        kept = np.zeros((0, 4), int)
+        if self.previous is not None and self.previous[0].shape == grey.shape:
+            changed = changed_blocks(grey, self.previous[0])
+            # a stretch of strokes is read whole when any of it changed: a line of text is never cut
+            _, parts = cv2.connectedComponents(cv2.dilate(todo.astype(np.uint8), np.ones((3, 3), np.uint8)))
+            todo &= np.isin(parts, np.unique(parts[todo & changed]))
+            old = self.previous[1]
+            still = np.array([not changed[y0 // 8 : -(-y1 // 8), x0 // 8 : -(-x1 // 8)].any() for x0, y0, x1, y1 in old], bool)
+            kept = old[still] if len(old) else kept
+        rects = regions(todo)
+        found = [kept[~_overlaps(kept, rects)]]
+        for x0, y0, x1, y1 in rects:
+            self.pixels_read += (x1 - x0) * (y1 - y0)
+            boxes = np.round(self.detector.detect(grey[y0:y1, x0:x1]).boxes).astype(int)
+            found.append(legible(boxes + [x0, y0, x0, y0]))
+        boxes = np.concatenate(found)
+        self.previous = (grey, boxes)
+        return boxes
+
+
+def _fine(grey: np.ndarray) -> np.ndarray:
+    """Fine detail (image minus a sigma-2 blur): what matches when a patch moves, not its shading."""
+    image = grey.astype(np.float32)
+    return image - cv2.GaussianBlur(image, (0, 0), 2.0)
+
+
+def match_errors(template: np.ndarray, later: np.ndarray, left: int, top: int, mask: np.ndarray | None = None) -> np.ndarray:
+    """Residual of `template` (taken at left, top) against the padded `later` image at every shift up
+    to SEARCH, as a share of the template's energy: (2 SEARCH + 1)^2, no shift at [SEARCH, SEARCH]."""
+    h, w = template.shape
+    window = later[top : top + h + 2 * SEARCH, left : left + w + 2 * SEARCH]
+    if mask is None:
+        return cv2.matchTemplate(window, template, cv2.TM_SQDIFF) / (float((template * template).sum()) + 1e-6)
+    error = cv2.matchTemplate(window, template, cv2.TM_SQDIFF, mask=mask)
+    return error / (float((template * template * mask).sum()) + 1e-6)
+
+
+def in_overlay_place(box: np.ndarray, width: int, height: int) -> bool:
+    """Whether a box sits where overlays do: the bottom band (subtitles, tickers) or a corner (logos)."""
+    cx, cy = (box[0] + box[2]) / 2 / width, (box[1] + box[3]) / 2 / height
+    corner_x = cx < CORNER[0] or cx > 1 - CORNER[0]
+    return cy > BOTTOM_BAND or (corner_x and cy < CORNER[1])
+
+
+def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Per box (detector-image pixels) 1 when it is an overlay, 0 when it is text of the scene, judged
+    by how the box and the picture around it (other text left out) moved from grey image `before` to
+    `after`. The surroundings' best shift is the scene's motion; then:
+    - the box matches where the scene moved it, better than where it was: scene text (a match, not
+      the best one, so a periodic pattern that also matches one period on does not mislead);
+    - it matches where it was, better than where the scene went: an overlay that stays put;
+    - otherwise (the scene did not move; the surroundings are flat or changed beyond a shift; the
+      text changed or moves on its own, as a ticker does): an overlay only where overlays sit."""
+    h, w = before.shape
+    fine0 = _fine(before)
+    fine1 = cv2.copyMakeBorder(_fine(after), SEARCH, SEARCH, SEARCH, SEARCH, cv2.BORDER_CONSTANT, value=0)
+    text_mask = np.zeros((h, w), np.float32)  # every box, grown past the glyphs its edges cut
+    for x0, y0, x1, y1 in boxes:
+        gap = max(2, (y1 - y0) // 3)
+        text_mask[max(0, y0 - gap) : y1 + gap, max(0, x0 - gap) : x1 + gap] = 1
+    evidence = np.zeros(len(boxes), np.float32)
+    for i, (x0, y0, x1, y1) in enumerate(boxes):
+        placed = float(in_overlay_place((x0, y0, x1, y1), w, h))
+        margin = max(8, 2 * (y1 - y0))
+        X0, Y0, X1, Y1 = max(0, x0 - margin), max(0, y0 - margin), min(w, x1 + margin), min(h, y1 + margin)
+        ring = 1 - text_mask[Y0:Y1, X0:X1]
+        around = fine0[Y0:Y1, X0:X1]
+        if ring.sum() < 0.2 * ring.size or float((around * around * ring).sum() / ring.sum()) < MIN_TEXTURE:
+            evidence[i] = placed  # nothing around the text to tell the scene's motion by
+            continue
+        scene = match_errors(around, fine1, X0, Y0, mask=ring)
+        dy, dx = np.unravel_index(int(np.argmin(scene)), scene.shape)
+        if scene[dy, dx] > MATCH_ERROR or max(abs(dx - SEARCH), abs(dy - SEARCH)) <= STILL:
+            evidence[i] = placed  # the surroundings changed beyond a shift, or did not move
+            continue
+        text = match_errors(fine0[y0:y1, x0:x1], fine1, x0, y0)
+        with_scene = text[dy - STILL : dy + STILL + 1, dx - STILL : dx + STILL + 1].min()
+        stayed = text[SEARCH - STILL : SEARCH + STILL + 1, SEARCH - STILL : SEARCH + STILL + 1].min()
+        if with_scene <= MATCH_ERROR and with_scene < stayed:
+            evidence[i] = 0.0
+        elif stayed <= MATCH_ERROR and stayed < with_scene:
+            evidence[i] = 1.0
+        else:
+            evidence[i] = placed
+    return evidence
+
+
+def coverage(boxes: np.ndarray, width: int, height: int) -> float:
+    """Fraction of the image inside any box (overlaps counted once)."""
+    mask = np.zeros((height, width), np.uint8)
+    for x0, y0, x1, y1 in boxes:
+        mask[y0:y1, x0:x1] = 1
+    return float(mask.mean())
+
+
+@register_analyzer
+class TextAnalyzer(ClipAnalyzer):
+    """Text boxes of a frame every `every_s` seconds, judged overlay or scene by their motion over
+    the next FOLLOW_UP_S; aggregated per clip once the clips are known."""
+
+    columns = {
+        "text_area": Column(float, "fraction of the frame (0-1) covered by detected text boxes, mean over the clip's "
+                                   "sampled frames (filters.text)"),
+        "overlay_score": Column(float, "share (0-1) of the clip's sampled frames showing burned-in text: text that "
+                                       "stays put while the picture moves, scrolls on its own, or sits in the bottom "
+                                       "band or a corner of a still picture (filters.text)"),
+    }
+
+    def __init__(self, detector: TextDetector, size: tuple[int, int], step: int, follow_up: int, skip: int = 1):
+        self.reader, self.size, self.step, self.follow_up = TextReader(detector), size, step, follow_up
+        self.skip = skip  # rows and columns of the full-resolution luma skipped before the area resize
+        self.samples: list[SampledText] = []
+        self.pending: tuple[int, np.ndarray, np.ndarray] | None = None  # (index, grey, boxes) awaiting its follow-up
+
+    @classmethod
+    def build(cls, cfg: PipelineConfig, stream: StreamFacts) -> "TextAnalyzer | None":
+        text = cfg.filters.text
+        if not text.enabled:
+            return None
+        step = max(1, int(round(text.every_s * stream.fps)))
+        follow_up = max(1, min(step - 1, int(round(FOLLOW_UP_S * stream.fps)))) if step > 1 else 1
+        detector = text_detector(detector_model(text.detector, text.model))
+        size = network_size(stream.width, stream.height, text.short_side)
+        # Plain subsampling first, down to no less than 1.4x the detector's size, makes the area resize
+        # a quarter of the work at 720p; the area average that follows still antialiases.
+        skip = max(1, int(min(stream.width, stream.height) / min(size) / 1.4))
+        return cls(detector, size, step, follow_up, skip)
+
+    def grey(self, frame: AnalysisFrame) -> np.ndarray:
+        """The frame's luma at the detector's size, upright (the bottom band is the shown picture's) and
+        in full range (the network was trained on 0-255 pictures; limited-range luma reads faint text
+        fainter still)."""
+        luma = frame.luma_full()
+        small = cv2.resize(luma[:: self.skip, :: self.skip], self.size, interpolation=cv2.INTER_AREA)
+        if frame.planar and not frame.full_range:
+            small = cv2.convertScaleAbs(small, alpha=255 / 219, beta=-16 * 255 / 219)
+        return upright(small, frame.frame.rotation)
+
+    def process(self, index: int, frame: AnalysisFrame) -> None:
+        if self.pending is not None and index == self.pending[0] + self.follow_up:
+            self._judge(self.grey(frame))
+        if index % self.step == 0:
+            grey = self.grey(frame)
+            boxes = self.reader.read(grey)
+            if len(boxes):
+                self.pending = (index, grey, boxes)
+            else:
+                self.samples.append(SampledText(index, np.zeros((0, 4), np.float32), np.zeros(0, np.float32), 0.0))
+
+    def _judge(self, later: np.ndarray | None) -> None:
+        index, grey, boxes = self.pending
+        h, w = grey.shape
+        if later is None:  # the video ended first: the place decides
+            evidence = np.float32([in_overlay_place(b, w, h) for b in boxes])
+        else:
+            evidence = overlay_evidence(grey, later, boxes)
+        scale = np.float32([w, h, w, h])
+        self.samples.append(SampledText(index, boxes / scale, evidence, coverage(boxes, w, h)))
+        self.pending = None
+
+    def finish(self, num_frames: int) -> None:
+        if self.pending is not None:
+            self._judge(None)
+
+    def clip_columns(self, start: int, end: int) -> dict[str, float | None]:
+        inside = [s for s in self.samples if start <= s.index < end]
+        if not inside:
+            return {"text_area": None, "overlay_score": None}
+        overlay = [float(s.overlay.max()) if len(s.overlay) else 0.0 for s in inside]
+        return {"text_area": round(float(np.mean([s.coverage for s in inside])), 5),
+                "overlay_score": round(float(np.mean(overlay)), 4)}

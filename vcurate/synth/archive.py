@@ -32,7 +32,7 @@ import numpy as np
 
 from vcurate.media.encode import write_mp4
 from vcurate.synth.text import OVERLAYS, TextOverlay, paint_scene_text, paint_stroke_pattern, plan_overlay
-from vcurate.synth.copies import CopyEdit
+from vcurate.synth.copies import CopyEdit, add_copy_videos
 from vcurate.synth.truth import TruthShot, TruthVideo, write_truth
 
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -421,20 +421,12 @@ def make_archive(out: str | Path, videos: int, seed: int, spec: SynthSpec = Synt
                       if not shot.defects and shot.attached_caption is not None and not lowres]
         if progress:
             progress(index + 1, videos)
-    extra = np.random.default_rng([seed, 1])  # the originals stay as an archive without copies draws them
-    copied: set[int] = set()
-    for index in range(n_originals, videos):
-        reupload = index < n_originals + n_copies
-        picked = _pick_shots(extra, originals, copied if reupload else set())
-        if not picked:
-            break
-        folder = "reuploads" if reupload else "reshoots"
-        rel = Path(folder) / f"clip_{seed}_{index:04d}.mp4"
-        make = _reupload if reupload else _reshoot
-        truth.append(make(raw, rel, [originals[i] for i in picked], spec, extra, manifest_rows))
-        copied.update(picked if reupload else ())
-        if progress:
-            progress(index + 1, videos)
+
+    def copy_video(index: int, reupload: bool, picked: list, extra: np.random.Generator) -> TruthVideo:
+        rel = Path("reuploads" if reupload else "reshoots") / f"clip_{seed}_{index:04d}.mp4"
+        return (_reupload if reupload else _reshoot)(raw, rel, picked, spec, extra, manifest_rows)
+
+    add_copy_videos(truth, originals, n_originals, videos, n_copies, seed, _pick_shots, copy_video, progress)
     if manifest_rows:
         with (raw / "captions.csv").open("w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)

@@ -9,6 +9,7 @@ the same thing in both.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -51,3 +52,26 @@ class CopyEdit:
     def from_description(cls, fault: dict) -> "CopyEdit":
         return cls((int(fault["width"]), int(fault["height"])),
                    tuple(float(fault[f"crop_{side}"]) for side in ("left", "top", "right", "bottom")), float(fault["gain"]))
+
+
+def add_copy_videos(truth: list, originals: list, first: int, videos: int, n_copies: int, seed: int,
+                    pick: Callable, make: Callable, progress: Callable | None = None) -> None:
+    """The archive's last videos, `first` to `videos`: `n_copies` re-uploads, then reshoots (hard
+    negatives), appended to `truth`. `pick(rng, originals, taken)` chooses original shots (indices; a
+    re-upload never takes a shot copied before); `make(index, reupload, picked, rng)` writes the video
+    and returns its truth, or None when it could not. The copies draw from a generator of their own,
+    so the originals of an archive stay as they are without copies."""
+    rng = np.random.default_rng([seed, 1])
+    copied: set[int] = set()
+    for index in range(first, videos):
+        reupload = index < first + n_copies
+        picked = pick(rng, originals, copied if reupload else set())
+        if not picked:
+            break
+        video = make(index, reupload, [originals[i] for i in picked], rng)
+        if video is None:
+            continue
+        truth.append(video)
+        copied.update(picked if reupload else ())
+        if progress:
+            progress(index + 1, videos)

@@ -48,7 +48,7 @@ from vcurate.media.encode import clip_frames, write_mp4
 from vcurate.media.frames import AnalysisFrame, decode_frames, upright
 from vcurate.media.probe import MediaError, open_probed
 from vcurate.synth.text import OVERLAYS, TextOverlay, plan_overlay
-from vcurate.synth.copies import CopyEdit
+from vcurate.synth.copies import CopyEdit, add_copy_videos
 from vcurate.synth.truth import TruthShot, TruthVideo, write_truth
 
 SIZES: tuple[tuple[int, int], ...] = ((1280, 720), (960, 540), (854, 480), (640, 360), (480, 270))
@@ -482,22 +482,12 @@ def make_footage_archive(
         originals += [(video, i, shot) for i, shot in enumerate(shots) if not shot.defects]
         if progress:
             progress(len(truth), videos)
-    extra = np.random.default_rng([seed, 1])  # the originals stay as an archive without copies draws them
-    copied: set[int] = set()
-    for index in range(n_originals, videos):
-        reupload = index < n_originals + n_copies
-        picked = _pick_footage_shots(extra, originals, copied if reupload else set())
-        if not picked:
-            break
+
+    def copy_video(index: int, reupload: bool, picked: list, extra: np.random.Generator) -> TruthVideo | None:
         name = Path("reuploads" if reupload else "reshoots") / f"footage_{seed}_{index:04d}.mp4"
-        make = _footage_reupload if reupload else _footage_reshoot
-        video = make(raw, name, [originals[i] for i in picked], spec, planner, extra)
-        if video is None:
-            continue
-        truth.append(video)
-        copied.update(picked if reupload else ())
-        if progress:
-            progress(index + 1, videos)
+        return (_footage_reupload if reupload else _footage_reshoot)(raw, name, picked, spec, planner, extra)
+
+    add_copy_videos(truth, originals, n_originals, videos, n_copies, seed, _pick_footage_shots, copy_video, progress)
     if planner.repeats and not spec.repeat_frames:
         warn(f"the footage is too short for {videos} videos: {planner.repeats} shots show frames of an earlier shot "
              "(labelled duplicate, copy_of that shot, though their camera and size may differ)")

@@ -93,9 +93,10 @@ def _examples(run: Run) -> dict[str, list]:
     return {name: list(rows.head(EXAMPLES_PER_GROUP).itertuples()) for name, rows in groups.items()}
 
 
-def _figure(run: Run, clip) -> str:
+def _figure(run: Run, clip, rules: list[ScoreRule]) -> str:
+    """A clip's thumbnail with its place, caption and the scores of `rules` (those the run computed)."""
     src = _thumbnail(run, clip)
-    values = ((rule.score, getattr(clip, rule.score)) for rule in run.scored_rules())
+    values = ((rule.score, getattr(clip, rule.score)) for rule in rules)
     scores = ", ".join(f"{name.removesuffix('_score')} {v:.2f}" for name, v in values if v is not None and v == v)
     img = f'<img src="{src}" alt="{html.escape(clip.clip_key)}">' if src else "<p>(frame unavailable)</p>"
     return (f'<figure data-clip="{html.escape(clip.clip_key)}">{img}<figcaption>{html.escape(clip.video)} '
@@ -109,13 +110,14 @@ def render(run: Run) -> str:
         f'<td>{"" if hours is None else hours}</td></tr>'
         for key, label, count, hours in funnel_steps(f)
     )
+    rules = run.scored_rules()
     plots = "".join(f'<figure data-score="{r.score}"><img src="{img}" alt="{r.score}"></figure>'
-                    for r in run.scored_rules() if (img := score_histogram(run, r)))
+                    for r in rules if (img := score_histogram(run, r)))
     failed = run.videos[run.videos.status == "failed"]
     failed_rows = "".join(f"<tr><td>{html.escape(v.video)}</td><td>{html.escape(v.error)}</td></tr>" for v in failed.itertuples())
     examples = "".join(
         f'<div class="reason" data-reason="{html.escape(name)}"><h3>{html.escape(name)}</h3><div class="grid">'
-        + "".join(_figure(run, c) for c in clips) + "</div></div>"
+        + "".join(_figure(run, c, rules) for c in clips) + "</div></div>"
         for name, clips in _examples(run).items()
     )
     return f"""<!doctype html>

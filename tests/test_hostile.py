@@ -99,7 +99,8 @@ def test_sideways_stored_video_comes_out_upright(tmp_path, rotation):
         return h > w and top_left.argmax() == 0 and bottom.argmax() == 2
 
     clip = encode_clip(path, 0.0, 1.0, 24.0, 24, EncodeConfig())
-    with av.open(io.BytesIO(clip)) as container:
+    assert clip.height > clip.width and clip.num_frames == 24  # the encoded clip's own (upright) size
+    with av.open(io.BytesIO(clip.mp4)) as container:
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     assert len(frames) == 24 and all(looks_upright(f) for f in frames)
     assert looks_upright(read_frame_at(path, 0.5, 48))

@@ -33,9 +33,17 @@ def test_kept_rows_and_samples_match_one_to_one(curated):
         meta = json.loads(sample["json"])
         assert meta["clip_key"] == sample["__key__"] and meta["shard"] == row.shard
         with av.open(io.BytesIO(sample["mp4"])) as c:
+            stream = c.streams.video[0]
             frames = sum(1 for _ in c.decode(video=0))
-            assert max(c.streams.video[0].width, c.streams.video[0].height) >= 16
+            rate = float(stream.average_rate)
+            assert max(stream.width, stream.height) >= 16
+            # the JSON describes the encoded mp4 a trainer reads, beside the source it came from
+            assert (meta["encoded_width"], meta["encoded_height"]) == (stream.width, stream.height)
         assert abs(frames - (row.end_frame - row.start_frame)) <= 1
+        assert meta["encoded_num_frames"] == frames and meta["encoded_fps"] == pytest.approx(rate, rel=1e-3)
+        assert meta["encoded_duration_s"] == pytest.approx(frames / rate, rel=1e-3)
+        assert meta["aspect_ratio"] == pytest.approx(stream.width / stream.height)
+        assert min(meta["encoded_width"], meta["encoded_height"]) == 128 < min(meta["width"], meta["height"])
     assert not list((out / "shards").glob("*.tmp"))
 
 

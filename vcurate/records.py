@@ -117,9 +117,16 @@ class ClipRecord(_Record):
     end_frame: int = Field(description="exclusive")
     start_s: float
     end_s: float
-    fps: float
+    fps: float = Field(description="source frame rate")
     width: int = Field(description="source width (before encoding)")
     height: int = Field(description="source height (before encoding)")
+    encoded_width: int | None = Field(None, description="width of the encoded clip (the shard's mp4); null until encoded")
+    encoded_height: int | None = Field(None, description="height of the encoded clip; null until encoded")
+    encoded_fps: float | None = Field(None, description="constant frame rate of the encoded clip; null until encoded")
+    encoded_num_frames: int | None = Field(None, description="frames in the encoded clip; null until encoded")
+    encoded_duration_s: float | None = Field(None, description="encoded_num_frames / encoded_fps; null until encoded")
+    aspect_ratio: float | None = Field(None, description="encoded_width / encoded_height, as shown (upright); "
+                                                         "null until encoded")
     caption: str = ""
     caption_source: CaptionSource = "none"
     status: Literal["kept", "rejected"] = "kept"
@@ -159,6 +166,12 @@ class ClipRecord(_Record):
     @property
     def duration_s(self) -> float:
         return self.end_s - self.start_s
+
+    def set_encoded(self, width: int, height: int, fps: float, num_frames: int) -> None:
+        """Record what the shard's mp4 holds: trainers size and bucket clips by it, not by the source."""
+        self.encoded_width, self.encoded_height, self.encoded_fps = width, height, fps
+        self.encoded_num_frames, self.encoded_duration_s = num_frames, num_frames / fps
+        self.aspect_ratio = width / height
 
     def reject(self, reason: Reason) -> None:
         if reason.value not in self.reasons:

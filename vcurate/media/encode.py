@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -18,6 +19,17 @@ def output_size(width: int, height: int, max_short_side: int) -> tuple[int, int]
     scale = min(1.0, max_short_side / min(width, height))
     w, h = max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
     return w, h
+
+
+@dataclass(frozen=True)
+class EncodedClip:
+    """An encoded clip's MP4 bytes and what a trainer reads about them (the source's size and rate may differ)."""
+
+    mp4: bytes
+    width: int
+    height: int
+    fps: float
+    num_frames: int
 
 
 SEEK_MARGINS_S = (0.0, 1.0, 4.0, 16.0)  # how far before the clip a seek aims, tried in turn
@@ -60,8 +72,9 @@ def clip_frames(container, stream, start_s: float, end_s: float, fps: float):
             yield frame
 
 
-def encode_clip(path: str | Path, start_s: float, end_s: float, fps: float, expected_frames: int, cfg: EncodeConfig) -> bytes:
-    """MP4 bytes of the clip at constant `fps`, scaled to cfg.max_short_side."""
+def encode_clip(path: str | Path, start_s: float, end_s: float, fps: float, expected_frames: int,
+                cfg: EncodeConfig) -> EncodedClip:
+    """The clip as MP4 at constant `fps`, scaled to cfg.max_short_side."""
     out = io.BytesIO()
     rate = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(25)
     written = 0
@@ -84,7 +97,9 @@ def encode_clip(path: str | Path, start_s: float, end_s: float, fps: float, expe
                         if cfg.threads:
                             enc.codec_context.thread_count = cfg.threads
                     small = frame.reformat(width=enc.width, height=enc.height, format="yuv420p")
-                    small.pts = None
+                    # numbered in a 1 / rate time base: constant frame rate (left to the decoder's time base,
+                    # every frame would land at time 0)
+                    small.pts, small.time_base = written, 1 / rate
                     dst.mux(enc.encode(small))
                     written += 1
                 if enc is None:
@@ -96,7 +111,7 @@ def encode_clip(path: str | Path, start_s: float, end_s: float, fps: float, expe
         raise MediaError(f"cannot encode clip: {exc}") from exc
     if abs(written - expected_frames) > 1:
         raise MediaError(f"clip decoded to {written} frames, expected {expected_frames}")
-    return out.getvalue()
+    return EncodedClip(out.getvalue(), enc.width, enc.height, float(rate), written)
 
 
 def write_mp4(path: str | Path, frames, size: tuple[int, int], fps: Fraction | int, crf: int, pix_fmt: str = "yuv420p") -> int:

@@ -29,9 +29,12 @@ class EncodeStage(ClipStage):
             return row
         started = time.perf_counter()
         try:
-            row.mp4 = encode_clip(row.path, clip.start_s, clip.end_s, clip.fps, clip.num_frames, self.cfg.encode)
+            encoded = encode_clip(row.path, clip.start_s, clip.end_s, clip.fps, clip.num_frames, self.cfg.encode)
         except MediaError:
             clip.reject(Reason.ENCODE_FAILED)
             row.mp4 = b""
+        else:
+            row.mp4 = encoded.mp4
+            clip.set_encoded(encoded.width, encoded.height, encoded.fps, encoded.num_frames)
         row.encode_seconds = time.perf_counter() - started
         return row

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -17,10 +19,18 @@ class DataConfig(Section):
     )
     frames: int = Field(6, ge=2, description="frames per training window")
     stride: int = Field(6, ge=1, description="take every Nth source frame, so a window spans frames*stride source frames")
-    size: int = Field(24, ge=8, description="training frames are size x size pixels")
-    aspect: Literal["crop", "squash"] = Field(
+    size: int = Field(24, ge=8, description="training frames are size x size pixels (with aspect bucket: "
+                      "about as many pixels, in the bucket's shape)")
+    aspect: Literal["crop", "squash", "bucket"] = Field(
         "crop", description="crop: the centred square of each frame (keeps shapes, loses the sides of wide "
-        "frames); squash: the whole frame resized to a square"
+        "frames); squash: the whole frame resized to a square; bucket: each clip goes to the bucket of "
+        "data.buckets nearest its aspect ratio and keeps it (only the sliver between the two is cropped), "
+        "and every batch is drawn from one bucket at its own size"
+    )
+    buckets: list[str] = Field(
+        default_factory=lambda: ["16:9", "4:3", "1:1", "3:4", "9:16"],
+        description="aspect bucket only: width:height of each bucket; its frames have about size x size pixels, "
+        "sides rounded to multiples of model.patch",
     )
     crop_scale: tuple[float, float] = Field(
         (1.0, 1.0), description="random crop of this fraction of each side of that square (same crop for all "
@@ -43,7 +53,28 @@ class DataConfig(Section):
             raise ValueError("data.crop_scale must be two fractions with 0 < low <= high <= 1")
         if self.size % 2:
             raise ValueError("data.size must be even (H.264 samples need even sides)")
+        if not self.buckets:
+            raise ValueError("data.buckets must name at least one width:height")
+        for bucket in self.buckets:
+            if not _ASPECT.match(bucket):
+                raise ValueError(f"data.buckets: {bucket!r} is not width:height of two positive whole numbers, e.g. 16:9")
         return self
+
+    def shapes(self, patch: int) -> dict[str, tuple[int, int]]:
+        """(height, width) of the training frames by bucket name: one size x size shape unless aspect is
+        bucket; bucket sides keep about size² pixels and are multiples of `patch` (and even, for H.264)."""
+        if self.aspect != "bucket":
+            return {"1:1": (self.size, self.size)}
+        step = math.lcm(patch, 2)
+        shapes = {}
+        for bucket in self.buckets:
+            width, height = (int(n) for n in bucket.split(":"))
+            ratio = math.sqrt(width / height)
+            shapes[bucket] = tuple(max(step, round(self.size * k / step) * step) for k in (1 / ratio, ratio))
+        return shapes
+
+
+_ASPECT = re.compile(r"^[1-9][0-9]*:[1-9][0-9]*$")
 
 
 class ModelConfig(Section):
@@ -140,7 +171,17 @@ class TrainConfig(Section):
     def _check(self) -> "TrainConfig":
         if self.data.size % self.model.patch:
             raise ValueError("data.size must be a multiple of model.patch")
+        names = {}
+        for name, shape in self.data.shapes(self.model.patch).items():
+            if shape in names:
+                raise ValueError(f"data.buckets {names[shape]} and {name} both come out {shape[1]}x{shape[0]} at "
+                                 f"data.size {self.data.size}: drop one or raise data.size")
+            names[shape] = name
         return self
+
+    def shapes(self) -> dict[str, tuple[int, int]]:
+        """(height, width) of the training frames by bucket name."""
+        return self.data.shapes(self.model.patch)
 
 
 def load_train_config(path: str | Path | None) -> TrainConfig:

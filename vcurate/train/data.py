@@ -2,7 +2,12 @@
 
 Only the `mp4` and `txt` members of a sample are read, as raw bytes: nothing in a shard is ever
 unpickled. Each clip is decoded once and gives `windows_per_clip` random windows, so decoding, the
-costly part on CPU, is shared by several training samples.
+costly part on CPU, is shared by several training samples. Batches are formed here, each from windows
+of one frame shape (one aspect bucket, data.aspect bucket).
+
+One process reads the shards in passes (epochs). Under torchrun every rank reads its own shards (an
+explicit node split, then a worker split) resampled with replacement, endlessly: no rank waits for
+another's pass to end, and the run is counted in batches (optimizer steps), not passes.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import functools
 import glob
 import io
 import logging
+import math
 import random
 import re
 from typing import Iterable, Iterator
@@ -23,6 +29,7 @@ import torch
 import webdataset as wds
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from webdataset.tariterators import group_by_keys, tar_file_expander
+from webdataset.utils import make_seed
 
 from vcurate.errors import VcurateError
 from vcurate.storage import SCHEMES, is_uri, locate
@@ -102,33 +109,47 @@ def tokenize(captions: list[str], context: int) -> torch.Tensor:
 
 
 def decode_clip(mp4: bytes, size: int, crop: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0),
-                square: bool = True) -> np.ndarray:
-    """All frames of an mp4 as uint8 (T, size, size, 3) RGB.
+                square: bool = True, shapes: Iterable[tuple[int, int]] = ()) -> np.ndarray:
+    """All frames of an mp4 as uint8 (T, size, size, 3) RGB, or (T, height, width, 3) in the one of
+    `shapes` (height, width) nearest the frame's aspect ratio.
 
-    The region used is the centred square of the frame (`square`) or the whole frame (squashed to a
-    square), and within it `crop` = (x0, y0, w, h) in fractions. FFmpeg's area scaler resizes the
-    whole frame so that this region comes out size x size, then the region is cut out."""
+    The region used is the largest centred box of the output's aspect (the centred square unless
+    `shapes`), or with `square` False the whole frame (squashed), and within it `crop` = (x0, y0, w, h)
+    in fractions. FFmpeg's area scaler resizes the whole frame so that this region comes out at the
+    output size, then the region is cut out."""
     frames = []
     with av.open(io.BytesIO(mp4)) as container:
         for frame in container.decode(video=0):
             if not frames:
-                full_w, full_h, left, top = _scaled_region(frame.width, frame.height, size, crop, square)
+                out_h, out_w = nearest_shape(frame.width, frame.height, list(shapes)) if shapes else (size, size)
+                full_w, full_h, left, top = _scaled_region(frame.width, frame.height, (out_w, out_h), crop, square)
             rgb = frame.reformat(width=full_w, height=full_h, format="rgb24", interpolation="AREA").to_ndarray()
-            frames.append(rgb[top : top + size, left : left + size])
+            frames.append(rgb[top : top + out_h, left : left + out_w])
     if not frames:
         raise ValueError("no frames decoded")
     return np.stack(frames)
 
 
-def _scaled_region(width: int, height: int, size: int, crop: tuple[float, float, float, float], square: bool):
-    """Scaled frame size and the top-left corner of the size x size region inside it."""
-    region_w, region_h = (min(width, height),) * 2 if square else (width, height)
+def nearest_shape(width: int, height: int, shapes: list[tuple[int, int]]) -> tuple[int, int]:
+    """The (height, width) whose aspect ratio is nearest the frame's (by ratio, so 2:1 is as far from
+    1:1 as 1:2): the bucket that crops least."""
+    return min(shapes, key=lambda shape: abs(math.log((width / height) / (shape[1] / shape[0]))))
+
+
+def _scaled_region(width: int, height: int, out: tuple[int, int], crop: tuple[float, float, float, float], keep_aspect: bool):
+    """Scaled frame size and the top-left corner of the out = (width, height) region inside it."""
+    out_w, out_h = out
+    if keep_aspect:  # the largest centred box of the output's shape (the square of the short side for a square)
+        aspect = out_w / out_h
+        region_w, region_h = (height * aspect, height) if width / height > aspect else (width, width / aspect)
+    else:
+        region_w, region_h = width, height
     box_x = (width - region_w) / 2 + crop[0] * region_w
     box_y = (height - region_h) / 2 + crop[1] * region_h
-    scale_x, scale_y = size / (crop[2] * region_w), size / (crop[3] * region_h)
-    full_w, full_h = max(size, round(width * scale_x)), max(size, round(height * scale_y))
-    left = min(max(0, round(box_x * scale_x)), full_w - size)
-    top = min(max(0, round(box_y * scale_y)), full_h - size)
+    scale_x, scale_y = out_w / (crop[2] * region_w), out_h / (crop[3] * region_h)
+    full_w, full_h = max(out_w, round(width * scale_x)), max(out_h, round(height * scale_y))
+    left = min(max(0, round(box_x * scale_x)), full_w - out_w)
+    top = min(max(0, round(box_y * scale_y)), full_h - out_h)
     return full_w, full_h, left, top
 
 
@@ -142,10 +163,17 @@ def window_starts(num_frames: int, frames: int, stride: int, count: int, rng: np
 
 
 class ShardWindows(IterableDataset):
-    """Endless (or `epochs`-long) stream of (frames uint8 (T, H, W, 3), tokens int64 (L,), caption)."""
+    """Endless (or `epochs`-long) stream of batches (frames uint8 (B, T, H, W, 3), tokens int64 (B, L),
+    captions) of `batch_size` windows of one shape; `shapes` are the buckets' (height, width), none for
+    size x size. `rank` of `world` > 1: this rank's share of the shards, resampled (`epochs` must be None)."""
 
-    def __init__(self, shards: list[str], cfg: DataConfig, seed: int = 0, epochs: int | None = None, start_epoch: int = 0):
+    def __init__(self, shards: list[str], cfg: DataConfig, seed: int = 0, epochs: int | None = None, start_epoch: int = 0,
+                 shapes: Iterable[tuple[int, int]] = (), batch_size: int | None = None, rank: int = 0, world: int = 1):
+        if world > 1 and epochs is not None:
+            raise ValueError("shards are resampled endlessly across ranks: epochs must be None")
         self.shards, self.cfg, self.seed, self.epochs, self.start_epoch = shards, cfg, seed, epochs, start_epoch
+        self.shapes, self.batch_size = list(shapes), batch_size or cfg.batch_size
+        self.rank, self.world = rank, world
         # Without random crops a clip always decodes to the same frames: keep them (per worker) while they fit.
         self.cache: dict[str, tuple[np.ndarray, torch.Tensor, str]] | None = {} if cfg.crop_scale == (1.0, 1.0) else None
         self.cache_bytes = 0
@@ -167,7 +195,7 @@ class ShardWindows(IterableDataset):
         scale = rng.uniform(*cfg.crop_scale)
         crop = (rng.uniform(0, 1 - scale), rng.uniform(0, 1 - scale), scale, scale)
         try:
-            clip = decode_clip(mp4, cfg.size, crop, square=cfg.aspect == "crop")
+            clip = decode_clip(mp4, cfg.size, crop, square=cfg.aspect != "squash", shapes=self.shapes)
         except (av.FFmpegError, ValueError) as exc:
             log.warning("sample %s: mp4 not decodable (%s); skipped", sample.get("__key__"), exc)
             return None
@@ -204,13 +232,44 @@ class ShardWindows(IterableDataset):
             wds.shuffle(size, initial=size, rng=random.Random(f"{self.seed}-{epoch}-{worker}")),
         )
 
-    def __iter__(self):
-        info = get_worker_info()
-        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+    def _resampled(self, worker: int, workers: int) -> wds.DataPipeline:
+        """This rank's and worker's shards (whole shards each where there are enough, else all of them),
+        drawn with replacement for ever; seeded by the rank, the worker and the start step."""
+        order = list(self.shards)
+        random.Random(self.seed).shuffle(order)  # the same order on every rank, so the split is a partition
+        mine = order[self.rank :: self.world] if len(order) >= self.world else order  # explicit node splitter
+        mine = mine[worker::workers] if len(mine) >= workers else mine
+        reader = self.rank * workers + worker
+        rng = np.random.default_rng([self.seed, self.start_epoch, reader])
+        size = self.cfg.shuffle_buffer
+        return wds.DataPipeline(
+            wds.ResampledShards(mine, seed=make_seed(self.seed, self.start_epoch), deterministic=True,
+                                worker_seed=lambda: reader),
+            tar_samples,
+            lambda samples: (w for s in samples for w in self._windows(s, rng)),
+            wds.shuffle(size, initial=size, rng=random.Random(f"{self.seed}-{self.start_epoch}-{reader}")),
+        )
+
+    def _stream(self, worker: int, workers: int):
+        if self.world > 1:
+            yield from self._resampled(worker, workers)
+            return
         epoch = self.start_epoch
         while self.epochs is None or epoch < self.start_epoch + self.epochs:
             yield from self._epoch(epoch, worker, workers)
             epoch += 1
+
+    def __iter__(self):
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        pending: dict[tuple, list] = {}  # windows by frame shape until a batch of them is complete
+        for window in self._stream(worker, workers):
+            batch = pending.setdefault(window[0].shape, [])
+            batch.append(window)
+            if len(batch) == self.batch_size:
+                yield _collate(pending.pop(window[0].shape))
+        for batch in pending.values():  # the last, partial batch of each shape
+            yield _collate(batch)
 
 
 def _skip_bad(exc: Exception) -> bool:
@@ -224,9 +283,13 @@ def _collate(batch):
     return torch.stack(frames), torch.stack(tokens), list(captions)
 
 
-def make_loader(shards: list[str], cfg: DataConfig, seed: int = 0, epochs: int | None = None, start_epoch: int = 0) -> DataLoader:
-    dataset = ShardWindows(shards, cfg, seed=seed, epochs=epochs, start_epoch=start_epoch)
+def make_loader(shards: list[str], cfg: DataConfig, seed: int = 0, epochs: int | None = None, start_epoch: int = 0,
+                shapes: Iterable[tuple[int, int]] = (), rank: int = 0, world: int = 1) -> DataLoader:
+    """Batches of cfg.batch_size windows; with `world` ranks each rank's batch is its share of that global
+    batch (a multiple of `world`: the trainer checks)."""
+    dataset = ShardWindows(shards, cfg, seed=seed, epochs=epochs, start_epoch=start_epoch, shapes=shapes,
+                           batch_size=cfg.batch_size // world, rank=rank, world=world)
     return DataLoader(
-        dataset, batch_size=cfg.batch_size, num_workers=cfg.workers, collate_fn=_collate,
+        dataset, batch_size=None, num_workers=cfg.workers,
         persistent_workers=False, prefetch_factor=4 if cfg.workers else None,
     )

@@ -103,10 +103,10 @@ class SpaceTimeBlock(nn.Module):
     each frame, then temporal attention across frames at each patch position. Joint: one attention over
     all patches of all frames, so a patch sees where the object was in the other frames in one step."""
 
-    def __init__(self, dim: int, heads: int, mlp_ratio: float, joint: bool = False, grid: int | None = None,
+    def __init__(self, dim: int, heads: int, mlp_ratio: float, joint: bool = False, local_mixing: bool = False,
                  motion_bias: bool = False):
         super().__init__()
-        self.joint, self.grid = joint, grid
+        self.joint = joint
         # Optional motion bias (joint attention): the condition sets, per head, a quadratic bias of the
         # attention scores in the (frame, row, column) offset between tokens (offset_bias_features).
         # Zero-initialised: no bias until it is learnt.
@@ -115,7 +115,7 @@ class SpaceTimeBlock(nn.Module):
             nn.init.zeros_(self.motion.weight)
             nn.init.zeros_(self.motion.bias)
         # Optional local space-time mixing (zero-initialised, so a block starts as it would without it).
-        self.local = nn.Conv3d(dim, dim, 3, padding=1, groups=dim) if grid else None
+        self.local = nn.Conv3d(dim, dim, 3, padding=1, groups=dim) if local_mixing else None
         if self.local is not None:
             nn.init.zeros_(self.local.weight)
             nn.init.zeros_(self.local.bias)
@@ -127,10 +127,11 @@ class SpaceTimeBlock(nn.Module):
         nn.init.zeros_(self.ada.weight)
         nn.init.zeros_(self.ada.bias)
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor, angles: dict[str, torch.Tensor] | None = None,
+    def forward(self, x: torch.Tensor, cond: torch.Tensor, grid: tuple[int, int], angles: dict[str, torch.Tensor] | None = None,
                 coords: torch.Tensor | None = None) -> torch.Tensor:
-        """`angles`: rotary angles of the "joint" tokens (frame-major) or of the "space" and "time" axes;
-        `coords`: (t*n, 3) centred (frame, row, column) of the joint tokens (motion bias)."""
+        """`grid`: (rows, columns) of patches per frame; `angles`: rotary angles of the "joint" tokens
+        (frame-major) or of the "space" and "time" axes; `coords`: (t*n, 3) centred (frame, row, column)
+        of the joint tokens (motion bias)."""
         b, t, n, d = x.shape
         angles = angles or {}
         silu_cond = F.silu(cond)  # shared by the adaLN modulations and the motion bias
@@ -147,9 +148,8 @@ class SpaceTimeBlock(nn.Module):
             h = modulate(self.norms[1](x), mods[3], mods[4]).transpose(1, 2).reshape(b * n, t, d)
             x = x + mods[5] * self.attentions[1](h, angles.get("time")).view(b, n, t, d).transpose(1, 2)
         if self.local is not None:
-            g = self.grid
-            grid = x.permute(0, 3, 1, 2).reshape(b, d, t, g, g)
-            x = x + self.local(grid).reshape(b, d, t, n).permute(0, 2, 3, 1)
+            volume = x.permute(0, 3, 1, 2).reshape(b, d, t, *grid)
+            x = x + self.local(volume).reshape(b, d, t, n).permute(0, 2, 3, 1)
         shift, scale, gate = mods[-3:]
         return x + gate * self.mlp(modulate(self.norms[-1](x), shift, scale))
 
@@ -181,7 +181,11 @@ def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 class VideoDiT(nn.Module):
-    """Predicts the clean (B, T, C, H, W) video from its noisy version at flow time t and a caption."""
+    """Predicts the clean (B, T, C, H, W) video from its noisy version at flow time t and a caption.
+
+    Built for size x size frames; any other H x W (multiples of the patch: the shape buckets of
+    data.aspect bucket) uses the same weights, with the learned spatial position table resized to that
+    patch grid and the rotary and motion-bias coordinates laid out on it."""
 
     def __init__(self, cfg: ModelConfig, frames: int, size: int, context: int, channels: int = 3):
         super().__init__()
@@ -195,29 +199,44 @@ class VideoDiT(nn.Module):
         self.text = CaptionEncoder(cfg.text_dim, cfg.text_depth, cfg.heads, context)
         self.text_proj = nn.Linear(cfg.text_dim, d)
         self.null_caption = nn.Parameter(torch.zeros(cfg.text_dim))
-        local_grid = self.grid if cfg.local_mixing else None
-        # (frame, row, column) of every patch, (frames, grid, grid): where RoPE and the motion bias look
-        frame, row, col = torch.meshgrid(torch.arange(frames), torch.arange(self.grid), torch.arange(self.grid), indexing="ij")
-        positions = torch.stack([frame, row, col], -1).reshape(-1, 3)  # frame-major: the first f frames' rows serve a shorter video
-        if cfg.motion_bias:  # buffer: rebuilt from the config, not saved in checkpoints; centred, so the
-            # bias channels stay small
-            self.register_buffer("token_coords", positions.float() - positions.float().mean(0), persistent=False)
         self.blocks = nn.ModuleList(
-            SpaceTimeBlock(d, cfg.heads, cfg.mlp_ratio, cfg.attention == "joint", local_grid, cfg.motion_bias)
+            SpaceTimeBlock(d, cfg.heads, cfg.mlp_ratio, cfg.attention == "joint", cfg.local_mixing, cfg.motion_bias)
             for _ in range(cfg.depth)
         )
-        if cfg.rope:  # buffers, so they follow the model to its device; not saved in checkpoints
-            head_dim = d // cfg.heads
-            for name, coords in (("joint", positions),
-                                 ("space", torch.stack([row[0], col[0]], -1).reshape(-1, 2)),
-                                 ("time", torch.arange(frames)[:, None])):
-                self.register_buffer(f"rope_{name}", rotary_angles(coords, head_dim), persistent=False)
+        self._tables: dict[tuple, dict[str, torch.Tensor]] = {}  # per patch grid and device; rebuilt, never saved
         self.final_norm = nn.LayerNorm(d, elementwise_affine=False)
         self.final_ada = nn.Linear(d, 2 * d)
         self.unpatchify = nn.Linear(d, p * p * channels)
         for layer in (self.final_ada, self.unpatchify):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
+
+    def grid_tables(self, rows: int, cols: int, device: torch.device) -> dict[str, torch.Tensor]:
+        """Rotary angles ("joint", "space", "time") and centred motion-bias coordinates ("coords") of a
+        rows x cols patch grid, for all `frames` frames, frame-major: the first f frames' rows serve a
+        shorter video. Centred, so the bias channels stay small."""
+        key = (rows, cols, str(device))
+        if key not in self._tables:
+            frame, row, col = torch.meshgrid(torch.arange(self.frames), torch.arange(rows), torch.arange(cols), indexing="ij")
+            positions = torch.stack([frame, row, col], -1).reshape(-1, 3)
+            tables = {"coords": positions.float() - positions.float().mean(0)}
+            if self.cfg.rope:
+                head_dim = self.cfg.dim // self.cfg.heads
+                for name, coords in (("joint", positions),
+                                     ("space", torch.stack([row[0], col[0]], -1).reshape(-1, 2)),
+                                     ("time", torch.arange(self.frames)[:, None])):
+                    tables[name] = rotary_angles(coords, head_dim)
+            self._tables[key] = {name: table.to(device) for name, table in tables.items()}
+        return self._tables[key]
+
+    def spatial_positions(self, rows: int, cols: int) -> torch.Tensor:
+        """The learned (1, 1, rows * cols, dim) position table, resized from its size x size grid when the
+        frames have another shape."""
+        if (rows, cols) == (self.grid, self.grid):
+            return self.pos_space
+        square = self.pos_space.view(1, self.grid, self.grid, -1).permute(0, 3, 1, 2)
+        resized = F.interpolate(square, size=(rows, cols), mode="bilinear", align_corners=False)
+        return resized.permute(0, 2, 3, 1).reshape(1, 1, rows * cols, -1)
 
     def caption_embedding(self, tokens: torch.Tensor, drop: torch.Tensor | None = None) -> torch.Tensor:
         """Pooled caption embedding; rows where `drop` is True get the learned null caption."""
@@ -229,19 +248,21 @@ class VideoDiT(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor, caption: torch.Tensor) -> torch.Tensor:
         """x: (B, T, C, H, W) noisy video; t: (B,) flow time; caption: (B, text_dim) from caption_embedding."""
         b, f, c, h, w = x.shape
-        p, g = self.cfg.patch, self.grid
-        tokens = self.patchify(x.reshape(b * f, c, h, w)).flatten(2).transpose(1, 2).view(b, f, g * g, -1)
-        tokens = tokens + self.pos_space + self.pos_time[:, :f]
+        p = self.cfg.patch
+        rows, cols = h // p, w // p
+        tokens = self.patchify(x.reshape(b * f, c, h, w)).flatten(2).transpose(1, 2).view(b, f, rows * cols, -1)
+        tokens = tokens + self.spatial_positions(rows, cols) + self.pos_time[:, :f]
         cond = self.time_mlp(timestep_embedding(t, self.cfg.dim)) + self.text_proj(caption)
+        tables = self.grid_tables(rows, cols, x.device)
         angles = {}
-        if self.cfg.rope:  # tables are frame-major: the first f frames' rows serve a shorter video
-            angles = {"joint": self.rope_joint[: f * g * g], "space": self.rope_space, "time": self.rope_time[:f]}
-        coords = self.token_coords[: f * g * g] if self.cfg.motion_bias else None
+        if self.cfg.rope:
+            angles = {"joint": tables["joint"][: f * rows * cols], "space": tables["space"], "time": tables["time"][:f]}
+        coords = tables["coords"][: f * rows * cols] if self.cfg.motion_bias else None
         for block in self.blocks:
-            tokens = block(tokens, cond, angles, coords)
+            tokens = block(tokens, cond, (rows, cols), angles, coords)
         shift, scale = self.final_ada(F.silu(cond))[:, None, None].chunk(2, dim=-1)
-        out = self.unpatchify(modulate(self.final_norm(tokens), shift, scale))  # (B, T, g*g, p*p*C)
-        out = out.view(b, f, g, g, p, p, c).permute(0, 1, 6, 2, 4, 3, 5)
+        out = self.unpatchify(modulate(self.final_norm(tokens), shift, scale))  # (B, T, rows*cols, p*p*C)
+        out = out.view(b, f, rows, cols, p, p, c).permute(0, 1, 6, 2, 4, 3, 5)
         return out.reshape(b, f, c, h, w)
 
 

@@ -207,8 +207,10 @@ def _train(args) -> None:
 
     from vcurate.config import with_settings
     from vcurate.train.config import TrainConfig, load_train_config
+    from vcurate.train.distributed import ranks_from_env
     from vcurate.train.trainer import train
 
+    main_rank = ranks_from_env().main  # under torchrun only rank 0 reports
     saved = Path(args.output) / "config.json"
     if args.resume and args.config is None and saved.is_file():  # resume with the run's own settings
         cfg = TrainConfig.model_validate_json(saved.read_text(encoding="utf-8"))
@@ -218,12 +220,14 @@ def _train(args) -> None:
                ("run.device", args.device), ("data.workers", args.workers), ("data.batch_size", args.batch_size))
     cfg = with_settings(cfg, [(path, value) for path, value in options if value is not None] + args.set, "training config")
     columns = (*Progress.get_default_columns(), TextColumn("{task.fields[loss]}"))
-    with Progress(*columns, console=console, disable=args.quiet) as bar:
+    with Progress(*columns, console=console, disable=args.quiet or not main_rank) as bar:
         task = bar.add_task("training", total=cfg.run.max_steps, loss="")
         result = train(cfg, args.output, resume=args.resume,
                        progress=lambda step, total, loss: bar.update(task, completed=step, loss=f"loss {loss:.4f}"))
-    console.print(f"{result.steps} steps on {result.device} ({result.steps_per_second:.2f} steps/s, stopped by "
-                  f"{result.stopped}), loss {result.loss:.4f}; run in {args.output}")
+    if main_rank:
+        ranks = f" x {result.ranks} ranks" if result.ranks > 1 else ""
+        console.print(f"{result.steps} steps on {result.device}{ranks} ({result.steps_per_second:.2f} steps/s, stopped "
+                      f"by {result.stopped}), loss {result.loss:.4f}; run in {args.output}")
 
 
 def _sample(args) -> None:

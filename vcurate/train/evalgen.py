@@ -119,12 +119,15 @@ def score(videos: np.ndarray, targets: list[tuple[str, str, str]]) -> dict:
 
 
 def real_windows(shards: list[str], cfg: DataConfig, limit: int) -> tuple[np.ndarray, list[str]]:
-    """Up to `limit` training windows (one per clip) with their captions, as the model saw them."""
-    dataset = ShardWindows(shards, cfg.model_copy(update={"windows_per_clip": 1, "shuffle_buffer": 1}), epochs=1)
+    """Up to `limit` training windows (one per clip) with their captions, as the model saw them; square
+    like the generated videos when the run trained on aspect buckets."""
+    aspect = "crop" if cfg.aspect == "bucket" else cfg.aspect
+    dataset = ShardWindows(shards, cfg.model_copy(update={"windows_per_clip": 1, "shuffle_buffer": 1, "aspect": aspect}),
+                           epochs=1, batch_size=1)
     frames, captions = [], []
     for window, _, caption in dataset:
-        frames.append(window.numpy())
-        captions.append(caption)
+        frames.append(window[0].numpy())
+        captions.append(caption[0])
         if len(frames) >= limit:
             break
     return np.stack(frames), captions

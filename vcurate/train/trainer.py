@@ -1,5 +1,9 @@
 """Training loop: AdamW, warm-up, gradient clipping, EMA weights, bf16 autocast on CUDA, atomic
-checkpoints that load with `weights_only=True` and resume to the same next-step loss."""
+checkpoints that load with `weights_only=True` and resume to the same next-step loss.
+
+Under torchrun (`torchrun --nproc_per_node N -m vcurate.cli train ...`) every rank trains a
+DistributedDataParallel copy on its share of each global batch (data.batch_size); rank 0 writes the run
+folder, and a checkpoint resumes on any number of ranks."""
 
 from __future__ import annotations
 
@@ -16,9 +20,12 @@ import torch
 from vcurate import devices
 from vcurate.checkpoints import load_weights_only
 from vcurate.errors import VcurateError
-from vcurate.train.config import RunConfig, TrainConfig
+from vcurate.train.config import DiffusionConfig, RunConfig, TrainConfig
 from vcurate.train.data import make_loader, resolve_shards
 from vcurate.train.diffusion import flow_loss, to_model_input
+from vcurate.train.distributed import (
+    Ranks, any_rank, barrier, mean_over_ranks, process_group, rank_device, ranks_from_env,
+)
 from vcurate.train.model import VideoDiT
 from vcurate.train.sampling import generate, save_video
 
@@ -37,15 +44,40 @@ def build_model(cfg: TrainConfig) -> VideoDiT:
     return VideoDiT(cfg.model, frames=cfg.data.frames, size=cfg.data.size, context=cfg.data.max_text_tokens)
 
 
-class Trainer:
-    """One model, its EMA copy, optimizer and random state; `step` advances all of them together."""
+class FlowObjective(torch.nn.Module):
+    """The training loss as one module, so DistributedDataParallel sees the caption encoder and the
+    video transformer in a single forward."""
 
-    def __init__(self, cfg: TrainConfig, device: str | None = None):
-        self.cfg = cfg
-        self.device = resolve_device(device or cfg.run.device)
+    def __init__(self, model: VideoDiT, cfg: DiffusionConfig):
+        super().__init__()
+        self.model, self.cfg = model, cfg
+
+    def forward(self, x0: torch.Tensor, tokens: torch.Tensor, drop: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        caption = self.model.caption_embedding(tokens, drop)
+        return flow_loss(self.model, x0, caption, generator, self.cfg)
+
+
+def rank_seed(seed: int, rank: int, step: int) -> int:
+    """Noise seed of a rank other than 0 (rank 0 keeps the run's seed or its saved state), distinct per
+    rank and per start step, so ranks draw different noise and a resumed rank does not replay it."""
+    return hash((seed, rank, step)) & 0x7FFF_FFFF_FFFF_FFFF
+
+
+class Trainer:
+    """One model, its EMA copy, optimizer and random state; `step` advances all of them together. With
+    `ranks` of a distributed world the gradients are averaged over the ranks (the process group must
+    exist), so every rank takes the same step."""
+
+    def __init__(self, cfg: TrainConfig, device: str | None = None, ranks: Ranks = Ranks()):
+        self.cfg, self.ranks = cfg, ranks
+        self.device = rank_device(ranks, resolve_device(device or cfg.run.device))
         torch.manual_seed(cfg.run.seed)
         self.model = build_model(cfg).to(self.device)
         self.ema = copy.deepcopy(self.model).requires_grad_(False).eval()
+        self.objective: torch.nn.Module = FlowObjective(self.model, cfg.diffusion)
+        if ranks.distributed:  # its constructor broadcasts rank 0's weights
+            self.objective = torch.nn.parallel.DistributedDataParallel(
+                self.objective, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         decay, no_decay = [], []
         for p in self.model.parameters():
             (decay if p.dim() >= 2 else no_decay).append(p)
@@ -53,7 +85,7 @@ class Trainer:
             [{"params": decay, "weight_decay": cfg.optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
             lr=cfg.optim.lr, betas=(0.9, 0.99),
         )
-        self.generator = torch.Generator(self.device).manual_seed(cfg.run.seed)
+        self.generator = torch.Generator(self.device).manual_seed(cfg.run.seed if ranks.main else rank_seed(cfg.run.seed, ranks.rank, 0))
         self.step = 0
         precision = cfg.run.precision
         self.bf16 = precision == "bf16" or (precision == "auto" and self.device.type == "cuda")
@@ -68,23 +100,31 @@ class Trainer:
         return self.cfg.optim.lr * min(1.0, (self.step + 1) / warmup) if warmup else self.cfg.optim.lr
 
     def train_step(self, frames: torch.Tensor, tokens: torch.Tensor) -> float:
-        """One optimizer step on a batch of uint8 windows and their caption tokens; returns the loss."""
+        """One optimizer step on a batch of uint8 windows and their caption tokens (this rank's share of
+        the global batch); returns the loss of the global batch."""
+        loss = self.batch_loss(frames, tokens, self.generator)
+        loss.backward()  # under DDP: the gradient averaged over the ranks, the global batch's
+        self.apply_gradients()
+        return float(mean_over_ranks(loss.detach(), self.ranks))
+
+    def batch_loss(self, frames: torch.Tensor, tokens: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The training loss of a batch, caption dropout, times and noise drawn from `generator`."""
         self.model.train()
         x0 = to_model_input(frames.to(self.device, non_blocking=True))
         tokens = tokens.to(self.device, non_blocking=True)
-        drop = torch.rand(x0.shape[0], device=self.device, generator=self.generator) < self.cfg.diffusion.caption_dropout
+        drop = torch.rand(x0.shape[0], device=self.device, generator=generator) < self.cfg.diffusion.caption_dropout
+        with self.autocast():
+            return self.objective(x0, tokens, drop, generator)
+
+    def apply_gradients(self) -> None:
+        """Clip, step (at the warm-up's learning rate), update the EMA: the step after a backward pass."""
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr()
-        with self.autocast():
-            caption = self.model.caption_embedding(tokens, drop)
-            loss = flow_loss(self.model, x0, caption, self.generator, self.cfg.diffusion)
-        loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.grad_clip)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self._update_ema()
         self.step += 1
-        return float(loss.detach())
 
     @torch.no_grad()
     def evaluate_loss(self, frames: torch.Tensor, tokens: torch.Tensor, seed: int = 0) -> float:
@@ -125,20 +165,26 @@ class Trainer:
         return path
 
     def load_state(self, state: dict) -> None:
+        """Every rank loads the same weights and optimizer; the saved noise state (rank 0's) goes to rank 0,
+        the others seed theirs from the step, so a checkpoint resumes on any number of ranks."""
         self.model.load_state_dict(state["model"])
         self.ema.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
         self.step = int(state["step"])
+        if self.ranks.main:
+            self.generator.set_state(state["generator"])
+        else:
+            self.generator.manual_seed(rank_seed(self.cfg.run.seed, self.ranks.rank, self.step))
+        torch.set_rng_state(state["torch_rng"])
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str | None = None, run: RunConfig | None = None) -> "Trainer":
+    def from_checkpoint(cls, path: str | Path, device: str | None = None, run: RunConfig | None = None,
+                        ranks: Ranks = Ranks()) -> "Trainer":
         """The trainer a checkpoint saved; `run` (device, precision, ...) replaces the saved run settings
         before anything is placed on a device, so a run started on CUDA resumes on the CPU when asked."""
         state = read_checkpoint(path)
         cfg = TrainConfig.model_validate(state["config"])
-        trainer = cls(cfg if run is None else cfg.model_copy(update={"run": run}), device=device)
+        trainer = cls(cfg if run is None else cfg.model_copy(update={"run": run}), device=device, ranks=ranks)
         trainer.load_state(state)
         return trainer
 
@@ -228,13 +274,15 @@ class TrainResult:
     loss: float
     device: str
     stopped: str
+    ranks: int = 1
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
 
 
 def train(cfg: TrainConfig, run: str | Path, resume: bool = False, progress=None) -> TrainResult:
-    """Train on cfg.data.shards into the run folder until run.max_steps or run.max_minutes.
+    """Train on cfg.data.shards into the run folder until run.max_steps or run.max_minutes; one process,
+    or every rank of a torchrun launch (rank 0 writes the folder and reports `progress`).
 
     A run folder that already holds a checkpoint is continued only with `resume`, never overwritten."""
     paths = RunPaths(Path(run))
@@ -245,18 +293,31 @@ def train(cfg: TrainConfig, run: str | Path, resume: bool = False, progress=None
         raise RunError(f"nothing to resume: {paths.checkpoint} does not exist")
     if cfg.data.shards is None:
         raise RunError("no shards given: set data.shards in the config or pass --shards")
+    ranks = ranks_from_env()
+    if cfg.data.batch_size % ranks.world:
+        raise RunError(f"data.batch_size {cfg.data.batch_size} is the global batch: it must be a multiple of the "
+                       f"{ranks.world} ranks")
     shards = resolve_shards(cfg.data.shards)
-    trainer = Trainer.from_checkpoint(paths.checkpoint, run=cfg.run) if resume else Trainer(cfg)
+    with process_group(ranks, rank_device(ranks, resolve_device(cfg.run.device))):
+        return _train(cfg, paths, shards, ranks, resume, progress)
+
+
+def _train(cfg: TrainConfig, paths: RunPaths, shards: list[str], ranks: Ranks, resume: bool, progress) -> TrainResult:
+    trainer = Trainer.from_checkpoint(paths.checkpoint, run=cfg.run, ranks=ranks) if resume else Trainer(cfg, ranks=ranks)
     if resume:
         check_same_shape(trainer.cfg, cfg)
         trainer.cfg = cfg  # the new run settings (steps, minutes, data, optimizer) apply from here on
     if trainer.step >= cfg.run.max_steps:
-        raise RunError(f"{run} is already at step {trainer.step}; raise run.max_steps (--max-steps) to train further")
-    paths.root.mkdir(parents=True, exist_ok=True)
-    paths.config.write_text(json.dumps(cfg.model_dump(mode="json"), indent=2), encoding="utf-8")
-    log = LogWriter(paths.log)
-    # Epochs are re-seeded from the step, so a resumed run does not replay the windows it already saw.
-    loader = make_loader(shards, cfg.data, seed=cfg.run.seed, start_epoch=trainer.step)
+        raise RunError(f"{paths.root} is already at step {trainer.step}; raise run.max_steps (--max-steps) to train further")
+    main = ranks.main
+    if main:
+        paths.root.mkdir(parents=True, exist_ok=True)
+        paths.config.write_text(json.dumps(cfg.model_dump(mode="json"), indent=2), encoding="utf-8")
+    log = LogWriter(paths.log) if main else None
+    # Epochs (and each rank's resampling) are re-seeded from the step, so a resumed run does not replay
+    # the windows it already saw.
+    loader = make_loader(shards, cfg.data, seed=cfg.run.seed, start_epoch=trainer.step, shapes=cfg.shapes().values(),
+                         rank=ranks.rank, world=ranks.world)
     started, first_step = time.perf_counter(), trainer.step
     deadline = started + cfg.run.max_minutes * 60 if cfg.run.max_minutes else None
     losses: list[float] = []
@@ -265,33 +326,37 @@ def train(cfg: TrainConfig, run: str | Path, resume: bool = False, progress=None
         for frames, tokens, _ in loader:
             losses.append(trainer.train_step(frames, tokens))
             step = trainer.step
-            if step % cfg.run.log_every == 0:
+            if main and step % cfg.run.log_every == 0:
                 elapsed = time.perf_counter() - started
                 log.write(step=step, loss=sum(losses[-cfg.run.log_every:]) / len(losses[-cfg.run.log_every:]),
                           lr=trainer.lr(), seconds=round(elapsed, 2))
-            if progress:
+            if main and progress:
                 progress(step, cfg.run.max_steps, losses[-1])
-            if step % cfg.run.checkpoint_every == 0:
+            if main and step % cfg.run.checkpoint_every == 0:
                 trainer.save(paths.checkpoint)
-            if step % cfg.run.sample_every == 0:
+            if main and step % cfg.run.sample_every == 0:
                 write_samples(trainer, paths.samples(step))
             if step >= cfg.run.max_steps:
                 break
-            if deadline and time.perf_counter() >= deadline:
+            if deadline and any_rank(time.perf_counter() >= deadline, ranks, trainer.device):
                 stopped = "max_minutes"
                 break
     finally:
-        log.close()
+        if log is not None:
+            log.close()
     if not losses:
         raise RunError("no training windows could be read from the shards (see warnings above)")
-    trainer.save(paths.checkpoint)
-    if not paths.samples(trainer.step).exists():
-        write_samples(trainer, paths.samples(trainer.step))
+    if main:
+        trainer.save(paths.checkpoint)
+        if not paths.samples(trainer.step).exists():
+            write_samples(trainer, paths.samples(trainer.step))
     seconds = time.perf_counter() - started
     tail = losses[-cfg.run.log_every:]
     result = TrainResult(
         steps=trainer.step, seconds=round(seconds, 2), steps_per_second=round((trainer.step - first_step) / seconds, 4),
-        loss=sum(tail) / len(tail), device=str(trainer.device), stopped=stopped,
+        loss=sum(tail) / len(tail), device=str(trainer.device), stopped=stopped, ranks=ranks.world,
     )
-    paths.summary.write_text(json.dumps(result.as_dict(), indent=2), encoding="utf-8")
+    if main:
+        paths.summary.write_text(json.dumps(result.as_dict(), indent=2), encoding="utf-8")
+    barrier(ranks)  # every rank returns once the run folder is complete
     return result

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import replace
 
 import pyarrow.fs as pafs
 import pytest
@@ -70,6 +71,16 @@ def tiny_archive(tmp_path_factory):
     root = tmp_path_factory.mktemp("archive")
     truth = make_archive(root, videos=5, seed=3, spec=tiny_spec())
     return root, truth
+
+
+@pytest.fixture(scope="session")
+def mixed_aspect_archive(tmp_path_factory):
+    """Six clean videos at 16:9, 9:16 and 4:3 (no faults: their clips are kept), for shape buckets."""
+    root = tmp_path_factory.mktemp("mixed-archive")
+    spec = replace(tiny_spec(), sizes=((320, 180), (180, 320), (240, 180)), p_lowres_video=0.0, p_shake=0.0,
+                   p_blur=0.0, p_upscaled=0.0, p_text=0.0, p_mismatch=0.0, p_uncaptioned=0.0, p_pan=0.0)
+    make_archive(root, videos=6, seed=5, spec=spec)
+    return root
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ model trains on any patch grid with the same weights."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,7 +14,6 @@ from tests.shardkit import write_clip_shards
 from tests.test_train import _quadrants_mp4, tiny_train_config
 from vcurate.config import ConfigError
 from vcurate.job import run_job
-from vcurate.synth.archive import make_archive, tiny_spec
 from vcurate.train.config import TrainConfig, load_train_config
 from vcurate.train.data import decode_clip, make_loader, nearest_shape, resolve_shards
 from vcurate.train.trainer import Trainer, train
@@ -104,13 +102,10 @@ def test_training_run_on_mixed_aspects_keeps_them(mixed_shards, tmp_path):
 
 
 @pytest.mark.slow
-def test_an_archive_of_wide_tall_and_classic_videos_trains_without_square_crops(tmp_path):
+def test_an_archive_of_wide_tall_and_classic_videos_trains_without_square_crops(mixed_aspect_archive, tmp_path):
     """Curation keeps each video's shape in its shard clips; the trainer batches them in their buckets."""
-    spec = replace(tiny_spec(), sizes=((320, 180), (180, 320), (240, 180)), p_lowres_video=0.0, p_shake=0.0,
-                   p_blur=0.0, p_upscaled=0.0, p_text=0.0, p_mismatch=0.0, p_uncaptioned=0.0, p_pan=0.0)
-    make_archive(tmp_path / "archive", videos=6, seed=5, spec=spec)
     out = tmp_path / "out"
-    run_job(tiny_config(tmp_path / "archive", out), engine="local", progress=False)
+    run_job(tiny_config(mixed_aspect_archive, out), engine="local", progress=False)
     cfg = bucket_config(str(out / "shards"))
     aspects = set()
     for frames, _, _ in make_loader(resolve_shards(str(out / "shards")), cfg.data, epochs=1, shapes=cfg.shapes().values()):

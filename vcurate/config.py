@@ -342,6 +342,11 @@ class EncodeConfig(Section):
 class ShardConfig(Section):
     max_samples: int = Field(256, ge=1, description="samples per shard at most")
     max_bytes: int = Field(512 * 1024 * 1024, ge=1024, description="bytes per shard at most (approximate)")
+    group_by_bucket: bool = Field(
+        False, description="each shard holds clips of one (short side, aspect, frame count) bucket of the encoded "
+        "clips, named in the file name: shard-000012-360p-16x9-f32-63.tar (frames 32 to 63). All open shards close "
+        "together when one is full, so rare buckets get smaller shards"
+    )
 
 
 class RayConfig(Section):

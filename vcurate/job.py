@@ -29,7 +29,7 @@ from vcurate.rows import VideoRow
 from vcurate.stages.align import check_align_config, resolved_min_score
 from vcurate.stages.base import chunked
 from vcurate.stages.ingest import SkippedInputs, VideoTask, iter_tasks
-from vcurate.stages.shard import ShardWriter
+from vcurate.stages.shard import ShardWriter, clip_bucket
 from vcurate.storage import Location, locate
 
 PACKAGES = ("av", "scenedetect", "ray", "webdataset", "open_clip_torch", "torch", "pandas", "pyarrow", "numpy")
@@ -156,7 +156,7 @@ def run_job(cfg: PipelineConfig, overwrite: bool = False, engine: str = "ray", p
         TextColumn("{task.fields[kept]} clips kept"), TimeElapsedColumn(), disable=not progress,
     )
     writer = ShardWriter(out / "shards", cfg.shards.max_samples, cfg.shards.max_bytes, state.next_shard,
-                         on_close=lambda name: buffer.commit([name]))
+                         on_close=buffer.commit, bucket_of=clip_bucket if cfg.shards.group_by_bucket else None)
     with bar, writer:
         task_id = bar.add_task("videos", total=None, kept=0)
         all_tasks = tasks if first is None else itertools.chain([first], tasks)

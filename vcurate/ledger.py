@@ -30,7 +30,7 @@ RUN_FILE = "run.json"
 # calibration.json is written by `vcurate calibrate` from a run's manifests: it goes with the run it describes
 RESULT_FILES = ("clips.parquet", "videos.parquet", RUN_FILE, "report.html", "calibration.json")
 _PART = re.compile(r"^part-(\d{6})\.json$")
-_SHARD = re.compile(r"^shard-(\d{6})\.tar$")
+_SHARD = re.compile(r"^shard-(\d{6})(?:-[0-9a-z-]+)?\.tar$")  # the suffix: the bucket (shards.group_by_bucket)
 
 
 class OutputExistsError(VcurateError, FileExistsError):

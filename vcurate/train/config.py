@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from vcurate.aspect import ratio as aspect_ratio
 from vcurate.config import Section, load_yaml_model
 
 
@@ -68,8 +69,7 @@ class DataConfig(Section):
         step = math.lcm(patch, 2)
         shapes = {}
         for bucket in self.buckets:
-            width, height = (int(n) for n in bucket.split(":"))
-            ratio = math.sqrt(width / height)
+            ratio = math.sqrt(aspect_ratio(bucket))
             shapes[bucket] = tuple(max(step, round(self.size * k / step) * step) for k in (1 / ratio, ratio))
         return shapes
 

@@ -17,7 +17,6 @@ import functools
 import glob
 import io
 import logging
-import math
 import random
 import re
 from typing import Iterable, Iterator
@@ -31,6 +30,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from webdataset.tariterators import group_by_keys, tar_file_expander
 from webdataset.utils import make_seed
 
+from vcurate.aspect import nearest as nearest_aspect
 from vcurate.errors import VcurateError
 from vcurate.storage import SCHEMES, is_uri, locate
 from vcurate.train.config import DataConfig
@@ -131,9 +131,8 @@ def decode_clip(mp4: bytes, size: int, crop: tuple[float, float, float, float] =
 
 
 def nearest_shape(width: int, height: int, shapes: list[tuple[int, int]]) -> tuple[int, int]:
-    """The (height, width) whose aspect ratio is nearest the frame's (by ratio, so 2:1 is as far from
-    1:1 as 1:2): the bucket that crops least."""
-    return min(shapes, key=lambda shape: abs(math.log((width / height) / (shape[1] / shape[0]))))
+    """The (height, width) whose aspect ratio is nearest the frame's: the bucket that crops least."""
+    return shapes[nearest_aspect(width / height, [w / h for h, w in shapes])]
 
 
 def _scaled_region(width: int, height: int, out: tuple[int, int], crop: tuple[float, float, float, float], keep_aspect: bool):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import av
 import numpy as np
 import pytest
 import torch
@@ -12,6 +13,7 @@ import torch
 from tests.conftest import tiny_config
 from tests.shardkit import write_clip_shards
 from tests.test_train import _quadrants_mp4, tiny_train_config
+from vcurate.cli import main
 from vcurate.config import ConfigError
 from vcurate.job import run_job
 from vcurate.train.config import TrainConfig, load_train_config
@@ -96,9 +98,19 @@ def test_the_model_trains_on_every_bucket_with_the_same_weights():
             assert out.shape == (1, 4, 3, height, width)
 
 
-def test_training_run_on_mixed_aspects_keeps_them(mixed_shards, tmp_path):
-    result = train(bucket_config(mixed_shards, max_steps=3, checkpoint_every=3), tmp_path / "run")
+def test_a_bucketed_run_trains_and_samples_in_any_of_its_shapes(mixed_shards, tmp_path, capsys):
+    run = tmp_path / "run"
+    result = train(bucket_config(mixed_shards, max_steps=3, checkpoint_every=3), run)
     assert result.steps == 3 and np.isfinite(result.loss)
+    for aspect, (height, width) in (("16:9", WIDE), ("9:16", TALL), (None, (24, 24))):
+        out = tmp_path / f"{aspect}.mp4"
+        assert main(["sample", str(run), "--prompt", "a wide clip", "--output", str(out), "--steps", "2",
+                     *(["--aspect", aspect] if aspect else [])]) == 0
+        with av.open(str(out)) as container:
+            stream = container.streams.video[0]
+            assert (stream.height, stream.width, stream.frames) == (height, width, 4)
+    assert main(["sample", str(run), "--prompt", "x", "--output", str(tmp_path / "x.mp4"), "--aspect", "21:9"]) == 2
+    assert "the run's shapes are 16:9, 4:3, 9:16" in capsys.readouterr().err
 
 
 @pytest.mark.slow

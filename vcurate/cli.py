@@ -237,7 +237,12 @@ def _sample(args) -> None:
     if args.upscale < 1 or args.fps < 1:
         raise InputError("--upscale and --fps must be at least 1")
     model, cfg = load_ema(args.run, device=args.device)
-    video = generate(model, cfg, [args.prompt], seed=args.seed, steps=args.steps, guidance=args.guidance)[0]
+    shapes = cfg.shapes()
+    if args.aspect is not None and args.aspect not in shapes:
+        raise InputError(f"--aspect {args.aspect}: the run's shapes are {', '.join(shapes)} (data.aspect "
+                         f"{cfg.data.aspect}{', data.buckets' if cfg.data.aspect == 'bucket' else ''})")
+    video = generate(model, cfg, [args.prompt], seed=args.seed, steps=args.steps, guidance=args.guidance,
+                     shape=shapes[args.aspect] if args.aspect else None)[0]
     console.print(f"wrote {save_video(args.output, video, fps=args.fps, upscale=args.upscale)}")
 
 
@@ -403,6 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the run's)")
     p.add_argument("--upscale", type=int, default=1, help="enlarge by pixel repetition for viewing")
     p.add_argument("--fps", type=int, default=8)
+    p.add_argument("--aspect", help="one of the run's aspect buckets (data.buckets), e.g. 16:9; default: size x size")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.set_defaults(fn=_sample)
 

@@ -16,21 +16,23 @@ from vcurate.train.model import VideoDiT
 
 @torch.no_grad()
 def generate(model: VideoDiT, cfg: TrainConfig, prompts: list[str], seed: int = 0, steps: int | None = None,
-             guidance: float | None = None, batch_size: int = 16) -> np.ndarray:
-    """uint8 videos (N, T, H, W, 3), one per prompt; the same seed gives the same videos."""
+             guidance: float | None = None, batch_size: int = 16, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """uint8 videos (N, T, H, W, 3), one per prompt, size x size or `shape` (height, width), e.g. one of
+    the run's aspect buckets; the same seed gives the same videos."""
     model.eval()
     device = next(model.parameters()).device
     steps = steps or cfg.diffusion.sample_steps
     guidance = cfg.diffusion.guidance if guidance is None else guidance
     generator = torch.Generator(device).manual_seed(seed)
-    shape = (cfg.data.frames, model.channels, cfg.data.size, cfg.data.size)
+    height, width = shape or (cfg.data.size, cfg.data.size)
+    video_shape = (cfg.data.frames, model.channels, height, width)
     videos = []
     for i in range(0, len(prompts), batch_size):
         chunk = prompts[i : i + batch_size]
         tokens = tokenize(chunk, cfg.data.max_text_tokens).to(device)
         caption = model.caption_embedding(tokens)
         null = model.null_caption.expand_as(caption)
-        x = sample(model, caption, null, (len(chunk), *shape), steps, guidance, generator)
+        x = sample(model, caption, null, (len(chunk), *video_shape), steps, guidance, generator)
         videos.append(to_frames(x).numpy())
     return np.concatenate(videos)
 

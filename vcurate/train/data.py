@@ -221,14 +221,10 @@ class ShardWindows(IterableDataset):
         order = list(self.shards)
         random.Random(f"{self.seed}-{epoch}").shuffle(order)  # same order in every worker
         by_shard = len(order) >= workers
-        rng = np.random.default_rng([self.seed, epoch, worker])
-        size = self.cfg.shuffle_buffer
-        return wds.DataPipeline(
+        return self._pipeline(
             wds.SimpleShardList(order[worker::workers] if by_shard else order),
-            tar_samples,
             lambda samples: (s for i, s in enumerate(samples) if by_shard or i % workers == worker),
-            lambda samples: (w for s in samples for w in self._windows(s, rng)),
-            wds.shuffle(size, initial=size, rng=random.Random(f"{self.seed}-{epoch}-{worker}")),
+            np.random.default_rng([self.seed, epoch, worker]), f"{self.seed}-{epoch}-{worker}",
         )
 
     def _resampled(self, worker: int, workers: int) -> wds.DataPipeline:
@@ -239,14 +235,21 @@ class ShardWindows(IterableDataset):
         mine = order[self.rank :: self.world] if len(order) >= self.world else order  # explicit node splitter
         mine = mine[worker::workers] if len(mine) >= workers else mine
         reader = self.rank * workers + worker
-        rng = np.random.default_rng([self.seed, self.start_epoch, reader])
-        size = self.cfg.shuffle_buffer
-        return wds.DataPipeline(
+        return self._pipeline(
             wds.ResampledShards(mine, seed=make_seed(self.seed, self.start_epoch), deterministic=True,
                                 worker_seed=lambda: reader),
-            tar_samples,
+            lambda samples: samples,
+            np.random.default_rng([self.seed, self.start_epoch, reader]), f"{self.seed}-{self.start_epoch}-{reader}",
+        )
+
+    def _pipeline(self, shards, keep, rng: np.random.Generator, shuffle_seed: str) -> wds.DataPipeline:
+        """shards → tar samples → those `keep` lets through → windows (crops and starts from `rng`) →
+        shuffle buffer."""
+        size = self.cfg.shuffle_buffer
+        return wds.DataPipeline(
+            shards, tar_samples, keep,
             lambda samples: (w for s in samples for w in self._windows(s, rng)),
-            wds.shuffle(size, initial=size, rng=random.Random(f"{self.seed}-{self.start_epoch}-{reader}")),
+            wds.shuffle(size, initial=size, rng=random.Random(shuffle_seed)),
         )
 
     def _stream(self, worker: int, workers: int):

@@ -11,6 +11,10 @@ import datasets
 import pytest
 import ray
 
+from vcurate.manifest import shard_sample_schema
+from vcurate.records import ClipRecord
+from vcurate.stages.shard import ShardWriter
+
 
 def _members(shards: list[str]) -> dict[str, dict]:
     """What the tars hold, read with the standard library: key -> {mp4 bytes, txt, json dict}."""
@@ -46,18 +50,35 @@ def test_ray_data_read_webdataset_gives_every_sample(shard_files):
         assert row["json"] == sample["json"]  # decoded to a dict: encoded size, source size, scores
 
 
+def _hf_table(shard_files: list[str], cache: Path):
+    features = datasets.Features.from_arrow_schema(shard_sample_schema())
+    return datasets.load_dataset("webdataset", data_files={"train": shard_files}, split="train", cache_dir=str(cache),
+                                 features=features)
+
+
 def test_hugging_face_datasets_webdataset_loader_gives_json_fields_as_columns(shard_files, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # local files only: nothing may reach for the hub
     expected = _members(shard_files)
-    table = datasets.load_dataset("webdataset", data_files={"train": shard_files}, split="train", cache_dir=str(tmp_path))
-    # mp4 members load as a Video feature; undecoded, it is the member's bytes (decoding needs torchcodec)
-    table = table.cast_column("mp4", datasets.Video(decode=False))
+    table = _hf_table(shard_files, tmp_path)
     assert sorted(table["__key__"]) == sorted(expected)
     for row in table:
         sample = expected[row["__key__"]]
-        assert row["mp4"]["bytes"] == sample["mp4"] and row["txt"] == sample["txt"]
+        assert row["mp4"] == sample["mp4"] and row["txt"] == sample["txt"]
         assert row["json"] == sample["json"]
     flat = table.flatten()
     keys = flat["__key__"]
     for field in ("encoded_width", "encoded_height", "encoded_fps", "encoded_num_frames", "aspect_ratio", "width", "blur_score"):
         assert flat[f"json.{field}"] == [expected[k]["json"][field] for k in keys], field
+
+
+def test_hugging_face_datasets_reads_a_score_that_is_null_in_the_first_shard(tmp_path, monkeypatch):
+    """Left to infer the types from the first sample, the loader fails on such a column."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with ShardWriter(tmp_path / "shards", max_samples=1, max_bytes=10**6) as writer:
+        for i, score in enumerate((None, 0.5, 0.25)):
+            clip = ClipRecord(video="v.mp4", clip_key=f"k{i}", scene_index=0, start_frame=0, end_frame=1, start_s=0,
+                              end_s=1, fps=1, width=2, height=2, blur_score=score, signature=b"sig" if i else None)
+            writer.write(clip, b"mp4")
+    table = _hf_table(sorted(str(p) for p in (tmp_path / "shards").glob("*.tar")), tmp_path / "cache").flatten()
+    assert table["json.blur_score"] == [None, 0.5, 0.25]
+    assert table["json.signature"] == [None, "c2ln", "c2ln"]  # base64, as in the JSON member

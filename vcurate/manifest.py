@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
+from vcurate.records import ClipRecord
 from vcurate.storage import AllOrNothing, Location
 
 _SCALARS = {int: pa.int64(), float: pa.float64(), str: pa.string(), bool: pa.bool_(), bytes: pa.binary()}
@@ -43,6 +44,16 @@ def arrow_schema(model: type[BaseModel]) -> pa.Schema:
     extra = getattr(model, "extra_columns", dict)()
     fields += [pa.field(name, _SCALARS[kind], nullable=True) for name, kind in extra.items()]
     return pa.schema(fields)
+
+
+def shard_sample_schema() -> pa.Schema:
+    """Arrow types of a shard sample as a columnar reader loads it: the KEY.mp4 bytes, the caption, and
+    the KEY.json clip row as a struct (bytes fields as the base64 text the JSON holds). Readers that
+    infer types from the first samples (Hugging Face datasets) fail on a score that is null there and
+    a number later; given these types (`datasets.Features.from_arrow_schema`) they read every shard."""
+    clip = [pa.field(f.name, pa.string() if f.type == pa.binary() else f.type) for f in arrow_schema(ClipRecord)]
+    return pa.schema([pa.field("__key__", pa.string()), pa.field("__url__", pa.string()), pa.field("mp4", pa.binary()),
+                      pa.field("txt", pa.string()), pa.field("json", pa.struct(clip))])
 
 
 class RecordWriter(AllOrNothing):

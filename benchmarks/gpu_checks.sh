@@ -3,7 +3,8 @@
 #   CLIP stage clips/s with fp16 autocast, trainer steps/s (fp32 vs bf16, and this machine's CPUs for
 #   comparison), the analysis pass with TransNetV2 / hybrid scene detection on CUDA against the decode
 #   floor and the network's own frames/s, then a short CUDA training run on real shards and its
-#   caption-following score.
+#   caption-following score, then torchrun DDP over every GPU (NCCL; one GPU runs a world of one) with
+#   aspect buckets.
 # Usage: bash benchmarks/gpu_checks.sh SHARDS RUN_DIR [MINUTES] [WORKERS]
 set -euo pipefail
 SHARDS=${1:?usage: benchmarks/gpu_checks.sh SHARDS RUN_DIR [MINUTES] [WORKERS]}
@@ -23,3 +24,7 @@ $PY -m vcurate train --config pipelines/train-demo.yaml --shards "$SHARDS" --out
     --max-minutes "$MINUTES" --workers "$WORKERS" --quiet
 $PY -m vcurate eval-gen "$RUN" --output "$RUN/eval-gen.json" > /dev/null
 cat "$RUN/summary.json" "$RUN/eval-gen.json"
+GPUS=$(nvidia-smi -L | wc -l)
+$PY -m torch.distributed.run --nproc_per_node "$GPUS" -m vcurate.cli train --config pipelines/train-demo.yaml \
+    --shards "$SHARDS" --output "$RUN-ddp" --device cuda --max-steps 200 --workers "$WORKERS" --quiet --set data.aspect=bucket
+cat "$RUN-ddp/summary.json"

@@ -100,8 +100,15 @@ def pick_engine(cfg: PipelineConfig, head: list[VideoTask]) -> str:
     limits = cfg.ray
     if limits.address or os.environ.get("RAY_ADDRESS") or len(head) > limits.local_max_videos:
         return "ray"
-    size = sum(locate(task.path).info().size or 0 for task in head)  # a vanished file fails in analysis
-    return "local" if size <= limits.local_max_mb * 2**20 else "ray"
+    return "local" if sum(map(_file_size, head)) <= limits.local_max_mb * 2**20 else "ray"
+
+
+def _file_size(task: VideoTask) -> int:
+    """Its size in bytes; 0 for a file that vanished or cannot be read (its analysis fails with the reason)."""
+    try:
+        return locate(task.path).info().size or 0
+    except OSError:
+        return 0
 
 
 def init_ray(cfg: PipelineConfig) -> None:

@@ -94,3 +94,18 @@ def test_engine_auto_runs_a_few_small_videos_in_process(tmp_path, tiny_archive, 
     config.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
     assert main(["run", str(config), "--quiet"]) == 0
     assert json.loads((tmp_path / "out" / "run.json").read_text())["engine"] == "local"
+
+
+def test_on_ray_a_failed_model_check_is_raised_before_anything_is_written(tmp_path, tiny_archive, monkeypatch):
+    import vcurate.job
+    from vcurate.models.clip import ClipModelError
+
+    root, _ = tiny_archive
+    started = []
+    monkeypatch.setattr(vcurate.job, "init_ray", lambda cfg: started.append(cfg))  # no cluster needed to prove it
+    cfg = tiny_config(root, tmp_path / "out")
+    cfg.align.pretrained = str(tmp_path / "missing.pt")
+    with pytest.raises(ClipModelError, match="CLIP checkpoint not found"):
+        vcurate.job.run_job(cfg, engine="ray", progress=False)
+    assert len(started) == 1  # Ray was starting meanwhile
+    assert not (tmp_path / "out").exists()

@@ -30,7 +30,7 @@ def test_run_on_ray_equals_local_run(tmp_path, tiny_archive, curated):
     settings["ray"]["num_cpus"] = 2
     cfg = tmp_path / "p.yaml"
     cfg.write_text(yaml.safe_dump(settings))  # paths in the YAML; the CLI run below overrides them
-    proc = _vcurate("run", str(cfg), "--input", str(root / "raw"), "--output", str(out), "--quiet")
+    proc = _vcurate("run", str(cfg), "--input", str(root / "raw"), "--output", str(out), "--engine", "ray", "--quiet")
     assert "clips kept" in proc.stderr
     ray_clips = pd.read_parquet(out / "clips.parquet")
     local_clips = pd.read_parquet(local_out / "clips.parquet")
@@ -65,3 +65,47 @@ def test_user_errors_are_one_clear_line(tmp_path, capsys):
     assert main(["run", str(cfg), "--input", str(tmp_path), "--output", str(tmp_path / "o")]) == 2
     assert "CLIP checkpoint not found: missing.pt" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()  # nothing written before the model is known to load
+
+
+def test_engine_auto_runs_a_few_small_videos_in_process(tmp_path, tiny_archive, monkeypatch):
+    from vcurate.engine import pick_engine
+    from vcurate.stages.ingest import iter_tasks
+
+    root, _ = tiny_archive
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    cfg = tiny_config(root, tmp_path / "out", align={"enabled": False})
+    tasks = list(iter_tasks(cfg.input))
+    assert len(tasks) == 5
+    assert pick_engine(cfg, tasks[:4]) == "local"
+    cfg.ray.local_max_videos = 3
+    assert pick_engine(cfg, tasks[:4]) == "ray"  # more videos than the limit
+    cfg.ray.local_max_videos, cfg.ray.local_max_mb = 4, 1e-3
+    assert pick_engine(cfg, tasks[:1]) == "ray"  # more bytes than the limit
+    cfg.ray.local_max_mb = 200
+    cfg.ray.address = "ray://head:10001"
+    assert pick_engine(cfg, tasks[:1]) == "ray"  # a named cluster is always used
+    cfg.ray.address = None
+    monkeypatch.setenv("RAY_ADDRESS", "head:6379")
+    assert pick_engine(cfg, tasks[:1]) == "ray"
+    monkeypatch.delenv("RAY_ADDRESS")
+
+    cfg.ray.local_max_videos = 5  # the whole archive: the default engine (auto) runs it in-process
+    config = tmp_path / "p.yaml"
+    config.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    assert main(["run", str(config), "--quiet"]) == 0
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["engine"] == "local"
+
+
+def test_on_ray_a_failed_model_check_is_raised_before_anything_is_written(tmp_path, tiny_archive, monkeypatch):
+    import vcurate.job
+    from vcurate.models.clip import ClipModelError
+
+    root, _ = tiny_archive
+    started = []
+    monkeypatch.setattr(vcurate.job, "init_ray", lambda cfg: started.append(cfg))  # no cluster needed to prove it
+    cfg = tiny_config(root, tmp_path / "out")
+    cfg.align.pretrained = str(tmp_path / "missing.pt")
+    with pytest.raises(ClipModelError, match="CLIP checkpoint not found"):
+        vcurate.job.run_job(cfg, engine="ray", progress=False)
+    assert len(started) == 1  # Ray was starting meanwhile
+    assert not (tmp_path / "out").exists()

@@ -93,3 +93,27 @@ def test_notebook_runs_and_agrees_with_stats(curated, tmp_path):
     printed = [o["text"] for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("name") == "stdout"]
     funnel_line = next(line for text in printed for line in text.splitlines() if line.startswith('{"clips_found"'))
     assert json.loads(funnel_line) == stats(out)["funnel"]
+
+
+def test_svg_histogram_bars_follow_the_counts_and_mark_the_threshold():
+    import re
+    import xml.etree.ElementTree as ET
+
+    import numpy as np
+
+    from vcurate.report.svg import histogram, nice_ticks
+
+    kept, rejected = np.array([0.1, 0.1, 0.1, 0.5]), np.array([0.9])
+    root = ET.fromstring(histogram([("kept", kept, "#0a0"), ("rejected", rejected, "#a00")], "blur_score", bins=4,
+                                   threshold=0.8, threshold_label="threshold 0.8"))
+    ns = "{http://www.w3.org/2000/svg}"
+    bars = [(r.get("fill"), float(r.get("height"))) for r in root.iter(f"{ns}rect") if r.get("fill-opacity") and r.get("x")]
+    kept_heights = sorted(h for fill, h in bars if fill == "#0a0")
+    assert len(kept_heights) == 2 and abs(kept_heights[1] - 3 * kept_heights[0]) < 0.5  # bins of 3 and 1 clips
+    assert [h for fill, h in bars if fill == "#a00"] == [kept_heights[0]]  # one clip: as tall as kept's single
+    assert any(p.get("stroke-dasharray") for p in root.iter(f"{ns}path"))
+    texts = [t.text for t in root.iter(f"{ns}text")]
+    assert "blur_score" in texts and "threshold 0.8" in texts
+    assert nice_ticks(0.03, 0.97) == [0.2, 0.4, 0.6, 0.8]
+    assert nice_ticks(0, 7) == [0, 2, 4, 6]
+    assert not re.search(r"nan|inf", ET.tostring(root, encoding="unicode"))

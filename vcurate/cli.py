@@ -139,6 +139,7 @@ def print_summary(summary) -> None:
     table.add_row("shards", str(counts["shards"]))
     table.add_row("hours in / kept", f"{counts['hours_in']:.3f} / {counts['hours_kept']:.3f}")
     table.add_row("wall time (s)", f"{summary.seconds.get('wall', 0):.1f}")
+    table.add_row("engine", summary.engine)
     console.print(table)
     shown = 10  # names in the terminal; run.json holds the first NAMES_KEPT
 
@@ -353,7 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true",
                    help="start again, replacing the results of an earlier run in OUTPUT (without it, an "
                    "interrupted run of the same settings resumes and a finished one is left as it is)")
-    p.add_argument("--engine", choices=("ray", "local"), default="ray", help="ray (default) or local (in-process, for debugging)")
+    p.add_argument("--engine", choices=("auto", "ray", "local"), default="auto",
+                   help="auto (default): in-process for a job of a few small videos on no cluster (ray.local_max_videos, "
+                   "ray.local_max_mb), where Ray's start-up costs more than it saves, else Ray; ray; or local (in-process)")
     p.add_argument("--dedup-against", action="append", metavar="OLD_OUT",
                    help="output folder of an earlier run: clips duplicating its kept clips are rejected as duplicate "
                    "(repeatable; sets filters.duplicate.against)")

@@ -367,6 +367,13 @@ class RayConfig(Section):
         "split.detector transnetv2 on CUDA: Ray hides the GPUs from a task that reserves none"
     )
     encode_num_cpus: float = Field(1.0, gt=0, description="CPUs Ray reserves per clip-encoding task")
+    local_max_videos: int = Field(
+        4, ge=0, description="--engine auto (the default): a job of at most this many videos to curate, "
+        "local_max_mb in all, with no cluster to join, runs in-process (--engine local): starting Ray costs "
+        "5-15 s, more than its parallelism saves on a few short videos. 0: always Ray"
+    )
+    local_max_mb: float = Field(200.0, ge=0, description="--engine auto: the most megabytes of video a job "
+                                "run in-process may hold (see local_max_videos)")
 
 
 class PipelineConfig(Section):

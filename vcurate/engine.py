@@ -18,6 +18,7 @@ from vcurate.errors import InputError
 from vcurate.rows import Row, from_row
 from vcurate.stages.base import Stage
 from vcurate.stages.ingest import VideoTask
+from vcurate.storage import locate
 
 
 def run_fan_out(task: Row, stage: Stage) -> list[Row]:
@@ -92,6 +93,24 @@ class LocalDataset:
         return itertools.chain.from_iterable(self._blocks)
 
 
+def pick_engine(cfg: PipelineConfig, head: list[VideoTask]) -> str:
+    """What `--engine auto` runs a job on, given its first `ray.local_max_videos` + 1 pending videos:
+    in-process when they are all there is and `ray.local_max_mb` holds them, and no cluster is named;
+    Ray otherwise. Both engines give the same manifests and shards (tests/test_cli.py)."""
+    limits = cfg.ray
+    if limits.address or os.environ.get("RAY_ADDRESS") or len(head) > limits.local_max_videos:
+        return "ray"
+    return "local" if sum(map(_file_size, head)) <= limits.local_max_mb * 2**20 else "ray"
+
+
+def _file_size(task: VideoTask) -> int:
+    """Its size in bytes; 0 for a file that vanished or cannot be read (its analysis fails with the reason)."""
+    try:
+        return locate(task.path).info().size or 0
+    except OSError:
+        return 0
+
+
 def init_ray(cfg: PipelineConfig) -> None:
     """Join $RAY_ADDRESS / ray.address when given, else start an embedded local Ray (never a cluster that
     happens to run on this machine: `address="local"`)."""
@@ -108,7 +127,7 @@ def init_ray(cfg: PipelineConfig) -> None:
 
 
 def dataset(tasks: list[VideoTask], cfg: PipelineConfig, engine: str):
-    """The video tasks as a dataset of the engine named `engine` ("ray" or "local")."""
+    """The video tasks as a dataset of the engine named `engine` ("ray" or "local"; vcurate.job resolves "auto")."""
     rows = [asdict(t) for t in tasks]
     if engine == "local":
         return LocalDataset.from_items(rows)

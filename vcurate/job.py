@@ -9,6 +9,7 @@ import itertools
 import platform
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -20,6 +21,7 @@ from vcurate import __version__
 from vcurate.analyze.scenes import check_scene_detector
 from vcurate.config import PipelineConfig
 from vcurate.dedup import open_deduplicator
+from vcurate.engine import init_ray, pick_engine
 from vcurate.errors import InputError
 from vcurate.ledger import RUN_FILE, Ledger, ResumeState
 from vcurate.manifest import RecordWriter
@@ -40,6 +42,7 @@ TASKS_PER_DATASET = 10_000  # the driver holds at most this many planned videos 
 class RunSummary:
     output: str
     status: Literal["fresh", "resumed", "complete"] = "fresh"
+    engine: str = ""  # what the job ran on ("auto" resolved)
     skipped: int = 0  # videos committed by an earlier attempt
     videos: int = 0
     failed: int = 0
@@ -74,7 +77,7 @@ class RunSummary:
     @classmethod
     def from_run_info(cls, output: str, info: dict) -> "RunSummary":
         counts = info.get("counts", {})
-        return cls(output, "complete", videos=counts.get("videos", 0), failed=counts.get("failed", 0),
+        return cls(output, "complete", info.get("engine", ""), videos=counts.get("videos", 0), failed=counts.get("failed", 0),
                    clips=counts.get("clips", 0), kept=counts.get("kept", 0), reasons=Counter(counts.get("reasons", {})),
                    shards=list(info.get("shards", [])), seconds=info.get("stage_seconds", {}),
                    hours_in=counts.get("hours_in", 0.0), hours_kept=counts.get("hours_kept", 0.0),
@@ -129,9 +132,16 @@ def pending_tasks(cfg: PipelineConfig, state: ResumeState, skipped: SkippedInput
     return (task for task in iter_tasks(cfg.input, skipped) if task.video not in state.finished)
 
 
+def check_models(cfg: PipelineConfig) -> None:
+    """The scene detector's network and the CLIP model can be had: fail before any video is processed."""
+    check_scene_detector(cfg.split)
+    if cfg.align.enabled:
+        check_align_config(cfg.align, fetch=True)
+
+
 def run_job(cfg: PipelineConfig, overwrite: bool = False, engine: str = "ray", progress: bool = True) -> RunSummary:
     """Curate `cfg.input` into `cfg.output`: fresh, resumed after an interruption, or (when the folder
-    already holds this job, finished) nothing to do."""
+    already holds this job, finished) nothing to do. `engine`: ray, local, or auto (vcurate.engine.pick_engine)."""
     if not cfg.output.path:
         raise InputError("no output folder: pass --output or set output.path in the pipeline YAML")
     out = locate(cfg.output.path)
@@ -142,13 +152,24 @@ def run_job(cfg: PipelineConfig, overwrite: bool = False, engine: str = "ray", p
     skipped_inputs = SkippedInputs()
     tasks = pending_tasks(cfg, ledger.state, skipped_inputs)
     first = next(tasks, None)  # the input is checked (and listed lazily) before anything is written
-    check_scene_detector(cfg.split)
-    if cfg.align.enabled:
-        check_align_config(cfg.align, fetch=True)
+    started_at, t0, stage = datetime.now(timezone.utc), time.perf_counter(), Counter()
+    all_tasks = tasks if first is None else itertools.chain([first], tasks)
+    if engine == "auto":
+        head = list(itertools.islice(all_tasks, cfg.ray.local_max_videos + 1))
+        engine = pick_engine(cfg, head)
+        all_tasks = itertools.chain(head, all_tasks)
+    if engine == "ray" and first is not None:
+        # Ray's start-up mostly waits on the processes it launches; the model checks (torch, open_clip:
+        # seconds of imports) run meanwhile. A failed check is raised once Ray is up.
+        with ThreadPoolExecutor(1) as pool:
+            checked = pool.submit(check_models, cfg)
+            init_ray(cfg)
+            checked.result()
+    else:
+        check_models(cfg)
     ledger.start(overwrite)
     state = ledger.state
     status, skipped, kept = ("resumed" if state.parts else "fresh"), len(state.finished), 0
-    started_at, t0, stage = datetime.now(timezone.utc), time.perf_counter(), Counter()
     buffer = PartBuffer(ledger, state)
     dedup = open_deduplicator(cfg, ledger)  # encoded duplicates are dropped here: only the driver sees the order
     bar = Progress(
@@ -159,7 +180,6 @@ def run_job(cfg: PipelineConfig, overwrite: bool = False, engine: str = "ray", p
                          on_close=buffer.commit, bucket_of=clip_bucket if cfg.shards.group_by_bucket else None)
     with bar, writer:
         task_id = bar.add_task("videos", total=None, kept=0)
-        all_tasks = tasks if first is None else itertools.chain([first], tasks)
         for chunk in chunked(all_tasks, TASKS_PER_DATASET):
             for row in rows_for(chunk, cfg, engine):
                 if isinstance(row, VideoRow):
@@ -182,7 +202,7 @@ def run_job(cfg: PipelineConfig, overwrite: bool = False, engine: str = "ray", p
     buffer.commit([])  # rows after the last shard (rejected clips, failed videos)
 
     summary = compact(ledger, out, RunSummary(str(out), status, skipped))
-    summary.skipped_inputs = skipped_inputs
+    summary.skipped_inputs, summary.engine = skipped_inputs, engine
     summary.seconds = {"wall": round(time.perf_counter() - t0, 3), **{k: round(v, 3) for k, v in stage.items()}}
     run_info = RunInfo(
         started=started_at.isoformat(), finished=datetime.now(timezone.utc).isoformat(),

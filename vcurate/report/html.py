@@ -6,19 +6,15 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from pathlib import Path
 
 import cv2
-import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from vcurate.media.frames import read_frame_at  # noqa: E402
-from vcurate.report.stats import Run, funnel, funnel_steps, load_run  # noqa: E402
-from vcurate.rules import ScoreRule  # noqa: E402
-from vcurate.storage import locate  # noqa: E402
+from vcurate.media.frames import read_frame_at
+from vcurate.report import svg
+from vcurate.report.stats import Run, funnel, funnel_steps, load_run
+from vcurate.rules import ScoreRule
+from vcurate.storage import locate
 
 EXAMPLES_PER_GROUP = 6
 THUMB_WIDTH = 192
@@ -32,29 +28,17 @@ figure img{width:192px;max-height:200px;object-fit:contain;display:block}
 """
 
 
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
 def _jpeg(rgb) -> str:
     ok, data = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
     return "data:image/jpeg;base64," + base64.b64encode(data.tobytes()).decode()
 
 
 def funnel_chart(f: dict) -> str:
-    labels = ["videos", "clips found"] + [f"rejected: {r}" for r in f["rejected"]["by_reason"]] + ["kept"]
-    counts = [f["videos"]["count"], f["clips_found"]["count"]] + [v["clips"] for v in f["rejected"]["by_reason"].values()] + [f["kept"]["count"]]
-    colours = ["#4c72b0", "#4c72b0"] + ["#c44e52"] * len(f["rejected"]["by_reason"]) + ["#55a868"]
-    fig, ax = plt.subplots(figsize=(7, 0.45 * len(labels) + 0.8))
-    ax.barh(labels[::-1], counts[::-1], color=colours[::-1])
-    for y, c in enumerate(counts[::-1]):
-        ax.text(c, y, f" {c}", va="center")
-    ax.set_xlabel("count")
-    ax.set_title("funnel (a clip counts once per reason)")
-    return _png(fig)
+    by_reason = f["rejected"]["by_reason"]
+    labels = ["videos", "clips found"] + [f"rejected: {r}" for r in by_reason] + ["kept"]
+    counts = [f["videos"]["count"], f["clips_found"]["count"]] + [v["clips"] for v in by_reason.values()] + [f["kept"]["count"]]
+    colours = ["#4c72b0", "#4c72b0"] + ["#c44e52"] * len(by_reason) + ["#55a868"]
+    return svg.data_uri(svg.bar_chart(labels, counts, colours, "funnel (a clip counts once per reason)"))
 
 
 def score_histogram(run: Run, rule: ScoreRule) -> str | None:
@@ -62,19 +46,12 @@ def score_histogram(run: Run, rule: ScoreRule) -> str | None:
     values = run.clips[[score, "status"]].dropna(subset=[score])
     if values.empty:
         return None
-    fig, ax = plt.subplots(figsize=(6, 3))
-    bins = 30
-    for status, colour in (("kept", "#55a868"), ("rejected", "#c44e52")):
-        part = values[values.status == status][score]
-        if len(part):
-            ax.hist(part, bins=bins, range=(values[score].min(), values[score].max()), alpha=0.7, color=colour, label=status)
+    groups = [(status, part.to_numpy(dtype=float), colour)
+              for status, colour in (("kept", "#55a868"), ("rejected", "#c44e52"))
+              if len(part := values[values.status == status][score])]
     threshold = run.threshold(score)
-    if threshold is not None:
-        ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.3g} ({rule.side} rejects: {rule.reason.value})")
-    ax.set_xlabel(score)
-    ax.set_ylabel("clips")
-    ax.legend(fontsize=7)
-    return _png(fig)
+    label = f"threshold {threshold:.3g} ({rule.side} rejects: {rule.reason.value})" if threshold is not None else ""
+    return svg.data_uri(svg.histogram(groups, score, threshold=threshold, threshold_label=label))
 
 
 def _thumbnail(run: Run, clip) -> str | None:

@@ -11,8 +11,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-import pandas as pd
-
 from vcurate.errors import VcurateError
 from vcurate.records import CaptionSource
 from vcurate.storage import Location, is_uri, locate
@@ -123,6 +121,8 @@ def find_manifest(root: Location, configured: str | None) -> Location | None:
 
 def load_manifest(manifest: Location, path_column: str = "path", caption_column: str = "caption") -> dict[str, str]:
     """Map of video path (relative to the input root, POSIX) to caption."""
+    import pandas as pd  # here, not at the top: the analysis processes import this module and never read a manifest
+
     parquet = manifest.name.lower().endswith(".parquet")
     try:
         with manifest.open_input() if parquet else manifest.open_stream() as f:

@@ -21,12 +21,10 @@ fitted transform: the RMS displacement of the picture's pixels, in percent of th
 second.
 
 Cheap by design: planes box-filtered to about `short_side` pixels (OpenCV's whole-factor area
-filter reading every few rows), about `samples_per_second` frames a second.
+filter reading every few rows), one pair of frames every half second.
 """
 
 from __future__ import annotations
-
-from collections import deque
 
 import cv2
 import numpy as np
@@ -154,11 +152,13 @@ def _hanning(shape: tuple[int, int]) -> np.ndarray:
 
 
 class Picture:
-    """One sampled frame at working size: its planes, their gradients, and its luma as a template."""
+    """One sampled frame at working size: its planes and their gradients; the earlier frame of a pair
+    also serves as the fit's template (its luma's steepest-descent images)."""
 
-    def __init__(self, index: int, planes: np.ndarray, margin: int):
+    def __init__(self, index: int, planes: np.ndarray, margin: int, template: bool):
         self.index, self.planes = index, planes
-        self.template = AlignmentTemplate(np.ascontiguousarray(planes[..., 0]), margin)
+        self.luma = np.ascontiguousarray(planes[..., 0])
+        self.template = AlignmentTemplate(self.luma, margin) if template else None
         self.gradient = gradient_magnitude(planes)
 
 
@@ -204,12 +204,13 @@ def camera_speed(warp: np.ndarray, shape: tuple[int, ...]) -> float:
 
 @register_analyzer
 class SceneMotionAnalyzer(ClipAnalyzer):
-    """Per pair of sampled frames `lag` samples apart: the share of the picture that moved once the
-    camera's similarity motion and the picture's gain and offset are undone, and the camera's speed."""
+    """Per pair of frames `seconds_apart` apart, one pair every `seconds_between_pairs`: the share of
+    the picture that moved once the camera's similarity motion and the picture's gain and offset are
+    undone, and the camera's speed."""
 
     short_side = 45  # pixels of the working planes' short side
-    samples_per_second = 10
-    lag = 2  # samples between the two frames of a pair (about 0.2 s)
+    seconds_between_pairs = 0.5  # a still stays still: two pairs a second tell it from motion as well as ten
+    seconds_apart = 0.2  # the two frames of a pair
     margin = 2  # pixels left out at each border (the gradients have no neighbours there)
     floor = 4.0  # grey levels: smaller changes are noise whatever the picture
     noise_factor = 5.0
@@ -227,31 +228,31 @@ class SceneMotionAnalyzer(ClipAnalyzer):
 
     def __init__(self, fps: float) -> None:
         self.fps = fps
-        self.step = max(1, round(fps / self.samples_per_second))
+        self.apart = max(1, round(fps * self.seconds_apart))
+        self.period = max(self.apart + 1, round(fps * self.seconds_between_pairs))
         self.pairs: list[tuple[int, int, float, float]] = []  # (earlier frame, later frame, moving %, camera speed)
-        self._recent: deque[Picture] = deque(maxlen=self.lag)
+        self._earlier: Picture | None = None
         self._warp: np.ndarray | None = None  # the last pair's camera motion, where the next fit may start
 
     @classmethod
     def build(cls, cfg: PipelineConfig, stream: StreamFacts) -> "SceneMotionAnalyzer | None":
-        # about +0.7x the decode floor at 1280x720 on 2 cores (benchmarks/analysis_cost.py): paid only when asked for
         return cls(stream.fps) if cfg.filters.static.enabled else None
 
     def process(self, index: int, frame: AnalysisFrame) -> None:
-        if index % self.step:
-            return
-        picture = Picture(index, working_planes(frame, self.short_side), self.margin)
-        if len(self._recent) == self.lag:
-            earlier = self._recent[0]
-            self._warp = fit_camera(earlier.template, picture.template.image, self._warp)
-            residual, gradient = scene_change(earlier, picture, self._warp)
+        phase = index % self.period
+        if phase == 0:
+            self._earlier = Picture(index, working_planes(frame, self.short_side), self.margin, template=True)
+        elif phase == self.apart and self._earlier is not None:
+            earlier, later = self._earlier, Picture(index, working_planes(frame, self.short_side), self.margin, template=False)
+            self._warp = fit_camera(earlier.template, later.luma, self._warp)
+            residual, gradient = scene_change(earlier, later, self._warp)
             moving = moving_share(residual, gradient, self.floor, self.noise_factor, self.cap, self.edge_tolerance)
-            speed = camera_speed(self._warp, picture.planes.shape) * 100 * self.fps / (index - earlier.index)
+            speed = camera_speed(self._warp, later.planes.shape) * 100 * self.fps / (index - earlier.index)
             self.pairs.append((earlier.index, index, moving, speed))
-        self._recent.append(picture)
+            self._earlier = None
 
     def finish(self, num_frames: int) -> None:
-        self._recent.clear()
+        self._earlier = None
 
     def clip_columns(self, start: int, end: int) -> dict[str, float | None]:
         inside = [(moving, speed) for first, last, moving, speed in self.pairs if start <= first and last < end]

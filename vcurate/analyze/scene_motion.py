@@ -26,6 +26,8 @@ filter reading every few rows), one pair of frames every half second.
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -42,9 +44,12 @@ def box_factor(short: int, target: int) -> int:
     return 4 * round(factor / 4) if factor >= 8 else factor
 
 
-def working_planes(frame: AnalysisFrame, target: int) -> np.ndarray:
-    """Y, U and V of a frame box-filtered to about `target` pixels on the short side, (h, w, 3)
-    float32; chroma is 128 (no colour) where the decoded format carries none as planes."""
+def working_planes(frame: AnalysisFrame, target: int, smoothing: float) -> np.ndarray:
+    """Y, U and V of a frame box-filtered to about `target` pixels on the short side, then smoothed
+    (Gaussian, `smoothing` pixels), (h, w, 3) float32; chroma is 128 (no colour) where the decoded
+    format carries none as planes. A box filter lets fine texture (foliage, stripes, grain) alias
+    into a moire that shifts differently from the picture under a sub-pixel pan: without the
+    smoothing, a pan over a still stroke pattern or a compressed photo reads as motion."""
     luma = frame.luma_full()
     factor = box_factor(min(luma.shape), target)
     y = prefiltered_luma(luma, factor)
@@ -57,7 +62,7 @@ def working_planes(frame: AnalysisFrame, target: int) -> np.ndarray:
             if small.shape != y.shape:
                 small = cv2.resize(small, (y.shape[1], y.shape[0]), interpolation=cv2.INTER_AREA)
             planes[..., k] = small
-    return planes
+    return cv2.GaussianBlur(planes, (0, 0), smoothing) if smoothing else planes
 
 
 def gradient_magnitude(planes: np.ndarray) -> np.ndarray:
@@ -67,25 +72,41 @@ def gradient_magnitude(planes: np.ndarray) -> np.ndarray:
     return np.abs(gx) + np.abs(gy)
 
 
+class _Grid:
+    """What every template of one frame size shares: its inner pixels (homogeneous, and centred in
+    half short sides, where zoom and roll keep the fit well conditioned) and the centring matrices."""
+
+    def __init__(self, shape: tuple[int, int], margin: int):
+        h, w = shape
+        self.inner = (slice(margin, h - margin), slice(margin, w - margin))
+        self.scale = min(h, w) / 2
+        ys, xs = np.mgrid[margin : h - margin, margin : w - margin].astype(np.float32)
+        self.pixels = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size, np.float32)]).astype(np.float64)
+        self.centred = ((xs.ravel() - (w - 1) / 2) / self.scale, (ys.ravel() - (h - 1) / 2) / self.scale)
+        self.to_pixels = np.array([[1, 0, (w - 1) / 2], [0, 1, (h - 1) / 2], [0, 0, 1]])
+        self.from_pixels = np.array([[1, 0, -(w - 1) / 2], [0, 1, -(h - 1) / 2], [0, 0, 1]])
+
+
+@functools.cache
+def _grid(shape: tuple[int, int], margin: int) -> _Grid:
+    return _Grid(shape, margin)
+
+
 class AlignmentTemplate:
     """A luma prepared as the reference of the fit: its steepest-descent images for the similarity
     warp (zoom, roll, shift x, shift y) and for gain and offset, and their least-squares solver."""
 
     def __init__(self, luma: np.ndarray, margin: int):
         self.image = luma
-        h, w = luma.shape
-        self.inner = (slice(margin, h - margin), slice(margin, w - margin))
+        grid = _grid(luma.shape, margin)
+        self.inner, self.scale, self.pixels = grid.inner, grid.scale, grid.pixels
+        self.to_pixels, self.from_pixels = grid.to_pixels, grid.from_pixels
         gx = cv2.Sobel(luma, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)[self.inner].ravel()
         gy = cv2.Sobel(luma, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)[self.inner].ravel()
-        self.scale = min(h, w) / 2  # zoom and roll in half short sides: the fit stays well conditioned
-        ys, xs = np.mgrid[margin : h - margin, margin : w - margin].astype(np.float32)
-        self.pixels = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size, np.float32)])  # inner pixels, homogeneous
-        x, y = (xs.ravel() - (w - 1) / 2) / self.scale, (ys.ravel() - (h - 1) / 2) / self.scale
+        x, y = grid.centred
         self.values = luma[self.inner].ravel()
         self.basis = np.stack([gx * x + gy * y, gy * x - gx * y, gx, gy, self.values, np.ones_like(x)], axis=1)
         self.solver = np.linalg.pinv(self.basis.T @ self.basis) @ self.basis.T
-        centre = np.array([[1, 0, (w - 1) / 2], [0, 1, (h - 1) / 2], [0, 0, 1]])
-        self.to_pixels, self.from_pixels = centre, np.linalg.inv(centre)
 
     def pixel_matrix(self, warp: np.ndarray) -> np.ndarray:
         """A centred warp as the 2 x 3 pixel matrix OpenCV takes."""
@@ -129,7 +150,7 @@ def fit_camera(template: AlignmentTemplate, luma: np.ndarray, guess: np.ndarray 
         for share in (1.0, 0.5):
             step = np.array([[1 + share * zoom, -share * roll, share * sx], [share * roll, 1 + share * zoom, share * sy],
                              [0.0, 0.0, 1.0]])
-            trial = warp @ np.linalg.inv(step)
+            trial = warp @ _similarity_inverse(step)
             trial_error = template.sample(luma, trial) - template.values
             trial_cost = float(np.abs(trial_error).mean())
             if trial_cost < cost:
@@ -140,6 +161,13 @@ def fit_camera(template: AlignmentTemplate, luma: np.ndarray, guess: np.ndarray 
         if abs(sx) + abs(sy) < 0.02 and abs(zoom) + abs(roll) < 1e-4:
             break
     return warp
+
+
+def _similarity_inverse(m: np.ndarray) -> np.ndarray:
+    """The inverse of a 3 x 3 similarity matrix [[a, -b, tx], [b, a, ty], [0, 0, 1]], in closed form."""
+    a, b, tx, ty = m[0, 0], m[1, 0], m[0, 2], m[1, 2]
+    d = a * a + b * b
+    return np.array([[a / d, b / d, -(a * tx + b * ty) / d], [-b / d, a / d, (b * tx - a * ty) / d], [0.0, 0.0, 1.0]])
 
 
 _WINDOWS: dict[tuple[int, int], np.ndarray] = {}
@@ -172,12 +200,19 @@ def scene_change(earlier: Picture, later: Picture, warp: np.ndarray) -> tuple[np
     gradient = np.maximum(earlier.gradient[template.inner].reshape(-1, 3)[seen],
                           template.sample(later.gradient, warp)[seen])
     before = earlier.planes[template.inner].reshape(-1, 3)[seen]
-    photometric = template.basis[seen, 4:]  # luma and 1
-    gain_offset = np.linalg.lstsq(photometric, after[:, 0], rcond=None)[0]
     residual = after - before
-    residual[:, 0] = after[:, 0] - photometric @ gain_offset
+    residual[:, 0] = after[:, 0] - _gain_offset_fit(before[:, 0], after[:, 0])
     residual[:, 1:] -= np.median(residual[:, 1:], axis=0)
     return residual, gradient
+
+
+def _gain_offset_fit(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """`after`'s least-squares fit by gain x `before` + offset (flicker, fades), in closed form."""
+    mean_before, mean_after = before.mean(), after.mean()
+    centred = before - mean_before
+    spread = float(centred @ centred)
+    gain = float(centred @ (after - mean_after)) / spread if spread > 1e-6 else 1.0
+    return mean_after + gain * centred
 
 
 def moving_share(residual: np.ndarray, gradient: np.ndarray, floor: float, noise_factor: float, cap: float,
@@ -209,6 +244,7 @@ class SceneMotionAnalyzer(ClipAnalyzer):
     undone, and the camera's speed."""
 
     short_side = 45  # pixels of the working planes' short side
+    smoothing = 1.0  # Gaussian sigma, working pixels (see working_planes)
     seconds_between_pairs = 0.5  # a still stays still: two pairs a second tell it from motion as well as ten
     seconds_apart = 0.2  # the two frames of a pair
     margin = 2  # pixels left out at each border (the gradients have no neighbours there)
@@ -241,9 +277,9 @@ class SceneMotionAnalyzer(ClipAnalyzer):
     def process(self, index: int, frame: AnalysisFrame) -> None:
         phase = index % self.period
         if phase == 0:
-            self._earlier = Picture(index, working_planes(frame, self.short_side), self.margin, template=True)
+            self._earlier = Picture(index, working_planes(frame, self.short_side, self.smoothing), self.margin, template=True)
         elif phase == self.apart and self._earlier is not None:
-            earlier, later = self._earlier, Picture(index, working_planes(frame, self.short_side), self.margin, template=False)
+            earlier, later = self._earlier, Picture(index, working_planes(frame, self.short_side, self.smoothing), self.margin, template=False)
             self._warp = fit_camera(earlier.template, later.luma, self._warp)
             residual, gradient = scene_change(earlier, later, self._warp)
             moving = moving_share(residual, gradient, self.floor, self.noise_factor, self.cap, self.edge_tolerance)

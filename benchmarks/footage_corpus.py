@@ -57,6 +57,28 @@ CORPUS = (
             "3-D animation (1280x720, 25 fps, H.264)", "Big Buck Bunny (c) Blender Foundation, CC-BY 3.0"),
     Footage("Megamind.avi", "deb:opencv-doc", "usr/share/doc/opencv-doc/examples/data/Megamind.avi", "report",
             "3-D animation trailer (720x528, 24 fps, MPEG-4 part 2)", "OpenCV sample data (trailer (c) DreamWorks)"),
+    Footage("jwpIntro.mp4", "pypi:psychopy==2026.2.5", "psychopy/demos/coder/stimuli/jwpIntro.mp4", "calibration",
+            "live action: static camera, a man talking in an office, one shot (640x480, 30 fps, H.264)",
+            "PsychoPy demo movie, GPL-3.0-or-later (the wheel's licence)"),
+    Footage("earth.mp4", "pypi:arcade==3.3.3", "arcade/resources/assets/video/earth.mp4", "calibration",
+            "3-D computer graphics: the night side of the Earth turning on black (480x270, 30 fps, H.264)",
+            "NASA Scientific Visualization Studio, public domain (arcade's resources/assets/video/readme.txt)"),
+    Footage("visp-cube.mpeg", "deb:visp-images-data", "usr/share/visp-images-data/ViSP-images/video/cube.mpeg",
+            "calibration", "live action: hand-held camera moving round a dotted cube on comic pages, greyscale, 3 s "
+            "(384x288, 25 fps, MPEG-1 elementary stream)", "ViSP images, GPL-2 (Debian copyright of visp-images-data)"),
+    Footage("xine-visual.mpg", "deb:xine-ui", "usr/share/xine/visuals/default.mpv", "calibration",
+            "3-D computer graphics: the xine logo over moving water, a 4 s loop "
+            "(384x288, 25 fps, MPEG-1 elementary stream)", "xine-ui, GPL-2+ (Debian copyright of xine-ui)"),
+    Footage("freecol-opening.ogv", "deb:freecol", "usr/share/games/freecol/default/resources/video/freecol-opening.video.ogg",
+            "report", "live action: game intro cut from archival film, landscapes, settlers, a parchment, a crowd, "
+            "riders, cannon; grain and faded colour, many shots (640x480, 25 fps, Theora)",
+            "FreeCol, GPL-2+ (Debian copyright of freecol, Files: *)"),
+    Footage("psychopy-testMovie.mp4", "pypi:psychopy==2026.2.5", "psychopy/tests/data/testMovie.mp4", "report",
+            "live action: static camera, close-up of a man talking before bookshelves, one shot "
+            "(352x288, 30 fps, MPEG-4 part 2)", "PsychoPy test movie, GPL-3.0-or-later (the wheel's licence)"),
+    Footage("tupi-example.avi", "deb:tupi-data", "usr/share/tupi/data/help/examples/example.avi", "report",
+            "2-D cartoon: a butterfly flying over still grass, sun and clouds (520x380, 18 fps, MPEG-4 part 2)",
+            "Tupi help example, GPL-2+ (Debian copyright of tupi-data)"),
 )
 
 

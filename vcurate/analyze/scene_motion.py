@@ -20,8 +20,11 @@ people walking the share of the picture they cover. `camera_motion` is the media
 fitted transform: the RMS displacement of the picture's pixels, in percent of the short side per
 second.
 
+By design a camera turning over a scene in which nothing moves (a city at night) is static too, and
+one graphic sliding over a flat ground is taken for the camera: nothing else in view tells them apart.
+
 Cheap by design: planes box-filtered to about `short_side` pixels (OpenCV's whole-factor area
-filter reading every few rows), one pair of frames every half second.
+filter reading every few rows) and smoothed, one pair of frames every half second.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from vcurate.config import parse_setting
+from vcurate.config import load_config, parse_setting, with_settings
 from vcurate.synth.archive import SynthSpec, make_archive
 from vcurate.synth.eval import evaluate, shot_of
 from vcurate.synth.footage import FootageSpec, make_footage_archive
@@ -75,7 +75,8 @@ def _share(d: dict) -> str:
 
 def markdown(summary: dict) -> list[str]:
     lines = [f"# Static filter accuracy ({summary['date']}, {summary['host']})", "",
-             f"Default pipeline, `filters.static.enabled=true` {' '.join('--set ' + s for s in summary['settings'])}, "
+             f"Default pipeline, `filters.static.enabled=true` (min_motion {summary['min_motion']}) "
+             f"{' '.join('--set ' + s for s in summary['settings'])}, "
              f"CLIP off; {summary['videos']} videos an archive, still pictures on {summary['static_share']:.0%} of "
              "fault-free shots. *Tuning* archives may have been used to choose the design and threshold; *held-out* never.", "",
              "| archive | role | static P / R | frozen | slideshow | pan | zoom | held | clean kept | still camera kept | pans/zooms kept |",
@@ -111,7 +112,8 @@ def main() -> None:
     args = parser.parse_args()
     work = args.cache / "runs" / args.name
     shutil.rmtree(work, ignore_errors=True)
-    summary = {**stamp(), "settings": [f"{k}={v}" for k, v in args.set], "videos": args.videos,
+    threshold = with_settings(load_config(CONFIG), args.set, "pipeline config").filters.static.min_motion
+    summary = {**stamp(), "settings": [f"{k}={v}" for k, v in args.set], "min_motion": threshold, "videos": args.videos,
                "static_share": args.static_share, "archives": {}}
     rendered = replace(SynthSpec(), p_static=args.static_share, duplicate_videos=0.0, hard_negative_videos=0.0)
     for seed, role in [(s, "tuning") for s in args.tune_seeds] + [(s, "held-out") for s in args.held_out_seeds]:

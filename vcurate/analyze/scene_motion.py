@@ -20,13 +20,16 @@ people walking the share of the picture they cover. `camera_motion` is the media
 fitted transform: the RMS displacement of the picture's pixels, in percent of the short side per
 second.
 
+By design a camera turning over a scene in which nothing moves (a city at night) is static too, and
+one graphic sliding over a flat ground is taken for the camera: nothing else in view tells them apart.
+
 Cheap by design: planes box-filtered to about `short_side` pixels (OpenCV's whole-factor area
-filter reading every few rows), about `samples_per_second` frames a second.
+filter reading every few rows) and smoothed, one pair of frames every half second.
 """
 
 from __future__ import annotations
 
-from collections import deque
+import functools
 
 import cv2
 import numpy as np
@@ -44,9 +47,12 @@ def box_factor(short: int, target: int) -> int:
     return 4 * round(factor / 4) if factor >= 8 else factor
 
 
-def working_planes(frame: AnalysisFrame, target: int) -> np.ndarray:
-    """Y, U and V of a frame box-filtered to about `target` pixels on the short side, (h, w, 3)
-    float32; chroma is 128 (no colour) where the decoded format carries none as planes."""
+def working_planes(frame: AnalysisFrame, target: int, smoothing: float) -> np.ndarray:
+    """Y, U and V of a frame box-filtered to about `target` pixels on the short side, then smoothed
+    (Gaussian, `smoothing` pixels), (h, w, 3) float32; chroma is 128 (no colour) where the decoded
+    format carries none as planes. A box filter lets fine texture (foliage, stripes, grain) alias
+    into a moire that shifts differently from the picture under a sub-pixel pan: without the
+    smoothing, a pan over a still stroke pattern or a compressed photo reads as motion."""
     luma = frame.luma_full()
     factor = box_factor(min(luma.shape), target)
     y = prefiltered_luma(luma, factor)
@@ -59,7 +65,7 @@ def working_planes(frame: AnalysisFrame, target: int) -> np.ndarray:
             if small.shape != y.shape:
                 small = cv2.resize(small, (y.shape[1], y.shape[0]), interpolation=cv2.INTER_AREA)
             planes[..., k] = small
-    return planes
+    return cv2.GaussianBlur(planes, (0, 0), smoothing) if smoothing else planes
 
 
 def gradient_magnitude(planes: np.ndarray) -> np.ndarray:
@@ -69,25 +75,41 @@ def gradient_magnitude(planes: np.ndarray) -> np.ndarray:
     return np.abs(gx) + np.abs(gy)
 
 
+class _Grid:
+    """What every template of one frame size shares: its inner pixels (homogeneous, and centred in
+    half short sides, where zoom and roll keep the fit well conditioned) and the centring matrices."""
+
+    def __init__(self, shape: tuple[int, int], margin: int):
+        h, w = shape
+        self.inner = (slice(margin, h - margin), slice(margin, w - margin))
+        self.scale = min(h, w) / 2
+        ys, xs = np.mgrid[margin : h - margin, margin : w - margin].astype(np.float32)
+        self.pixels = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size, np.float32)]).astype(np.float64)
+        self.centred = ((xs.ravel() - (w - 1) / 2) / self.scale, (ys.ravel() - (h - 1) / 2) / self.scale)
+        self.to_pixels = np.array([[1, 0, (w - 1) / 2], [0, 1, (h - 1) / 2], [0, 0, 1]])
+        self.from_pixels = np.array([[1, 0, -(w - 1) / 2], [0, 1, -(h - 1) / 2], [0, 0, 1]])
+
+
+@functools.cache
+def _grid(shape: tuple[int, int], margin: int) -> _Grid:
+    return _Grid(shape, margin)
+
+
 class AlignmentTemplate:
     """A luma prepared as the reference of the fit: its steepest-descent images for the similarity
     warp (zoom, roll, shift x, shift y) and for gain and offset, and their least-squares solver."""
 
     def __init__(self, luma: np.ndarray, margin: int):
         self.image = luma
-        h, w = luma.shape
-        self.inner = (slice(margin, h - margin), slice(margin, w - margin))
+        grid = _grid(luma.shape, margin)
+        self.inner, self.scale, self.pixels = grid.inner, grid.scale, grid.pixels
+        self.to_pixels, self.from_pixels = grid.to_pixels, grid.from_pixels
         gx = cv2.Sobel(luma, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)[self.inner].ravel()
         gy = cv2.Sobel(luma, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)[self.inner].ravel()
-        self.scale = min(h, w) / 2  # zoom and roll in half short sides: the fit stays well conditioned
-        ys, xs = np.mgrid[margin : h - margin, margin : w - margin].astype(np.float32)
-        self.pixels = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size, np.float32)])  # inner pixels, homogeneous
-        x, y = (xs.ravel() - (w - 1) / 2) / self.scale, (ys.ravel() - (h - 1) / 2) / self.scale
+        x, y = grid.centred
         self.values = luma[self.inner].ravel()
         self.basis = np.stack([gx * x + gy * y, gy * x - gx * y, gx, gy, self.values, np.ones_like(x)], axis=1)
         self.solver = np.linalg.pinv(self.basis.T @ self.basis) @ self.basis.T
-        centre = np.array([[1, 0, (w - 1) / 2], [0, 1, (h - 1) / 2], [0, 0, 1]])
-        self.to_pixels, self.from_pixels = centre, np.linalg.inv(centre)
 
     def pixel_matrix(self, warp: np.ndarray) -> np.ndarray:
         """A centred warp as the 2 x 3 pixel matrix OpenCV takes."""
@@ -131,7 +153,7 @@ def fit_camera(template: AlignmentTemplate, luma: np.ndarray, guess: np.ndarray 
         for share in (1.0, 0.5):
             step = np.array([[1 + share * zoom, -share * roll, share * sx], [share * roll, 1 + share * zoom, share * sy],
                              [0.0, 0.0, 1.0]])
-            trial = warp @ np.linalg.inv(step)
+            trial = warp @ _similarity_inverse(step)
             trial_error = template.sample(luma, trial) - template.values
             trial_cost = float(np.abs(trial_error).mean())
             if trial_cost < cost:
@@ -144,6 +166,13 @@ def fit_camera(template: AlignmentTemplate, luma: np.ndarray, guess: np.ndarray 
     return warp
 
 
+def _similarity_inverse(m: np.ndarray) -> np.ndarray:
+    """The inverse of a 3 x 3 similarity matrix [[a, -b, tx], [b, a, ty], [0, 0, 1]], in closed form."""
+    a, b, tx, ty = m[0, 0], m[1, 0], m[0, 2], m[1, 2]
+    d = a * a + b * b
+    return np.array([[a / d, b / d, -(a * tx + b * ty) / d], [-b / d, a / d, (b * tx - a * ty) / d], [0.0, 0.0, 1.0]])
+
+
 _WINDOWS: dict[tuple[int, int], np.ndarray] = {}
 
 
@@ -154,11 +183,13 @@ def _hanning(shape: tuple[int, int]) -> np.ndarray:
 
 
 class Picture:
-    """One sampled frame at working size: its planes, their gradients, and its luma as a template."""
+    """One sampled frame at working size: its planes and their gradients; the earlier frame of a pair
+    also serves as the fit's template (its luma's steepest-descent images)."""
 
-    def __init__(self, index: int, planes: np.ndarray, margin: int):
+    def __init__(self, index: int, planes: np.ndarray, margin: int, template: bool):
         self.index, self.planes = index, planes
-        self.template = AlignmentTemplate(np.ascontiguousarray(planes[..., 0]), margin)
+        self.luma = np.ascontiguousarray(planes[..., 0])
+        self.template = AlignmentTemplate(self.luma, margin) if template else None
         self.gradient = gradient_magnitude(planes)
 
 
@@ -172,12 +203,19 @@ def scene_change(earlier: Picture, later: Picture, warp: np.ndarray) -> tuple[np
     gradient = np.maximum(earlier.gradient[template.inner].reshape(-1, 3)[seen],
                           template.sample(later.gradient, warp)[seen])
     before = earlier.planes[template.inner].reshape(-1, 3)[seen]
-    photometric = template.basis[seen, 4:]  # luma and 1
-    gain_offset = np.linalg.lstsq(photometric, after[:, 0], rcond=None)[0]
     residual = after - before
-    residual[:, 0] = after[:, 0] - photometric @ gain_offset
+    residual[:, 0] = after[:, 0] - _gain_offset_fit(before[:, 0], after[:, 0])
     residual[:, 1:] -= np.median(residual[:, 1:], axis=0)
     return residual, gradient
+
+
+def _gain_offset_fit(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """`after`'s least-squares fit by gain x `before` + offset (flicker, fades), in closed form."""
+    mean_before, mean_after = before.mean(), after.mean()
+    centred = before - mean_before
+    spread = float(centred @ centred)
+    gain = float(centred @ (after - mean_after)) / spread if spread > 1e-6 else 1.0
+    return mean_after + gain * centred
 
 
 def moving_share(residual: np.ndarray, gradient: np.ndarray, floor: float, noise_factor: float, cap: float,
@@ -204,12 +242,14 @@ def camera_speed(warp: np.ndarray, shape: tuple[int, ...]) -> float:
 
 @register_analyzer
 class SceneMotionAnalyzer(ClipAnalyzer):
-    """Per pair of sampled frames `lag` samples apart: the share of the picture that moved once the
-    camera's similarity motion and the picture's gain and offset are undone, and the camera's speed."""
+    """Per pair of frames `seconds_apart` apart, one pair every `seconds_between_pairs`: the share of
+    the picture that moved once the camera's similarity motion and the picture's gain and offset are
+    undone, and the camera's speed."""
 
     short_side = 45  # pixels of the working planes' short side
-    samples_per_second = 10
-    lag = 2  # samples between the two frames of a pair (about 0.2 s)
+    smoothing = 1.0  # Gaussian sigma, working pixels (see working_planes)
+    seconds_between_pairs = 0.5  # a still stays still: two pairs a second tell it from motion as well as ten
+    seconds_apart = 0.2  # the two frames of a pair
     margin = 2  # pixels left out at each border (the gradients have no neighbours there)
     floor = 4.0  # grey levels: smaller changes are noise whatever the picture
     noise_factor = 5.0
@@ -227,31 +267,31 @@ class SceneMotionAnalyzer(ClipAnalyzer):
 
     def __init__(self, fps: float) -> None:
         self.fps = fps
-        self.step = max(1, round(fps / self.samples_per_second))
+        self.apart = max(1, round(fps * self.seconds_apart))
+        self.period = max(self.apart + 1, round(fps * self.seconds_between_pairs))
         self.pairs: list[tuple[int, int, float, float]] = []  # (earlier frame, later frame, moving %, camera speed)
-        self._recent: deque[Picture] = deque(maxlen=self.lag)
+        self._earlier: Picture | None = None
         self._warp: np.ndarray | None = None  # the last pair's camera motion, where the next fit may start
 
     @classmethod
     def build(cls, cfg: PipelineConfig, stream: StreamFacts) -> "SceneMotionAnalyzer | None":
-        # about +0.7x the decode floor at 1280x720 on 2 cores (benchmarks/analysis_cost.py): paid only when asked for
         return cls(stream.fps) if cfg.filters.static.enabled else None
 
     def process(self, index: int, frame: AnalysisFrame) -> None:
-        if index % self.step:
-            return
-        picture = Picture(index, working_planes(frame, self.short_side), self.margin)
-        if len(self._recent) == self.lag:
-            earlier = self._recent[0]
-            self._warp = fit_camera(earlier.template, picture.template.image, self._warp)
-            residual, gradient = scene_change(earlier, picture, self._warp)
+        phase = index % self.period
+        if phase == 0:
+            self._earlier = Picture(index, working_planes(frame, self.short_side, self.smoothing), self.margin, template=True)
+        elif phase == self.apart and self._earlier is not None:
+            earlier, later = self._earlier, Picture(index, working_planes(frame, self.short_side, self.smoothing), self.margin, template=False)
+            self._warp = fit_camera(earlier.template, later.luma, self._warp)
+            residual, gradient = scene_change(earlier, later, self._warp)
             moving = moving_share(residual, gradient, self.floor, self.noise_factor, self.cap, self.edge_tolerance)
-            speed = camera_speed(self._warp, picture.planes.shape) * 100 * self.fps / (index - earlier.index)
+            speed = camera_speed(self._warp, later.planes.shape) * 100 * self.fps / (index - earlier.index)
             self.pairs.append((earlier.index, index, moving, speed))
-        self._recent.append(picture)
+            self._earlier = None
 
     def finish(self, num_frames: int) -> None:
-        self._recent.clear()
+        self._earlier = None
 
     def clip_columns(self, start: int, end: int) -> dict[str, float | None]:
         inside = [(moving, speed) for first, last, moving, speed in self.pairs if start <= first and last < end]

@@ -7,7 +7,9 @@ moving in one direction. Faults are injected per shot with their labels: camera 
 blur, low resolution (whole video small, or content upscaled from a small render), caption
 mismatch and burned-in text (subtitles, corner watermarks, tickers: vcurate.synth.text). Shots may
 also carry text that is no fault (nuisances): signs on the background of a panning shot, and fine
-stroke patterns; both move with the camera. Captions come the ways real archives carry them: sidecar .txt/.json, a captions.csv
+stroke patterns; both move with the camera. Still pictures (defect `static`): a frozen frame, a
+slideshow (the subject jumping between held positions), a pan or a zoom over a still; beside them,
+as hard negatives left clean, a zoom over a moving subject and a slow subject. Captions come the ways real archives carry them: sidecar .txt/.json, a captions.csv
 manifest, or timed .srt/.vtt cues (one per shot).
 
 The last videos of an archive are near-duplicates and their hard negatives: re-uploads
@@ -33,7 +35,7 @@ import numpy as np
 from vcurate.media.encode import write_mp4
 from vcurate.synth.text import OVERLAYS, TextOverlay, paint_scene_text, paint_stroke_pattern, plan_overlay
 from vcurate.synth.copies import CopyEdit, add_copy_videos
-from vcurate.synth.truth import TruthShot, TruthVideo, write_truth
+from vcurate.synth.truth import STILL_KINDS, TruthShot, TruthVideo, write_truth
 
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (225, 30, 30),
@@ -75,6 +77,10 @@ class SynthSpec:
     text_kinds: tuple[float, float, float] = (0.45, 0.35, 0.2)  # shares of OVERLAYS
     p_scene_text: float = 0.5  # of panning shots: signs on the background (no fault)
     p_stroke_pattern: float = 0.12  # fine stripes, dots or grids on the background (no fault)
+    p_static: float = 0.2  # of shots with no other fault: a still picture (defect "static")
+    static_kinds: tuple[float, float, float, float] = (0.25, 0.2, 0.3, 0.25)  # shares of STILL_KINDS
+    p_zoom: float = 0.08  # of the other fault-free shots: the camera zooms over the moving subject (no fault)
+    p_slow_subject: float = 0.1  # of the rest: the subject moves a third as fast (no fault)
     crf: int = 18
     duplicate_videos: float = 0.15  # share of the videos that re-upload clean shots of earlier ones
     hard_negative_videos: float = 0.1  # share that reshoot an earlier clean shot's scene with other motion
@@ -106,6 +112,10 @@ class Shot:
     stroke_pattern: bool = False
     nuisances: list[str] = field(default_factory=list)
     hue: float = 0.0  # of the palette
+    still: str | None = None  # one of STILL_KINDS: nothing in the scene moves (defect "static")
+    zoom: float = 0.0  # zoom range across the shot, positive in, negative out (camera "zoom")
+    hold_frames: int = 0  # a slideshow's frames per still
+    subject_pace: float = 1.0  # the subject's speed against the usual
     render_state: dict | None = None  # the generator's state when the shot was rendered (to render it again)
 
     @property
@@ -187,8 +197,10 @@ def render_shot(shot: Shot, width: int, height: int, rng: np.random.Generator):
     n = shot.num_frames
     vx, vy = shot.pan_velocity
     pad = int(np.ceil(shot.shake_amplitude * 3.5)) + 2
+    reach = 1 + abs(shot.zoom)  # a zoom sees this many times the frame at its widest: rendered wide, never magnified
+    ww, wh = int(np.ceil(rw * reach)), int(np.ceil(rh * reach))  # the window cut from the canvas
     travel_x, travel_y = int(np.ceil(abs(vx) * n)), int(np.ceil(abs(vy) * n))
-    canvas_h, canvas_w = rh + 2 * pad + travel_y, rw + 2 * pad + travel_x
+    canvas_h, canvas_w = wh + 2 * pad + travel_y, ww + 2 * pad + travel_x
     tex_rng = np.random.default_rng(shot.texture_seed)
     tex = _texture(tex_rng, shot.background, canvas_h, canvas_w, short)
     c0, c1 = shot.palette
@@ -200,8 +212,8 @@ def render_shot(shot: Shot, width: int, height: int, rng: np.random.Generator):
         paint_scene_text(paint_rng, canvas, short, shot.scene_text)
 
     t = np.arange(n, dtype=np.float32)
-    cam_x = pad + (travel_x if vx < 0 else 0) + vx * t
-    cam_y = pad + (travel_y if vy < 0 else 0) + vy * t
+    cam_x = np.round(pad + (travel_x if vx < 0 else 0) + vx * t).astype(int)
+    cam_y = np.round(pad + (travel_y if vy < 0 else 0) + vy * t).astype(int)
     jitter = _shake_path(rng, n, shot.shake_amplitude) if shot.shake_amplitude > 0 else np.zeros((n, 2))
     jitter = np.clip(np.round(jitter), -pad + 1, pad - 1).astype(int)
 
@@ -210,16 +222,20 @@ def render_shot(shot: Shot, width: int, height: int, rng: np.random.Generator):
     colour = np.float32(COLOURS[shot.colour])
     dx, dy = DIRECTIONS[shot.direction]
     extent = rw if dx else rh
-    speed = min(short * rng.uniform(0.008, 0.014), 0.6 * extent / n)  # stay in view for the whole shot
-    centre = np.array([rw / 2 + rng.uniform(-0.1, 0.1) * rw, rh / 2 + rng.uniform(-0.1, 0.1) * rh])
+    speed = shot.subject_pace * min(short * rng.uniform(0.008, 0.014), 0.6 * extent / n)  # stay in view the whole shot
+    centre = np.array([ww / 2 + rng.uniform(-0.1, 0.1) * rw, wh / 2 + rng.uniform(-0.1, 0.1) * rh])
     start = centre - np.array([dx, dy]) * speed * n / 2
+    on_canvas = shot.still in ("pan", "zoom")  # the subject is part of the still picture the camera moves over
 
     for i in range(n):
-        ox, oy = int(round(cam_x[i])) + jitter[i, 0], int(round(cam_y[i])) + jitter[i, 1]
-        frame = canvas[oy : oy + rh, ox : ox + rw].copy()
-        px = int(round(start[0] + dx * speed * i)) - jitter[i, 0]
-        py = int(round(start[1] + dy * speed * i)) - jitter[i, 1]
+        ox, oy = cam_x[i] + jitter[i, 0], cam_y[i] + jitter[i, 1]
+        frame = canvas[oy : oy + wh, ox : ox + ww].copy()
+        k = _subject_instant(shot, i)
+        px = int(round(start[0] + dx * speed * k)) - jitter[i, 0] - (cam_x[i] - cam_x[0] if on_canvas else 0)
+        py = int(round(start[1] + dy * speed * k)) - jitter[i, 1] - (cam_y[i] - cam_y[0] if on_canvas else 0)
         _blend(frame, alpha, colour, px - radius, py - radius)
+        if shot.zoom:
+            frame = _zoomed(frame, (rw, rh), reach, i / max(1, n - 1) if shot.zoom > 0 else 1 - i / max(1, n - 1))
         if f > 1:
             frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
         if shot.blur_sigma > 0:
@@ -227,6 +243,27 @@ def render_shot(shot: Shot, width: int, height: int, rng: np.random.Generator):
         if shot.overlay is not None:
             frame = shot.overlay.apply(frame, i)
         yield frame
+
+
+def _subject_instant(shot: Shot, i: int) -> int:
+    """Which instant of its path the subject is at in frame i: its own in a moving scene, one held
+    instant in a still picture, a slideshow's switching from one held instant to the next."""
+    if shot.still == "slideshow":
+        hold = shot.hold_frames
+        return min(shot.num_frames - 1, (i // hold) * hold + hold // 2)
+    return shot.num_frames // 2 if shot.still else i
+
+
+def _zoomed(window: np.ndarray, size: tuple[int, int], reach: float, progress: float) -> np.ndarray:
+    """The centre of `window` at `size`: all of it (`reach` times the frame) at progress 0, the frame's
+    own extent at 1, in between on a smooth scale; sub-pixel, so the zoom does not judder."""
+    scale = reach ** progress  # from showing reach x the frame to 1 x, a constant rate of zoom
+    shrink = scale / reach  # output pixels per window pixel
+    h, w = window.shape[:2]
+    matrix = np.float32([[shrink, 0, size[0] / 2 - shrink * w / 2], [0, shrink, size[1] / 2 - shrink * h / 2]])
+    sigma = 0.6 * np.sqrt(max(0.0, 1 / shrink**2 - 1))  # anti-aliasing, growing smoothly with the shrink
+    smooth = cv2.GaussianBlur(window, (0, 0), sigma) if sigma > 0.05 else window
+    return cv2.warpAffine(smooth, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
 def _blend(frame: np.ndarray, alpha: np.ndarray, colour: np.ndarray, x0: int, y0: int) -> None:
@@ -324,6 +361,34 @@ def plan_text(shot: Shot, spec: SynthSpec, size: tuple[int, int], fps: float) ->
         shot.nuisances.append("stroke_pattern")
 
 
+def plan_motion(shot: Shot, spec: SynthSpec, size: tuple[int, int], fps: float) -> None:
+    """A still picture (defect "static") or, as its hard negatives, a zoom over the moving subject or a
+    slow subject, on a shot with no other fault; drawn from the shot's own generator, so every other
+    label of a seed stays as it was."""
+    r = np.random.default_rng([shot.texture_seed, 21])
+    if shot.defects or shot.camera == "shake":
+        return
+    short = min(size) / shot.upscale_factor
+    if r.random() < spec.p_static:
+        shot.still = STILL_KINDS[int(r.choice(len(STILL_KINDS), p=np.asarray(spec.static_kinds) / sum(spec.static_kinds)))]
+        shot.defects.append("static")
+        if shot.still == "pan" and shot.camera != "pan":
+            angle, speed = r.uniform(0, 2 * np.pi), short * r.uniform(0.004, 0.015)
+            shot.camera, shot.pan_velocity = "pan", (speed * np.cos(angle), speed * np.sin(angle))
+        elif shot.still != "pan":
+            shot.camera, shot.pan_velocity = "static", (0.0, 0.0)
+        if shot.still == "zoom":
+            shot.camera, shot.zoom = "zoom", float(r.choice([-1, 1]) * r.uniform(0.1, 0.25))
+        if shot.still == "slideshow":
+            shot.hold_frames = max(2, int(round(fps * r.uniform(0.6, 1.2))))
+    elif r.random() < spec.p_zoom:
+        shot.camera, shot.pan_velocity = "zoom", (0.0, 0.0)
+        shot.zoom = float(r.choice([-1, 1]) * r.uniform(0.1, 0.25))
+    elif r.random() < spec.p_slow_subject:
+        shot.subject_pace = 1 / 3
+        shot.nuisances.append("slow_subject")
+
+
 def _distinct_hue(rng: np.random.Generator, previous: float | None) -> float:
     """A hue at least 70 degrees from the previous shot's, so every cut changes colour."""
     while True:
@@ -367,6 +432,7 @@ def plan_video(planner: ArchivePlanner, source: str, size: tuple[int, int], fps:
         if shot.attached_caption is not None and shot.attached_caption != shot.caption:
             shot.defects.append("mismatch")
         plan_text(shot, spec, size, fps)
+        plan_motion(shot, spec, size, fps)
         shots.append(shot)
     return shots
 
@@ -447,7 +513,8 @@ def _write_video(raw: Path, rel: Path, shots: list[Shot], size, fps, crf: int, s
             start_frame=start, end_frame=start + shot.num_frames, true_caption=shot.caption,
             attached_caption=shot.attached_caption, defects=shot.defects, camera=shot.camera, colour=shot.colour,
             shape=shot.shape, direction=shot.direction, background=shot.background, nuisances=shot.nuisances,
-            **{"fault": shot.overlay.details() if shot.overlay else {}, **(origins[i] if origins else {})},
+            **{"fault": {**(shot.overlay.details() if shot.overlay else {}), **({"still": shot.still} if shot.still else {})},
+               **(origins[i] if origins else {})},
         ))
         start += shot.num_frames
     assert start == num_frames, "encoder dropped or added frames"
@@ -506,7 +573,7 @@ def _reshoot(raw: Path, rel: Path, picked: list, spec: SynthSpec, rng: np.random
     planner = ArchivePlanner(spec, rng)
     shots = []
     for _, _, base, _ in picked:
-        shot = replace(base, num_frames=planner.shot_frames(float(fps)), camera="static", pan_velocity=(0.0, 0.0),
+        shot = replace(base, num_frames=planner.shot_frames(float(fps)), camera="static", pan_velocity=(0.0, 0.0), zoom=0.0,
                        direction=str(rng.choice([d for d in DIRECTIONS if d != base.direction])), defects=[],
                        render_state=None)
         shot.attached_caption = shot.caption
@@ -535,10 +602,10 @@ def _write_captions(path: Path, rel: Path, source: str, shots: list[TruthShot], 
 
 
 def clean_spec() -> SynthSpec:
-    """No faults at all: every shot steady or panning, sharp, full resolution, truly captioned, no
+    """No faults at all: every shot steady, panning or zooming over a moving subject, sharp, full resolution, truly captioned, no
     burned-in text (the text-like scenery that is no fault stays), none a copy."""
     return replace(SynthSpec(), p_lowres_video=0.0, p_uncaptioned=0.0, p_shake=0.0, p_blur=0.0, p_upscaled=0.0,
-                   p_mismatch=0.0, p_text=0.0, duplicate_videos=0.0, hard_negative_videos=0.0)
+                   p_mismatch=0.0, p_text=0.0, p_static=0.0, duplicate_videos=0.0, hard_negative_videos=0.0)
 
 
 def tiny_spec() -> SynthSpec:

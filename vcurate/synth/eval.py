@@ -54,7 +54,7 @@ def judged(clips: pd.DataFrame, reasons: set[str]) -> bool:
 def clip_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo], source: str | None = None) -> dict:
     """Per fault: precision / recall / F1 of rejection, over clips matched to their main shot (of
     footage `source` only, when given); and the share of clean clips (no fault, captioned) kept,
-    overall and for clean pans and zooms."""
+    overall, for clean pans and zooms, and for clean shots of a still camera."""
     matched = []
     for row in clips.itertuples():
         if row.video in truth:
@@ -74,6 +74,8 @@ def clip_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo], source: str 
     clean = [(row, shot) for row, shot in matched if not shot.defects and shot.attached_caption is not None]
     out["clean_kept"] = _kept_share([row.status == "kept" for row, _ in clean])
     out["clean_pan_kept"] = _kept_share([row.status == "kept" for row, shot in clean if shot.camera in ("pan", "zoom")])
+    # the hard negatives of the static filter: a still camera over a scene that moves
+    out["clean_static_camera_kept"] = _kept_share([row.status == "kept" for row, shot in clean if shot.camera == "static"])
     out["clean_rejections"] = dict(
         pd.Series([r for row, _ in clean for r in row.reasons], dtype=object).value_counts().items()
     )

@@ -8,7 +8,11 @@ kind of footage it will judge. Faults as real archives carry them:
 - shake: hand-held camera path, a slow wander plus 4-10 Hz jitter and a little roll;
 - blur: defocus (Gaussian) or linear motion blur;
 - lowres: content downscaled 1.5-4x and scaled back up (bilinear, bicubic or Lanczos);
-- text: burned-in subtitles, a corner watermark or a ticker (vcurate.synth.text), on any shot.
+- text: burned-in subtitles, a corner watermark or a ticker (vcurate.synth.text), on any shot;
+- static: a still picture, as web video makes them: one source frame frozen, a slideshow of a few
+  frames of the stretch, a pan or a zoom over one frame (the "Ken Burns" move); and, labelled so
+  without being injected, shots whose source holds its picture (a held animation drawing, a still
+  scene before a static camera): a stretch in which almost no pixel of the source changes.
 
 Kept clean, because a curation tool must not reject them: smooth pans and zooms (a crop window that
 moves or grows, never magnifying the source), re-encoding at CRF 18-40, sensor noise, low light,
@@ -32,7 +36,7 @@ when that is below `min_fps`: a frame rate no archive would keep is not what is 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
@@ -49,7 +53,7 @@ from vcurate.media.frames import AnalysisFrame, decode_frames, upright
 from vcurate.media.probe import MediaError, open_probed
 from vcurate.synth.text import OVERLAYS, TextOverlay, plan_overlay
 from vcurate.synth.copies import CopyEdit, add_copy_videos
-from vcurate.synth.truth import TruthShot, TruthVideo, write_truth
+from vcurate.synth.truth import STILL_KINDS, TruthShot, TruthVideo, write_truth
 
 SIZES: tuple[tuple[int, int], ...] = ((1280, 720), (960, 540), (854, 480), (640, 360), (480, 270))
 
@@ -67,6 +71,9 @@ class FootageSpec:
     p_blur: float = 0.15
     p_upscaled: float = 0.15
     p_text: float = 0.15  # burned-in subtitle, watermark or ticker, besides any other fault
+    p_static: float = 0.2  # of shots with no other fault: a still picture (defect "static")
+    static_kinds: tuple[float, float, float, float] = (0.25, 0.2, 0.3, 0.25)  # shares of STILL_KINDS
+    held_change: float = 0.05  # percent of a source's pixels changing 0.2 s apart below which it holds its picture
     text_kinds: tuple[float, float, float] = (0.45, 0.35, 0.2)  # shares of OVERLAYS
     shake_rms: tuple[float, float] = (0.015, 0.04)  # jitter, RMS fraction of the short side
     blur_sigma: tuple[float, float] = (1.5, 4.0)  # Gaussian defocus, output pixels
@@ -101,6 +108,12 @@ class Source:
     fps: float
     times: np.ndarray
     segments: list[tuple[int, int]]
+    change: np.ndarray  # per frame, percent of the picture changed since about 0.2 s earlier (_SourceStats)
+
+    def holds_picture(self, first: int, n: int, threshold: float) -> bool:
+        """Whether the source shows one still picture over frames [first, first + n): the median
+        change between frames 0.2 s apart is below `threshold` percent."""
+        return float(np.median(self.change[first : first + n])) < threshold
 
     def scale_to_cover(self, size: tuple[int, int]) -> float:
         return max(size[0] / self.width, size[1] / self.height)
@@ -113,14 +126,23 @@ class Source:
         return self.scale_to_fit(size) <= 1.0
 
 
-class _LumaSpread:
-    """Standard deviation of each frame's small luma: flat frames show nothing worth judging."""
+class _SourceStats:
+    """Per frame of a source: the standard deviation of its small luma (flat frames show nothing worth
+    judging) and the percent of its pixels that changed by more than `levels` grey levels since the
+    frame `lag` earlier (a source that holds its picture changes by its codec's noise only)."""
 
-    def __init__(self):
-        self.std = []
+    levels = 12.0
+
+    def __init__(self, lag: int):
+        self.lag = lag
+        self.std, self.change, self._recent = [], [], []
 
     def process(self, index: int, frame: AnalysisFrame) -> None:
         self.std.append(float(frame.luma().std()))
+        luma = cv2.GaussianBlur(frame.luma().astype(np.float32), (0, 0), 1.0)  # codec noise averaged a little
+        self._recent.append(luma)
+        earlier = self._recent.pop(0) if len(self._recent) > self.lag else self._recent[0]
+        self.change.append(100.0 * float((np.abs(luma - earlier) > self.levels).mean()))
 
     def finish(self, num_frames: int) -> None:
         pass
@@ -131,7 +153,7 @@ def scan_source(path: Path, name: str, spec: FootageSpec) -> Source | None:
     with open_probed(path) as (container, info):
         fps = info.frame_rate
         scenes = SceneAnalyzer(SplitConfig(threshold=spec.cut_threshold, min_scene_frames=4), fps)
-        stats = _LumaSpread()
+        stats = _SourceStats(lag=max(1, round(0.2 * fps)))
         decoded = decode_frames(container, [scenes, stats], short_side=144, fps_hint=fps)
     min_frames = int(np.ceil(spec.shot_seconds[0] * fps))
     width, height = (decoded.width, decoded.height) if decoded.rotation % 180 == 0 else (decoded.height, decoded.width)
@@ -151,7 +173,7 @@ def scan_source(path: Path, name: str, spec: FootageSpec) -> Source | None:
                 run_start = None
     if not segments:
         return None
-    return Source(path, name, width, height, fps, decoded.times, segments)
+    return Source(path, name, width, height, fps, decoded.times, segments, np.asarray(stats.change))
 
 
 def find_sources(folder: str | Path, spec: FootageSpec, warn=print) -> list[Source]:
@@ -197,13 +219,15 @@ class FootageShot:
     noise_sigma: float = 0.0
     gamma: float = 1.0
     overlay: TextOverlay | None = None
+    still: str | None = None  # STILL_KINDS, or "held" (the source holds its picture): defect "static"
+    hold_frames: int = 0  # a slideshow's frames per still
     render_state: dict | None = None  # the generator's state when the shot was rendered (to render it again)
     repeat_of: "FootageShot | None" = None  # an earlier shot whose source frames this one shows again
     ref: str | None = None  # VIDEO#SHOT once written
 
     @property
     def defects(self) -> list[str]:
-        return [d for d in (self.defect, "text" if self.overlay else None) if d]
+        return [d for d in (self.defect, "text" if self.overlay else None, "static" if self.still else None) if d]
 
     @property
     def nuisances(self) -> list[str]:
@@ -409,8 +433,11 @@ def render_footage_shot(shot: FootageShot, rng: np.random.Generator) -> Iterator
     """Yield the shot's RGB frames at its output size, fault and nuisances applied."""
     w, h = shot.size
     kernel = _motion_kernel(shot.details["length"], shot.details["angle"]) if shot.details.get("kind") == "motion" else None
+    held = None
     for i, image in enumerate(_source_frames(shot)):
-        frame = _geometry(shot, image, i)
+        if shot.still in STILL_KINDS and (held is None or (shot.still == "slideshow" and i % shot.hold_frames == 0)):
+            held = image  # the still the camera shows (a slideshow: the next one)
+        frame = _geometry(shot, held if held is not None else image, i)
         if shot.defect == "lowres":
             f = shot.details["factor"]
             small = cv2.resize(frame, (max(2, round(w / f)), max(2, round(h / f))), interpolation=cv2.INTER_AREA)
@@ -442,6 +469,34 @@ def add_overlay(shot: FootageShot, spec: FootageSpec, rng: np.random.Generator, 
         shot.overlay = plan_overlay(rng, kind, shot.size[0], shot.size[1], shot.num_frames, fps)
 
 
+def add_still(shot: FootageShot, spec: FootageSpec, rng: np.random.Generator, fps: float) -> None:
+    """Label the shot static where its source holds its picture; else, on a shot with no other fault,
+    maybe make it a still picture. Drawn from the shot's own generator (every other label of a seed
+    stays as it was)."""
+    if shot.camera == "shake":
+        return
+    if shot.source.holds_picture(shot.start, shot.num_frames, spec.held_change):
+        shot.still = "held"
+        return
+    if shot.defects or rng.random() >= spec.p_static:
+        return
+    kind = STILL_KINDS[int(rng.choice(len(STILL_KINDS), p=np.asarray(spec.static_kinds) / sum(spec.static_kinds)))]
+    spare = 1.0 / shot.source.scale_to_cover(shot.size) - 1.0
+    if kind in ("pan", "zoom") and shot.camera != kind:
+        margin = min(float(rng.uniform(*(spec.pan_margin if kind == "pan" else spec.zoom_margin))), spare)
+        if margin < 0.05:  # no source pixels to move over: a frozen frame instead
+            kind = "frozen"
+        else:
+            angle = rng.uniform(0, 2 * np.pi)
+            shot.camera, shot.margin = kind, margin
+            shot.pan, shot.zoom_in = (float(np.cos(angle)), float(np.sin(angle))), bool(rng.random() < 0.5)
+    if kind in ("frozen", "slideshow"):
+        shot.camera, shot.margin = "static", 0.0
+    if kind == "slideshow":
+        shot.hold_frames = max(2, int(round(fps * rng.uniform(0.6, 1.2))))
+    shot.still = kind
+
+
 def make_footage_archive(
     out: str | Path, footage: str | Path, videos: int, seed: int, spec: FootageSpec = FootageSpec(), progress=None, warn=print,
 ) -> list[TruthVideo]:
@@ -470,6 +525,7 @@ def make_footage_archive(
         shots = [planner.shot(source, size, float(fps)) for source in chosen]
         for index, shot in enumerate(shots):
             add_overlay(shot, spec, np.random.default_rng([seed, len(truth), index, 22]), float(fps))
+            add_still(shot, spec, np.random.default_rng([seed, len(truth), index, 21]), float(fps))
         crf = int(rng.integers(spec.crf[0], spec.crf[1] + 1))
 
         def frames():
@@ -510,12 +566,13 @@ def _write_footage_video(raw: Path, rel: Path, shots: list[FootageShot], size, f
         if origins is None:
             shot.ref = f"{rel.as_posix()}#{i}"
         if shot.repeat_of is not None and origins is None:  # footage ran out: it shows an earlier shot's frames
-            extra = {"defects": [shot.defect, "duplicate"] if shot.defect else ["duplicate"], "copy_of": shot.repeat_of.ref}
+            extra = {"defects": [*shot.defects, "duplicate"], "copy_of": shot.repeat_of.ref}
         truth_shots.append(TruthShot(
             start_frame=start, end_frame=start + shot.num_frames, true_caption=f"a shot from {shot.source.name}",
             attached_caption=caption, defects=extra.pop("defects", shot.defects),
             camera=shot.camera, source=shot.source.name, source_start_frame=shot.start, nuisances=shot.nuisances,
-            fault=extra.pop("fault", {**shot.details, **(shot.overlay.details() if shot.overlay else {})}), **extra,
+            fault=extra.pop("fault", {**shot.details, **(shot.overlay.details() if shot.overlay else {}),
+                                      **({"still": shot.still} if shot.still else {})}), **extra,
         ))
         start += shot.num_frames
     if start != num_frames:
@@ -577,6 +634,7 @@ def _footage_reshoot(raw: Path, rel: Path, picked: list, spec: FootageSpec, plan
         if found is None:
             continue
         shots.append(FootageShot(base.source, found[0], found[1], base.size))
+        add_still(shots[-1], replace(spec, p_static=0.0), rng, first.fps)  # clean, unless its source holds its picture
         planner.used[base.source.name][-1][2] = shots[-1]
         origins.append({"negative_of": f"{video.video}#{i}"})
     if not shots:

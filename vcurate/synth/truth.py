@@ -11,8 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vcurate.errors import NotFoundError
 
-Defect = Literal["shake", "blur", "lowres", "mismatch", "text", "duplicate"]
-DEFECTS: tuple[Defect, ...] = ("shake", "blur", "lowres", "mismatch", "text", "duplicate")
+Defect = Literal["shake", "blur", "lowres", "mismatch", "text", "duplicate", "static"]
+DEFECTS: tuple[Defect, ...] = ("shake", "blur", "lowres", "mismatch", "text", "duplicate", "static")
+# How a "static" shot shows a still picture: one frame held, a few stills switched, a pan or a zoom
+# over one still; footage shots also "held", where the source itself holds its picture.
+STILL_KINDS = ("frozen", "slideshow", "pan", "zoom")
 
 
 class TruthShot(BaseModel):
@@ -33,13 +36,13 @@ class TruthShot(BaseModel):
     nuisances: list[str] = Field(
         default_factory=list, description="changes that are no fault: footage shots letterbox, noise, low_light, "
         "downscaled_source (the whole video's CRF is TruthVideo.crf); rendered shots scene_text (signs on a panning "
-        "background), stroke_pattern (fine stripes, dots, grids)"
+        "background), stroke_pattern (fine stripes, dots, grids), slow_subject (a third of the usual speed)"
     )
     fault: dict[str, str | float | int] = Field(
         default_factory=dict, description="footage shots: the fault's strength (shake: jitter_rms_percent of the "
         "short side; blur: kind gaussian with sigma or motion with length, in output pixels; lowres: factor, kernel); "
         "burned-in text, any shot: text (subtitle, watermark or ticker) and text_height_percent of the frame height; "
-        "copies (duplicate): the edit (width, height, crop_left/top/right/bottom shares, gain: vcurate.synth.copies)"
+        "static: still (frozen, slideshow, pan, zoom or held); copies (duplicate): the edit (width, height, crop_left/top/right/bottom shares, gain: vcurate.synth.copies)"
     )
     copy_of: str | None = Field(
         None, description="a duplicate: the shot it copies, VIDEO#SHOT (its index in that video's shots); the "

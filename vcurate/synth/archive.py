@@ -212,8 +212,6 @@ def render_shot(shot: Shot, width: int, height: int, rng: np.random.Generator):
         paint_scene_text(paint_rng, canvas, short, shot.scene_text)
 
     t = np.arange(n, dtype=np.float32)
-    cam_x = np.round(pad + (travel_x if vx < 0 else 0) + vx * t).astype(int)
-    cam_y = np.round(pad + (travel_y if vy < 0 else 0) + vy * t).astype(int)
     jitter = _shake_path(rng, n, shot.shake_amplitude) if shot.shake_amplitude > 0 else np.zeros((n, 2))
     jitter = np.clip(np.round(jitter), -pad + 1, pad - 1).astype(int)
 
@@ -225,6 +223,10 @@ def render_shot(shot: Shot, width: int, height: int, rng: np.random.Generator):
     speed = shot.subject_pace * min(short * rng.uniform(0.008, 0.014), 0.6 * extent / n)  # stay in view the whole shot
     centre = np.array([ww / 2 + rng.uniform(-0.1, 0.1) * rw, wh / 2 + rng.uniform(-0.1, 0.1) * rh])
     start = centre - np.array([dx, dy]) * speed * n / 2
+    if not shot.still and np.hypot(dx * speed + vx, dy * speed + vy) < 0.5 * speed:
+        vx, vy = -vx, -vy  # a camera panning with the subject would show it still against the background: pan the other way
+    cam_x = np.round(pad + (travel_x if vx < 0 else 0) + vx * t).astype(int)
+    cam_y = np.round(pad + (travel_y if vy < 0 else 0) + vy * t).astype(int)
     on_canvas = shot.still in ("pan", "zoom")  # the subject is part of the still picture the camera moves over
 
     for i in range(n):

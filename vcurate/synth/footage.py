@@ -128,12 +128,10 @@ class Source:
 
 class _SourceStats:
     """Per frame of a source: the standard deviation of its small luma (flat frames show nothing worth
-    judging) and the percent of its pixels that changed since the frame `lag` earlier by more than
-    `levels` grey levels and `noise_factor` times the pair's robust noise level (a source that holds
-    its picture changes by its codec's noise or its film grain only)."""
+    judging) and the percent of its pixels that changed by more than `levels` grey levels since the
+    frame `lag` earlier (a source that holds its picture changes by its codec's noise only)."""
 
     levels = 12.0
-    noise_factor = 4.0
 
     def __init__(self, lag: int):
         self.lag = lag
@@ -144,9 +142,7 @@ class _SourceStats:
         luma = cv2.GaussianBlur(frame.luma().astype(np.float32), (0, 0), 1.0)  # codec noise averaged a little
         self._recent.append(luma)
         earlier = self._recent.pop(0) if len(self._recent) > self.lag else self._recent[0]
-        difference = np.abs(luma - earlier)
-        noise = 1.4826 * float(np.median(difference))
-        self.change.append(100.0 * float((difference > max(self.levels, self.noise_factor * noise)).mean()))
+        self.change.append(100.0 * float((np.abs(luma - earlier) > self.levels).mean()))
 
     def finish(self, num_frames: int) -> None:
         pass

@@ -128,7 +128,7 @@ def test_calibrate_command_on_a_run(curated_without_clip, tmp_path, capsys):
         assert threshold == curves[name]["chosen"]["threshold"]
         assert curves[name]["target_reached"] and curves[name]["positives"] >= 2
         # refilter every clip with the fragment's thresholds: exactly the clips of faulty shots go
-        for row in clips.to_dict("records"):
+        for row in clips.astype(object).where(clips.notna(), None).to_dict("records"):  # parquet's NaN for null
             record = ClipRecord.model_validate({**row, "reasons": [], "status": "kept", "shard": None,
                                                 "clip_score": None, "clip_score_min": None, "duplicate_of": None,
                                                 "duplicate_distance": None})

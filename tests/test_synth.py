@@ -40,7 +40,9 @@ def test_labels_agree_with_what_the_frames_show(tiny_archive):
             if {"blur", "lowres"} & set(shot.defects):
                 continue  # soft pictures wash the colours out
             found = detect(frames[shot.start_frame : shot.end_frame])
-            assert (found.colour, found.direction) == (shot.colour, shot.direction), (video.video, shot)
+            assert found.colour == shot.colour, (video.video, shot)
+            if "static" not in shot.defects:  # a still picture shows no direction (tests/test_static_shots.py)
+                assert found.direction == shot.direction, (video.video, shot)
             jitter[shot.camera == "shake"].append(found.jitter)
             checked += 1
     assert checked >= 5 and jitter[True] and jitter[False]

@@ -35,7 +35,7 @@ import numpy as np
 from vcurate.media.encode import write_mp4
 from vcurate.synth.text import OVERLAYS, TextOverlay, paint_scene_text, paint_stroke_pattern, plan_overlay
 from vcurate.synth.copies import CopyEdit, add_copy_videos
-from vcurate.synth.truth import STILL_KINDS, TruthShot, TruthVideo, write_truth
+from vcurate.synth.truth import STILL_KINDS, TruthShot, TruthVideo, draw_kind, write_truth
 
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (225, 30, 30),
@@ -352,7 +352,7 @@ def plan_text(shot: Shot, spec: SynthSpec, size: tuple[int, int], fps: float) ->
     # detail_score, so those filters' figures would measure the text (the text filter rejects such
     # clips in any case).
     if r.random() < spec.p_text and not {"blur", "lowres"} & set(shot.defects):
-        kind = OVERLAYS[int(r.choice(len(OVERLAYS), p=np.asarray(spec.text_kinds) / sum(spec.text_kinds)))]
+        kind = draw_kind(r, OVERLAYS, spec.text_kinds)
         shot.overlay = plan_overlay(r, kind, size[0], size[1], shot.num_frames, fps)
         shot.defects.append("text")
     if shot.camera == "pan" and r.random() < spec.p_scene_text:
@@ -372,7 +372,7 @@ def plan_motion(shot: Shot, spec: SynthSpec, size: tuple[int, int], fps: float) 
         return
     short = min(size) / shot.upscale_factor
     if r.random() < spec.p_static:
-        shot.still = STILL_KINDS[int(r.choice(len(STILL_KINDS), p=np.asarray(spec.static_kinds) / sum(spec.static_kinds)))]
+        shot.still = draw_kind(r, STILL_KINDS, spec.static_kinds)
         shot.defects.append("static")
         if shot.still == "pan" and shot.camera != "pan":
             angle, speed = r.uniform(0, 2 * np.pi), short * r.uniform(0.004, 0.015)

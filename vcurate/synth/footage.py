@@ -36,7 +36,7 @@ when that is below `min_fps`: a frame rate no archive would keep is not what is 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
@@ -53,7 +53,7 @@ from vcurate.media.frames import AnalysisFrame, decode_frames, upright
 from vcurate.media.probe import MediaError, open_probed
 from vcurate.synth.text import OVERLAYS, TextOverlay, plan_overlay
 from vcurate.synth.copies import CopyEdit, add_copy_videos
-from vcurate.synth.truth import STILL_KINDS, TruthShot, TruthVideo, write_truth
+from vcurate.synth.truth import STILL_KINDS, TruthShot, TruthVideo, draw_kind, write_truth
 
 SIZES: tuple[tuple[int, int], ...] = ((1280, 720), (960, 540), (854, 480), (640, 360), (480, 270))
 
@@ -228,6 +228,12 @@ class FootageShot:
     @property
     def defects(self) -> list[str]:
         return [d for d in (self.defect, "text" if self.overlay else None, "static" if self.still else None) if d]
+
+    def label_held(self, threshold: float) -> bool:
+        """Label the shot static ("held") where its source holds its picture; whether it did."""
+        if self.source.holds_picture(self.start, self.num_frames, threshold):
+            self.still = "held"
+        return self.still == "held"
 
     @property
     def nuisances(self) -> list[str]:
@@ -465,7 +471,7 @@ def add_overlay(shot: FootageShot, spec: FootageSpec, rng: np.random.Generator, 
     """Burned-in text on the shot, drawn from its own generator (so the planner's draws, and every
     other label of a seed, stay as they were)."""
     if rng.random() < spec.p_text and shot.defect not in ("blur", "lowres"):  # crisp text would read as detail
-        kind = OVERLAYS[int(rng.choice(len(OVERLAYS), p=np.asarray(spec.text_kinds) / sum(spec.text_kinds)))]
+        kind = draw_kind(rng, OVERLAYS, spec.text_kinds)
         shot.overlay = plan_overlay(rng, kind, shot.size[0], shot.size[1], shot.num_frames, fps)
 
 
@@ -475,12 +481,11 @@ def add_still(shot: FootageShot, spec: FootageSpec, rng: np.random.Generator, fp
     stays as it was)."""
     if shot.camera == "shake":
         return
-    if shot.source.holds_picture(shot.start, shot.num_frames, spec.held_change):
-        shot.still = "held"
+    if shot.label_held(spec.held_change):
         return
     if shot.defects or rng.random() >= spec.p_static:
         return
-    kind = STILL_KINDS[int(rng.choice(len(STILL_KINDS), p=np.asarray(spec.static_kinds) / sum(spec.static_kinds)))]
+    kind = draw_kind(rng, STILL_KINDS, spec.static_kinds)
     spare = 1.0 / shot.source.scale_to_cover(shot.size) - 1.0
     if kind in ("pan", "zoom") and shot.camera != kind:
         margin = min(float(rng.uniform(*(spec.pan_margin if kind == "pan" else spec.zoom_margin))), spare)
@@ -634,7 +639,7 @@ def _footage_reshoot(raw: Path, rel: Path, picked: list, spec: FootageSpec, plan
         if found is None:
             continue
         shots.append(FootageShot(base.source, found[0], found[1], base.size))
-        add_still(shots[-1], replace(spec, p_static=0.0), rng, first.fps)  # clean, unless its source holds its picture
+        shots[-1].label_held(spec.held_change)  # clean, unless its source holds its picture
         planner.used[base.source.name][-1][2] = shots[-1]
         origins.append({"negative_of": f"{video.video}#{i}"})
     if not shots:

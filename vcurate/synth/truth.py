@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from vcurate.errors import NotFoundError
@@ -16,6 +17,11 @@ DEFECTS: tuple[Defect, ...] = ("shake", "blur", "lowres", "mismatch", "text", "d
 # How a "static" shot shows a still picture: one frame held, a few stills switched, a pan or a zoom
 # over one still; footage shots also "held", where the source itself holds its picture.
 STILL_KINDS = ("frozen", "slideshow", "pan", "zoom")
+
+
+def draw_kind(rng: np.random.Generator, kinds: tuple[str, ...], shares: tuple[float, ...]) -> str:
+    """One of `kinds`, drawn with the given relative shares (a fault's kind: OVERLAYS, STILL_KINDS)."""
+    return kinds[int(rng.choice(len(kinds), p=np.asarray(shares) / sum(shares)))]
 
 
 class TruthShot(BaseModel):

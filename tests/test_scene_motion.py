@@ -67,3 +67,40 @@ def test_a_zoom_over_a_still_is_static(still):
         frames.append(cv2.resize(still[y : y + ch, x : x + cw], (W, H), interpolation=cv2.INTER_AREA))
     result = score(frames)
     assert result["camera_motion"] > 1 and result["motion_score"] < 0.25
+
+
+def test_a_slideshow_is_static_and_its_switches_are_jumps(still):
+    """Crops of the still, each held 0.6-1.2 s then switched: over a second the picture changes, but
+    in jumps between stretches where nothing moves."""
+    holds, frames, x = [15, 22, 30, 17, 26], [], 0
+    for hold in holds:
+        frames += [still[20 : 20 + H, x : x + W]] * hold
+        x += 23
+    result = score(frames[:N * 2])
+    assert result["motion_score"] < 0.1
+
+
+def test_pillarbox_bars_do_not_move_with_the_picture(still):
+    """A pan over a still between black bars: the bars' edges stay put, the picture slides past them."""
+    frames = []
+    for frame in pan(still):
+        frame = frame.copy()
+        frame[:, :40], frame[:, -40:] = 16, 16
+        frames.append(frame)
+    assert score(frames)["motion_score"] < 0.1
+
+
+def test_slow_motion_adds_up_over_a_second(still):
+    """A textured disc turning a fraction of a pixel a frame: too little to pass the misregistration
+    allowance in a fifth of a second, plain over a second."""
+    centre, radius = (W // 2, H // 2), 60
+    mask = np.zeros((H, W), np.uint8)
+    cv2.circle(mask, centre, radius, 1, -1)
+    background = still[20 : 20 + H, 10 : 10 + W]
+    disc = still[:, :W].copy()
+    frames = []
+    for i in range(N * 2):
+        turned = cv2.warpAffine(disc, cv2.getRotationMatrix2D(centre, 0.15 * i, 1.0), (W, H))
+        frames.append(np.where(mask[..., None] == 1, turned, background))
+    result = score(frames)
+    assert result["camera_motion"] < 1 and result["motion_score"] > 1.0

@@ -182,10 +182,10 @@ class StaticFilter(Section):
         "On, every clip gets motion_score and camera_motion (also in its shard JSON)"
     )
     min_motion: float = Field(
-        0.2, ge=0, description="percent of the picture whose luma or colour changes once the camera's similarity "
-        "motion and the picture's gain and offset are undone (median over the clip's frame pairs 0.2 s apart): "
-        "below it a clip is static. Stills scored at most 0.13 on calibration footage and synthetic seed 11, "
-        "moving clips at least 0.37 but for motion graphics on a flat ground and camera moves over a still city"
+        0.1, ge=0, description="percent of the picture whose luma or colour changes over about a second once the "
+        "camera's similarity motion and the picture's gain and offset are undone (motion_score: median over the "
+        "clip, jumps such as a slideshow's switches not counted): below it a clip is static. Stills score 0 on "
+        "calibration footage and synthetic seeds 11 and 66"
     )
 
 

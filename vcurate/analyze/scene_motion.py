@@ -1,35 +1,40 @@
 """Scene motion: what moves in the picture once the camera's own motion is taken away.
 
 Peers filter on raw optical-flow magnitude, which a pan or a zoom over a still picture scores high.
-Here two small frames about `SceneMotionAnalyzer.seconds_apart` apart are aligned: the camera's
-motion between them is fitted as a similarity transform (translation, zoom, roll) by an
-inverse-compositional Lucas-Kanade fit on the luma, with the picture's gain and offset (flicker,
-fades). What the camera does not explain is the scene's own motion. A pixel moves when, in luma or
-in either chroma plane (a subject of the background's brightness still differs in colour), what is
-left exceeds all of
+Here two small frames are aligned: the camera's motion between them is fitted as a similarity
+transform (translation, zoom, roll) by an inverse-compositional Lucas-Kanade fit on the luma, with
+the picture's gain and offset (flicker, fades). What the camera does not explain is the scene's own
+motion. A pixel moves when, in luma or in either chroma plane (a subject of the background's
+brightness still differs in colour), what is left exceeds all of
 - `floor` grey levels,
 - `noise_factor` times that plane's robust noise level in the pair (1.4826 x its median absolute
   residual: compression and sensor noise, resampling), capped at `cap` levels so that a picture
   moving everywhere (water, a crowd) is not taken for noise,
 - plus `edge_tolerance` pixels of misregistration: that many times the plane's gradient there
-  (sharp edges are resampled a little differently in every frame of a zoom).
-The pair's score is the percentage of the picture in view in both frames that moves, and the
-clip's `motion_score` is the median over its pairs: a frozen frame scores 0, a slideshow too (its
-switches are single pairs), a pan or zoom over a still picture about 0, and a static camera over
-people walking the share of the picture they cover. `camera_motion` is the median speed of the
-fitted transform: the RMS displacement of the picture's pixels, in percent of the short side per
-second.
+  (sharp edges are resampled a little differently in every frame of a zoom),
+and it lies in a 2 x 2 patch of such pixels. Only the picture counts: what a pan brings in at the
+border, and letterbox or pillarbox bars (which stay put while the camera moves the picture between
+them), are left out. A pair's score is the percentage of that picture that moves.
 
-By design a camera turning over a scene in which nothing moves (a city at night) is static too, and
-one graphic sliding over a flat ground is taken for the camera: nothing else in view tells them apart.
+Pairs come in two lengths (SceneMotionAnalyzer): quarter-second steps, which show when a picture
+holds still, and one-second spans, over which slow motion (a globe turning, a face talking) adds up
+past the noise and misregistration allowances. A frozen frame, a pan or zoom over a still score 0;
+a slideshow's switches are jumps, not motion; a static camera over people walking scores the share
+of the picture they cover. `camera_motion` is the median speed of the fitted steps: the RMS
+displacement of the picture's pixels, in percent of the short side per second.
 
-Cheap by design: planes box-filtered to about `short_side` pixels (OpenCV's whole-factor area
-filter reading every few rows) and smoothed, one pair of frames every half second.
+By design a camera turning over a scene in which nothing moves (a city at night, too far for its
+parallax to show at this size) is static too, and one graphic sliding over a flat ground is taken
+for the camera: nothing else in view tells them apart.
+
+Cheap by design: planes box-filtered to about `short_side` pixels (OpenCV's whole-factor area filter
+reading every few rows) and smoothed; four frames a second.
 """
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -97,17 +102,24 @@ def _grid(shape: tuple[int, int], margin: int) -> _Grid:
 
 class AlignmentTemplate:
     """A luma prepared as the reference of the fit: its steepest-descent images for the similarity
-    warp (zoom, roll, shift x, shift y) and for gain and offset, and their least-squares solver."""
+    warp (zoom, roll, shift x, shift y) and for gain and offset, and their least-squares solver, over
+    the inner pixels inside `box` (`kept`; a bar's static edges would hold the fit still)."""
 
-    def __init__(self, luma: np.ndarray, margin: int):
+    def __init__(self, luma: np.ndarray, margin: int, box: tuple[float, float, float, float]):
         self.image = luma
         grid = _grid(luma.shape, margin)
-        self.inner, self.scale, self.pixels = grid.inner, grid.scale, grid.pixels
+        self.inner, self.scale = grid.inner, grid.scale
         self.to_pixels, self.from_pixels = grid.to_pixels, grid.from_pixels
-        gx = cv2.Sobel(luma, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)[self.inner].ravel()
-        gy = cv2.Sobel(luma, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)[self.inner].ravel()
-        x, y = grid.centred
-        self.values = luma[self.inner].ravel()
+        self.inner_shape = (luma.shape[0] - 2 * margin, luma.shape[1] - 2 * margin)
+        kept = _inside(grid.pixels[0], grid.pixels[1], box)
+        self.kept = None if kept.all() else kept  # None: every inner pixel (no copy)
+        self.pixels = grid.pixels if self.kept is None else grid.pixels[:, kept]
+        (left, top), (right, bottom) = self.pixels[:2].min(axis=1), self.pixels[:2].max(axis=1)
+        self.corners = np.array([[left, right, right, left], [top, top, bottom, bottom], [1.0, 1.0, 1.0, 1.0]])
+        gx = self.keep(cv2.Sobel(luma, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)[self.inner])
+        gy = self.keep(cv2.Sobel(luma, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)[self.inner])
+        x, y = (c if self.kept is None else c[kept] for c in grid.centred)
+        self.values = self.keep(luma[self.inner])
         self.basis = np.stack([gx * x + gy * y, gy * x - gx * y, gx, gy, self.values, np.ones_like(x)], axis=1)
         self.solver = np.linalg.pinv(self.basis.T @ self.basis) @ self.basis.T
 
@@ -116,34 +128,59 @@ class AlignmentTemplate:
         return (self.to_pixels @ warp @ self.from_pixels)[:2].astype(np.float32)
 
     def sample(self, image: np.ndarray, warp: np.ndarray) -> np.ndarray:
-        """`image` (h, w) or (h, w, c) where `warp` takes the template's inner pixels, as (n,) or (n, c)."""
+        """`image` (h, w) or (h, w, c) where `warp` takes the template's kept pixels, as (n,) or (n, c)."""
         h, w = image.shape[:2]
         out = cv2.warpAffine(image, self.pixel_matrix(warp), (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                              borderMode=cv2.BORDER_REPLICATE)[self.inner]
-        return out.reshape(-1, *image.shape[2:])
+        return self.keep(out)
 
-    def in_view(self, warp: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-        """Which inner pixels `warp` takes inside a frame of `shape`: what a pan or zoom brings in at
-        the border is no motion."""
+    def keep(self, inner: np.ndarray) -> np.ndarray:
+        """The kept pixels of an (h, w) or (h, w, c) array over the inner pixels, as (n,) or (n, c)."""
+        flat = inner.reshape(-1, *inner.shape[2:])
+        return flat if self.kept is None else flat[self.kept]
+
+    def inside(self, warp: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray | None:
+        """Which kept pixels `warp` takes inside `box`; None for all of them (the usual case, told
+        from the corners alone: a similarity transform keeps a rectangle convex)."""
+        corners = self.pixel_matrix(warp).astype(np.float64) @ self.corners
+        if _inside(corners[0], corners[1], box).all():
+            return None
+        return _inside(*self.positions(warp), box)
+
+    def positions(self, warp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where `warp` takes the kept pixels, (x, y) in pixels: what a pan or zoom brings in at the
+        border is no motion."""
         x, y = self.pixel_matrix(warp).astype(np.float64) @ self.pixels
-        return (x >= 0) & (x <= shape[1] - 1) & (y >= 0) & (y <= shape[0] - 1)
+        return x, y
 
 
-def fit_camera(template: AlignmentTemplate, luma: np.ndarray, guess: np.ndarray | None = None,
-               iterations: int = 4) -> np.ndarray:
+def fit_camera(template: AlignmentTemplate, luma: np.ndarray, box: tuple[float, float, float, float],
+               guess: np.ndarray | None = None, iterations: int = 4) -> np.ndarray:
     """The similarity transform (3 x 3, centred pixel coordinates) taking the template's pixels to
-    where they are in `luma`. The fit starts from whichever of no motion, `guess` (the previous
-    pair's motion) and phase correlation's shift fits best: on a periodic texture or beside a large
-    moving subject phase correlation alone can lock onto a wrong peak."""
+    where they are in `luma`, judged on the pixels it takes inside `luma`'s picture `box` (what
+    leaves the view, or goes behind a bar, has no counterpart). The fit starts from whichever of no
+    motion, `guess` (e.g. the previous pair's motion) and phase correlation's shift fits best: on a
+    periodic texture or beside a large moving subject phase correlation alone can lock onto a wrong
+    peak."""
+    def misfit(warp: np.ndarray) -> tuple[np.ndarray, float]:
+        """The error at each pixel (0 where it has no counterpart) and the mean absolute error over
+        those that have one; none where most have none."""
+        error = template.sample(luma, warp) - template.values
+        inside = template.inside(warp, box)
+        if inside is None:
+            return error, float(np.abs(error).mean())
+        error[~inside] = 0.0
+        count = int(inside.sum())
+        return error, float(np.abs(error).sum()) / count if count >= len(error) / 4 else np.inf
+
     window = _hanning(luma.shape)
     (dx, dy), _ = cv2.phaseCorrelate(cv2.multiply(template.image, window), cv2.multiply(luma, window))
     starts = [np.eye(3), np.array([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]])]
     if guess is not None:
         starts.append(guess)
-    errors = [template.sample(luma, start) - template.values for start in starts]
-    costs = [float(np.abs(error).mean()) for error in errors]
-    best = int(np.argmin(costs))
-    warp, error, cost = starts[best], errors[best], costs[best]
+    trials = [misfit(start) for start in starts]
+    best = int(np.argmin([cost for _, cost in trials]))
+    warp, (error, cost) = starts[best], trials[best]
     for _ in range(iterations):
         zoom, roll, sx, sy, _, _ = template.solver @ error
         zoom, roll = zoom / template.scale, roll / template.scale
@@ -154,8 +191,7 @@ def fit_camera(template: AlignmentTemplate, luma: np.ndarray, guess: np.ndarray 
             step = np.array([[1 + share * zoom, -share * roll, share * sx], [share * roll, 1 + share * zoom, share * sy],
                              [0.0, 0.0, 1.0]])
             trial = warp @ _similarity_inverse(step)
-            trial_error = template.sample(luma, trial) - template.values
-            trial_cost = float(np.abs(trial_error).mean())
+            trial_error, trial_cost = misfit(trial)
             if trial_cost < cost:
                 break
         else:
@@ -183,30 +219,80 @@ def _hanning(shape: tuple[int, int]) -> np.ndarray:
 
 
 class Picture:
-    """One sampled frame at working size: its planes and their gradients; the earlier frame of a pair
-    also serves as the fit's template (its luma's steepest-descent images)."""
+    """One sampled frame at working size: its planes, their gradients and the box of its picture
+    inside any bars; the steepest-descent images of its luma let it be the earlier frame of a pair."""
 
-    def __init__(self, index: int, planes: np.ndarray, margin: int, template: bool):
+    def __init__(self, index: int, planes: np.ndarray, margin: int):
         self.index, self.planes = index, planes
         self.luma = np.ascontiguousarray(planes[..., 0])
-        self.template = AlignmentTemplate(self.luma, margin) if template else None
+        self.box = content_box(self.luma)
+        self.template = AlignmentTemplate(self.luma, margin, self.box)
         self.gradient = gradient_magnitude(planes)
 
 
-def scene_change(earlier: Picture, later: Picture, warp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """What the camera's `warp` and the luma's gain and offset (each chroma plane's offset) leave
-    of the change from `earlier` to `later`, and the larger of the two frames' gradients there;
-    (n, 3) each, over the pixels in view in both."""
+def content_box(luma: np.ndarray) -> tuple[float, float, float, float]:
+    """(top, bottom, left, right), in pixels, of the picture inside letterbox or pillarbox bars: flat
+    border rows and columns left out, and `_BAR_EDGE` more pixels beside a bar (the smoothing spreads
+    its edge). Bars stay put while a camera moves the picture between them, so their edges would read
+    as motion. The whole frame where no row or column is busy (a flat frame)."""
+
+    def extent(profile_range: np.ndarray) -> tuple[float, float]:
+        busy = np.flatnonzero(profile_range > _FLAT_LEVELS)
+        n = len(profile_range)
+        if not len(busy):
+            return 0.0, n - 1.0
+        first = busy[0] + (_BAR_EDGE if busy[0] > 0 else 0)
+        last = busy[-1] - (_BAR_EDGE if busy[-1] < n - 1 else 0)
+        return (float(first), float(last)) if last > first else (0.0, n - 1.0)
+
+    top, bottom = extent(np.ptp(luma, axis=1))
+    left, right = extent(np.ptp(luma[int(top) : int(bottom) + 1], axis=0))
+    return top, bottom, left, right
+
+
+_FLAT_LEVELS = 3.0  # grey levels: a border row or column whose luma spans no more is a bar
+_BAR_EDGE = 4  # pixels: the box filter and the smoothing blend a bar into the picture this far
+
+
+@dataclass
+class Change:
+    """What the camera's motion and the picture's gain and offset leave of the change between two
+    frames, over the earlier frame's inner pixels that stay in view: `residual` and the larger of the
+    two frames' `gradient` there, (n, 3) each, and where those pixels lie (`seen`, a mask over the
+    inner pixels)."""
+
+    residual: np.ndarray
+    gradient: np.ndarray
+    seen: np.ndarray
+
+
+def scene_change(earlier: Picture, later: Picture, warp: np.ndarray) -> Change:
+    """The change from `earlier` to `later` that neither the camera's `warp` nor the luma's gain and
+    offset (each chroma plane's offset) explain, where both frames show their picture (in view, and
+    off any bars)."""
     template = earlier.template
-    seen = template.in_view(warp, later.planes.shape)
-    after = template.sample(later.planes, warp)[seen]
-    gradient = np.maximum(earlier.gradient[template.inner].reshape(-1, 3)[seen],
-                          template.sample(later.gradient, warp)[seen])
-    before = earlier.planes[template.inner].reshape(-1, 3)[seen]
+    seen = template.inside(warp, later.box)
+    after = template.sample(later.planes, warp)
+    gradient = np.maximum(template.keep(earlier.gradient[template.inner]), template.sample(later.gradient, warp))
+    before = template.keep(earlier.planes[template.inner])
+    if seen is not None:
+        after, gradient, before = after[seen], gradient[seen], before[seen]
     residual = after - before
-    residual[:, 0] = after[:, 0] - _gain_offset_fit(before[:, 0], after[:, 0])
-    residual[:, 1:] -= np.median(residual[:, 1:], axis=0)
-    return residual, gradient
+    if len(residual):
+        residual[:, 0] = after[:, 0] - _gain_offset_fit(before[:, 0], after[:, 0])
+        residual[:, 1:] -= _median(residual[::_MEDIAN_STRIDE, 1:])
+    where = np.zeros(template.inner_shape, bool)
+    flat = where.reshape(-1)
+    if template.kept is None:
+        flat[slice(None) if seen is None else seen] = True
+    else:
+        flat[np.flatnonzero(template.kept) if seen is None else np.flatnonzero(template.kept)[seen]] = True
+    return Change(residual, gradient, where)
+
+
+def _inside(x: np.ndarray, y: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    top, bottom, left, right = box
+    return (x >= left) & (x <= right) & (y >= top) & (y <= bottom)
 
 
 def _gain_offset_fit(before: np.ndarray, after: np.ndarray) -> np.ndarray:
@@ -218,16 +304,31 @@ def _gain_offset_fit(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     return mean_after + gain * centred
 
 
-def moving_share(residual: np.ndarray, gradient: np.ndarray, floor: float, noise_factor: float, cap: float,
-                 edge_tolerance: float) -> float:
-    """Percent of pixels that move in any plane: residual above max(`floor`, `noise_factor` x the
-    plane's robust noise level, at most `cap`) plus `edge_tolerance` x the gradient."""
-    if not len(residual):
+def moving_share(change: Change, floor: float, noise_factor: float, cap: float, edge_tolerance: float) -> float:
+    """Percent of the pixels in view that move in any plane: residual above max(`floor`,
+    `noise_factor` x the plane's robust noise level, at most `cap`) plus `edge_tolerance` x the
+    gradient, in a patch of 2 x 2 such pixels at least. A lone pixel over the threshold is what
+    resampling leaves at the sharpest edges of a picture zoomed or panned over a second; anything
+    that really moves covers patches."""
+    if not len(change.residual):
         return 0.0
-    magnitude = np.abs(residual)
-    noise = 1.4826 * np.median(magnitude, axis=0)
-    threshold = np.maximum(floor, np.minimum(noise_factor * noise, cap)) + edge_tolerance * gradient
-    return 100.0 * float((magnitude > threshold).any(axis=1).mean())
+    magnitude = np.abs(change.residual)
+    noise = 1.4826 * _median(magnitude[::_MEDIAN_STRIDE])
+    threshold = np.maximum(floor, np.minimum(noise_factor * noise, cap)) + edge_tolerance * change.gradient
+    mask = np.zeros(change.seen.shape, np.uint8)
+    mask[change.seen] = (magnitude > threshold).any(axis=1)
+    patches = cv2.morphologyEx(mask, cv2.MORPH_OPEN, _PATCH)
+    return 100.0 * float(patches.sum()) / len(change.residual)
+
+
+_PATCH = np.ones((2, 2), np.uint8)
+_MEDIAN_STRIDE = 3  # robust levels (noise, chroma offset) from every 3rd pixel: as good, a third of the sorting
+
+
+def _median(values: np.ndarray) -> np.ndarray:
+    """The (upper) median of each column."""
+    middle = len(values) // 2
+    return np.partition(values, middle, axis=0)[middle]
 
 
 def camera_speed(warp: np.ndarray, shape: tuple[int, ...]) -> float:
@@ -240,16 +341,41 @@ def camera_speed(warp: np.ndarray, shape: tuple[int, ...]) -> float:
     return float(np.sqrt((shift**2).sum() + spread)) / min(h, w)
 
 
+@dataclass
+class Pair:
+    """Two sampled frames: the share of the picture that moved between them (percent), the camera's
+    speed (percent of the short side per second) and whether enough of the picture stayed in view to
+    say."""
+
+    first: int
+    last: int
+    moving: float
+    speed: float
+    judged: bool
+
+
 @register_analyzer
 class SceneMotionAnalyzer(ClipAnalyzer):
-    """Per pair of frames `seconds_apart` apart, one pair every `seconds_between_pairs`: the share of
-    the picture that moved once the camera's similarity motion and the picture's gain and offset are
-    undone, and the camera's speed."""
+    """A chain of small frames `step_seconds` apart, each aligned to the one before (a step) and,
+    every `span_every` steps, to the one `span_steps` steps before (a span, about a second).
+
+    A span sees what a step cannot: motion too slow to pass the noise and misregistration allowance
+    in a fifth of a second (a globe turning, a face talking, parallax under a slow camera) adds up
+    over a second. But a slideshow also changes over a second; it changes in jumps. So a span whose
+    change one of its steps already holds (`jump_share` of it or more) is a jump, and counts as the
+    lower quartile of its steps: a slideshow holding each picture half a second or more is still in
+    at least half of them, while steady motion moves in most. A span the camera carried mostly out
+    of view counts the same way.
+    The clip's `motion_score` is the median over its spans (over its steps where it is too short to
+    hold one)."""
 
     short_side = 45  # pixels of the working planes' short side
     smoothing = 1.0  # Gaussian sigma, working pixels (see working_planes)
-    seconds_between_pairs = 0.5  # a still stays still: two pairs a second tell it from motion as well as ten
-    seconds_apart = 0.2  # the two frames of a pair
+    step_seconds = 0.25
+    span_steps = 4  # a span is about a second
+    span_every = 2  # a span starts every half second
+    jump_share = 0.5  # a span whose largest step moved at least this share of its own motion is a jump
+    min_in_view = 0.25  # share of the picture that must stay in view for a pair to count
     margin = 2  # pixels left out at each border (the gradients have no neighbours there)
     floor = 4.0  # grey levels: smaller changes are noise whatever the picture
     noise_factor = 5.0
@@ -257,9 +383,12 @@ class SceneMotionAnalyzer(ClipAnalyzer):
     edge_tolerance = 0.25  # pixels of misregistration forgiven (times the gradient)
 
     columns = {
-        "motion_score": Column(float, "scene motion once the camera's is undone: median over the clip of the share "
-                                      "of the picture (percent) whose luma or colour changed between frames about 0.2 s "
-                                      "apart after their similarity alignment and gain/offset match (filters.static)"),
+        "motion_score": Column(float, "scene motion once the camera's is undone: median over the clip, one a "
+                                      "half second, of the share of the picture (percent) whose luma or colour "
+                                      "changed over about a second after a similarity alignment and gain/offset "
+                                      "match, in patches of 2 x 2 pixels of a 45-pixel-high picture; a change "
+                                      "made in a jump (a slideshow's switch) counts as the lower quartile of its "
+                                      "quarter seconds' (filters.static)"),
         "camera_motion": Column(float, "camera motion: median speed of the fitted similarity transform (translation, "
                                        "zoom, roll) as the RMS displacement of the picture's pixels, percent of the short "
                                        "side per second"),
@@ -267,35 +396,61 @@ class SceneMotionAnalyzer(ClipAnalyzer):
 
     def __init__(self, fps: float) -> None:
         self.fps = fps
-        self.apart = max(1, round(fps * self.seconds_apart))
-        self.period = max(self.apart + 1, round(fps * self.seconds_between_pairs))
-        self.pairs: list[tuple[int, int, float, float]] = []  # (earlier frame, later frame, moving %, camera speed)
-        self._earlier: Picture | None = None
-        self._warp: np.ndarray | None = None  # the last pair's camera motion, where the next fit may start
+        self.step = max(1, round(fps * self.step_seconds))
+        self.chain: list[Picture] = []  # the last span_steps + 1 sampled frames
+        self.warps: list[np.ndarray] = []  # the camera motion of each step of the chain
+        self.steps: list[Pair] = []
+        self.spans: list[tuple[Pair, float]] = []  # (span, its scene motion)
 
     @classmethod
     def build(cls, cfg: PipelineConfig, stream: StreamFacts) -> "SceneMotionAnalyzer | None":
         return cls(stream.fps) if cfg.filters.static.enabled else None
 
     def process(self, index: int, frame: AnalysisFrame) -> None:
-        phase = index % self.period
-        if phase == 0:
-            self._earlier = Picture(index, working_planes(frame, self.short_side, self.smoothing), self.margin, template=True)
-        elif phase == self.apart and self._earlier is not None:
-            earlier, later = self._earlier, Picture(index, working_planes(frame, self.short_side, self.smoothing), self.margin, template=False)
-            self._warp = fit_camera(earlier.template, later.luma, self._warp)
-            residual, gradient = scene_change(earlier, later, self._warp)
-            moving = moving_share(residual, gradient, self.floor, self.noise_factor, self.cap, self.edge_tolerance)
-            speed = camera_speed(self._warp, later.planes.shape) * 100 * self.fps / (index - earlier.index)
-            self.pairs.append((earlier.index, index, moving, speed))
-            self._earlier = None
+        if index % self.step:
+            return
+        picture = Picture(index, working_planes(frame, self.short_side, self.smoothing), self.margin)
+        if self.chain and self.chain[-1].index == index - self.step:
+            guess = self.warps[-1] if self.warps else None
+            step, warp = self._pair(self.chain[-1], picture, guess)
+            self.steps.append(step)
+            self.warps.append(warp)
+        else:  # a gap in the frame numbers: start a new chain
+            self.chain, self.warps = [], []
+        self.chain = (self.chain + [picture])[-(self.span_steps + 1):]
+        self.warps = self.warps[-self.span_steps:]
+        if len(self.warps) == self.span_steps and (index // self.step) % self.span_every == 0:
+            guess = functools.reduce(lambda total, warp: warp @ total, self.warps)
+            span, _ = self._pair(self.chain[0], picture, guess)
+            self.spans.append((span, self.span_motion(span, self.steps[-self.span_steps:])))
+
+    def _pair(self, earlier: Picture, later: Picture, guess: np.ndarray | None) -> tuple[Pair, np.ndarray]:
+        warp = fit_camera(earlier.template, later.luma, later.box, guess)
+        change = scene_change(earlier, later, warp)
+        judged = len(change.residual) >= self.min_in_view * len(earlier.template.values)
+        moving = moving_share(change, self.floor, self.noise_factor, self.cap, self.edge_tolerance)
+        seconds = (later.index - earlier.index) / self.fps
+        speed = camera_speed(warp, later.luma.shape) * 100 / seconds
+        return Pair(earlier.index, later.index, moving, speed, judged), warp
+
+    def span_motion(self, span: Pair, steps: list[Pair]) -> float:
+        """A span's scene motion: its own, unless one step holds most of it (a jump) or the camera
+        took the picture out of view; then the lower quartile of its steps'."""
+        if not span.judged or max(step.moving for step in steps) >= self.jump_share * span.moving:
+            return float(np.percentile([step.moving for step in steps], 25))
+        return span.moving
 
     def finish(self, num_frames: int) -> None:
-        self._earlier = None
+        self.chain, self.warps = [], []
 
     def clip_columns(self, start: int, end: int) -> dict[str, float | None]:
-        inside = [(moving, speed) for first, last, moving, speed in self.pairs if start <= first and last < end]
-        if not inside:
+        def inside(pair: Pair) -> bool:
+            return start <= pair.first and pair.last < end
+
+        steps = [step for step in self.steps if inside(step)]
+        if not steps:
             return {"motion_score": None, "camera_motion": None}
-        moving, speed = np.median(np.array(inside), axis=0)
+        spans = [motion for span, motion in self.spans if inside(span)]
+        moving = np.median(spans) if spans else np.median([step.moving for step in steps if step.judged] or [0.0])
+        speed = np.median([step.speed for step in steps])
         return {"motion_score": round(float(moving), 4), "camera_motion": round(float(speed), 4)}

@@ -25,6 +25,7 @@ from vcurate.synth.truth import read_truth
 
 def judge_archive(archive: Path, cfg: PipelineConfig, misses: bool) -> dict:
     caught, total, flagged, clean = Counter(), Counter(), Counter(), Counter()
+    scores = {"overlay": [], "text-free": []}  # overlay_score of each shot, for the margin to the threshold
     seconds = 0.0
     for video in read_truth(archive / "ground_truth.jsonl"):
         analyzer = TextAnalyzer.build(cfg, StreamFacts(video.fps, video.width, video.height, video.num_frames))
@@ -34,6 +35,7 @@ def judge_archive(archive: Path, cfg: PipelineConfig, misses: bool) -> dict:
         for n, shot in enumerate(video.shots):
             score = analyzer.clip_columns(shot.start_frame, shot.end_frame)["overlay_score"]
             hit = score is not None and score > cfg.filters.text.max_overlay
+            scores["overlay" if "text" in shot.defects else "text-free"].append(score or 0.0)
             if "text" in shot.defects:
                 kind = str(shot.fault["text"])
                 total[kind] += 1
@@ -49,7 +51,8 @@ def judge_archive(archive: Path, cfg: PipelineConfig, misses: bool) -> dict:
                     print(f"  false {video.video}#{n} {shot.nuisances} bg={shot.background} cam={shot.camera} score={score}")
     hits, overlays = sum(caught.values()), sum(total.values())
     return {"recall": round(hits / max(overlays, 1), 3), "caught": {k: f"{caught[k]}/{total[k]}" for k in total},
-            "flagged": {k: f"{flagged[k]}/{clean[k]}" for k in clean}, "decode+text_s": round(seconds, 1)}
+            "flagged": {k: f"{flagged[k]}/{clean[k]}" for k in clean}, "decode+text_s": round(seconds, 1),
+            "mean_score": {k: round(sum(v) / max(len(v), 1), 3) for k, v in scores.items()}}
 
 
 def main() -> None:

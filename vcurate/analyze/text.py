@@ -7,7 +7,9 @@ most frames have none, and the network's cost grows with the pixels it reads. Ea
 judged by how it moves over the next ~0.2 s: text burned in stays put on screen while the picture
 behind it moves (subtitles, watermarks) or scrolls on its own (tickers); a sign in the scene moves
 with the picture around it. Where the picture does not move, motion cannot tell, and the place
-does: the bottom band and the corners are where overlays sit.
+does: overlays sit in the corners (marks) and centred in or across the bottom band (subtitles,
+tickers). The network reads the picture damped under its strokes (stroke_boosted), so that a
+semi-transparent mark over a busy texture stands out.
 
 Per clip, from the sampled frames inside it:
 - text_area: mean fraction of the frame covered by text boxes (any text);
@@ -273,8 +275,8 @@ class TextAnalyzer(ClipAnalyzer):
         "text_area": Column(float, "fraction of the frame (0-1) covered by detected text boxes, mean over the clip's "
                                    "sampled frames (filters.text)"),
         "overlay_score": Column(float, "share (0-1) of the clip's sampled frames showing burned-in text: text that "
-                                       "stays put while the picture moves, scrolls on its own, or sits in the bottom "
-                                       "band or a corner of a still picture (filters.text)"),
+                                       "stays put while the picture moves, scrolls on its own, or sits in a corner or "
+                                       "centred in / across the bottom band of a still picture (filters.text)"),
     }
 
     def __init__(self, detector: TextDetector, size: tuple[int, int], step: int, follow_up: int, skip: int = 1):

@@ -69,6 +69,27 @@ def test_watermark_stays_put_while_the_picture_moves(canvas):
     assert columns["overlay_score"] == 1.0 and rejected(columns)
 
 
+def dotted(rng, width, height):
+    """A busy RGB scene: big bright dots on a dark ground, with grain (the synthetic 'dotted' background)."""
+    period = H * 0.13
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    dots = (np.sin(2 * np.pi * x / period) * np.sin(2 * np.pi * y / period)) > 0.35
+    grey = np.clip(np.where(dots, 190, 60) + rng.normal(0, 6, dots.shape), 0, 255)
+    return np.repeat(grey[..., None], 3, axis=2).astype(np.uint8)
+
+
+def test_a_faint_watermark_over_a_moving_busy_texture_is_an_overlay():
+    """Half-transparent, 4.5 % of the height, over dots the size of its letters: the network reads it
+    once the picture under the strokes is damped (stroke_boosted); the dots alone are no text."""
+    busy = dotted(np.random.default_rng(6), W + 3 * FRAMES, H + FRAMES)
+    overlay = plan_overlay(np.random.default_rng(4), "watermark", W, H, FRAMES, FPS)
+    overlay.corner, overlay.alpha, overlay.text_height = "bottom-right", 0.5, H * 0.045
+    columns = analyse([overlay.apply(f, i) for i, f in enumerate(panning(busy))])
+    assert columns["overlay_score"] == 1.0 and rejected(columns)
+    clean = analyse(panning(busy))
+    assert clean["text_area"] == 0.0 and not rejected(clean)
+
+
 def test_a_mark_in_the_middle_is_an_overlay_by_its_motion_alone(canvas):
     """Not in the bottom band nor a corner: only staying put over the moving picture tells."""
     def marked(frame):

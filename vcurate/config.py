@@ -194,8 +194,8 @@ class TextFilter(Section):
     max_overlay: float = Field(
         0.4, ge=0, le=1, description="overlay_score above which a clip carries burned-in text (text_overlay): the share "
         "of the clip's sampled frames showing text that is an overlay (stays put on screen while the picture behind it "
-        "moves, or sits in the bottom band or a corner of a picture that does not move); text that moves with the "
-        "camera counts 0. 0.4: one of two sampled frames rejects a clip, one of three does not"
+        "moves, or sits in a corner or centred in / across the bottom band of a picture that does not move); text that "
+        "moves with the camera counts 0. 0.4: one of two sampled frames rejects a clip, one of three does not"
     )
     detector: Literal[tuple(DETECTORS)] = Field(  # type: ignore[valid-type]
         "ppocr-det", description="text detection network: ppocr-det = PP-OCRv4's DB detector, whose ONNX file ships "

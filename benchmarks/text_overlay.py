@@ -1,0 +1,71 @@
+"""The text_overlay filter's figures on labelled runs, one column per archive: precision and recall
+of `text_overlay` (vcurate eval), overlays caught by kind and clean clips kept (benchmarks/
+text_kinds.py), with each archive's role (tuning, held out, calibration, report), and the analyzer's
+cost from an analysis_cost result.
+
+    .venv/bin/python benchmarks/text_overlay.py --run NAME ROLE OUT TRUTH [--run ...]
+        [--cost benchmarks/results/analysis_cost-....json] [--note TEXT]
+
+Writes benchmarks/results/text_overlay-<date>-<host>.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from vcurate.synth.eval import evaluate
+
+from results_io import save, stamp  # benchmarks/results_io.py
+from text_kinds import by_kind  # benchmarks/text_kinds.py
+
+ROWS = (
+    ("role", "role"),
+    ("videos", "videos"),
+    ("text_overlay precision / recall", "pr"),
+    ("subtitles caught", "subtitle"),
+    ("watermarks caught", "watermark"),
+    ("tickers caught", "ticker"),
+    ("clean clips kept (all reasons)", "clean"),
+    ("clean clips rejected as text_overlay", "clean_text_rejections"),
+    ("signs in a panning scene kept", "scene_text"),
+    ("fine stroke patterns kept", "stroke_pattern"),
+)
+
+
+def column(role: str, output: Path, truth: Path) -> dict:
+    metrics = evaluate(output, truth)
+    text = metrics["clips"]["text"]
+    return {"role": role, "videos": metrics["videos"], "text": text,
+            "pr": f"{text['precision']:.2f} / {text['recall']:.2f}",
+            "clean_text_rejections": metrics["clips"]["clean_rejections"].get("text_overlay", 0),
+            **by_kind(output, truth)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", nargs=4, action="append", required=True, metavar=("NAME", "ROLE", "OUT", "TRUTH"))
+    parser.add_argument("--cost", type=Path, help="an analysis_cost JSON: the text analyzer's added cost")
+    parser.add_argument("--note", default="", help="a line under the table")
+    args = parser.parse_args()
+    columns = {name: column(role, Path(out), Path(truth)) for name, role, out, truth in args.run}
+    summary = {**stamp(), "archives": columns}
+    lines = ["# text_overlay accuracy and cost", "",
+             "| | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+    lines += [f"| {label} | " + " | ".join(str(c[key]) for c in columns.values()) + " |" for label, key in ROWS]
+    if args.cost:
+        cost = json.loads(args.cost.read_text())
+        text = cost["results"]["decode+TextAnalyzer"]
+        summary["cost"] = {"file": args.cost.name, "size": cost["size"], "videos": cost["videos"],
+                           "decode_s": cost["results"]["decode"]["seconds"], **text}
+        lines += ["", f"Cost ({args.cost.name}: {cost['videos']} videos at {cost['size']}): the text analyzer adds "
+                      f"+{text['added_x_decode']:.2f}x the decode floor ({text['seconds']} s against "
+                      f"{cost['results']['decode']['seconds']} s for decode alone)."]
+    if args.note:
+        lines += ["", args.note]
+    save("text_overlay", summary, lines)
+
+
+if __name__ == "__main__":
+    main()

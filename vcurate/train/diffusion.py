@@ -51,7 +51,8 @@ def velocity(model, x: torch.Tensor, t: torch.Tensor, caption: torch.Tensor,
              given: FrameCondition | None = None) -> torch.Tensor:
     """The flow velocity at x, time t (B,), from the network's estimate of the clean video."""
     tt = t.float().clamp(min=MIN_TIME).view(-1, *([1] * (x.dim() - 1)))
-    return (x - model(x, t, caption, given).float()) / tt
+    x0 = model(x, t, caption) if given is None else model(x, t, caption, given)  # text only: the plain call
+    return (x - x0.float()) / tt
 
 
 def frame_mask(first: torch.Tensor, last: torch.Tensor, frames: int) -> torch.Tensor:

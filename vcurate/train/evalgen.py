@@ -190,7 +190,8 @@ def evaluate_first_frames(run: str | Path, shards: str, windows: int = 72, seed:
     """Caption following and per-frame PSNR of videos generated from the captions of up to `windows`
     windows of `shards` (held-out clips, one window each): from the caption alone ("text_only") and,
     for a frame-conditioned run, also given the window's first frame, held by the sampler
-    ("first_frame") and only shown to the model ("first_frame_model": the model's own fidelity)."""
+    ("first_frame") and only shown to the model ("first_frame_model": the model's own fidelity); each also
+    scored on its frames after the first alone ("generated_frames")."""
     model, cfg = load_ema(run)
     frames, captions = real_windows(resolve_shards(shards), cfg.data, windows)
     keep = [i for i, caption in enumerate(captions) if parse_caption(caption) is not None]
@@ -204,7 +205,9 @@ def evaluate_first_frames(run: str | Path, shards: str, windows: int = 72, seed:
     result: dict = {"windows": len(keep), "shards": shards, "real_windows": score(frames, targets)}
     for name, given in modes.items():
         videos = generate(model, cfg, captions, seed=seed, steps=steps, guidance=guidance, **given)
-        result[name] = {**score(videos, targets), "psnr_by_frame": psnr_by_frame(videos, frames)}
+        # "generated_frames": frames 1.. alone, so a given (and held) frame 0 cannot score the colour by itself
+        result[name] = {**score(videos, targets), "generated_frames": score(videos[:, 1:], targets),
+                        "psnr_by_frame": psnr_by_frame(videos, frames)}
     result["settings"] = {"steps": steps or cfg.diffusion.sample_steps,
                           "guidance": cfg.diffusion.guidance if guidance is None else guidance, "seed": seed}
     return result

@@ -25,7 +25,7 @@ from vcurate.train.data import (
     ShardError, ShardWindows, decode_clip, make_loader, resolve_shards, tar_samples, window_starts,
 )
 from vcurate.train.diffusion import flow_loss, to_model_input
-from vcurate.train.evalgen import detect, parse_caption
+from vcurate.train.evalgen import PSNR_CAP, detect, parse_caption
 from vcurate.train.sampling import generate, save_video
 from vcurate.train.trainer import RunError, Trainer, load_ema, read_checkpoint
 
@@ -364,6 +364,14 @@ def test_cli_train_resume_sample_and_eval_gen(shards, tmp_path, capsys):
     assert result["prompts"] == 72 and result["all"]["videos"] == 72
     assert result["real_windows_reference"]["videos"] > 0
     assert json.loads((run / "eval-gen.json").read_text()) == result
+
+    capsys.readouterr()  # the shards stand in for a held-out archive's
+    assert main(["eval-gen", str(run), "--steps", "2", "--first-frames", shards, "--windows", "3"]) == 0
+    held = json.loads(capsys.readouterr().out)["first_frames"]
+    assert 0 < held["windows"] <= 3 and set(held) >= {"text_only", "first_frame", "first_frame_model", "real_windows"}
+    assert held["first_frame"]["psnr_by_frame"][0] == PSNR_CAP  # held by the sampler
+    assert held["first_frame_model"]["psnr_by_frame"][0] < PSNR_CAP
+    assert len(held["text_only"]["psnr_by_frame"]) == cfg.data.frames
 
 
 def test_cli_train_errors(tmp_path, capsys):

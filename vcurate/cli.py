@@ -232,7 +232,7 @@ def _train(args) -> None:
 
 
 def _sample(args) -> None:
-    from vcurate.train.sampling import generate, save_video
+    from vcurate.train.sampling import generate, load_frame, save_video
     from vcurate.train.trainer import load_ema
 
     if args.upscale < 1 or args.fps < 1:
@@ -242,19 +242,24 @@ def _sample(args) -> None:
     if args.aspect is not None and args.aspect not in shapes:
         raise InputError(f"--aspect {args.aspect}: the run's shapes are {', '.join(shapes)} (data.aspect "
                          f"{cfg.data.aspect}{', data.buckets' if cfg.data.aspect == 'bucket' else ''})")
+    shape = shapes[args.aspect] if args.aspect else (cfg.data.size, cfg.data.size)
+    first, last = (None if path is None else load_frame(path, *shape)[None] for path in (args.image, args.last_image))
     video = generate(model, cfg, [args.prompt], seed=args.seed, steps=args.steps, guidance=args.guidance,
-                     shape=shapes[args.aspect] if args.aspect else None)[0]
+                     shape=shape, first=first, last=last)[0]
     console.print(f"wrote {save_video(args.output, video, fps=args.fps, upscale=args.upscale)}")
 
 
 def _eval_gen(args) -> None:
-    from vcurate.train.evalgen import evaluate_generation
+    from vcurate.train.evalgen import evaluate_first_frames, evaluate_generation
 
-    if args.samples_per_prompt < 1:
-        raise InputError("--samples-per-prompt must be at least 1")
+    if args.samples_per_prompt < 1 or args.windows < 1:
+        raise InputError("--samples-per-prompt and --windows must be at least 1")
     result = evaluate_generation(args.run, samples_per_prompt=args.samples_per_prompt, seed=args.seed,
                                  steps=args.steps, guidance=args.guidance,
                                  videos_out=Path(args.videos) if args.videos else None)
+    if args.first_frames:
+        result["first_frames"] = evaluate_first_frames(args.run, args.first_frames, windows=args.windows, seed=args.seed,
+                                                       steps=args.steps, guidance=args.guidance)
     text = json.dumps(result, indent=2)
     out = Path(args.output) if args.output else Path(args.run) / "eval-gen.json"
     out.write_text(text + "\n", encoding="utf-8")
@@ -412,6 +417,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--upscale", type=int, default=1, help="enlarge by pixel repetition for viewing")
     p.add_argument("--fps", type=int, default=8)
     p.add_argument("--aspect", help="one of the run's aspect buckets (data.buckets), e.g. 16:9; default: size x size")
+    p.add_argument("--image", help="the video's first frame (PNG, JPEG, ...; centre-cropped to the video's shape); "
+                   "needs a run trained with model.frame_condition")
+    p.add_argument("--last-image", help="the video's last frame (with --image: a video from one to the other)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.set_defaults(fn=_sample)
 
@@ -422,6 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="sampler steps (default: the run's)")
     p.add_argument("--guidance", type=float, help="guidance scale (default: the run's)")
     p.add_argument("--videos", help="also write the generated videos (one per prompt) to this folder")
+    p.add_argument("--first-frames", help="held-out shards (another archive's): also generate their windows' captions "
+                   "with and without each window's first frame (frame-conditioned runs) and score both, with PSNR")
+    p.add_argument("--windows", type=int, default=72, help="--first-frames: windows taken, one per clip")
     p.add_argument("--output", help="JSON file to write (default: RUN/eval-gen.json)")
     p.set_defaults(fn=_eval_gen)
 

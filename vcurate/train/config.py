@@ -103,6 +103,12 @@ class ModelConfig(Section):
     mlp_ratio: float = Field(4.0, gt=0)
     text_dim: int = Field(128, ge=16, description="width of the small learned caption encoder")
     text_depth: int = Field(2, ge=1, description="transformer layers of the caption encoder")
+    frame_condition: bool = Field(
+        True, description="the model also reads given frames (a first and/or last keyframe): two more inputs per "
+        "frame, a mask (1 where the frame is given) and mask x the given frame, patch-embedded by zero-initialised "
+        "weights, so with no frame given the model is the text-only one; false: text only (as checkpoints "
+        "saved before this option)"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> "ModelConfig":
@@ -112,6 +118,28 @@ class ModelConfig(Section):
             raise ValueError("model.motion_bias needs model.attention: joint (factorized attention has no "
                              "offsets across both space and time); with factorized attention set motion_bias: false")
         return self
+
+
+CONDITION_KINDS = ("none", "first", "last", "first_last")
+
+
+class ConditionKinds(Section):
+    """How often each kind of frame condition is drawn for a training sample (relative weights)."""
+
+    none: float = Field(0.4, ge=0, description="no frame given: text to video (also the image dropout of guidance)")
+    first: float = Field(0.3, ge=0, description="the first frame given: image to video")
+    last: float = Field(0.15, ge=0, description="the last frame given: a video that ends there")
+    first_last: float = Field(0.15, ge=0, description="first and last frames given: interpolation")
+
+    @model_validator(mode="after")
+    def _check(self) -> "ConditionKinds":
+        if sum(self.weights()) <= 0:
+            raise ValueError("diffusion.condition_kinds: at least one weight must be positive")
+        return self
+
+    def weights(self) -> list[float]:
+        """The weights in CONDITION_KINDS order."""
+        return [getattr(self, kind) for kind in CONDITION_KINDS]
 
 
 class DiffusionConfig(Section):
@@ -125,6 +153,15 @@ class DiffusionConfig(Section):
         4.0, ge=0, description="extra weight of the part of the error that changes from frame to frame (the "
         "error minus its mean over frames): a still background is most of every video, and without it the "
         "error of a still object where a moving one belongs is a small share of the loss"
+    )
+    condition_kinds: ConditionKinds = Field(
+        default_factory=ConditionKinds, description="model.frame_condition only: relative weights of the frame "
+        "condition drawn per training sample, independently of caption dropout (so guidance can drop either)"
+    )
+    condition_noise: float = Field(
+        0.05, ge=0, lt=1, description="given frames are noise-augmented in training by Gaussian noise of a standard "
+        "deviation drawn uniformly from [0, condition_noise] (in [-1, 1] pixel units), so the model does not copy "
+        "the given frame's exact pixels into its neighbours"
     )
     sample_steps: int = Field(30, ge=1, description="Euler steps of the rectified-flow sampler")
     guidance: float = Field(2.5, ge=1, description="classifier-free guidance scale (1 = off)")

@@ -7,13 +7,23 @@ cannot reproduce high-dimensional noise, but can reproduce a clean image, which 
 low-dimensional set ("Back to Basics: Let Denoising Generative Models Denoise", Li & He, 2025).
 Sampling integrates dx/dt = v from t=1 to t=0 with Euler steps, mixing conditional and unconditional
 velocities for classifier-free guidance.
+
+Given frames (a first and/or last keyframe, model.frame_condition) reach the network as extra inputs;
+in training one condition kind is drawn per video (none, first, last, first + last) and the given frames
+are lightly noise-augmented. Sampling replaces the given frames of x_t at every step by their own point
+on the straight path, (1 - t) frame + t noise with the start noise of that frame, so the model always
+sees given frames noised as in training, and at t = 0 they are exactly the given frames.
 """
 
 from __future__ import annotations
 
 import torch
 
-from vcurate.train.config import DiffusionConfig
+from vcurate.train.config import CONDITION_KINDS, ConditionKinds, DiffusionConfig
+from vcurate.train.model import FrameCondition
+
+# Frames each condition kind gives, as (first, last).
+KIND_FRAMES = {"none": (False, False), "first": (True, False), "last": (False, True), "first_last": (True, True)}
 
 
 def to_model_input(frames: torch.Tensor) -> torch.Tensor:
@@ -37,42 +47,87 @@ def sample_times(batch: int, device: torch.device, generator: torch.Generator | 
 MIN_TIME = 0.05  # v = (x_t - x0) / t is clipped here: near t = 0 it would amplify any error in x0
 
 
-def velocity(model, x: torch.Tensor, t: torch.Tensor, caption: torch.Tensor) -> torch.Tensor:
+def velocity(model, x: torch.Tensor, t: torch.Tensor, caption: torch.Tensor,
+             given: FrameCondition | None = None) -> torch.Tensor:
     """The flow velocity at x, time t (B,), from the network's estimate of the clean video."""
     tt = t.float().clamp(min=MIN_TIME).view(-1, *([1] * (x.dim() - 1)))
-    return (x - model(x, t, caption).float()) / tt
+    x0 = model(x, t, caption) if given is None else model(x, t, caption, given)  # text only: the plain call
+    return (x - x0.float()) / tt
+
+
+def frame_mask(first: torch.Tensor, last: torch.Tensor, frames: int) -> torch.Tensor:
+    """(B, T) float mask of the given frames from per-video booleans `first`, `last` (B,)."""
+    mask = torch.zeros(first.shape[0], frames, device=first.device)
+    mask[:, 0] = first.float()
+    mask[:, -1] = torch.maximum(mask[:, -1], last.float())
+    return mask
+
+
+def draw_kinds(batch: int, kinds: ConditionKinds, device: torch.device, generator: torch.Generator | None) -> list[str]:
+    """One condition kind per video, drawn with the configured weights."""
+    weights = torch.tensor(kinds.weights(), device=device)
+    picks = torch.multinomial(weights, batch, replacement=True, generator=generator)
+    return [CONDITION_KINDS[i] for i in picks.tolist()]
+
+
+def draw_condition(x0: torch.Tensor, cfg: DiffusionConfig, generator: torch.Generator | None) -> FrameCondition:
+    """The frames given to each (B, T, C, H, W) training video: a kind drawn per video, its frames noise-
+    augmented by a standard deviation drawn from [0, cfg.condition_noise]."""
+    b, device = x0.shape[0], x0.device
+    chosen = [KIND_FRAMES[kind] for kind in draw_kinds(b, cfg.condition_kinds, device, generator)]
+    first = torch.tensor([f for f, _ in chosen], device=device)
+    last = torch.tensor([is_last for _, is_last in chosen], device=device)
+    mask = frame_mask(first, last, x0.shape[1])
+    sigma = cfg.condition_noise * torch.rand(b, device=device, generator=generator, dtype=x0.dtype)
+    noise = torch.randn(x0.shape, device=device, generator=generator, dtype=x0.dtype)
+    frames = (x0 + sigma.view(-1, 1, 1, 1, 1) * noise) * mask.to(x0.dtype).view(b, -1, 1, 1, 1)
+    return FrameCondition(mask, frames)
 
 
 def flow_loss(model, x0: torch.Tensor, caption: torch.Tensor, generator: torch.Generator | None,
-              cfg: DiffusionConfig) -> torch.Tensor:
+              cfg: DiffusionConfig, given: FrameCondition | None = None) -> torch.Tensor:
     """Mean squared error of the velocity at a random (logit-normal, `cfg.time_mean/time_std`) time for
     each (B, T, C, H, W) video, plus `cfg.motion_weight` times the squared error of its part that
-    changes over frames (the error minus its mean over T)."""
+    changes over frames (the error minus its mean over T). Given frames count like the others: the
+    model learns to keep them."""
     t = sample_times(x0.shape[0], x0.device, generator, cfg.time_mean, cfg.time_std)
     noise = torch.randn(x0.shape, device=x0.device, generator=generator, dtype=x0.dtype)
     tt = t.view(-1, *([1] * (x0.dim() - 1)))
     xt = (1 - tt) * x0 + tt * noise
-    error = velocity(model, xt, t, caption) - (noise - x0).float()
+    error = velocity(model, xt, t, caption, given) - (noise - x0).float()
     loss = error.square().mean()
     if cfg.motion_weight:
         loss = loss + cfg.motion_weight * (error - error.mean(dim=1, keepdim=True)).square().mean()
     return loss
 
 
+def _twice(given: FrameCondition | None) -> FrameCondition | None:
+    return None if given is None else FrameCondition(torch.cat([given.mask] * 2), torch.cat([given.frames] * 2))
+
+
 @torch.no_grad()
 def sample(model, caption: torch.Tensor, null: torch.Tensor, shape: tuple[int, ...], steps: int, guidance: float,
-           generator: torch.Generator | None = None) -> torch.Tensor:
-    """Euler integration from noise to data; `caption`/`null` are (B, D) conditional and null embeddings."""
+           generator: torch.Generator | None = None, given: FrameCondition | None = None,
+           replace: bool = True) -> torch.Tensor:
+    """Euler integration from noise to data; `caption`/`null` are (B, D) conditional and null embeddings.
+
+    `given` frames are seen by both guidance branches (guidance is on the caption alone) and, with
+    `replace`, held on their straight path from the start noise, so they come out exactly; without it
+    they are only the model's inputs (which shows how faithfully the model itself keeps them)."""
     device = caption.device
     x = torch.randn(shape, device=device, generator=generator)
+    start = x.clone()
+    keep = None if given is None or not replace else given.mask.view(*given.mask.shape, 1, 1, 1).bool()
     times = torch.linspace(1.0, 0.0, steps + 1, device=device)
-    both = torch.cat([caption, null])
+    both, given_both = torch.cat([caption, null]), _twice(given)
     for t, t_next in zip(times[:-1], times[1:]):
         tb = t.expand(shape[0])
         if guidance == 1.0:
-            v = velocity(model, x, tb, caption)
+            v = velocity(model, x, tb, caption, given)
         else:
-            v_cond, v_null = velocity(model, torch.cat([x, x]), torch.cat([tb, tb]), both).chunk(2)
+            v_cond, v_null = velocity(model, torch.cat([x, x]), torch.cat([tb, tb]), both, given_both).chunk(2)
             v = v_null + guidance * (v_cond - v_null)
         x = x + (t_next - t) * v
+        if keep is not None:
+            x = torch.where(keep, (1 - t_next) * given.frames + t_next * start, x)
     return x

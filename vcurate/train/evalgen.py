@@ -5,6 +5,11 @@ the object is found by its chroma alone: its dominant colour is the nearest voca
 pixels, its direction is the sign of the larger slope of its centroid track, and the track's residual
 around a straight line is a temporal-jitter figure (generated objects that flicker or hop score high).
 The same detector is run on real training windows, which gives its ceiling.
+
+With a frame-conditioned run, `evaluate_first_frames` takes windows of held-out shards (another seed's
+clips) and generates each caption with and without the window's first frame: caption following of
+both, and the PSNR of every generated frame against the real window (frame 0: fidelity to the given
+frame; later frames: how close the continuation stays to what really happened).
 """
 
 from __future__ import annotations
@@ -166,6 +171,45 @@ def evaluate_generation(run: str | Path, samples_per_prompt: int = 1, seed: int 
     if videos_out is not None:
         for i, (video, prompt) in enumerate(zip(videos[: len(set(prompts))], prompts)):
             save_video(videos_out / f"{i:03d}-{_slug(prompt)}.mp4", video, upscale=4)
+    return result
+
+
+PSNR_CAP = 99.0  # dB reported for identical frames (an infinite PSNR is not JSON)
+
+
+def psnr_by_frame(videos: np.ndarray, reference: np.ndarray) -> list[float]:
+    """PSNR (dB) of each frame index of uint8 (N, T, H, W, 3) videos against the reference videos, from the
+    squared error pooled over the N videos; PSNR_CAP where they are identical."""
+    error = (videos.astype(np.float64) - reference.astype(np.float64)) ** 2
+    mse = error.reshape(*error.shape[:2], -1).mean(axis=(0, 2))
+    return [round(float(min(PSNR_CAP, 10 * np.log10(255.0**2 / m))) if m > 0 else PSNR_CAP, 2) for m in mse]
+
+
+def evaluate_first_frames(run: str | Path, shards: str, windows: int = 72, seed: int = 1234, steps: int | None = None,
+                          guidance: float | None = None) -> dict:
+    """Caption following and per-frame PSNR of videos generated from the captions of up to `windows`
+    windows of `shards` (held-out clips, one window each): from the caption alone ("text_only") and,
+    for a frame-conditioned run, also given the window's first frame, held by the sampler
+    ("first_frame") and only shown to the model ("first_frame_model": the model's own fidelity); each also
+    scored on its frames after the first alone ("generated_frames")."""
+    model, cfg = load_ema(run)
+    frames, captions = real_windows(resolve_shards(shards), cfg.data, windows)
+    keep = [i for i, caption in enumerate(captions) if parse_caption(caption) is not None]
+    if not keep:
+        return {"windows": 0}
+    frames, captions = frames[keep], [captions[i] for i in keep]
+    targets = [parse_caption(caption) for caption in captions]
+    modes = {"text_only": {}}
+    if model.frame_embed is not None:
+        modes.update(first_frame={"first": frames[:, 0]}, first_frame_model={"first": frames[:, 0], "replace": False})
+    result: dict = {"windows": len(keep), "shards": shards, "real_windows": score(frames, targets)}
+    for name, given in modes.items():
+        videos = generate(model, cfg, captions, seed=seed, steps=steps, guidance=guidance, **given)
+        # "generated_frames": frames 1.. alone, so a given (and held) frame 0 cannot score the colour by itself
+        result[name] = {**score(videos, targets), "generated_frames": score(videos[:, 1:], targets),
+                        "psnr_by_frame": psnr_by_frame(videos, frames)}
+    result["settings"] = {"steps": steps or cfg.diffusion.sample_steps,
+                          "guidance": cfg.diffusion.guidance if guidance is None else guidance, "seed": seed}
     return result
 
 

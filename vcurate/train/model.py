@@ -17,11 +17,18 @@ the still background over frames, and the object with it; direction at chance); 
 can make every patch look where its content was a frame earlier, v patches away. The form is carried
 by four extra query/key channels, so attention keeps its fast unmasked kernels (an earlier full table
 of one bias per offset, applied as a mask, halved the step rate).
+
+Frame conditioning (model.frame_condition, the recipe of Open-Sora 2.0 and CogVideoX image-to-video):
+every frame gains two inputs, a mask (1 where the frame is given) and mask x the given frame, embedded
+by their own patch weights that start at zero and add to the noisy video's patch tokens. With no frame
+given both are zero, so the model is exactly the text-only one, and a text-only checkpoint loads into it
+with those weights at zero.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -71,6 +78,21 @@ def offset_bias_features(coef: torch.Tensor, coords: torch.Tensor) -> tuple[torc
     keys = torch.cat([-2 * ax, key_only.unsqueeze(-1)], dim=-1)
     queries = F.pad(coords, (0, 1), value=1.0).expand_as(keys)
     return queries, keys
+
+
+@dataclass
+class FrameCondition:
+    """Given frames of a batch of videos: `mask` (B, T), 1 where a frame is given, and `frames`
+    (B, T, C, H, W) in the flow's [-1, 1] space, zero where not given."""
+
+    mask: torch.Tensor
+    frames: torch.Tensor
+
+    def channels(self) -> torch.Tensor:
+        """The model's extra inputs (B, T, 1 + C, H, W): the mask, then mask x frames."""
+        b, f, _, h, w = self.frames.shape
+        mask = self.mask.to(self.frames.dtype).view(b, f, 1, 1, 1)
+        return torch.cat([mask.expand(b, f, 1, h, w), mask * self.frames], dim=2)
 
 
 class Attention(nn.Module):
@@ -210,6 +232,18 @@ class VideoDiT(nn.Module):
         for layer in (self.final_ada, self.unpatchify):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
+        self.frame_embed = None
+        if cfg.frame_condition:  # the mask and mask x frame inputs; zero, so they start as no input at all
+            # made last, so every other weight starts as in a text-only model of the same seed
+            self.frame_embed = nn.Conv2d(1 + channels, d, p, stride=p, bias=False)
+            nn.init.zeros_(self.frame_embed.weight)
+            self._register_load_state_dict_pre_hook(self._text_only_weights)
+
+    def _text_only_weights(self, state_dict, prefix, *args) -> None:
+        """A text-only state dict has no frame-embedding weights: theirs are zero, as at initialisation."""
+        key = prefix + "frame_embed.weight"
+        if key not in state_dict:
+            state_dict[key] = torch.zeros_like(self.frame_embed.weight)
 
     def grid_tables(self, rows: int, cols: int, device: torch.device) -> dict[str, torch.Tensor]:
         """Rotary angles ("joint", "space", "time") and centred motion-bias coordinates ("coords") of a
@@ -245,12 +279,19 @@ class VideoDiT(nn.Module):
             emb = torch.where(drop[:, None], self.null_caption.to(emb.dtype).expand_as(emb), emb)
         return emb
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, caption: torch.Tensor) -> torch.Tensor:
-        """x: (B, T, C, H, W) noisy video; t: (B,) flow time; caption: (B, text_dim) from caption_embedding."""
+    def forward(self, x: torch.Tensor, t: torch.Tensor, caption: torch.Tensor,
+                given: FrameCondition | None = None) -> torch.Tensor:
+        """x: (B, T, C, H, W) noisy video; t: (B,) flow time; caption: (B, text_dim) from caption_embedding;
+        `given`: frames the video must show (model.frame_condition), None for none."""
         b, f, c, h, w = x.shape
         p = self.cfg.patch
         rows, cols = h // p, w // p
         tokens = self.patchify(x.reshape(b * f, c, h, w)).flatten(2).transpose(1, 2).view(b, f, rows * cols, -1)
+        if given is not None:
+            if self.frame_embed is None:
+                raise ValueError("frames given to a model built without model.frame_condition")
+            extra = given.channels().to(x.dtype).reshape(b * f, c + 1, h, w)
+            tokens = tokens + self.frame_embed(extra).flatten(2).transpose(1, 2).view(b, f, rows * cols, -1)
         tokens = tokens + self.spatial_positions(rows, cols) + self.pos_time[:, :f]
         cond = self.time_mlp(timestep_embedding(t, self.cfg.dim)) + self.text_proj(caption)
         tables = self.grid_tables(rows, cols, x.device)

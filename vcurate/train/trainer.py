@@ -22,11 +22,11 @@ from vcurate.checkpoints import load_weights_only
 from vcurate.errors import VcurateError
 from vcurate.train.config import DiffusionConfig, RunConfig, TrainConfig
 from vcurate.train.data import make_loader, resolve_shards
-from vcurate.train.diffusion import flow_loss, to_model_input
+from vcurate.train.diffusion import draw_condition, flow_loss, to_model_input
 from vcurate.train.distributed import (
     Ranks, any_rank, barrier, mean_over_ranks, process_group, rank_device, ranks_from_env,
 )
-from vcurate.train.model import VideoDiT
+from vcurate.train.model import FrameCondition, VideoDiT
 from vcurate.train.sampling import generate, save_video
 
 CHECKPOINT_FORMAT = "vcurate-train/1"
@@ -52,9 +52,10 @@ class FlowObjective(torch.nn.Module):
         super().__init__()
         self.model, self.cfg = model, cfg
 
-    def forward(self, x0: torch.Tensor, tokens: torch.Tensor, drop: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def forward(self, x0: torch.Tensor, tokens: torch.Tensor, drop: torch.Tensor, generator: torch.Generator,
+                given: FrameCondition | None = None) -> torch.Tensor:
         caption = self.model.caption_embedding(tokens, drop)
-        return flow_loss(self.model, x0, caption, generator, self.cfg)
+        return flow_loss(self.model, x0, caption, generator, self.cfg, given)
 
 
 def rank_seed(seed: int, rank: int, step: int) -> int:
@@ -108,13 +109,15 @@ class Trainer:
         return float(mean_over_ranks(loss.detach(), self.ranks))
 
     def batch_loss(self, frames: torch.Tensor, tokens: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """The training loss of a batch, caption dropout, times and noise drawn from `generator`."""
+        """The training loss of a batch, caption dropout, frame conditions (drawn independently of the
+        caption dropout), times and noise drawn from `generator`."""
         self.model.train()
         x0 = to_model_input(frames.to(self.device, non_blocking=True))
         tokens = tokens.to(self.device, non_blocking=True)
         drop = torch.rand(x0.shape[0], device=self.device, generator=generator) < self.cfg.diffusion.caption_dropout
+        given = draw_condition(x0, self.cfg.diffusion, generator) if self.cfg.model.frame_condition else None
         with self.autocast():
-            return self.objective(x0, tokens, drop, generator)
+            return self.objective(x0, tokens, drop, generator, given)
 
     def apply_gradients(self) -> None:
         """Clip, step (at the warm-up's learning rate), update the EMA: the step after a backward pass."""
@@ -183,10 +186,20 @@ class Trainer:
         """The trainer a checkpoint saved; `run` (device, precision, ...) replaces the saved run settings
         before anything is placed on a device, so a run started on CUDA resumes on the CPU when asked."""
         state = read_checkpoint(path)
-        cfg = TrainConfig.model_validate(state["config"])
+        cfg = checkpoint_config(state)
         trainer = cls(cfg if run is None else cfg.model_copy(update={"run": run}), device=device, ranks=ranks)
         trainer.load_state(state)
         return trainer
+
+
+def checkpoint_config(state: dict) -> TrainConfig:
+    """The config a checkpoint was trained with; one saved before model.frame_condition existed is a
+    text-only model (the option's default is on)."""
+    raw = state["config"]
+    model = raw.get("model", {})
+    if isinstance(model, dict) and "frame_condition" not in model:
+        raw = {**raw, "model": {**model, "frame_condition": False}}
+    return TrainConfig.model_validate(raw)
 
 
 def read_checkpoint(path: str | Path) -> dict:
@@ -202,7 +215,8 @@ def check_same_shape(saved: TrainConfig, new: TrainConfig) -> None:
     shape = lambda c: (c.model, c.data.frames, c.data.size, c.data.max_text_tokens)  # noqa: E731
     if shape(saved) != shape(new):
         raise RunError("the checkpoint was trained with another model or window shape (model, data.frames, "
-                       "data.size, data.max_text_tokens); resume with the run's own config (RUN/config.json)")
+                       "data.size, data.max_text_tokens); resume with the run's own config (RUN/config.json; "
+                       "a run saved before model.frame_condition existed also needs model.frame_condition: false)")
 
 
 @dataclass
@@ -251,7 +265,7 @@ def load_ema(run: str | Path, device: str = "auto") -> tuple[VideoDiT, TrainConf
     path = Path(run)
     path = RunPaths(path).checkpoint if path.is_dir() else path
     state = read_checkpoint(path)
-    cfg = TrainConfig.model_validate(state["config"])
+    cfg = checkpoint_config(state)
     model = build_model(cfg)
     model.load_state_dict(state["ema"])
     return model.to(resolve_device(device)).eval(), cfg

@@ -332,7 +332,7 @@ def test_demo_config_states_the_defaults():
 @pytest.mark.slow
 def test_cli_train_resume_sample_and_eval_gen(shards, tmp_path, capsys):
     config = tmp_path / "train.yaml"
-    config.write_text(yaml.safe_dump(tiny_train_config().model_dump(mode="json")))
+    config.write_text(yaml.safe_dump(tiny_train_config(model={"frame_condition": True}).model_dump(mode="json")))
     run = tmp_path / "run"
     assert main(["train", "--config", str(config), "--shards", shards, "--output", str(run), "--quiet"]) == 0
     summary = json.loads((run / "summary.json").read_text())

@@ -126,7 +126,7 @@ def test_drawn_conditions_give_the_kinds_frames_lightly_noised():
 
 
 def test_the_sampler_holds_given_frames_exactly():
-    cfg = tiny_train_config()
+    cfg = tiny_train_config(model={"frame_condition": True})
     trainer = Trainer(cfg, device="cpu")
     frames, tokens = _fixed_batch()
     for _ in range(3):
@@ -156,7 +156,7 @@ def test_load_frame_crops_the_centre_to_the_video_shape(tmp_path):
 
 
 def test_cli_sample_starts_at_the_given_image(tmp_path, capsys):
-    checkpoint = Trainer(tiny_train_config(), device="cpu").save(tmp_path / "run.pt")
+    checkpoint = Trainer(tiny_train_config(model={"frame_condition": True}), device="cpu").save(tmp_path / "run.pt")
     image = np.zeros((16, 16, 3), np.uint8)
     image[4:12, 4:12] = (40, 200, 240)  # an orange square (BGR) on black
     cv2.imwrite(str(tmp_path / "first.png"), image)

@@ -111,6 +111,7 @@ class AlignmentTemplate:
         self.inner, self.scale = grid.inner, grid.scale
         self.to_pixels, self.from_pixels = grid.to_pixels, grid.from_pixels
         self.inner_shape = (luma.shape[0] - 2 * margin, luma.shape[1] - 2 * margin)
+        self.from_inner = np.array([[1.0, 0.0, margin], [0.0, 1.0, margin], [0.0, 0.0, 1.0]])
         kept = _inside(grid.pixels[0], grid.pixels[1], box)
         self.kept = None if kept.all() else kept  # None: every inner pixel (no copy)
         self.pixels = grid.pixels if self.kept is None else grid.pixels[:, kept]
@@ -129,9 +130,10 @@ class AlignmentTemplate:
 
     def sample(self, image: np.ndarray, warp: np.ndarray) -> np.ndarray:
         """`image` (h, w) or (h, w, c) where `warp` takes the template's kept pixels, as (n,) or (n, c)."""
-        h, w = image.shape[:2]
-        out = cv2.warpAffine(image, self.pixel_matrix(warp), (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                             borderMode=cv2.BORDER_REPLICATE)[self.inner]
+        # Warped straight onto the inner pixels: the output grid starts `margin` pixels in.
+        matrix = (self.to_pixels @ warp @ self.from_pixels @ self.from_inner)[:2].astype(np.float32)
+        out = cv2.warpAffine(image, matrix, self.inner_shape[::-1], flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                             borderMode=cv2.BORDER_REPLICATE)
         return self.keep(out)
 
     def keep(self, inner: np.ndarray) -> np.ndarray:

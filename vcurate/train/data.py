@@ -280,7 +280,7 @@ class ShardWindows(IterableDataset):
             yield _collate(batch)
 
 
-_UNUSABLE_LIMIT = 1000  # resampled shards never end: this many unusable samples in a row, none ever usable, stop them
+_UNUSABLE_LIMIT = 1000  # resampled shards never end: after this many samples without a single window, stop
 
 
 def _nothing_to_train_on(samples: int) -> str:

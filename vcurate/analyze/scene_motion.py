@@ -73,11 +73,10 @@ def working_planes(frame: AnalysisFrame, target: int, smoothing: float) -> np.nd
     return cv2.GaussianBlur(planes, (0, 0), smoothing) if smoothing else planes
 
 
-def gradient_magnitude(planes: np.ndarray) -> np.ndarray:
-    """|d/dx| + |d/dy| of each plane, grey levels per pixel (Sobel)."""
-    gx = cv2.Sobel(planes, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)
-    gy = cv2.Sobel(planes, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)
-    return np.abs(gx) + np.abs(gy)
+def gradients(planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """d/dx and d/dy of each plane, grey levels per pixel (Sobel)."""
+    return (cv2.Sobel(planes, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8),
+            cv2.Sobel(planes, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8))
 
 
 class _Grid:
@@ -103,9 +102,11 @@ def _grid(shape: tuple[int, int], margin: int) -> _Grid:
 class AlignmentTemplate:
     """A luma prepared as the reference of the fit: its steepest-descent images for the similarity
     warp (zoom, roll, shift x, shift y) and for gain and offset, and their least-squares solver, over
-    the inner pixels inside `box` (`kept`; a bar's static edges would hold the fit still)."""
+    the inner pixels inside `box` (`kept`; a bar's static edges would hold the fit still). `gx`, `gy`:
+    the luma's gradients."""
 
-    def __init__(self, luma: np.ndarray, margin: int, box: tuple[float, float, float, float]):
+    def __init__(self, luma: np.ndarray, gx: np.ndarray, gy: np.ndarray, margin: int,
+                 box: tuple[float, float, float, float]):
         self.image = luma
         grid = _grid(luma.shape, margin)
         self.inner, self.scale = grid.inner, grid.scale
@@ -117,12 +118,19 @@ class AlignmentTemplate:
         self.pixels = grid.pixels if self.kept is None else grid.pixels[:, kept]
         (left, top), (right, bottom) = self.pixels[:2].min(axis=1), self.pixels[:2].max(axis=1)
         self.corners = np.array([[left, right, right, left], [top, top, bottom, bottom], [1.0, 1.0, 1.0, 1.0]])
-        gx = self.keep(cv2.Sobel(luma, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)[self.inner])
-        gy = self.keep(cv2.Sobel(luma, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)[self.inner])
+        gx, gy = self.keep(gx[self.inner]), self.keep(gy[self.inner])
         x, y = (c if self.kept is None else c[kept] for c in grid.centred)
         self.values = self.keep(luma[self.inner])
         self.basis = np.stack([gx * x + gy * y, gy * x - gx * y, gx, gy, self.values, np.ones_like(x)], axis=1)
-        self.solver = np.linalg.pinv(self.basis.T @ self.basis) @ self.basis.T
+        normal = (self.basis.T @ self.basis).astype(np.float64)
+        try:
+            self.normal_inverse = np.linalg.inv(normal)
+        except np.linalg.LinAlgError:  # a flat picture: no gradient to fit by
+            self.normal_inverse = np.linalg.pinv(normal)
+
+    def solve(self, error: np.ndarray) -> np.ndarray:
+        """The least-squares update (zoom, roll, shift x, shift y, gain, offset) that explains `error`."""
+        return self.normal_inverse @ (error @ self.basis)
 
     def pixel_matrix(self, warp: np.ndarray) -> np.ndarray:
         """A centred warp as the 2 x 3 pixel matrix OpenCV takes."""
@@ -156,14 +164,31 @@ class AlignmentTemplate:
         return x, y
 
 
+def starting_points(template: AlignmentTemplate, luma: np.ndarray, guess: np.ndarray | None) -> list[np.ndarray]:
+    """Where a fit with nothing better to go by starts: no motion, phase correlation's shift and
+    `guess` (e.g. the previous pair's motion). On a periodic texture or beside a large moving subject
+    phase correlation alone can lock onto a wrong peak. Points within `_SAME_START` pixels of one
+    kept before are left out: a still camera's three would be one fit tried three times."""
+    window = _hanning(luma.shape)
+    (dx, dy), _ = cv2.phaseCorrelate(cv2.multiply(template.image, window), cv2.multiply(luma, window))
+    starts = [np.eye(3), np.array([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]])]
+    distinct: list[np.ndarray] = []
+    for start in starts if guess is None else [*starts, guess]:
+        if all(camera_speed(start @ _similarity_inverse(kept), luma.shape) * min(luma.shape) > _SAME_START
+               for kept in distinct):
+            distinct.append(start)
+    return distinct
+
+
+_SAME_START = 0.05  # pixels (RMS over the frame) between two starting points that lead to the same fit
+
+
 def fit_camera(template: AlignmentTemplate, luma: np.ndarray, box: tuple[float, float, float, float],
-               guess: np.ndarray | None = None, iterations: int = 4) -> np.ndarray:
+               starts: list[np.ndarray], iterations: int = 4) -> np.ndarray:
     """The similarity transform (3 x 3, centred pixel coordinates) taking the template's pixels to
     where they are in `luma`, judged on the pixels it takes inside `luma`'s picture `box` (what
-    leaves the view, or goes behind a bar, has no counterpart). The fit starts from whichever of no
-    motion, `guess` (e.g. the previous pair's motion) and phase correlation's shift fits best: on a
-    periodic texture or beside a large moving subject phase correlation alone can lock onto a wrong
-    peak."""
+    leaves the view, or goes behind a bar, has no counterpart). The fit starts from whichever of
+    `starts` fits best."""
     def misfit(warp: np.ndarray) -> tuple[np.ndarray, float]:
         """The error at each pixel (0 where it has no counterpart) and the mean absolute error over
         those that have one; none where most have none."""
@@ -175,21 +200,20 @@ def fit_camera(template: AlignmentTemplate, luma: np.ndarray, box: tuple[float, 
         count = int(inside.sum())
         return error, float(np.abs(error).sum()) / count if count >= len(error) / 4 else np.inf
 
-    window = _hanning(luma.shape)
-    (dx, dy), _ = cv2.phaseCorrelate(cv2.multiply(template.image, window), cv2.multiply(luma, window))
-    starts = [np.eye(3), np.array([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]])]
-    if guess is not None:
-        starts.append(guess)
     trials = [misfit(start) for start in starts]
     best = int(np.argmin([cost for _, cost in trials]))
     warp, (error, cost) = starts[best], trials[best]
     for _ in range(iterations):
-        zoom, roll, sx, sy, _, _ = template.solver @ error
+        zoom, roll, sx, sy, _, _ = template.solve(error)
         zoom, roll = zoom / template.scale, roll / template.scale
+        if abs(sx) + abs(sy) < 0.02 and abs(zoom) + abs(roll) < 1e-4:
+            break  # converged: what is left to move is below what the fit can tell
         # Least squares lets a moving subject drag the fit along a direction the picture barely
         # constrains (along stripes, say): a step must lower the mean absolute error, else half of
-        # it is tried, else the fit stops.
-        for share in (1.0, 0.5):
+        # it is tried (where it moves the picture a pixel or more: a smaller step that fails is the
+        # noise floor), else the fit stops.
+        large = abs(sx) + abs(sy) + (abs(zoom) + abs(roll)) * template.scale >= 1.0
+        for share in (1.0, 0.5) if large else (1.0,):
             step = np.array([[1 + share * zoom, -share * roll, share * sx], [share * roll, 1 + share * zoom, share * sy],
                              [0.0, 0.0, 1.0]])
             trial = warp @ _similarity_inverse(step)
@@ -199,8 +223,6 @@ def fit_camera(template: AlignmentTemplate, luma: np.ndarray, box: tuple[float, 
         else:
             break
         warp, error, cost = trial, trial_error, trial_cost
-        if abs(sx) + abs(sy) < 0.02 and abs(zoom) + abs(roll) < 1e-4:
-            break
     return warp
 
 
@@ -228,8 +250,9 @@ class Picture:
         self.index, self.planes = index, planes
         self.luma = np.ascontiguousarray(planes[..., 0])
         self.box = content_box(self.luma)
-        self.template = AlignmentTemplate(self.luma, margin, self.box)
-        self.gradient = gradient_magnitude(planes)
+        gx, gy = gradients(planes)
+        self.template = AlignmentTemplate(self.luma, gx[..., 0], gy[..., 0], margin, self.box)
+        self.gradient = np.abs(gx) + np.abs(gy)
 
 
 def content_box(luma: np.ndarray) -> tuple[float, float, float, float]:
@@ -413,18 +436,20 @@ class SceneMotionAnalyzer(ClipAnalyzer):
             return
         picture = Picture(index, working_planes(frame, self.short_side, self.smoothing), self.margin)
         if self.chain:  # every frame comes in order, so the chain's last picture is one step back
-            step, warp = self._pair(self.chain[-1], picture, self.warps[-1] if self.warps else None)
+            previous = self.warps[-1] if self.warps else None
+            step, warp = self._pair(self.chain[-1], picture, starting_points(self.chain[-1].template, picture.luma, previous))
             self.steps.append(step)
             self.warps.append(warp)
         self.chain = (self.chain + [picture])[-(self.span_steps + 1):]
         self.warps = self.warps[-self.span_steps:]
         if len(self.warps) == self.span_steps and (index // self.step) % self.span_every == 0:
+            # The product of the span's fitted steps is close already: the span's fit starts there alone.
             guess = functools.reduce(lambda total, warp: warp @ total, self.warps)
-            span, _ = self._pair(self.chain[0], picture, guess)
+            span, _ = self._pair(self.chain[0], picture, [guess])
             self.spans.append((span, self.span_motion(span, self.steps[-self.span_steps:])))
 
-    def _pair(self, earlier: Picture, later: Picture, guess: np.ndarray | None) -> tuple[Pair, np.ndarray]:
-        warp = fit_camera(earlier.template, later.luma, later.box, guess)
+    def _pair(self, earlier: Picture, later: Picture, starts: list[np.ndarray]) -> tuple[Pair, np.ndarray]:
+        warp = fit_camera(earlier.template, later.luma, later.box, starts)
         change = scene_change(earlier, later, warp)
         judged = len(change.residual) >= self.min_in_view * len(earlier.template.values)
         moving = moving_share(change, self.floor, self.noise_factor, self.cap, self.edge_tolerance)

@@ -104,3 +104,18 @@ def test_slow_motion_adds_up_over_a_second(still):
         frames.append(np.where(mask[..., None] == 1, turned, background))
     result = score(frames)
     assert result["camera_motion"] < 1 and result["motion_score"] > 1.0
+
+
+def test_a_globe_turning_in_black_space_is_not_between_bars(still):
+    """A textured disc, nearly as tall as the frame, on black, its surface sliding sideways as a
+    globe turns: the black beside it is flat like a pillarbox bar, but the disc only touches it, so
+    it is scene, it holds the fit still, and the turning counts."""
+    centre, radius = (W // 2, H // 2), H // 2 - 3
+    mask = np.zeros((H, W, 1), np.uint8)
+    cv2.circle(mask, centre, radius, 1, -1)
+    frames = []
+    for i in range(N * 2):
+        surface = cv2.warpAffine(still, np.float32([[1, 0, 0.4 * i], [0, 1, 0]]), (W, H))
+        frames.append(np.where(mask == 1, surface, 16).astype(np.uint8))
+    result = score(frames)
+    assert result["camera_motion"] < 1 and result["motion_score"] > 1.0

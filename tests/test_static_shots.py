@@ -126,3 +126,19 @@ def test_footage_stills_are_labelled_by_what_their_frames_show(footage_archive):
             elif kind is None and shot.camera == "static":
                 assert np.median(steps) > 2.0  # the source drifts a pixel a frame
     assert {"held", "frozen", "slideshow", "clean"} <= set(seen), seen
+
+
+def test_a_shaken_camera_over_a_held_source_is_static(tmp_path):
+    """Shake is the camera's motion: over a source that holds its picture the scene still does not move."""
+    folder = tmp_path / "sources"
+    folder.mkdir()
+    write_mp4(folder / "held.mp4", _drifting(60, 1, drift=0), (320, 240), Fraction(25), 12)
+    write_mp4(folder / "moving.mp4", _drifting(60, 2, drift=1), (320, 240), Fraction(25), 12)
+    spec = replace(FootageSpec(), sizes=((256, 144),), shots=(2, 3), shot_seconds=(0.8, 1.2), p_shake=1.0, p_blur=0.0,
+                   p_upscaled=0.0, p_text=0.0, p_noise=0.0, p_low_light=0.0, p_letterbox=0.0, p_static=0.0,
+                   crf=(18, 18), repeat_frames=True, duplicate_videos=0.0, hard_negative_videos=0.0)
+    truth = make_footage_archive(tmp_path / "archive", folder, videos=4, seed=4, spec=spec, warn=lambda line: None)
+    shaken = [shot for video in truth for shot in video.shots if shot.camera == "shake"]
+    assert {shot.source for shot in shaken} == {"held.mp4", "moving.mp4"}
+    for shot in shaken:
+        assert ("static" in shot.defects) == (shot.source == "held.mp4"), shot

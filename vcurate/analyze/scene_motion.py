@@ -260,23 +260,37 @@ def content_box(luma: np.ndarray) -> tuple[float, float, float, float]:
     """(top, bottom, left, right), in pixels, of the picture inside letterbox or pillarbox bars: flat
     border rows and columns left out, and `_BAR_EDGE` more pixels beside a bar (the smoothing spreads
     its edge). Bars stay put while a camera moves the picture between them, so their edges would read
-    as motion. The whole frame where no row or column is busy (a flat frame)."""
+    as motion. The whole frame where no row or column is busy (a flat frame).
 
-    def extent(profile_range: np.ndarray) -> tuple[float, float]:
-        busy = np.flatnonzero(profile_range > _FLAT_LEVELS)
-        n = len(profile_range)
+    A bar ends in a straight edge: the picture fills the line `_BAR_EDGE` pixels in from it. A flat
+    surround that a round or ragged subject only touches (a globe in black space) is no bar but part
+    of the scene, and what moves against it counts."""
+
+    def extent(lines: np.ndarray) -> tuple[float, float]:
+        """The first and last line of the picture among `lines` (n, length) across the frame."""
+        n = len(lines)
+        busy = np.flatnonzero(np.ptp(lines, axis=1) > _FLAT_LEVELS)
         if not len(busy):
             return 0.0, n - 1.0
-        first = busy[0] + (_BAR_EDGE if busy[0] > 0 else 0)
-        last = busy[-1] - (_BAR_EDGE if busy[-1] < n - 1 else 0)
+        first, last = int(busy[0]), int(busy[-1])
+        first = first + _BAR_EDGE if first > 0 and _bar_beside(lines[:first], lines[min(first + _BAR_EDGE, n - 1)]) else 0
+        last = last - _BAR_EDGE if last < n - 1 and _bar_beside(lines[last + 1 :], lines[max(last - _BAR_EDGE, 0)]) else n - 1
         return (float(first), float(last)) if last > first else (0.0, n - 1.0)
 
-    top, bottom = extent(np.ptp(luma, axis=1))
-    left, right = extent(np.ptp(luma[int(top) : int(bottom) + 1], axis=0))
+    top, bottom = extent(luma)
+    left, right = extent(luma[int(top) : int(bottom) + 1].T)
     return top, bottom, left, right
 
 
+def _bar_beside(bar: np.ndarray, line: np.ndarray) -> bool:
+    """Whether `line` inside the flat lines `bar` is picture along most of its length (`_BAR_FILL`):
+    more than `_BAR_CONTRAST` grey levels off the bar's own level."""
+    return float(np.mean(np.abs(line - np.median(bar)) > _BAR_CONTRAST)) >= _BAR_FILL
+
+
 _FLAT_LEVELS = 3.0  # grey levels: a border row or column whose luma spans no more is a bar
+_BAR_CONTRAST = 8.0  # grey levels between a bar and the picture beside it
+_BAR_FILL = 0.75  # share of the line beside a bar that the picture fills
 _BAR_EDGE = 4  # pixels: the box filter and the smoothing blend a bar into the picture this far
 
 

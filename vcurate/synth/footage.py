@@ -476,12 +476,11 @@ def add_overlay(shot: FootageShot, spec: FootageSpec, rng: np.random.Generator, 
 
 
 def add_still(shot: FootageShot, spec: FootageSpec, rng: np.random.Generator, fps: float) -> None:
-    """Label the shot static where its source holds its picture; else, on a shot with no other fault,
-    maybe make it a still picture. Drawn from the shot's own generator (every other label of a seed
-    stays as it was)."""
-    if shot.camera == "shake":
-        return
-    if shot.label_held(spec.held_change):
+    """Label the shot static where its source holds its picture, whatever the camera does (a shaky
+    camera over a held drawing shows no more of a scene than a still one); else, on a steady shot with
+    no other fault, maybe make it a still picture. Drawn from the shot's own generator (every other
+    label of a seed stays as it was)."""
+    if shot.label_held(spec.held_change) or shot.camera == "shake":
         return
     if shot.defects or rng.random() >= spec.p_static:
         return

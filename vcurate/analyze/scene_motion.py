@@ -3,7 +3,8 @@
 Peers filter on raw optical-flow magnitude, which a pan or a zoom over a still picture scores high.
 Here two small frames are aligned: the camera's motion between them is fitted as a similarity
 transform (translation, zoom, roll) by an inverse-compositional Lucas-Kanade fit on the luma, with
-the picture's gain and offset (flicker, fades). What the camera does not explain is the scene's own
+the picture's gain and offset (flicker, fades), each pixel weighed by its inverse squared gradient so
+that a small high-contrast subject does not outweigh a faint background. What the camera does not explain is the scene's own
 motion. A pixel moves when, in luma or in either chroma plane (a subject of the background's
 brightness still differs in colour), what is left exceeds all of
 - `floor` grey levels,
@@ -123,15 +124,18 @@ class AlignmentTemplate:
         x, y = (c if self.kept is None else c[kept] for c in grid.centred)
         self.values = self.keep(luma[self.inner])
         self.basis = np.stack([gx * x + gy * y, gy * x - gx * y, gx, gy, self.values, np.ones_like(x)], axis=1)
-        normal = (self.basis.T @ self.basis).astype(np.float64)
+        # Each pixel weighs 1 / (its squared gradient + a floor's): a high-contrast subject's edges
+        # would otherwise outweigh a faint background and pull the fit along with the subject.
+        self.weighted = self.basis / (gx * gx + gy * gy + _GRADIENT_FLOOR**2)[:, None]
+        normal = (self.basis.T @ self.weighted).astype(np.float64)
         try:
             self.normal_inverse = np.linalg.inv(normal)
         except np.linalg.LinAlgError:  # a flat picture: no gradient to fit by
             self.normal_inverse = np.linalg.pinv(normal)
 
     def solve(self, error: np.ndarray) -> np.ndarray:
-        """The least-squares update (zoom, roll, shift x, shift y, gain, offset) that explains `error`."""
-        return self.normal_inverse @ (error @ self.basis)
+        """The weighted least-squares update (zoom, roll, shift x, shift y, gain, offset) that explains `error`."""
+        return self.normal_inverse @ (error @ self.weighted)
 
     def pixel_matrix(self, warp: np.ndarray) -> np.ndarray:
         """A centred warp as the 2 x 3 pixel matrix OpenCV takes."""
@@ -288,6 +292,7 @@ def _bar_beside(bar: np.ndarray, line: np.ndarray) -> bool:
     return float(np.mean(np.abs(line - np.median(bar)) > _BAR_CONTRAST)) >= _BAR_FILL
 
 
+_GRADIENT_FLOOR = 4.0  # grey levels per pixel, added in quadrature to each gradient in the fit's weights (about the noise)
 _FLAT_LEVELS = 3.0  # grey levels: a border row or column whose luma spans no more is a bar
 _BAR_CONTRAST = 8.0  # grey levels between a bar and the picture beside it
 _BAR_FILL = 0.75  # share of the line beside a bar that the picture fills

@@ -123,11 +123,12 @@ class AlignmentTemplate:
         gx, gy = self.keep(gx[self.inner]), self.keep(gy[self.inner])
         x, y = (c if self.kept is None else c[kept] for c in grid.centred)
         self.values = self.keep(luma[self.inner])
-        self.basis = np.stack([gx * x + gy * y, gy * x - gx * y, gx, gy, self.values, np.ones_like(x)], axis=1)
+        # (6, n), one row per parameter: contiguous rows make the products below 2-3x faster than columns.
+        basis = np.stack([gx * x + gy * y, gy * x - gx * y, gx, gy, self.values, np.ones_like(x)])
         # Each pixel weighs 1 / (its squared gradient + a floor's): a high-contrast subject's edges
         # would otherwise outweigh a faint background and pull the fit along with the subject.
-        self.weighted = self.basis / (gx * gx + gy * gy + _GRADIENT_FLOOR**2)[:, None]
-        normal = (self.basis.T @ self.weighted).astype(np.float64)
+        self.weighted = basis / (gx * gx + gy * gy + _GRADIENT_FLOOR**2)
+        normal = (basis @ self.weighted.T).astype(np.float64)
         try:
             self.normal_inverse = np.linalg.inv(normal)
         except np.linalg.LinAlgError:  # a flat picture: no gradient to fit by
@@ -135,7 +136,7 @@ class AlignmentTemplate:
 
     def solve(self, error: np.ndarray) -> np.ndarray:
         """The weighted least-squares update (zoom, roll, shift x, shift y, gain, offset) that explains `error`."""
-        return self.normal_inverse @ (error @ self.weighted)
+        return self.normal_inverse @ (self.weighted @ error)
 
     def pixel_matrix(self, warp: np.ndarray) -> np.ndarray:
         """A centred warp as the 2 x 3 pixel matrix OpenCV takes."""

@@ -436,7 +436,7 @@ class SceneMotionAnalyzer(ClipAnalyzer):
 
     columns = {
         "motion_score": Column(float, "scene motion once the camera's is undone: median over the clip, one a "
-                                      "half second, of the share of the picture (percent) whose luma or colour "
+                                      "second, of the share of the picture (percent) whose luma or colour "
                                       "changed over about a second after a similarity alignment and gain/offset "
                                       "match, in patches of 2 x 2 pixels of a 45-pixel-high picture; a change "
                                       "made in a jump (a slideshow's switch) counts as the lower quartile of its "

@@ -40,11 +40,12 @@ from vcurate.analyze.registry import ClipAnalyzer, Column, StreamFacts, register
 from vcurate.config import PipelineConfig
 from vcurate.media.frames import AnalysisFrame, plane_array
 
-VERSION = 1
+VERSION = 2
 THUMB = 32
 WORDS_PER_FRAME = 5  # layout +, layout -, motion +, motion -, texture
 LAYOUT_DEADZONE = 0.3  # x the frame's AC RMS
 MOTION_DEADZONE = 0.01  # x the clip mean frame's AC RMS
+ABSENT = np.uint64(1)  # layout + word of a group the clip has not (bit 0, the DC, is never set otherwise)
 ZIGZAG = np.array(sorted(range(64), key=lambda i: (i // 8 + i % 8, i // 8)))  # row-major 8x8 index, low first
 _AXIS = np.linspace(-1.0, 1.0, THUMB)
 WINDOW = np.outer(*(2 * [np.exp(-0.5 * (_AXIS / 0.6) ** 2)])).astype(np.float32)
@@ -98,24 +99,39 @@ def _trit_words(values: np.ndarray, threshold: np.ndarray) -> np.ndarray:
     return np.packbits(planes, axis=-1, bitorder="little").view("<u8")[..., 0]
 
 
-def clip_signature(coefficients: np.ndarray, spectra: np.ndarray, colours: np.ndarray, frames: int) -> bytes:
+def clip_groups(count: int, frames: int, group: int) -> list[np.ndarray]:
+    """The hashed frames (of `count`, in order) each described group averages: up to `frames` runs of
+    `group` consecutive frames, a fixed stretch of time each, taken from the middle of the clip (all
+    of them when it is shorter: at least one group, of all its frames)."""
+    used = max(1, min(frames, count // group))
+    if count < group:
+        return [np.arange(count)]
+    first = (count - used * group) // 2
+    return [np.arange(first + k * group, first + (k + 1) * group) for k in range(used)]
+
+
+def clip_signature(coefficients: np.ndarray, spectra: np.ndarray, colours: np.ndarray, frames: int, group: int) -> bytes:
     """Signature bytes of a clip from its hashed frames in order: (n, 64) coefficients, (n, 64)
-    spectra, (n, 2) colours, n >= 1. Each of the K described frames is the mean of one K-th of the
-    hashed frames (a single frame when there are fewer than K), so a copy, hashed at other frame
-    numbers of its own video, is described by the same moments of the clip."""
-    groups = np.array_split(np.arange(len(coefficients)), frames) if len(coefficients) >= frames else \
-        [[i] for i in np.linspace(0, len(coefficients) - 1, frames).round().astype(int)]
-    chosen = np.stack([coefficients[group].mean(axis=0) for group in groups])
+    spectra, (n, 2) colours, n >= 1. Each described group is the mean of `group` consecutive hashed
+    frames (a fixed stretch of time, so a copy trimmed or cut elsewhere has groups that line up with
+    its original's at some whole-group offset, which vcurate.dedup searches); groups a short clip has
+    not are marked absent (layout bit 0, the DC, set; every other word 0)."""
+    groups = clip_groups(len(coefficients), frames, group)
+    chosen = np.stack([coefficients[g].mean(axis=0) for g in groups])
     layout_scale = np.sqrt((chosen[:, 1:] ** 2).mean(axis=1, keepdims=True))
     layout = chosen.copy()
     layout[:, 0] = 0.0  # the DC of a mean-free thumbnail carries no layout
     mean = coefficients.mean(axis=0)
     motion_scale = MOTION_DEADZONE * np.sqrt((mean[1:] ** 2).mean())
+    change = np.zeros_like(chosen)
+    change[:-1] = chosen[1:] - chosen[:-1]  # the last group's slot stays 0 (no next group)
     log_spectra = np.log(spectra + 1e-3)
-    texture = np.stack([log_spectra[group].mean(axis=0) for group in groups])
+    texture = np.stack([log_spectra[g].mean(axis=0) for g in groups])
     texture_word = np.packbits(texture > np.median(texture, axis=1, keepdims=True), axis=-1, bitorder="little")
-    words = np.concatenate([_trit_words(layout, LAYOUT_DEADZONE * layout_scale), _trit_words(chosen - mean, motion_scale),
-                            texture_word.view("<u8")], axis=1)  # (K, 5)
+    words = np.zeros((frames, WORDS_PER_FRAME), np.uint64)
+    words[:, 0] = ABSENT
+    words[: len(groups)] = np.concatenate([_trit_words(layout, LAYOUT_DEADZONE * layout_scale),
+                                           _trit_words(change, motion_scale), texture_word.view("<u8")], axis=1)
     colour = np.clip(np.round(colours.mean(axis=0)), 0, 255).astype(np.uint8)
     return bytes([VERSION, frames]) + words.astype("<u8").tobytes() + colour.tobytes()
 
@@ -140,8 +156,8 @@ class SignatureAnalyzer(ClipAnalyzer):
                                    "texture bits of K successive parts of the clip, mean colour (vcurate.analyze.signature)"),
     }
 
-    def __init__(self, step: int, frames: int, crop: float, colour_factor: int):
-        self.step, self.frames, self.crop, self.colour_factor = step, frames, crop, colour_factor
+    def __init__(self, step: int, frames: int, group: int, crop: float, colour_factor: int):
+        self.step, self.frames, self.group, self.crop, self.colour_factor = step, frames, group, crop, colour_factor
         self.indices: list[int] = []
         self.coefficients: list[np.ndarray] = []
         self.spectra: list[np.ndarray] = []
@@ -154,7 +170,8 @@ class SignatureAnalyzer(ClipAnalyzer):
             return None
         step = max(1, round(settings.every_s * stream.fps))
         # frames without chroma planes: the scene detector's small BGR picture, made for this frame already
-        return cls(step, settings.frames, settings.crop, cfg.split.downscale)
+        group = max(1, round(settings.group_s / settings.every_s))  # hashed frames a described group averages
+        return cls(step, settings.frames, group, settings.crop, cfg.split.downscale)
 
     def process(self, index: int, frame: AnalysisFrame) -> None:
         if index % self.step:
@@ -170,4 +187,4 @@ class SignatureAnalyzer(ClipAnalyzer):
         if first == last:
             return {"signature": None}
         return {"signature": clip_signature(np.stack(self.coefficients[first:last]), np.stack(self.spectra[first:last]),
-                                            np.asarray(self.colours[first:last]), self.frames)}
+                                            np.asarray(self.colours[first:last]), self.frames, self.group)}

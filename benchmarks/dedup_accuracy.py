@@ -1,0 +1,148 @@
+"""Near-duplicate removal (issue #23) measured on labelled archives: rendered (`vcurate synth`) and cut
+from the real-footage corpus (benchmarks/footage_corpus.py), tuning archives apart from held-out ones.
+
+Every archive's last videos re-upload clean shots of earlier ones (cropped <= 5 %, rescaled,
+brightness +-10 %, re-encoded; vcurate.synth.copies) and reshoot others (hard negatives: rendered, the
+same background and subject moving otherwise; footage, another stretch of the same source). Footage
+archives of more videos than the short corpus holds also repeat source frames of earlier shots
+(labelled `duplicate` of the shot they overlap most, often only in part, under another camera move
+or frame rate). Each archive runs the default pipeline (CLIP off) and is scored by
+vcurate.synth.eval.duplicate_metrics: of each copy group (an original and its copies, copies of
+copies included) exactly one clean member kept; false duplicates among the other judged clips; hard
+negatives rejected as duplicate; and, apart, the re-uploads alone (the issue's copies) caught.
+
+    .venv/bin/python benchmarks/dedup_accuracy.py [--videos 14] [--tune-seeds 11 33] [--held-out-seeds 171 183]
+        [--footage-tune-seeds 1 2] [--footage-held-out-seeds 1 2] [--set filters.duplicate.min_distance=20]
+
+Tuning archives (rendered --tune-seeds, footage of the calibration sources) may be used to choose the
+signature and threshold; held-out ones (rendered --held-out-seeds, footage of the report sources) never.
+Writes benchmarks/results/dedup_accuracy-<date>-<host>.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+
+from vcurate.config import load_config, parse_setting, with_settings
+from vcurate.synth.archive import SynthSpec, make_archive
+from vcurate.synth.eval import evaluate, shot_of
+from vcurate.synth.footage import FootageSpec, make_footage_archive
+from vcurate.synth.truth import read_truth
+
+from footage_corpus import CACHE, fetch  # benchmarks/footage_corpus.py
+from real_footage import curate  # benchmarks/real_footage.py
+from results_io import save, stamp  # benchmarks/results_io.py
+
+CONFIG = Path(__file__).parent.parent / "pipelines" / "default.yaml"
+
+
+def reuploads_caught(out: Path, truth_path: Path) -> dict:
+    """Re-uploaded shots (reuploads/...) free of other faults whose original kept a clip: how many
+    had every clip rejected as duplicate."""
+    truth = {t.video: t for t in read_truth(truth_path)}
+    clips = pd.read_parquet(out / "clips.parquet")
+    rows: dict[tuple[str, int], list] = {}
+    for row in clips.itertuples():
+        if row.video in truth:
+            shot = shot_of(truth[row.video], row.start_frame, row.end_frame)
+            rows.setdefault((row.video, truth[row.video].shots.index(shot)), []).append(row)
+    compared = caught = 0
+    for video in truth.values():
+        if not video.video.startswith("reuploads/"):
+            continue
+        for i, shot in enumerate(video.shots):
+            name, index = shot.copy_of.rsplit("#", 1)
+            if set(shot.defects) != {"duplicate"} or not any(r.status == "kept" for r in rows.get((name, int(index)), ())):
+                continue
+            compared += 1
+            caught += all("duplicate" in r.reasons for r in rows.get((video.video, i), ()))
+    return {"compared": compared, "caught": caught}
+
+
+def measure(archive: Path, out: Path, settings: list) -> dict:
+    curate(CONFIG, archive, out, settings)
+    truth = archive / "ground_truth.jsonl"
+    result = evaluate(out, truth)
+    return {"duplicates": result.get("duplicates"), "duplicate_prf": result["clips"].get("duplicate"),
+            "clean_kept": result["clips"]["clean_kept"], "reuploads": reuploads_caught(out, truth)}
+
+
+def _share(hit: int, total: int) -> str:
+    return f"{hit}/{total}" if total else "–"
+
+
+def markdown(summary: dict) -> list[str]:
+    lines = [f"# Near-duplicates on labelled archives ({summary['date']}, {summary['host']})", "",
+             f"Default pipeline {' '.join('--set ' + s for s in summary['settings'])} (CLIP off; `filters.duplicate`: "
+             f"min_distance {summary['min_distance']}, {summary['frames']} groups of {summary['group_s']} s), "
+             f"{summary['videos']} videos an archive, {summary['duplicate_videos']:.0%} of them re-uploads and "
+             f"{summary['hard_negative_videos']:.0%} reshoots. *Tuning* archives were used to choose the signature "
+             "and threshold; *held-out* ones never. Copy groups: an original with its copies (copies of copies and, in "
+             "footage archives, shots repeating its source frames included), counted where two or more members are "
+             "free of other faults; false duplicates: other judged clips rejected as duplicate.", "",
+             "| archive | role | copy groups: exactly one kept | more than one kept | none kept | re-uploads caught | "
+             "false duplicates | hard negatives rejected | duplicate P / R | clean clips kept |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---|---:|"]
+    for name, m in summary["archives"].items():
+        d, prf, clean, up = m["duplicates"], m["duplicate_prf"] or {}, m["clean_kept"], m["reuploads"]
+        if d is None:
+            lines.append(f"| {name} | {m['role']} | no copies | | | | | | | {_share(clean['kept'], clean['total'])} |")
+            continue
+        lines.append(
+            f"| {name} | {m['role']} | {_share(d['exactly_one_kept'], d['copy_groups'])} | {d['more_kept']} | {d['none_kept']} | "
+            f"{_share(up['caught'], up['compared'])} | {_share(d['false_duplicates']['duplicate'], d['false_duplicates']['clips'])} | "
+            f"{_share(d['hard_negatives']['duplicate'], d['hard_negatives']['clips'])} | "
+            f"{prf.get('precision', float('nan')):.2f} / {prf.get('recall', float('nan')):.2f} | "
+            f"{_share(clean['kept'], clean['total'])} |")
+    totals = {role: [sum(m["duplicates"][k] for m in summary["archives"].values() if m["role"] == role and m["duplicates"])
+                     for k in ("exactly_one_kept", "copy_groups")]
+              + [sum(m["duplicates"]["false_duplicates"][k] for m in summary["archives"].values()
+                     if m["role"] == role and m["duplicates"]) for k in ("duplicate", "clips")]
+              for role in ("tuning", "held out")}
+    lines += ["", *(f"- all {role} archives: exactly one kept {_share(a, b)}, false duplicates {_share(c, d)}"
+                    for role, (a, b, c, d) in totals.items()), ""]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--videos", type=int, default=14)
+    parser.add_argument("--tune-seeds", type=int, nargs="*", default=[11, 33])
+    parser.add_argument("--held-out-seeds", type=int, nargs="*", default=[171, 183])
+    parser.add_argument("--footage-tune-seeds", type=int, nargs="*", default=[1, 2], help="archives of the calibration sources")
+    parser.add_argument("--footage-held-out-seeds", type=int, nargs="*", default=[1, 2], help="archives of the report sources")
+    parser.add_argument("--duplicate-videos", type=float, default=0.3)
+    parser.add_argument("--hard-negative-videos", type=float, default=0.2)
+    parser.add_argument("--cache", type=Path, default=CACHE)
+    parser.add_argument("--work", type=Path, help="where archives and runs go (default: CACHE/runs/NAME)")
+    parser.add_argument("--set", type=parse_setting, action="append", default=[], metavar="KEY.PATH=VALUE")
+    parser.add_argument("--name", default="dedup_accuracy")
+    args = parser.parse_args()
+    work = args.work or args.cache / "runs" / args.name
+    shutil.rmtree(work, ignore_errors=True)
+    settings = with_settings(load_config(CONFIG), args.set, "pipeline config").filters.duplicate
+    summary = {**stamp(), "settings": [f"{k}={v}" for k, v in args.set], "min_distance": settings.min_distance,
+               "frames": settings.frames, "group_s": settings.group_s, "videos": args.videos,
+               "duplicate_videos": args.duplicate_videos, "hard_negative_videos": args.hard_negative_videos, "archives": {}}
+    shares = {"duplicate_videos": args.duplicate_videos, "hard_negative_videos": args.hard_negative_videos}
+    for seed, role in [(s, "tuning") for s in args.tune_seeds] + [(s, "held out") for s in args.held_out_seeds]:
+        archive = work / f"synth-{seed}"
+        make_archive(archive, args.videos, seed, replace(SynthSpec(), **shares))
+        summary["archives"][f"rendered seed {seed}"] = {"role": role, **measure(archive, work / f"synth-{seed}-out", args.set)}
+    corpus = fetch(args.cache)
+    for split, seeds, role in (("calibration", args.footage_tune_seeds, "tuning"), ("report", args.footage_held_out_seeds, "held out")):
+        for seed in seeds:
+            archive = work / f"footage-{split}-{seed}"
+            make_footage_archive(archive, corpus / split, args.videos, seed, replace(FootageSpec(), **shares))
+            summary["archives"][f"footage, {split} sources, seed {seed}"] = {
+                "role": role, **measure(archive, work / f"footage-{split}-{seed}-out", args.set)}
+    save(args.name, summary, markdown(summary))
+
+
+if __name__ == "__main__":
+    main()

@@ -86,21 +86,27 @@ def distances(words: np.ndarray, colours: np.ndarray, query_words: np.ndarray, q
     need = np.maximum(1, np.ceil(MIN_OVERLAP * np.minimum(have.sum(axis=1), query_have.sum(axis=1)) - 1e-9))
     colour = COLOUR_WEIGHT * np.abs(colours - query_colour).reshape(n, 2).sum(axis=1)
     best = np.full(n, np.inf)
-    for shift in range(1 - frames, frames):  # stored group k against query group k + shift
+    single = len(query) == 1
+    for shift in sorted(range(1 - frames, frames), key=abs):  # stored group k against query group k + shift
         mine = slice(max(0, -shift), min(frames, frames - shift))
         theirs = slice(mine.start + shift, mine.stop + shift)
         both = have[:, mine] & query_have[:, theirs]
         overlap = both.sum(axis=1)
-        if not (overlap >= need).any():
+        # colour does not depend on the offset: a row already at its colour distance cannot get nearer
+        rows = np.flatnonzero((overlap >= need) & (colour < best))
+        if not len(rows):
             continue
-        bits = popcount(stored[:, mine] ^ query[:, theirs]).astype(np.int32)  # (n, c, 5)
-        moving = moves[:, mine] & query_moves[:, theirs]
-        counted = np.maximum(overlap, 1)
-        layout = ((bits[..., 0] + bits[..., 1]) * both).sum(axis=1) * (64.0 / LAYOUT_BITS) / counted
-        motion = ((bits[..., 2] + bits[..., 3]) * moving).sum(axis=1) * (64.0 / MOTION_BITS) / np.maximum(moving.sum(axis=1), 1)
-        texture = (bits[..., 4] * both).sum(axis=1) * TEXTURE_WEIGHT / counted
-        found = np.maximum.reduce([layout, motion, texture, colour])
-        best = np.where(overlap >= need, np.minimum(best, found), best)
+        if len(rows) == n:  # every row (the first offset, as a rule): no copies
+            rows = slice(None)
+        q = query[:, theirs] if single else query[rows, theirs]
+        bits = popcount(stored[rows, mine] ^ q)  # (r, c, 5) uint8
+        both, counted = both[rows], overlap[rows]
+        moving = moves[rows, mine] & (query_moves[:, theirs] if single else query_moves[rows, theirs])
+        layout = (bits[..., 0] + bits[..., 1].astype(np.int32)) * both  # popcounts of a word fit uint8, not their sums
+        layout = layout.sum(axis=1) * (64.0 / LAYOUT_BITS) / counted
+        motion = ((bits[..., 2] + bits[..., 3].astype(np.int32)) * moving).sum(axis=1) * (64.0 / MOTION_BITS) / np.maximum(moving.sum(axis=1), 1)
+        texture = (bits[..., 4] * both).sum(axis=1, dtype=np.int32) * TEXTURE_WEIGHT / counted
+        best[rows] = np.minimum(best[rows], np.maximum.reduce([layout, motion, texture, colour[rows]]))
     return best
 
 

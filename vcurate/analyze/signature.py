@@ -132,7 +132,8 @@ def clip_signature(coefficients: np.ndarray, spectra: np.ndarray, colours: np.nd
     words[:, 0] = ABSENT
     words[: len(groups)] = np.concatenate([_trit_words(layout, LAYOUT_DEADZONE * layout_scale),
                                            _trit_words(change, motion_scale), texture_word.view("<u8")], axis=1)
-    colour = np.clip(np.round(colours.mean(axis=0)), 0, 255).astype(np.uint8)
+    window = np.concatenate(groups)  # the described stretch only: frames a split left of the shot before stay out
+    colour = np.clip(np.round(colours[window].mean(axis=0)), 0, 255).astype(np.uint8)
     return bytes([VERSION, frames]) + words.astype("<u8").tobytes() + colour.tobytes()
 
 

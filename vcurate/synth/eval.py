@@ -101,9 +101,6 @@ def duplicate_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo]) -> dict
         video, index = ref.rsplit("#", 1)
         return video, int(index)
 
-    def clean(key: tuple[str, int]) -> bool:  # a fault of the original's (so of the copy's) rejects both anyway
-        return key[0] in truth and set(truth[key[0]].shots[key[1]].defects) <= {"duplicate"}
-
     links = {(video.video, i): parse(shot.copy_of) for video in truth.values() for i, shot in enumerate(video.shots)
              if shot.copy_of}
 
@@ -120,8 +117,12 @@ def duplicate_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo]) -> dict
     partial = {(video.video, i) for video in truth.values() for i, shot in enumerate(video.shots) if shot.overlap_of}
     ambiguous = [members for members in groups.values() if partial & set(members)]
     groups = {r: members for r, members in groups.items() if not partial & set(members)}
-    # members with another fault are rejected by its filter before any comparison: the clean ones must keep one
-    judged_groups = [[m for m in members if clean(m)] for members in groups.values()]
+    # the members the duplicate judge saw: a clip kept, or rejected as duplicate alone (a member another
+    # filter rejected, rightly or not, never reached it; one with a fault no filter caught did)
+    def reached(key: tuple[str, int]) -> bool:
+        return any(row.status == "kept" or list(row.reasons) == ["duplicate"] for row in by_shot.get(key, ()))
+
+    judged_groups = [[m for m in members if reached(m)] for members in groups.values()]
     judged_groups = [members for members in judged_groups if len(members) > 1]
     if not judged_groups:
         return None

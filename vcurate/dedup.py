@@ -7,28 +7,30 @@ cluster alike. An interrupted job rebuilds the index from its committed parts be
 it decides as an uninterrupted one would; `filters.duplicate.against` (`--dedup-against`) loads the
 kept clips of earlier runs first, so a new batch of an archive is judged against what is curated.
 
-Distance between two signatures (vcurate.analyze.signature), in bits per 64-bit code word: the
-largest of
-- layout: differing layout bits over all frames x 64 / (126 bits a frame);
-- motion: differing motion bits over all frames x 64 / (128 bits a frame);
-- texture: TEXTURE_WEIGHT x differing texture bits over all frames / frames (64 bits a frame);
+Distance between two signatures (vcurate.analyze.signature), in bits per 64-bit code word, at a
+whole-group offset (group k of one against group k + offset of the other): the largest of
+- layout: differing layout bits over the overlapping groups x 64 / (126 bits a group);
+- motion: differing motion bits over the overlapping groups that both have a next group x 64 / 128;
+- texture: TEXTURE_WEIGHT x differing texture bits over the overlapping groups / their number;
 - colour: COLOUR_WEIGHT x (|dCr| + |dCb|) of the mean colours, 0-255 levels;
-so a duplicate must look alike, move alike and have the same textures and colours. A clip closer than
-`filters.duplicate.min_distance` to an earlier kept clip duplicates the nearest such clip. On
-real footage, re-encoded, resized, cropped (<= 5 %) and brightened (+-10 %) copies measured up to
-about 14, different shots of one static camera 22 or more (layout alike, motion not), unrelated shots
-25 or more; rendered shots over periodic textures, which leave the low-frequency layout almost
-empty, give copies up to about 22.
+and the distance is the least of those over the offsets at which at least MIN_OVERLAP of the shorter
+clip's groups overlap. So a duplicate must look alike, move alike and have the same textures and
+colours over most of the shorter clip, wherever its original's clip began. A clip closer than
+`filters.duplicate.min_distance` to an earlier kept clip duplicates the nearest such clip. On the
+calibration footage, re-encoded, resized, cropped (<= 5 %) and brightened (+-10 %) copies measured
+2-16, copies cut at other frames (2/3 of the shorter clip or more shared) up to about 21, other
+stretches of one static camera 17.6 or more (a scene where nothing moves looks the same at another
+moment), other sources 28 or more (benchmarks/dedup_accuracy.py).
 
 The index keeps each kept clip's code words (5 K uint64) and colour. Up to `exhaustive_up_to` clips
 a query is compared with every one of them (numpy, vectorised: exact). Beyond, it is compared only
-with the clips sharing, at one of the K frame positions, the frame's key: the trits of its 16
-lowest-frequency layout coefficients (32 bits, folded into TABLE_BITS), kept in one chained hash
-table per frame position (a head per bucket, a next pointer per clip). That is multi-index hashing
-on the stablest part of the code: copies that differ in every frame's lowest coefficients are
-missed (benchmarks/dedup_scale.py measures the recall against exhaustive search). Both searches
-depend only on the clips inserted and their order, so any run that inserts the same clips in the
-same order decides the same.
+with the clips sharing one of its groups' keys: the trits of the group's 16 lowest-frequency layout
+coefficients (32 bits, folded into TABLE_BITS), kept in one chained hash table for the groups at
+every position (a copy's group k may be its original's group k + 1; a head per bucket, a next
+pointer per group). That is multi-index hashing on the stablest part of the code: copies that differ
+in every group's lowest coefficients are missed (benchmarks/dedup_scale.py measures the recall
+against exhaustive search). Both searches depend only on the clips inserted and their order, so any
+run that inserts the same clips in the same order decides the same.
 """
 
 from __future__ import annotations

@@ -5,30 +5,35 @@ Each hashed frame is the analysis luma with `crop` of each side left out, area-r
 its mean removed and weighted by a centred Gaussian window (so what a crop of a few per cent cuts
 away, and a logo or border at the edge, counts little), and transformed by a 2-D DCT; the 64
 coefficients of the low-frequency 8x8 block, in zigzag order, describe the frame's layout. Every
-`every_s` seconds a frame is hashed this way (one area resize, a DCT and an FFT: cheap), and once
-the clip's bounds are known its hashed frames are split into `frames` (K) consecutive groups, each
-described by its mean (so the copy of a clip, hashed at other frame numbers of its own video,
-describes the same moments), which give:
+`every_s` seconds a frame is hashed this way (one area resize, a DCT and an FFT: cheap). Once the
+clip's bounds are known, up to `frames` (K) groups of `group` consecutive hashed frames (`group_s`
+seconds each) are taken from the middle of the clip, each described by its mean. Groups of fixed
+length, not fixed shares of the clip, are what lets a copy cut at other frames (a re-upload trimmed
+otherwise, a scene split a few frames off, a repeat of part of a shot) match: its groups line up
+with its original's at some whole-group offset, give or take half a group, and vcurate.dedup
+searches those offsets. (Shares of the clip, as version 1 took, moved every described moment when
+a copy began 0.36 s later, and such copies measured 22-38, beyond the threshold.) Each group gives:
 
-- layout: each AC coefficient as a trit, + / 0 / - against +-0.3 of the frame's AC RMS. The dead
+- layout: each AC coefficient as a trit, + / 0 / - against +-0.3 of the group's AC RMS. The dead
   zone makes a near-zero coefficient 0 in both copies instead of a coin flip, as a median-thresholded
   pHash bit would be; a brightness or contrast change scales all coefficients and the RMS alike;
-- motion: each coefficient minus the clip's mean frame (all its hashed frames), as a trit against
-  +-0.01 of the mean frame's AC RMS: where the picture changes and which way. Two shots of one place
-  with the same background but other action match in layout and differ here; a still shot has
-  (nearly) no motion, every trit 0, and its copies match;
+- motion: the next group minus this one, as trits against +-0.01 of the clip's mean frame's AC RMS:
+  where the picture changes and which way, over a stretch of time of its own (so it lines up at an
+  offset as the layout does; the last group's slot is 0). Two shots of one place with the same
+  background but other action match in layout and differ here; a still shot has (nearly) no motion,
+  every trit 0, and its copies match;
 - texture: the power spectrum of a 64x64 Hann-windowed thumbnail in 8 orientations x 8 radial bands
-  (1.5-16 cycles per picture, log-spaced), its log averaged over each quarter of the clip's hashed
-  frames, each bin a bit, set where it is above the median bin. It ignores where the texture is, so a crop of a few per cent leaves it (a periodic texture
-  shifted by a crop changes every layout coefficient that sees it), and tells a striped shot from a
-  dotted one where the low-frequency layout sees neither;
-- colour: the mean Cr and Cb (0-255) over the frames.
+  (1.5-16 cycles per picture, log-spaced), its log averaged over the group, each bin a bit, set where
+  it is above the median bin. It ignores where the texture is, so a crop of a few per cent leaves it
+  (a periodic texture shifted by a crop changes every layout coefficient that sees it), and tells a
+  striped shot from a dotted one where the low-frequency layout sees neither;
+- colour (one for the clip): the mean Cr and Cb (0-255) over the described groups' frames.
 
 A trit is two bits (set in the "+" word or in the "-" word), so the Hamming distance between two
-codes counts 1 for + vs 0 and 2 for + vs -. Bytes: version, number of frames K, then per frame five
-little-endian uint64 words (layout +, layout -, motion +, motion -, texture; bit i = zigzag
-coefficient i or spectrum bin i, layout bit 0, the DC, always 0), then Cr and Cb as uint8:
-2 + 40 K + 2 bytes (164 for K = 4). vcurate.dedup compares them.
+codes counts 1 for + vs 0 and 2 for + vs -. Bytes: version, K, then per group five little-endian
+uint64 words (layout +, layout -, motion +, motion -, texture; bit i = zigzag coefficient i or
+spectrum bin i; layout bit 0, the DC, is 0, or 1 with every other word 0 for a group a short clip
+has not), then Cr and Cb as uint8: 2 + 40 K + 2 bytes (324 for K = 8). vcurate.dedup compares them.
 """
 
 from __future__ import annotations
@@ -150,7 +155,8 @@ def unpack_signatures(signatures: list[bytes], frames: int) -> tuple[np.ndarray,
 
 @register_analyzer
 class SignatureAnalyzer(ClipAnalyzer):
-    """Hashes a frame every `every_s` seconds; a clip's signature takes `frames` of those inside it."""
+    """Hashes a frame every `every_s` seconds; a clip's signature describes up to `frames` groups of
+    `group` of those from its middle."""
 
     columns = {
         "signature": Column(bytes, "visual signature for near-duplicate detection: layout and motion trits and "

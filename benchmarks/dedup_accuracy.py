@@ -26,10 +26,13 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from vcurate.analyze.signature import unpack_signatures
 from vcurate.config import load_config, parse_setting, with_settings
 from vcurate.synth.archive import SynthSpec, make_archive
+from vcurate.dedup import distances
 from vcurate.synth.eval import evaluate, shot_of
 from vcurate.synth.footage import FootageSpec, make_footage_archive
 from vcurate.synth.truth import read_truth
@@ -64,12 +67,65 @@ def reuploads_caught(out: Path, truth_path: Path) -> dict:
     return {"compared": compared, "caught": caught}
 
 
+def pair_distances(out: Path, truth_path: Path) -> dict[str, list[float]]:
+    """Signature distance of every pair of clips of shots free of other faults (partial repeats left
+    out), by what the pair is: footage clips by the source frames they share (a copy: 2/3 of the
+    shorter clip's or more; a partial overlap; another stretch of the same source; another source),
+    rendered clips by their labels (a copy of the same original, a hard negative, another shot)."""
+    truth = {t.video: t for t in read_truth(truth_path)}
+    clips = pd.read_parquet(out / "clips.parquet")
+    links = {}
+    for video in truth.values():
+        for i, shot in enumerate(video.shots):
+            for ref in (shot.copy_of, shot.negative_of):
+                if ref:
+                    name, index = ref.rsplit("#", 1)
+                    links[(video.video, i, ref == shot.negative_of)] = (name, int(index))
+
+    def root(key: tuple[str, int]) -> tuple[str, int]:
+        while (*key, False) in links:
+            key = links[(*key, False)]
+        return key
+
+    items = []  # (signature, copy root, root of the shot it is a hard negative of, source frames)
+    for row in clips.itertuples():
+        if row.video not in truth or row.signature is None:
+            continue
+        shot = shot_of(truth[row.video], row.start_frame, row.end_frame)
+        if set(shot.defects) - {"duplicate"} or shot.overlap_of:
+            continue
+        key = (row.video, truth[row.video].shots.index(shot))
+        negative = links.get((*key, True))
+        first = None if shot.source is None else shot.source_start_frame + row.start_frame - shot.start_frame
+        frames = None if first is None else (shot.source, first, first + row.end_frame - row.start_frame)
+        items.append((row.signature, root(key), None if negative is None else root(negative), frames))
+    found: dict[str, list[float]] = {}
+    if len(items) < 2:
+        return found
+    words, colours = unpack_signatures([item[0] for item in items], items[0][0][1])
+    for b in range(1, len(items)):
+        near = distances(words[:b], colours[:b], words[b], colours[b])
+        for a in range(b):
+            (_, root_a, neg_a, frames_a), (_, root_b, neg_b, frames_b) = items[a], items[b]
+            if frames_a and frames_b:
+                shared = min(frames_a[2], frames_b[2]) - max(frames_a[1], frames_b[1])
+                shorter = min(frames_a[2] - frames_a[1], frames_b[2] - frames_b[1])
+                kind = ("other source" if frames_a[0] != frames_b[0] else "copy" if shared >= 2 / 3 * shorter
+                        else "partial overlap" if shared > 0 else "same source, other stretch")
+            else:
+                kind = ("copy" if root_a == root_b else "hard negative" if root_b in (neg_a,) or root_a in (neg_b,)
+                        else "other shot")
+            found.setdefault(kind, []).append(round(float(near[a]), 3))
+    return found
+
+
 def measure(archive: Path, out: Path, settings: list) -> dict:
     curate(CONFIG, archive, out, settings)
     truth = archive / "ground_truth.jsonl"
     result = evaluate(out, truth)
     return {"duplicates": result.get("duplicates"), "duplicate_prf": result["clips"].get("duplicate"),
-            "clean_kept": result["clips"]["clean_kept"], "reuploads": reuploads_caught(out, truth)}
+            "clean_kept": result["clips"]["clean_kept"], "reuploads": reuploads_caught(out, truth),
+            "pair_distances": pair_distances(out, truth)}
 
 
 def _share(hit: int, total: int) -> str:
@@ -106,7 +162,23 @@ def markdown(summary: dict) -> list[str]:
               for role in ("tuning", "held out")}
     lines += ["", *(f"- all {role} archives: exactly one kept {_share(a, b)}, false duplicates {_share(c, d)}"
                     for role, (a, b, c, d) in totals.items()), ""]
-    return lines
+    lines += ["Signature distances of all pairs of clips of fault-free shots (what the threshold is chosen from: tuning "
+              "rows only), by what the pair is; footage pairs by the source frames they share:", "",
+              f"| role | generator | pair | pairs | min | 5 % | median | 95 % | max | below {summary['min_distance']:g} |",
+              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for role in ("tuning", "held out"):
+        for generator in ("rendered", "footage"):
+            pooled: dict[str, list[float]] = {}
+            for name, m in summary["archives"].items():
+                if m["role"] == role and name.startswith(generator):
+                    for kind, values in m["pair_distances"].items():
+                        pooled.setdefault(kind, []).extend(values)
+            for kind, values in sorted(pooled.items()):
+                q = np.quantile(values, [0, 0.05, 0.5, 0.95, 1])
+                below = sum(v < summary["min_distance"] for v in values)
+                lines.append(f"| {role} | {generator} | {kind} | {len(values)} | " + " | ".join(f"{v:.1f}" for v in q)
+                             + f" | {below} ({below / len(values):.1%}) |")
+    return lines + [""]
 
 
 def main() -> None:

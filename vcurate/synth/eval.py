@@ -54,7 +54,8 @@ def judged(clips: pd.DataFrame, reasons: set[str]) -> bool:
 def clip_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo], source: str | None = None) -> dict:
     """Per fault: precision / recall / F1 of rejection, over clips matched to their main shot (of
     footage `source` only, when given); and the share of clean clips (no fault, captioned) kept,
-    overall, for clean pans and zooms, and for clean shots of a still camera."""
+    overall, for clean pans and zooms, and for clean shots of a still camera. Shots that partly repeat
+    another's frames (TruthShot.overlap_of) count for neither duplicates nor clean clips."""
     matched = []
     for row in clips.itertuples():
         if row.video in truth:
@@ -67,11 +68,14 @@ def clip_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo], source: str 
             continue  # no stage that judges this fault ran (CLIP off, say)
         tp = fp = fn = 0
         for row, shot in matched:
+            if defect == "duplicate" and shot.overlap_of:
+                continue  # partly repeats another shot: neither a copy nor distinct
             caught = bool(reasons & set(row.reasons))
             actual = defect in shot.defects
             tp, fp, fn = tp + (caught and actual), fp + (caught and not actual), fn + (actual and not caught)
         out[defect] = prf(tp, fp, fn)
-    clean = [(row, shot) for row, shot in matched if not shot.defects and shot.attached_caption is not None]
+    clean = [(row, shot) for row, shot in matched
+             if not shot.defects and shot.attached_caption is not None and not shot.overlap_of]
     out["clean_kept"] = _kept_share([row.status == "kept" for row, _ in clean])
     out["clean_pan_kept"] = _kept_share([row.status == "kept" for row, shot in clean if shot.camera in ("pan", "zoom")])
     # the hard negatives of the static filter: a still camera over a scene that moves

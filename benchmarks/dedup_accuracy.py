@@ -13,6 +13,7 @@ negatives rejected as duplicate; and, apart, the re-uploads alone (the issue's c
 
     .venv/bin/python benchmarks/dedup_accuracy.py [--videos 14] [--tune-seeds 11 33] [--held-out-seeds 171 183]
         [--footage-tune-seeds 1 2] [--footage-held-out-seeds 1 2] [--set filters.duplicate.min_distance=20]
+        [--work DIR] [--reuse]
 
 Tuning archives (rendered --tune-seeds, footage of the calibration sources) may be used to choose the
 signature and threshold; held-out ones (rendered --held-out-seeds, footage of the report sources) never.
@@ -32,7 +33,7 @@ import pandas as pd
 from vcurate.analyze.signature import unpack_signatures
 from vcurate.config import load_config, parse_setting, with_settings
 from vcurate.synth.archive import SynthSpec, make_archive
-from vcurate.dedup import distances
+from vcurate.dedup import distances, frame_keys
 from vcurate.synth.eval import evaluate, shot_of
 from vcurate.synth.footage import FootageSpec, make_footage_archive
 from vcurate.synth.truth import read_truth
@@ -68,8 +69,8 @@ def reuploads_caught(out: Path, truth_path: Path) -> dict:
 
 
 def pair_distances(out: Path, truth_path: Path) -> dict[str, list[float]]:
-    """Signature distance of every pair of clips of shots free of other faults (partial repeats left
-    out), by what the pair is: footage clips by the source frames they share (a copy: 2/3 of the
+    """Signature distance of every pair of clips the duplicate judge saw, of shots free of other faults
+    (partial repeats left out), by what the pair is: footage clips by the source frames they share (a copy: 2/3 of the
     shorter clip's or more; a partial overlap; another stretch of the same source; another source),
     rendered clips by their labels (a copy of the same original, a hard negative, another shot)."""
     truth = {t.video: t for t in read_truth(truth_path)}
@@ -89,15 +90,18 @@ def pair_distances(out: Path, truth_path: Path) -> dict[str, list[float]]:
 
     items = []  # (signature, copy root, root of the shot it is a hard negative of, source frames)
     for row in clips.itertuples():
-        if row.video not in truth or row.signature is None:
-            continue
+        if row.video not in truth or row.signature is None or not (row.status == "kept" or list(row.reasons) == ["duplicate"]):
+            continue  # only clips the duplicate judge saw (another filter rejected the rest first)
         shot = shot_of(truth[row.video], row.start_frame, row.end_frame)
         if set(shot.defects) - {"duplicate"} or shot.overlap_of:
             continue
         key = (row.video, truth[row.video].shots.index(shot))
         negative = links.get((*key, True))
-        first = None if shot.source is None else shot.source_start_frame + row.start_frame - shot.start_frame
-        frames = None if first is None else (shot.source, first, first + row.end_frame - row.start_frame)
+        if shot.source is None:  # rendered: a copy shows its original's frames one for one
+            frames = (root(key), row.start_frame - shot.start_frame, row.end_frame - shot.start_frame)
+        else:
+            first = shot.source_start_frame + row.start_frame - shot.start_frame
+            frames = (shot.source, first, first + row.end_frame - row.start_frame)
         items.append((row.signature, root(key), None if negative is None else root(negative), frames))
     found: dict[str, list[float]] = {}
     if len(items) < 2:
@@ -107,25 +111,39 @@ def pair_distances(out: Path, truth_path: Path) -> dict[str, list[float]]:
         near = distances(words[:b], colours[:b], words[b], colours[b])
         for a in range(b):
             (_, root_a, neg_a, frames_a), (_, root_b, neg_b, frames_b) = items[a], items[b]
-            if frames_a and frames_b:
-                shared = min(frames_a[2], frames_b[2]) - max(frames_a[1], frames_b[1])
-                shorter = min(frames_a[2] - frames_a[1], frames_b[2] - frames_b[1])
-                kind = ("other source" if frames_a[0] != frames_b[0] else "copy" if shared >= 2 / 3 * shorter
-                        else "partial overlap" if shared > 0 else "same source, other stretch")
+            footage = isinstance(frames_a[0], str)
+            shared = min(frames_a[2], frames_b[2]) - max(frames_a[1], frames_b[1])
+            shorter = min(frames_a[2] - frames_a[1], frames_b[2] - frames_b[1])
+            if frames_a[0] != frames_b[0]:
+                kind = "hard negative" if root_b == neg_a or root_a == neg_b else "other source" if footage else "other shot"
             else:
-                kind = ("copy" if root_a == root_b else "hard negative" if root_b in (neg_a,) or root_a in (neg_b,)
-                        else "other shot")
+                kind = ("copy" if shared >= 2 / 3 * shorter else "partial overlap" if shared > 0
+                        else "same source, other stretch" if footage else "copy, other part of the shot")
             found.setdefault(kind, []).append(round(float(near[a]), 3))
     return found
 
 
-def measure(archive: Path, out: Path, settings: list) -> dict:
-    curate(CONFIG, archive, out, settings)
+def key_sharing(out: Path) -> dict:
+    """Of the clips rejected as duplicate, how many share a group key with the clip they duplicate:
+    those the hashed search (beyond `exhaustive_up_to` kept clips) would still find."""
+    clips = pd.read_parquet(out / "clips.parquet", columns=["clip_key", "signature", "duplicate_of"])
+    signatures = dict(zip(clips["clip_key"], clips["signature"]))
+    rejected = clips[clips["duplicate_of"].notna()]
+    shared = 0
+    for signature, original in zip(rejected["signature"], rejected["duplicate_of"]):
+        keys = frame_keys(unpack_signatures([signature, signatures[original]], signature[1])[0])
+        shared += bool(np.isin(keys[0][keys[0] >= 0], keys[1][keys[1] >= 0]).any())
+    return {"duplicates": len(rejected), "sharing_a_key": shared}
+
+
+def measure(archive: Path, out: Path, settings: list, reuse: bool = False) -> dict:
+    if not (reuse and (out / "clips.parquet").is_file()):
+        curate(CONFIG, archive, out, settings)
     truth = archive / "ground_truth.jsonl"
     result = evaluate(out, truth)
     return {"duplicates": result.get("duplicates"), "duplicate_prf": result["clips"].get("duplicate"),
             "clean_kept": result["clips"]["clean_kept"], "reuploads": reuploads_caught(out, truth),
-            "pair_distances": pair_distances(out, truth)}
+            "pair_distances": pair_distances(out, truth), "hashed_search": key_sharing(out)}
 
 
 def _share(hit: int, total: int) -> str:
@@ -142,8 +160,8 @@ def markdown(summary: dict) -> list[str]:
              "footage archives, shots repeating its source frames included), counted where two or more members are "
              "free of other faults; false duplicates: other judged clips rejected as duplicate.", "",
              "| archive | role | copy groups: exactly one kept | more than one kept | none kept | re-uploads caught | "
-             "false duplicates | hard negatives rejected | duplicate P / R | clean clips kept |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---|---:|"]
+             "false duplicates | hard negatives rejected | duplicate P / R | clean clips kept | duplicates sharing a group key |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
     for name, m in summary["archives"].items():
         d, prf, clean, up = m["duplicates"], m["duplicate_prf"] or {}, m["clean_kept"], m["reuploads"]
         if d is None:
@@ -154,7 +172,8 @@ def markdown(summary: dict) -> list[str]:
             f"{_share(up['caught'], up['compared'])} | {_share(d['false_duplicates']['duplicate'], d['false_duplicates']['clips'])} | "
             f"{_share(d['hard_negatives']['duplicate'], d['hard_negatives']['clips'])} | "
             f"{prf.get('precision', float('nan')):.2f} / {prf.get('recall', float('nan')):.2f} | "
-            f"{_share(clean['kept'], clean['total'])} |")
+            f"{_share(clean['kept'], clean['total'])} | "
+            f"{_share(m['hashed_search']['sharing_a_key'], m['hashed_search']['duplicates'])} |")
     totals = {role: [sum(m["duplicates"][k] for m in summary["archives"].values() if m["role"] == role and m["duplicates"])
                      for k in ("exactly_one_kept", "copy_groups")]
               + [sum(m["duplicates"]["false_duplicates"][k] for m in summary["archives"].values()
@@ -162,8 +181,9 @@ def markdown(summary: dict) -> list[str]:
               for role in ("tuning", "held out")}
     lines += ["", *(f"- all {role} archives: exactly one kept {_share(a, b)}, false duplicates {_share(c, d)}"
                     for role, (a, b, c, d) in totals.items()), ""]
-    lines += ["Signature distances of all pairs of clips of fault-free shots (what the threshold is chosen from: tuning "
-              "rows only), by what the pair is; footage pairs by the source frames they share:", "",
+    lines += ["Signature distances of all pairs of clips of fault-free shots that the duplicate judge saw (what the "
+              "threshold is chosen from: tuning rows only), by what the pair is; footage pairs by the source frames they "
+              "share (a copy: 2/3 of the shorter clip's or more):", "",
               f"| role | generator | pair | pairs | min | 5 % | median | 95 % | max | below {summary['min_distance']:g} |",
               "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for role in ("tuning", "held out"):
@@ -192,11 +212,13 @@ def main() -> None:
     parser.add_argument("--hard-negative-videos", type=float, default=0.2)
     parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--work", type=Path, help="where archives and runs go (default: CACHE/runs/NAME)")
+    parser.add_argument("--reuse", action="store_true", help="score the archives and runs already in --work again")
     parser.add_argument("--set", type=parse_setting, action="append", default=[], metavar="KEY.PATH=VALUE")
     parser.add_argument("--name", default="dedup_accuracy")
     args = parser.parse_args()
     work = args.work or args.cache / "runs" / args.name
-    shutil.rmtree(work, ignore_errors=True)
+    if not args.reuse:
+        shutil.rmtree(work, ignore_errors=True)
     settings = with_settings(load_config(CONFIG), args.set, "pipeline config").filters.duplicate
     summary = {**stamp(), "settings": [f"{k}={v}" for k, v in args.set], "min_distance": settings.min_distance,
                "frames": settings.frames, "group_s": settings.group_s, "videos": args.videos,
@@ -204,15 +226,18 @@ def main() -> None:
     shares = {"duplicate_videos": args.duplicate_videos, "hard_negative_videos": args.hard_negative_videos}
     for seed, role in [(s, "tuning") for s in args.tune_seeds] + [(s, "held out") for s in args.held_out_seeds]:
         archive = work / f"synth-{seed}"
-        make_archive(archive, args.videos, seed, replace(SynthSpec(), **shares))
-        summary["archives"][f"rendered seed {seed}"] = {"role": role, **measure(archive, work / f"synth-{seed}-out", args.set)}
+        if not (args.reuse and (archive / "ground_truth.jsonl").is_file()):
+            make_archive(archive, args.videos, seed, replace(SynthSpec(), **shares))
+        summary["archives"][f"rendered seed {seed}"] = {
+            "role": role, **measure(archive, work / f"synth-{seed}-out", args.set, args.reuse)}
     corpus = fetch(args.cache)
     for split, seeds, role in (("calibration", args.footage_tune_seeds, "tuning"), ("report", args.footage_held_out_seeds, "held out")):
         for seed in seeds:
             archive = work / f"footage-{split}-{seed}"
-            make_footage_archive(archive, corpus / split, args.videos, seed, replace(FootageSpec(), **shares))
+            if not (args.reuse and (archive / "ground_truth.jsonl").is_file()):
+                make_footage_archive(archive, corpus / split, args.videos, seed, replace(FootageSpec(), **shares))
             summary["archives"][f"footage, {split} sources, seed {seed}"] = {
-                "role": role, **measure(archive, work / f"footage-{split}-{seed}-out", args.set)}
+                "role": role, **measure(archive, work / f"footage-{split}-{seed}-out", args.set, args.reuse)}
     save(args.name, summary, markdown(summary))
 
 

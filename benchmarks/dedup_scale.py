@@ -97,7 +97,7 @@ def main() -> None:
     threshold = DuplicateFilter().min_distance
     duplicate = lambda d: np.less(d, threshold)  # noqa: E731  (the rule: strictly below min_distance)
 
-    index = SignatureIndex(FRAMES, args.exhaustive_up_to)
+    index = SignatureIndex(FRAMES, args.exhaustive_up_to, colour_limit=threshold)
     index.reserve(args.clips)
     marks = np.unique(np.geomspace(max(args.batch, 10_000), args.clips, args.checkpoints).astype(int))
     rows, done, generated = [], 0, 0

@@ -339,7 +339,7 @@ def test_a_batch_judges_as_one_clip_at_a_time():
     all_colours = np.stack([c for _, c in stream])
     duplicate = lambda d: np.less(d, MIN_DISTANCE)  # noqa: E731
 
-    one, batched = SignatureIndex(4, exhaustive_up_to=60), SignatureIndex(4, exhaustive_up_to=60)
+    one, batched = (SignatureIndex(4, exhaustive_up_to=60, colour_limit=MIN_DISTANCE) for _ in range(2))
     expected = [one.judge(all_words[i : i + 1], all_colours[i : i + 1], duplicate) for i in range(len(stream))]
     got = [batched.judge(all_words[i : i + 64], all_colours[i : i + 64], duplicate) for i in range(0, len(stream), 64)]
     np.testing.assert_array_equal(np.concatenate([n for n, _ in got]), np.concatenate([n for n, _ in expected]))

@@ -24,7 +24,8 @@ moment), other sources 28 or more (benchmarks/dedup_accuracy.py).
 
 The index keeps each kept clip's code words (5 K uint64) and colour. Up to `exhaustive_up_to` clips
 a query is compared with every one of them (numpy, vectorised: exact). Beyond, it is compared only
-with the clips sharing one of its groups' keys: the trits of the group's 16 lowest-frequency layout
+with the clips within the threshold in colour (colour alone puts the others beyond it) sharing one of
+its groups' keys: the trits of the group's 16 lowest-frequency layout
 coefficients (32 bits, folded into TABLE_BITS), kept in one chained hash table for the groups at
 every position (a copy's group k may be its original's group k + 1; a head per bucket, a next
 pointer per group). That is multi-index hashing on the stablest part of the code: copies that differ
@@ -55,7 +56,8 @@ COLOUR_WEIGHT = 3.0  # distance per level of mean Cr or Cb: copies differ by <= 
 # hue apart at low saturation by about 8
 KEY_COEFFICIENTS = 16  # layout trits per frame key (zigzag 1..16): 12 left buckets of ~2^18 effective keys (trits are not
 # uniform), too few for millions of clips
-TABLE_BITS = 22  # buckets of the hash table: 2^22 (16 MiB of heads)
+TABLE_BITS = 24  # buckets of the one hash table: 2^24 (64 MiB of heads), so its K entries a clip load it no more
+# than K tables of 2^22 would
 MIN_OVERLAP = 2 / 3  # of the shorter clip's groups that must overlap at an offset the distance considers
 
 if hasattr(np, "bitwise_count"):
@@ -126,8 +128,10 @@ def frame_keys(words: np.ndarray) -> np.ndarray:
 class SignatureIndex:
     """The signatures of kept clips, in insertion order, and the search for the nearest earlier one."""
 
-    def __init__(self, frames: int, exhaustive_up_to: int):
-        self.frames, self.exhaustive_up_to = frames, exhaustive_up_to
+    def __init__(self, frames: int, exhaustive_up_to: int, colour_limit: float = np.inf):
+        # hashed search compares only clips within `colour_limit` in colour (the threshold: the colour
+        # part alone puts any other clip beyond it), so chance key collisions cost no distance
+        self.frames, self.exhaustive_up_to, self.colour_limit = frames, exhaustive_up_to, colour_limit
         self.size = 0
         self.words = np.zeros((1024, WORDS_PER_FRAME * frames), np.uint64)
         self.colours = np.zeros((1024, 2), np.int16)
@@ -207,11 +211,16 @@ class SignatureIndex:
         pairs = np.unique(np.concatenate(found_query).astype(np.int64) << 32 | np.concatenate(found_position))
         return pairs >> 32, pairs & 0xFFFFFFFF
 
-    def candidates(self, words: np.ndarray) -> np.ndarray:
-        """Positions of the stored clips one query (words (5 K,)) is compared with, ascending."""
+    def _near_in_colour(self, position: np.ndarray, colours: np.ndarray) -> np.ndarray:
+        """Which stored clips (positions) are within the colour limit of the query colours (one, or one a row)."""
+        return COLOUR_WEIGHT * np.abs(self.colours[position] - colours).sum(axis=-1) < self.colour_limit
+
+    def candidates(self, words: np.ndarray, colour: np.ndarray) -> np.ndarray:
+        """Positions of the stored clips one query (words (5 K,), colour (2,)) is compared with, ascending."""
         if self.heads is None:
             return np.arange(self.size)
-        return self._stored_pairs(frame_keys(words[None]))[1]
+        position = self._stored_pairs(frame_keys(words[None]))[1]
+        return position[self._near_in_colour(position, colour)]
 
     def nearest(self, words: np.ndarray, colour: np.ndarray) -> tuple[int, float] | None:
         """(position, distance) of the nearest stored clip compared with the query, the earliest on a
@@ -222,7 +231,7 @@ class SignatureIndex:
             found = distances(self.words[: self.size], self.colours[: self.size], words, colour)
             best = int(np.argmin(found))  # argmin takes the first minimum: the earliest clip
             return best, float(found[best])
-        positions = self.candidates(words)
+        positions = self.candidates(words, colour)
         if not len(positions):
             return None
         found = distances(self.words[positions], self.colours[positions], words, colour)
@@ -248,6 +257,8 @@ class SignatureIndex:
             return nearest, distance
         keys = frame_keys(words)
         query, position = self._stored_pairs(keys)
+        near = self._near_in_colour(position, colours[query])
+        query, position = query[near], position[near]
         found = distances(self.words[position], self.colours[position], words[query], colours[query])
         order = np.lexsort((position, found, query))  # per query: nearest first, earliest on a tie
         first = order[np.r_[True, query[order][1:] != query[order][:-1]]]
@@ -255,6 +266,8 @@ class SignatureIndex:
         best = np.where(np.isnan(distance), np.inf, distance)
         rejected = np.asarray(duplicate(best), bool)
         earlier, later = _shared_key_pairs(keys)  # pairs within the batch: earlier < later
+        near = COLOUR_WEIGHT * np.abs(colours[earlier] - colours[later]).sum(axis=-1) < self.colour_limit
+        earlier, later = earlier[near], later[near]
         if len(earlier):
             inner = distances(words[earlier], colours[earlier], words[later], colours[later])
             source = np.full(count, -1)  # the earlier query a query's nearest is, -1: a stored clip
@@ -317,7 +330,7 @@ class Deduplicator:
     def __init__(self, settings: DuplicateFilter):
         self.settings = settings
         self.rule = rule_for("duplicate")
-        self.index = SignatureIndex(settings.frames, settings.exhaustive_up_to)
+        self.index = SignatureIndex(settings.frames, settings.exhaustive_up_to, colour_limit=settings.min_distance)
         self.keys = ClipKeys()
 
     def remember(self, kept: Iterable[tuple[str, bytes]], chunk: int = 10_000) -> int:

@@ -178,8 +178,9 @@ class UpscaledFilter(Section):
 
 class StaticFilter(Section):
     enabled: bool = Field(
-        False, description="off by default until it is measured to hold on held-out real footage (README, static). "
-        "On, every clip gets motion_score and camera_motion (also in its shard JSON)"
+        False, description="off by default: some real footage scores as still at the analyzer's 45-pixel size (a camera "
+        "over a city too far for parallax, graphics sliding over a flat ground; README, static). On, every clip gets "
+        "motion_score and camera_motion (also in its shard JSON)"
     )
     min_motion: float = Field(
         0.1, ge=0, description="percent of the picture whose luma or colour changes over about a second once the "

@@ -12,7 +12,9 @@ kind of footage it will judge. Faults as real archives carry them:
 - static: a still picture, as web video makes them: one source frame frozen, a slideshow of a few
   frames of the stretch, a pan or a zoom over one frame (the "Ken Burns" move); and, labelled so
   without being injected, shots whose source holds its picture (a held animation drawing, a still
-  scene before a static camera): a stretch in which almost no pixel of the source changes.
+  scene before a static camera): a stretch in which almost no pixel of the source changes, or one
+  that the footage folder's `stills.json` names (a person saw that only the camera moves there: a
+  pan over a document, a title card fading in), as {"file": [[start_s, end_s], ...]}.
 
 Kept clean, because a curation tool must not reject them: smooth pans and zooms (a crop window that
 moves or grows, never magnifying the source), re-encoding at CRF 18-40, sensor noise, low light,
@@ -111,11 +113,17 @@ class Source:
     times: np.ndarray
     segments: list[tuple[int, int]]
     change: np.ndarray  # per frame, percent of the picture changed since about 0.2 s earlier (_SourceStats)
+    stills: list[tuple[float, float]] = field(default_factory=list)  # named still (stills.json): s from the first frame
 
     def holds_picture(self, first: int, n: int, threshold: float) -> bool:
         """Whether the source shows one still picture over frames [first, first + n): the median
-        change between frames 0.2 s apart is below `threshold` percent."""
-        return float(np.median(self.change[first : first + n])) < threshold
+        change between frames 0.2 s apart is below `threshold` percent, or most of its frames lie
+        in a stretch named still."""
+        if float(np.median(self.change[first : first + n])) < threshold:
+            return True
+        times = self.times[first : first + n] - self.times[0]  # from the first frame, as a player counts
+        named = sum(((times >= start) & (times <= end)).sum() for start, end in self.stills)
+        return named * 2 > len(times)
 
     def scale_to_cover(self, size: tuple[int, int]) -> float:
         return max(size[0] / self.width, size[1] / self.height)
@@ -178,6 +186,35 @@ def scan_source(path: Path, name: str, spec: FootageSpec) -> Source | None:
     return Source(path, name, width, height, fps, decoded.times, segments, np.asarray(stats.change))
 
 
+STILLS_FILE = "stills.json"
+
+
+def read_stills(folder: Path, names: list[str]) -> dict[str, list[tuple[float, float]]]:
+    """`folder`/stills.json, when there: per video (its path under the folder), the stretches in
+    seconds from its first frame that show no motion of the scene's own. One InputError line for anything malformed."""
+    path = folder / STILLS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        named = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not readable JSON: {exc}") from exc
+    if not isinstance(named, dict):
+        raise InputError(f"{path}: expected an object of video name -> [[start_s, end_s], ...]")
+    stills = {}
+    for name, stretches in named.items():
+        if name not in names:
+            raise InputError(f"{path}: no video {name!r} under {folder}")
+        try:
+            pairs = [(float(start), float(end)) for start, end in stretches]
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{path}: {name}: expected [[start_s, end_s], ...]") from exc
+        if any(not 0 <= start < end for start, end in pairs):
+            raise InputError(f"{path}: {name}: each stretch needs 0 <= start_s < end_s")
+        stills[name] = pairs
+    return stills
+
+
 def find_sources(folder: str | Path, spec: FootageSpec, warn=print) -> list[Source]:
     folder = Path(folder)
     if not folder.is_dir():
@@ -185,6 +222,7 @@ def find_sources(folder: str | Path, spec: FootageSpec, warn=print) -> list[Sour
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower().lstrip(".") in VIDEO_EXTENSIONS)
     if not files:
         raise NotFoundError(f"no videos under {folder} (looked for .{', .'.join(VIDEO_EXTENSIONS)})")
+    stills = read_stills(folder, [p.relative_to(folder).as_posix() for p in files])
     sources = []
     for path in files:
         name = path.relative_to(folder).as_posix()
@@ -196,6 +234,7 @@ def find_sources(folder: str | Path, spec: FootageSpec, warn=print) -> list[Sour
         if source is None:
             warn(f"skipped {name}: no stretch of {spec.shot_seconds[0]:g} s without a cut or a flat frame")
             continue
+        source.stills = stills.get(name, [])
         sources.append(source)
     if not sources:
         raise InputError(f"none of the {len(files)} videos under {folder} has a usable stretch")
@@ -491,12 +530,11 @@ def add_overlay(shot: FootageShot, spec: FootageSpec, rng: np.random.Generator, 
 
 
 def add_still(shot: FootageShot, spec: FootageSpec, rng: np.random.Generator, fps: float) -> None:
-    """Label the shot static where its source holds its picture; else, on a shot with no other fault,
-    maybe make it a still picture. Drawn from the shot's own generator (every other label of a seed
-    stays as it was)."""
-    if shot.camera == "shake":
-        return
-    if shot.label_held(spec.held_change):
+    """Label the shot static where its source holds its picture, whatever the camera does (a shaky
+    camera over a held drawing shows no more of a scene than a still one); else, on a steady shot with
+    no other fault, maybe make it a still picture. Drawn from the shot's own generator (every other
+    label of a seed stays as it was)."""
+    if shot.label_held(spec.held_change) or shot.camera == "shake":
         return
     if shot.defects or rng.random() >= spec.p_static:
         return

@@ -20,7 +20,9 @@ Kept clean, because a curation tool must not reject them: smooth pans and zooms 
 moves or grows, never magnifying the source), re-encoding at CRF 18-40, sensor noise, low light,
 letterboxing, and sources larger than the output (the area-downscaled renditions every web video is).
 
-No two shots share a source frame, so no unlabelled copy arises; the labelled ones are the last
+No two shots share a source frame while the footage lasts, so no unlabelled copy arises (beyond, a
+shot that shows most of an earlier shot's frames alike is labelled its copy, one that shows only some
+of them, or framed or lit otherwise, `overlap_of` it: neither). The labelled copies are the last
 videos of the archive: re-uploads (reuploads/...) of clean shots of earlier videos, cropped,
 rescaled, brightened and re-encoded (vcurate.synth.copies), the copy labelled `duplicate`; and
 reshoots (reshoots/...): another stretch of a clean shot's source (same place and camera, another
@@ -262,6 +264,7 @@ class FootageShot:
     hold_frames: int = 0  # a slideshow's frames per still
     render_state: dict | None = None  # the generator's state when the shot was rendered (to render it again)
     repeat_of: "FootageShot | None" = None  # an earlier shot whose source frames this one shows again
+    repeat_share: float = 0.0  # share of the shorter of the two shots' frames they both show
     ref: str | None = None  # VIDEO#SHOT once written
 
     @property
@@ -273,6 +276,15 @@ class FootageShot:
         if self.source.holds_picture(self.start, self.num_frames, threshold):
             self.still = "held"
         return self.still == "held"
+
+    @property
+    def repeats_as_copy(self) -> bool:
+        """Whether this shot shows its `repeat_of`'s pictures as a copy does: most of them (2/3 of the
+        shorter shot's frames or more), both through a still camera, letterboxed and lit alike. Else the
+        two share some frames but are neither copies nor distinct shots (TruthShot.overlap_of)."""
+        treated = lambda shot: {n for n in shot.nuisances if n in ("letterbox", "low_light")}  # noqa: E731
+        return (self.repeat_of is not None and self.repeat_share >= 2 / 3 and self.camera == self.repeat_of.camera == "static"
+                and treated(self) == treated(self.repeat_of))
 
     @property
     def nuisances(self) -> list[str]:
@@ -323,6 +335,7 @@ class FootagePlanner:
         self.used: dict[str, list[list]] = {}  # source -> [first, end, shot] of the frame ranges shots took
         self.repeats = 0  # shots that had to reuse frames of an earlier shot (footage too short)
         self.last_repeat: FootageShot | None = None  # the shot the last stretch reused frames of
+        self.last_share = 0.0  # share of the shorter of the two that both show
 
     def _free(self, source: Source, first: int, n: int) -> bool:
         return self.spec.repeat_frames or all(first + n <= a or b <= first for a, b, _ in self.used.get(source.name, ()))
@@ -338,8 +351,10 @@ class FootagePlanner:
             free = self._free(source, first, n)
             if free or (not exclusive and attempt == tries - 1):
                 used = self.used.setdefault(source.name, [])
-                overlap = [(min(b, first + n) - max(a, first), shot) for a, b, shot in used]
-                self.last_repeat = None if free else max(overlap, key=lambda o: o[0])[1]
+                overlap = [(min(b, first + n) - max(a, first), min(n, b - a), shot) for a, b, shot in used]
+                most = max(overlap, key=lambda o: o[0]) if overlap else (0, 1, None)
+                self.last_repeat = None if free else most[2]
+                self.last_share = 0.0 if free else most[0] / most[1]
                 used.append([first, first + n, None])
                 self.repeats += not free
                 return first, n
@@ -365,7 +380,7 @@ class FootagePlanner:
         s, r = self.spec, self.rng
         want = int(round(self._range(s.shot_seconds) * fps))
         first, n = self.stretch(source, want, exclusive=False)
-        shot = FootageShot(source, first, n, size, repeat_of=self.last_repeat)
+        shot = FootageShot(source, first, n, size, repeat_of=self.last_repeat, repeat_share=self.last_share)
         self.used[source.name][-1][2] = shot
         spare = 1.0 / source.scale_to_cover(size) - 1.0  # how much wider than the output the source is
         draw = r.random()
@@ -589,7 +604,7 @@ def make_footage_archive(
     add_copy_videos(truth, originals, n_originals, videos, n_copies, seed, _pick_footage_shots, copy_video, progress)
     if planner.repeats and not spec.repeat_frames:
         warn(f"the footage is too short for {videos} videos: {planner.repeats} shots show frames of an earlier shot "
-             "(labelled duplicate, copy_of that shot, though their camera and size may differ)")
+             "(labelled duplicate, copy_of that shot, where they show most of its frames alike; else overlap_of it)")
     write_truth(out / "ground_truth.jsonl", truth)
     (out / "sources.json").write_text(json.dumps(
         [{"source": s.name, "width": s.width, "height": s.height, "fps": round(s.fps, 3),
@@ -609,7 +624,8 @@ def _write_footage_video(raw: Path, rel: Path, shots: list[FootageShot], size, f
         if origins is None:
             shot.ref = f"{rel.as_posix()}#{i}"
         if shot.repeat_of is not None and origins is None:  # footage ran out: it shows an earlier shot's frames
-            extra = {"defects": [*shot.defects, "duplicate"], "copy_of": shot.repeat_of.ref}
+            extra = ({"defects": [*shot.defects, "duplicate"], "copy_of": shot.repeat_of.ref} if shot.repeats_as_copy
+                     else {"overlap_of": shot.repeat_of.ref})
         truth_shots.append(TruthShot(
             start_frame=start, end_frame=start + shot.num_frames, true_caption=f"a shot from {shot.source.name}",
             attached_caption=caption, defects=extra.pop("defects", shot.defects),

@@ -215,6 +215,38 @@ def in_overlay_place(box: np.ndarray, width: int, height: int) -> bool:
     return bool(corner or subtitle_band)
 
 
+def scrolls_along_the_band(box: np.ndarray, shift: tuple[int, int], height: int) -> bool:
+    """Whether text that moved by `shift` (dx, dy) moves as a ticker does: sideways, in the bottom band."""
+    return abs(shift[1]) <= STILL and (box[1] + box[3]) / 2 / height > BOTTOM_BAND
+
+
+def padded_fine(grey: np.ndarray) -> np.ndarray:
+    """A later image's fine detail, padded by SEARCH so that every shift of a patch can be matched."""
+    return cv2.copyMakeBorder(_fine(grey), SEARCH, SEARCH, SEARCH, SEARCH, cv2.BORDER_CONSTANT, value=0)
+
+
+def text_motion(fine0: np.ndarray, fine1: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, float, bool]:
+    """The box's match errors against the later image (`match_errors`), the best of them at no shift,
+    and whether the text itself moved: its best match is a shift, a good one, better than staying put,
+    and not a ticker's (`scrolls_along_the_band`)."""
+    x0, y0, x1, y1 = box
+    text = match_errors(fine0[y0:y1, x0:x1], fine1, x0, y0)
+    stayed = float(text[SEARCH - STILL : SEARCH + STILL + 1, SEARCH - STILL : SEARCH + STILL + 1].min())
+    ty, tx = np.unravel_index(int(np.argmin(text)), text.shape)
+    moved = (text[ty, tx] <= MATCH_ERROR and text[ty, tx] < stayed and max(abs(tx - SEARCH), abs(ty - SEARCH)) > STILL
+             and not scrolls_along_the_band(box, (tx - SEARCH, ty - SEARCH), fine0.shape[0]))
+    return text, stayed, bool(moved)
+
+
+def drifted(before: np.ndarray, later: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Per box (detector-image pixels) of `before`, whether its text moved by itself by the time of
+    `later` (`text_motion`): a sign in a slow zoom or pan drifts a few pixels between samples a second
+    apart, too little to see over FOLLOW_UP_S, while an overlay stays where it was (on tuning seed 11
+    a sign centred low in a slow zoom was taken for a subtitle in every sample)."""
+    fine0, fine1 = _fine(before), padded_fine(later)
+    return np.array([text_motion(fine0, fine1, box)[2] for box in boxes], bool)
+
+
 def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """Per box (detector-image pixels) 1 when it is an overlay, 0 when it is text of the scene, judged
     by how the box and the picture around it (other text left out) moved from grey image `before` to
@@ -222,18 +254,24 @@ def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -
     - the box matches where the scene moved it, better than where it was: scene text (a match, not
       the best one, so a periodic pattern that also matches one period on does not mislead);
     - it matches where it was, better than where the scene went: an overlay that stays put;
+    - the box itself moved (its best match is a shift, better than staying put) other than as a
+      ticker does (sideways in the bottom band): scene text, whatever the surroundings told. Where
+      they are periodic (stripes, checks) or changed beyond a shift, they may tell no motion or a
+      wrong one, while the letters, which do not repeat, match where they truly went (on tuning
+      seed 11, signs on striped and checkered backgrounds were taken for overlays this way);
     - otherwise (the scene did not move; the surroundings are flat or changed beyond a shift; the
       text changed or moves on its own, as a ticker does): an overlay only where overlays sit."""
     h, w = before.shape
     fine0 = _fine(before)
-    fine1 = cv2.copyMakeBorder(_fine(after), SEARCH, SEARCH, SEARCH, SEARCH, cv2.BORDER_CONSTANT, value=0)
+    fine1 = padded_fine(after)
     text_mask = np.zeros((h, w), np.float32)  # every box, grown past the glyphs its edges cut
     for x0, y0, x1, y1 in boxes:
         gap = max(2, (y1 - y0) // 3)
         text_mask[max(0, y0 - gap) : y1 + gap, max(0, x0 - gap) : x1 + gap] = 1
     evidence = np.zeros(len(boxes), np.float32)
     for i, (x0, y0, x1, y1) in enumerate(boxes):
-        placed = float(in_overlay_place((x0, y0, x1, y1), w, h))
+        text, stayed, moved = text_motion(fine0, fine1, boxes[i])
+        placed = 0.0 if moved else float(in_overlay_place((x0, y0, x1, y1), w, h))
         margin = max(8, 2 * (y1 - y0))
         X0, Y0, X1, Y1 = max(0, x0 - margin), max(0, y0 - margin), min(w, x1 + margin), min(h, y1 + margin)
         ring = 1 - text_mask[Y0:Y1, X0:X1]
@@ -246,9 +284,7 @@ def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -
         if scene[dy, dx] > MATCH_ERROR or max(abs(dx - SEARCH), abs(dy - SEARCH)) <= STILL:
             evidence[i] = placed  # the surroundings changed beyond a shift, or did not move
             continue
-        text = match_errors(fine0[y0:y1, x0:x1], fine1, x0, y0)
         with_scene = text[dy - STILL : dy + STILL + 1, dx - STILL : dx + STILL + 1].min()
-        stayed = text[SEARCH - STILL : SEARCH + STILL + 1, SEARCH - STILL : SEARCH + STILL + 1].min()
         if with_scene <= MATCH_ERROR and with_scene < stayed:
             evidence[i] = 0.0
         elif stayed <= MATCH_ERROR and stayed < with_scene:
@@ -284,6 +320,7 @@ class TextAnalyzer(ClipAnalyzer):
         self.skip = skip  # rows and columns of the full-resolution luma skipped before the area resize
         self.samples: list[SampledText] = []
         self.pending: tuple[int, np.ndarray, np.ndarray] | None = None  # (index, grey, boxes) awaiting its follow-up
+        self.judged: tuple[SampledText, np.ndarray, np.ndarray] | None = None  # the last sample with boxes, its grey and boxes
 
     @classmethod
     def build(cls, cfg: PipelineConfig, stream: StreamFacts) -> "TextAnalyzer | None":
@@ -314,6 +351,10 @@ class TextAnalyzer(ClipAnalyzer):
             self._judge(self.grey(frame))
         if index % self.step == 0:
             grey = self.grey(frame)
+            if self.judged is not None and self.judged[0].index == index - self.step:
+                sample, before, boxes = self.judged
+                sample.overlay[drifted(before, grey, boxes)] = 0.0
+            self.judged = None
             boxes = self.reader.read(grey)
             if len(boxes):
                 self.pending = (index, grey, boxes)
@@ -329,6 +370,8 @@ class TextAnalyzer(ClipAnalyzer):
             evidence = overlay_evidence(grey, later, boxes)
         scale = np.float32([w, h, w, h])
         self.samples.append(SampledText(index, boxes / scale, evidence, coverage(boxes, w, h)))
+        if evidence.any():
+            self.judged = (self.samples[-1], grey, boxes)
         self.pending = None
 
     def finish(self, num_frames: int) -> None:

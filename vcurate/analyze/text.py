@@ -253,7 +253,10 @@ def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -
     `after`. The surroundings' best shift is the scene's motion; then:
     - the box matches where the scene moved it, better than where it was: scene text (a match, not
       the best one, so a periodic pattern that also matches one period on does not mislead);
-    - it matches where it was, better than where the scene went: an overlay that stays put;
+    - it matches where it was, better than where the scene went, and the surroundings do not match
+      where they were too: an overlay that stays put. Periodic surroundings (a grid, stripes) may
+      match at a shift and in place alike; they then tell no motion (on the calibration footage, a
+      line being typed on a panel over a sliding grid was taken for an overlay this way);
     - the box itself moved (its best match is a shift, better than staying put) other than as a
       ticker does (sideways in the bottom band): scene text, whatever the surroundings told. Where
       they are periodic (stripes, checks) or changed beyond a shift, they may tell no motion or a
@@ -287,7 +290,7 @@ def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -
         with_scene = text[dy - STILL : dy + STILL + 1, dx - STILL : dx + STILL + 1].min()
         if with_scene <= MATCH_ERROR and with_scene < stayed:
             evidence[i] = 0.0
-        elif stayed <= MATCH_ERROR and stayed < with_scene:
+        elif stayed <= MATCH_ERROR and stayed < with_scene and scene[SEARCH - STILL : SEARCH + STILL + 1, SEARCH - STILL : SEARCH + STILL + 1].min() > MATCH_ERROR:
             evidence[i] = 1.0
         else:
             evidence[i] = placed

@@ -225,55 +225,57 @@ def padded_fine(grey: np.ndarray) -> np.ndarray:
     return cv2.copyMakeBorder(_fine(grey), SEARCH, SEARCH, SEARCH, SEARCH, cv2.BORDER_CONSTANT, value=0)
 
 
-def text_motion(fine0: np.ndarray, fine1: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, float, bool]:
+def text_motion(fine0: np.ndarray, fine1: np.ndarray, box: np.ndarray, tickers: bool = True) -> tuple[np.ndarray, float, bool]:
     """The box's match errors against the later image (`match_errors`), the best of them at no shift,
-    and whether the text itself moved: its best match is a shift, a good one, better than staying put,
-    and not a ticker's (`scrolls_along_the_band`)."""
+    and whether the text itself moved: its best match is a shift, a good one, better than staying put
+    (and, with `tickers`, not a ticker's: `scrolls_along_the_band`)."""
     x0, y0, x1, y1 = box
     text = match_errors(fine0[y0:y1, x0:x1], fine1, x0, y0)
     stayed = float(text[SEARCH - STILL : SEARCH + STILL + 1, SEARCH - STILL : SEARCH + STILL + 1].min())
     ty, tx = np.unravel_index(int(np.argmin(text)), text.shape)
     moved = (text[ty, tx] <= MATCH_ERROR and text[ty, tx] < stayed and max(abs(tx - SEARCH), abs(ty - SEARCH)) > STILL
-             and not scrolls_along_the_band(box, (tx - SEARCH, ty - SEARCH), fine0.shape[0]))
+             and not (tickers and scrolls_along_the_band(box, (tx - SEARCH, ty - SEARCH), fine0.shape[0])))
     return text, stayed, bool(moved)
 
 
 def drifted(before: np.ndarray, later: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Per box (detector-image pixels) of `before`, whether its text moved by itself by the time of
-    `later` (`text_motion`): a sign in a slow zoom or pan drifts a few pixels between samples a second
-    apart, too little to see over FOLLOW_UP_S, while an overlay stays where it was (on tuning seed 11
-    a sign centred low in a slow zoom was taken for a subtitle in every sample)."""
+    """Per box (detector-image pixels) of `before` whose text held still over FOLLOW_UP_S, whether it
+    moved by itself by the time of `later` (`text_motion`; a ticker, which never holds still, is not
+    asked): a sign in a slow zoom or pan drifts a few pixels between samples a second apart, too little
+    to see over FOLLOW_UP_S, while an overlay stays where it was (on tuning seed 11 a sign centred low
+    in a slow zoom was taken for a subtitle in every sample)."""
     fine0, fine1 = _fine(before), padded_fine(later)
-    return np.array([text_motion(fine0, fine1, box)[2] for box in boxes], bool)
+    return np.array([text_motion(fine0, fine1, box, tickers=False)[2] for box in boxes], bool)
 
 
-def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per box (detector-image pixels) 1 when it is an overlay, 0 when it is text of the scene, judged
     by how the box and the picture around it (other text left out) moved from grey image `before` to
-    `after`. The surroundings' best shift is the scene's motion; then:
+    `after`; and per box whether its text held still (matched best where it was). The surroundings'
+    best shift is the scene's motion; then:
+    - the box itself moved (its best match is a shift, better than staying put) other than as a
+      ticker does (sideways in the bottom band): scene text, whatever the surroundings told. Where
+      they are periodic (stripes, checks) or changed beyond a shift, they may tell no motion or a
+      wrong one, while the letters, which do not repeat, match where they truly went (on tuning
+      seed 11, signs on striped and checkered backgrounds were taken for overlays this way);
     - the box matches where the scene moved it, better than where it was: scene text (a match, not
       the best one, so a periodic pattern that also matches one period on does not mislead);
     - it matches where it was, better than where the scene went, and the surroundings do not match
       where they were too: an overlay that stays put. Periodic surroundings (a grid, stripes) may
       match at a shift and in place alike; they then tell no motion (on the calibration footage, a
       line being typed on a panel over a sliding grid was taken for an overlay this way);
-    - the box itself moved (its best match is a shift, better than staying put) other than as a
-      ticker does (sideways in the bottom band): scene text, whatever the surroundings told. Where
-      they are periodic (stripes, checks) or changed beyond a shift, they may tell no motion or a
-      wrong one, while the letters, which do not repeat, match where they truly went (on tuning
-      seed 11, signs on striped and checkered backgrounds were taken for overlays this way);
     - otherwise (the scene did not move; the surroundings are flat or changed beyond a shift; the
       text changed or moves on its own, as a ticker does): an overlay only where overlays sit."""
     h, w = before.shape
-    fine0 = _fine(before)
-    fine1 = padded_fine(after)
+    fine0, fine1 = _fine(before), padded_fine(after)
     text_mask = np.zeros((h, w), np.float32)  # every box, grown past the glyphs its edges cut
     for x0, y0, x1, y1 in boxes:
         gap = max(2, (y1 - y0) // 3)
         text_mask[max(0, y0 - gap) : y1 + gap, max(0, x0 - gap) : x1 + gap] = 1
-    evidence = np.zeros(len(boxes), np.float32)
+    evidence, held = np.zeros(len(boxes), np.float32), np.zeros(len(boxes), bool)
     for i, (x0, y0, x1, y1) in enumerate(boxes):
         text, stayed, moved = text_motion(fine0, fine1, boxes[i])
+        held[i] = stayed <= MATCH_ERROR and stayed <= text.min()
         placed = 0.0 if moved else float(in_overlay_place((x0, y0, x1, y1), w, h))
         margin = max(8, 2 * (y1 - y0))
         X0, Y0, X1, Y1 = max(0, x0 - margin), max(0, y0 - margin), min(w, x1 + margin), min(h, y1 + margin)
@@ -287,14 +289,15 @@ def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -
         if scene[dy, dx] > MATCH_ERROR or max(abs(dx - SEARCH), abs(dy - SEARCH)) <= STILL:
             evidence[i] = placed  # the surroundings changed beyond a shift, or did not move
             continue
-        with_scene = text[dy - STILL : dy + STILL + 1, dx - STILL : dx + STILL + 1].min()
+        with_scene = text[max(0, dy - STILL) : dy + STILL + 1, max(0, dx - STILL) : dx + STILL + 1].min()
+        scene_stayed = scene[SEARCH - STILL : SEARCH + STILL + 1, SEARCH - STILL : SEARCH + STILL + 1].min()
         if with_scene <= MATCH_ERROR and with_scene < stayed:
             evidence[i] = 0.0
-        elif stayed <= MATCH_ERROR and stayed < with_scene and scene[SEARCH - STILL : SEARCH + STILL + 1, SEARCH - STILL : SEARCH + STILL + 1].min() > MATCH_ERROR:
+        elif stayed <= MATCH_ERROR and stayed < with_scene and scene_stayed > MATCH_ERROR:
             evidence[i] = 1.0
         else:
             evidence[i] = placed
-    return evidence
+    return evidence, held
 
 
 def coverage(boxes: np.ndarray, width: int, height: int) -> float:
@@ -322,8 +325,11 @@ class TextAnalyzer(ClipAnalyzer):
         self.reader, self.size, self.step, self.follow_up = TextReader(detector), size, step, follow_up
         self.skip = skip  # rows and columns of the full-resolution luma skipped before the area resize
         self.samples: list[SampledText] = []
-        self.pending: tuple[int, np.ndarray, np.ndarray] | None = None  # (index, grey, boxes) awaiting its follow-up
-        self.judged: tuple[SampledText, np.ndarray, np.ndarray] | None = None  # the last sample with boxes, its grey and boxes
+        # (index, grey, boxes, the grey of the sample before it or None), awaiting its follow-up
+        self.pending: tuple[int, np.ndarray, np.ndarray, np.ndarray | None] | None = None
+        self.sampled: tuple[int, np.ndarray] | None = None  # (index, grey) of the last sampled frame
+        # the last sample with overlay evidence, its grey, and which of its boxes held still over the follow-up
+        self.judged: tuple[SampledText, np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def build(cls, cfg: PipelineConfig, stream: StreamFacts) -> "TextAnalyzer | None":
@@ -355,26 +361,37 @@ class TextAnalyzer(ClipAnalyzer):
         if index % self.step == 0:
             grey = self.grey(frame)
             if self.judged is not None and self.judged[0].index == index - self.step:
-                sample, before, boxes = self.judged
-                sample.overlay[drifted(before, grey, boxes)] = 0.0
+                self._drop_drifted(*self.judged, grey)  # a second on
             self.judged = None
+            before = self.sampled[1] if self.sampled is not None and self.sampled[0] == index - self.step else None
+            self.sampled = (index, grey)
             boxes = self.reader.read(grey)
             if len(boxes):
-                self.pending = (index, grey, boxes)
+                self.pending = (index, grey, boxes, before)
             else:
                 self.samples.append(SampledText(index, np.zeros((0, 4), np.float32), np.zeros(0, np.float32), 0.0))
 
+    @staticmethod
+    def _drop_drifted(sample: "SampledText", grey: np.ndarray, which: np.ndarray, other: np.ndarray) -> None:
+        """Scene text, not overlay, for the sample's boxes `which` (held still over the follow-up) whose
+        text moved between its frame `grey` and the sampled frame `other` a second before or after."""
+        boxes = np.round(sample.boxes[which] * np.float32([*grey.shape[::-1]] * 2)).astype(int)
+        sample.overlay[which[drifted(grey, other, boxes)]] = 0.0
+
     def _judge(self, later: np.ndarray | None) -> None:
-        index, grey, boxes = self.pending
+        index, grey, boxes, before = self.pending
         h, w = grey.shape
         if later is None:  # the video ended first: the place decides
-            evidence = np.float32([in_overlay_place(b, w, h) for b in boxes])
+            evidence, held = np.float32([in_overlay_place(b, w, h) for b in boxes]), np.zeros(len(boxes), bool)
         else:
-            evidence = overlay_evidence(grey, later, boxes)
-        scale = np.float32([w, h, w, h])
-        self.samples.append(SampledText(index, boxes / scale, evidence, coverage(boxes, w, h)))
-        if evidence.any():
-            self.judged = (self.samples[-1], grey, boxes)
+            evidence, held = overlay_evidence(grey, later, boxes)
+        sample = SampledText(index, boxes / np.float32([w, h, w, h]), evidence, coverage(boxes, w, h))
+        self.samples.append(sample)
+        which = np.flatnonzero((evidence > 0) & held)
+        if len(which) and before is not None:
+            self._drop_drifted(sample, grey, which, before)  # a second before
+        which = which[sample.overlay[which] > 0]
+        self.judged = (sample, grey, which) if len(which) else None
         self.pending = None
 
     def finish(self, num_frames: int) -> None:

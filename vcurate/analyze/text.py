@@ -6,10 +6,13 @@ text_detector), only where a cheap gate finds stroke structure (dense, high-cont
 most frames have none, and the network's cost grows with the pixels it reads. Each box found is then
 judged by how it moves over the next ~0.2 s: text burned in stays put on screen while the picture
 behind it moves (subtitles, watermarks) or scrolls on its own (tickers); a sign in the scene moves
-with the picture around it. Where the picture does not move, motion cannot tell, and the place
-does: overlays sit in the corners (marks) and centred in or across the bottom band (subtitles,
-tickers). The network reads the picture damped under its strokes (stroke_boosted), so that a
-semi-transparent mark over a busy texture stands out.
+with the picture around it, and so do its own letters, which (unlike stripes or checks around
+them) match only where they truly went. Where the picture does not move over 0.2 s, motion cannot
+tell, and the place does: overlays sit in the corners (marks) and centred in or across the bottom
+band (subtitles, tickers); but a box whose text held still over 0.2 s and yet moved by the sample
+a second before or after drifts with a slow zoom or pan, and is scene text. The network reads the
+picture damped under its strokes (stroke_boosted), so that a semi-transparent mark over a busy
+texture stands out.
 
 Per clip, from the sampled frames inside it:
 - text_area: mean fraction of the frame covered by text boxes (any text);

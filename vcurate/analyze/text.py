@@ -228,17 +228,25 @@ def padded_fine(grey: np.ndarray) -> np.ndarray:
     return cv2.copyMakeBorder(_fine(grey), SEARCH, SEARCH, SEARCH, SEARCH, cv2.BORDER_CONSTANT, value=0)
 
 
-def text_motion(fine0: np.ndarray, fine1: np.ndarray, box: np.ndarray, tickers: bool = True) -> tuple[np.ndarray, float, bool]:
-    """The box's match errors against the later image (`match_errors`), the best of them at no shift,
+def near(errors: np.ndarray, at: tuple[int, int]) -> float:
+    """The least of `match_errors` within STILL of shift index `at` (dy, dx), the search's edge too."""
+    dy, dx = at
+    return float(errors[max(0, dy - STILL) : dy + STILL + 1, max(0, dx - STILL) : dx + STILL + 1].min())
+
+
+NO_SHIFT = (SEARCH, SEARCH)  # the index of no shift in `match_errors`
+
+
+def text_motion(fine0: np.ndarray, fine1: np.ndarray, box: np.ndarray, tickers: bool = True) -> tuple[np.ndarray, tuple[int, int], bool]:
+    """The box's match errors against the later image (`match_errors`), the index of its best shift,
     and whether the text itself moved: its best match is a shift, a good one, better than staying put
     (and, with `tickers`, not a ticker's: `scrolls_along_the_band`)."""
     x0, y0, x1, y1 = box
     text = match_errors(fine0[y0:y1, x0:x1], fine1, x0, y0)
-    stayed = float(text[SEARCH - STILL : SEARCH + STILL + 1, SEARCH - STILL : SEARCH + STILL + 1].min())
     ty, tx = np.unravel_index(int(np.argmin(text)), text.shape)
-    moved = (text[ty, tx] <= MATCH_ERROR and text[ty, tx] < stayed and max(abs(tx - SEARCH), abs(ty - SEARCH)) > STILL
+    moved = (text[ty, tx] <= MATCH_ERROR and text[ty, tx] < near(text, NO_SHIFT) and max(abs(tx - SEARCH), abs(ty - SEARCH)) > STILL
              and not (tickers and scrolls_along_the_band(box, (tx - SEARCH, ty - SEARCH), fine0.shape[0])))
-    return text, stayed, bool(moved)
+    return text, (int(ty), int(tx)), bool(moved)
 
 
 def drifted(before: np.ndarray, later: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -261,6 +269,9 @@ def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -
       they are periodic (stripes, checks) or changed beyond a shift, they may tell no motion or a
       wrong one, while the letters, which do not repeat, match where they truly went (on tuning
       seed 11, signs on striped and checkered backgrounds were taken for overlays this way);
+    - the box's best match is a shift at which its surroundings match too: it moves with them, scene
+      text (sideways in the bottom band too: a ticker scrolls through a picture that moves otherwise;
+      periodic surroundings, which match at several shifts, match at the letters' one among them);
     - the box matches where the scene moved it, better than where it was: scene text (a match, not
       the best one, so a periodic pattern that also matches one period on does not mislead);
     - it matches where it was, better than where the scene went, and the surroundings do not match
@@ -277,7 +288,8 @@ def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -
         text_mask[max(0, y0 - gap) : y1 + gap, max(0, x0 - gap) : x1 + gap] = 1
     evidence, held = np.zeros(len(boxes), np.float32), np.zeros(len(boxes), bool)
     for i, (x0, y0, x1, y1) in enumerate(boxes):
-        text, stayed, moved = text_motion(fine0, fine1, boxes[i])
+        text, best, moved = text_motion(fine0, fine1, boxes[i])
+        stayed = near(text, NO_SHIFT)
         held[i] = stayed <= MATCH_ERROR and stayed <= text.min()
         placed = 0.0 if moved else float(in_overlay_place((x0, y0, x1, y1), w, h))
         margin = max(8, 2 * (y1 - y0))
@@ -288,15 +300,16 @@ def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -
             evidence[i] = placed  # nothing around the text to tell the scene's motion by
             continue
         scene = match_errors(around, fine1, X0, Y0, mask=ring)
+        if best != NO_SHIFT and text[best] <= MATCH_ERROR and near(scene, best) <= MATCH_ERROR:
+            continue  # text and surroundings match at the same shift: it moves with them, a ticker does not
         dy, dx = np.unravel_index(int(np.argmin(scene)), scene.shape)
         if scene[dy, dx] > MATCH_ERROR or max(abs(dx - SEARCH), abs(dy - SEARCH)) <= STILL:
             evidence[i] = placed  # the surroundings changed beyond a shift, or did not move
             continue
-        with_scene = text[max(0, dy - STILL) : dy + STILL + 1, max(0, dx - STILL) : dx + STILL + 1].min()
-        scene_stayed = scene[SEARCH - STILL : SEARCH + STILL + 1, SEARCH - STILL : SEARCH + STILL + 1].min()
+        with_scene = near(text, (dy, dx))
         if with_scene <= MATCH_ERROR and with_scene < stayed:
             evidence[i] = 0.0
-        elif stayed <= MATCH_ERROR and stayed < with_scene and scene_stayed > MATCH_ERROR:
+        elif stayed <= MATCH_ERROR and stayed < with_scene and near(scene, NO_SHIFT) > MATCH_ERROR:
             evidence[i] = 1.0
         else:
             evidence[i] = placed

@@ -65,6 +65,17 @@ class SampledText:
     coverage: float  # fraction of the frame inside a box
 
 
+@dataclass
+class Pending:
+    """A sampled frame with text boxes, awaiting the frames its boxes' motion is judged by."""
+
+    index: int
+    grey: np.ndarray
+    boxes: np.ndarray  # int, detector-image pixels
+    before: np.ndarray | None  # the sampled frame a step earlier (same video), for the drift check
+    next: np.ndarray | None = None  # the frame right after: motion too fast for the follow-up's SEARCH
+
+
 def stroke_hats(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(bright, dark) uint8: how far each pixel stands out as part of a line thinner than STROKE_WIDTH
     brighter or darker than what surrounds it (morphological top-hat and black-hat). Letters are made
@@ -259,11 +270,11 @@ def drifted(before: np.ndarray, later: np.ndarray, boxes: np.ndarray) -> np.ndar
     return np.array([text_motion(fine0, fine1, box, tickers=False)[2] for box in boxes], bool)
 
 
-def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per box (detector-image pixels) 1 when it is an overlay, 0 when it is text of the scene, judged
     by how the box and the picture around it (other text left out) moved from grey image `before` to
-    `after`; and per box whether its text held still (matched best where it was). The surroundings'
-    best shift is the scene's motion; then:
+    `after`; and per box whether its text held still (matched best where it was) and whether it was
+    lost (matched nowhere within SEARCH). The surroundings' best shift is the scene's motion; then:
     - the box itself moved (its best match is a shift, better than staying put) other than as a
       ticker does (sideways in the bottom band): scene text, whatever the surroundings told. Where
       they are periodic (stripes, checks) or changed beyond a shift, they may tell no motion or a
@@ -286,11 +297,11 @@ def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -
     for x0, y0, x1, y1 in boxes:
         gap = max(2, (y1 - y0) // 3)
         text_mask[max(0, y0 - gap) : y1 + gap, max(0, x0 - gap) : x1 + gap] = 1
-    evidence, held = np.zeros(len(boxes), np.float32), np.zeros(len(boxes), bool)
+    evidence, held, lost = np.zeros(len(boxes), np.float32), np.zeros(len(boxes), bool), np.zeros(len(boxes), bool)
     for i, (x0, y0, x1, y1) in enumerate(boxes):
         text, best, moved = text_motion(fine0, fine1, boxes[i])
         stayed = near(text, NO_SHIFT)
-        held[i] = stayed <= MATCH_ERROR and stayed <= text.min()
+        held[i], lost[i] = stayed <= MATCH_ERROR and stayed <= text.min(), text.min() > MATCH_ERROR
         placed = 0.0 if moved else float(in_overlay_place((x0, y0, x1, y1), w, h))
         margin = max(8, 2 * (y1 - y0))
         X0, Y0, X1, Y1 = max(0, x0 - margin), max(0, y0 - margin), min(w, x1 + margin), min(h, y1 + margin)
@@ -313,7 +324,7 @@ def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -
             evidence[i] = 1.0
         else:
             evidence[i] = placed
-    return evidence, held
+    return evidence, held, lost
 
 
 def coverage(boxes: np.ndarray, width: int, height: int) -> float:
@@ -341,8 +352,7 @@ class TextAnalyzer(ClipAnalyzer):
         self.reader, self.size, self.step, self.follow_up = TextReader(detector), size, step, follow_up
         self.skip = skip  # rows and columns of the full-resolution luma skipped before the area resize
         self.samples: list[SampledText] = []
-        # (index, grey, boxes, the grey of the sample before it or None), awaiting its follow-up
-        self.pending: tuple[int, np.ndarray, np.ndarray, np.ndarray | None] | None = None
+        self.pending: Pending | None = None
         self.sampled: tuple[int, np.ndarray] | None = None  # (index, grey) of the last sampled frame
         # the last sample with overlay evidence, its grey, and which of its boxes held still over the follow-up
         self.judged: tuple[SampledText, np.ndarray, np.ndarray] | None = None
@@ -372,7 +382,9 @@ class TextAnalyzer(ClipAnalyzer):
         return upright(small, frame.frame.rotation)
 
     def process(self, index: int, frame: AnalysisFrame) -> None:
-        if self.pending is not None and index == self.pending[0] + self.follow_up:
+        if self.pending is not None and index == self.pending.index + 1 < self.pending.index + self.follow_up:
+            self.pending.next = self.grey(frame)
+        if self.pending is not None and index == self.pending.index + self.follow_up:
             self._judge(self.grey(frame))
         if index % self.step == 0:
             grey = self.grey(frame)
@@ -383,7 +395,7 @@ class TextAnalyzer(ClipAnalyzer):
             self.sampled = (index, grey)
             boxes = self.reader.read(grey)
             if len(boxes):
-                self.pending = (index, grey, boxes, before)
+                self.pending = Pending(index, grey, boxes, before)
             else:
                 self.samples.append(SampledText(index, np.zeros((0, 4), np.float32), np.zeros(0, np.float32), 0.0))
 
@@ -395,12 +407,17 @@ class TextAnalyzer(ClipAnalyzer):
         sample.overlay[which[drifted(grey, other, boxes)]] = 0.0
 
     def _judge(self, later: np.ndarray | None) -> None:
-        index, grey, boxes, before = self.pending
+        index, grey, boxes, before = self.pending.index, self.pending.grey, self.pending.boxes, self.pending.before
         h, w = grey.shape
         if later is None:  # the video ended first: the place decides
             evidence, held = np.float32([in_overlay_place(b, w, h) for b in boxes]), np.zeros(len(boxes), bool)
         else:
-            evidence, held = overlay_evidence(grey, later, boxes)
+            evidence, held, lost = overlay_evidence(grey, later, boxes)
+            # by place alone, the text matched nowhere: it changed (a new subtitle) or moved beyond SEARCH
+            # (a fast pan, whose signs would be overlays by place), which the very next frame tells
+            unsure = (evidence > 0) & lost
+            if unsure.any() and self.pending.next is not None:
+                evidence[unsure] = np.minimum(evidence[unsure], overlay_evidence(grey, self.pending.next, boxes)[0][unsure])
         sample = SampledText(index, boxes / np.float32([w, h, w, h]), evidence, coverage(boxes, w, h))
         self.samples.append(sample)
         which = np.flatnonzero((evidence > 0) & held)

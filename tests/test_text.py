@@ -112,6 +112,43 @@ def test_signs_in_a_panning_scene_are_text_but_no_overlay(canvas):
     assert columns["overlay_score"] == 0.0 and not rejected(columns)  # ...which move with the camera
 
 
+def drifting(canvas, step):
+    """FRAMES views of `canvas` by a camera moving `step` (dx, dy) pixels a frame, fractions too."""
+    return [cv2.warpAffine(canvas, np.float32([[1, 0, -step[0] * i], [0, 1, -step[1] * i]]), (W, H)) for i in range(FRAMES)]
+
+
+def stripes(width, height, period):
+    """Vertical RGB stripes `period` pixels apart (the synthetic 'striped' background, steps not strokes)."""
+    grey = np.where(np.arange(width) % period < period / 2, 150, 80).astype(np.uint8)
+    return np.repeat(np.tile(grey, (height, 1))[..., None], 3, axis=2)
+
+
+def with_sign(canvas, text="Main Street"):
+    """`canvas` with a sign low and centred, where subtitles go: dark letters on a light panel."""
+    painted = canvas.copy()
+    (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.6, 2)
+    x, y = (W - tw) // 2, H - 16
+    cv2.rectangle(painted, (x - 6, y - th - 6), (x + tw + 6, y + 6), (230, 225, 210), -1)
+    cv2.putText(painted, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (20, 20, 20), 2, cv2.LINE_AA)
+    return painted
+
+
+@pytest.mark.parametrize("background, step", [
+    ("soft", (0.3, 0.0)),  # a slow pan: still over the 0.2 s follow-up, drifted by the next sample
+    ("stripes", (3.0, 0.0)),  # sideways over stripes whose period makes the surroundings' best shift alias
+    ("soft", (8.0, 0.0)),  # faster than the follow-up's search: the very next frame tells
+])
+def test_a_sign_where_subtitles_go_in_a_pan_is_no_overlay_a_subtitle_over_it_is(background, step):
+    """Only motion tells a sign low and centred from a subtitle; each of these pans once fooled it."""
+    wide = W + 8 * FRAMES + 40
+    scene = backdrop(np.random.default_rng(3), wide, H + 20) if background == "soft" else stripes(wide, H + 20, 8)
+    sign = analyse(drifting(with_sign(scene), step))
+    assert sign["text_area"] > 0.01 and sign["overlay_score"] == 0.0 and not rejected(sign)
+    overlay = plan_overlay(np.random.default_rng(1), "subtitle", W, H, FRAMES, FPS)
+    subtitle = analyse([overlay.apply(f, i) for i, f in enumerate(drifting(scene, step))])
+    assert subtitle["overlay_score"] == 1.0 and rejected(subtitle)
+
+
 def test_fine_stripes_are_no_text(canvas):
     painted = canvas.copy()
     paint_stroke_pattern(np.random.default_rng(5), painted, H)

@@ -149,6 +149,23 @@ def test_a_sign_where_subtitles_go_in_a_pan_is_no_overlay_a_subtitle_over_it_is(
     assert subtitle["overlay_score"] == 1.0 and rejected(subtitle)
 
 
+def test_in_a_still_shot_dark_letters_on_a_panel_are_a_sign_light_ones_a_mark(canvas):
+    """Where nothing moves only the place and the look tell: in the bottom-right corner, a sign (dark
+    ink on a light panel) is scene text, a light mark there is an overlay."""
+    still = canvas[:H, :W].copy()
+    text, font = "Cafe Roma", cv2.FONT_HERSHEY_SIMPLEX
+    (tw, th), _ = cv2.getTextSize(text, font, 0.6, 2)
+    x, y = W - tw - 12, H - 12
+    sign = still.copy()
+    cv2.rectangle(sign, (x - 6, y - th - 6), (x + tw + 6, y + 6), (230, 225, 210), -1)
+    cv2.putText(sign, text, (x, y), font, 0.6, (20, 20, 20), 2, cv2.LINE_AA)
+    mark = still.copy()
+    cv2.putText(mark, text, (x, y), font, 0.6, (240, 240, 240), 2, cv2.LINE_AA)
+    signed, marked = analyse([sign.copy() for _ in range(FRAMES)]), analyse([mark.copy() for _ in range(FRAMES)])
+    assert signed["text_area"] > 0 and signed["overlay_score"] == 0.0 and not rejected(signed)
+    assert marked["overlay_score"] == 1.0 and rejected(marked)
+
+
 def test_fine_stripes_are_no_text(canvas):
     painted = canvas.copy()
     paint_stroke_pattern(np.random.default_rng(5), painted, H)

@@ -52,6 +52,7 @@ CENTRED = 0.1  # share of the width: a line whose centre is this close to the mi
 SPAN = 0.75  # share of the width: a line in the bottom band this wide spans it (tickers do)
 MARK_WIDTH = 0.45  # share of the width: logos and watermarks are narrower
 CORNER = (0.25, 0.2)  # share of the width and height from the edges that counts as a corner
+DARK_LETTERS = 1.5  # dark- over bright-stroke energy in a box above which its letters are dark on a light ground
 
 
 @dataclass
@@ -270,6 +271,24 @@ def drifted(before: np.ndarray, later: np.ndarray, boxes: np.ndarray) -> np.ndar
     return np.array([text_motion(fine0, fine1, box, tickers=False)[2] for box in boxes], bool)
 
 
+def dark_letters(hats: tuple[np.ndarray, np.ndarray], box: np.ndarray) -> bool:
+    """Whether the box's letters are dark on a lighter ground (`stroke_hats`: dark-stroke energy over
+    DARK_LETTERS times the bright): ink on a sign, a label, a page. Burned-in text is light, for it
+    must read over any picture: white or yellow letters, outlined or on a dark bar, light marks. On
+    the tuning archives (seeds 11, 12, 13, 23, calibration footage) the boxes of subtitles, tickers
+    and watermarks scored at most 1.24, dark-on-panel signs of still shots, taken for overlays by
+    their place, 1.9-2.4."""
+    x0, y0, x1, y1 = box
+    bright, dark = (float(hat[y0:y1, x0:x1].astype(np.float32).sum()) for hat in hats)
+    return dark > DARK_LETTERS * max(bright, 1.0)
+
+
+def overlay_place(hats: tuple[np.ndarray, np.ndarray], box: np.ndarray, width: int, height: int) -> bool:
+    """Where motion cannot tell: a box where overlays sit (`in_overlay_place`) whose letters are not
+    dark on a light ground (`dark_letters`)."""
+    return in_overlay_place(box, width, height) and not dark_letters(hats, box)
+
+
 def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per box (detector-image pixels) 1 when it is an overlay, 0 when it is text of the scene, judged
     by how the box and the picture around it (other text left out) moved from grey image `before` to
@@ -290,9 +309,10 @@ def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -
       match at a shift and in place alike; they then tell no motion (on the calibration footage, a
       line being typed on a panel over a sliding grid was taken for an overlay this way);
     - otherwise (the scene did not move; the surroundings are flat or changed beyond a shift; the
-      text changed or moves on its own, as a ticker does): an overlay only where overlays sit."""
+      text changed or moves on its own, as a ticker does): an overlay only where overlays sit, in
+      light letters (`overlay_place`)."""
     h, w = before.shape
-    fine0, fine1 = _fine(before), padded_fine(after)
+    fine0, fine1, hats = _fine(before), padded_fine(after), stroke_hats(before)
     text_mask = np.zeros((h, w), np.float32)  # every box, grown past the glyphs its edges cut
     for x0, y0, x1, y1 in boxes:
         gap = max(2, (y1 - y0) // 3)
@@ -302,7 +322,7 @@ def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -
         text, best, moved = text_motion(fine0, fine1, boxes[i])
         stayed = near(text, NO_SHIFT)
         held[i], lost[i] = stayed <= MATCH_ERROR and stayed <= text.min(), text.min() > MATCH_ERROR
-        placed = 0.0 if moved else float(in_overlay_place((x0, y0, x1, y1), w, h))
+        placed = 0.0 if moved else float(overlay_place(hats, boxes[i], w, h))
         margin = max(8, 2 * (y1 - y0))
         X0, Y0, X1, Y1 = max(0, x0 - margin), max(0, y0 - margin), min(w, x1 + margin), min(h, y1 + margin)
         ring = 1 - text_mask[Y0:Y1, X0:X1]
@@ -410,7 +430,8 @@ class TextAnalyzer(ClipAnalyzer):
         index, grey, boxes, before = self.pending.index, self.pending.grey, self.pending.boxes, self.pending.before
         h, w = grey.shape
         if later is None:  # the video ended first: the place decides
-            evidence, held = np.float32([in_overlay_place(b, w, h) for b in boxes]), np.zeros(len(boxes), bool)
+            hats = stroke_hats(grey)
+            evidence, held = np.float32([overlay_place(hats, b, w, h) for b in boxes]), np.zeros(len(boxes), bool)
         else:
             evidence, held, lost = overlay_evidence(grey, later, boxes)
             # by place alone, the text matched nowhere: it changed (a new subtitle) or moved beyond SEARCH

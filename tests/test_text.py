@@ -149,6 +149,18 @@ def test_a_sign_where_subtitles_go_in_a_pan_is_no_overlay_a_subtitle_over_it_is(
     assert subtitle["overlay_score"] == 1.0 and rejected(subtitle)
 
 
+@pytest.mark.parametrize("length", [FRAMES // 2 + 1, FRAMES // 2 + 2])
+def test_a_sign_sampled_just_before_the_video_ends_is_judged_by_motion_too(length):
+    """The last sample has no follow-up: the very next frame (when there is one) or the drift since
+    the sample before tells the sign in a pan from a subtitle, not its place alone."""
+    scene = backdrop(np.random.default_rng(3), W + 8 * FRAMES + 40, H + 20)
+    sign = analyse(drifting(with_sign(scene), (3.0, 1.0))[:length])
+    assert sign["text_area"] > 0.01 and sign["overlay_score"] == 0.0 and not rejected(sign)
+    overlay = plan_overlay(np.random.default_rng(1), "subtitle", W, H, FRAMES, FPS)
+    subtitle = analyse([overlay.apply(f, i) for i, f in enumerate(drifting(scene, (3.0, 1.0))[:length])])
+    assert subtitle["overlay_score"] == 1.0 and rejected(subtitle)
+
+
 def test_in_a_still_shot_dark_letters_on_a_panel_are_a_sign_light_ones_a_mark(canvas):
     """Where nothing moves only the place and the look tell: in the bottom-right corner, a sign (dark
     ink on a light panel) is scene text, a light mark there is an overlay."""

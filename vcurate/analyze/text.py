@@ -427,17 +427,19 @@ class TextAnalyzer(ClipAnalyzer):
         sample.overlay[which[drifted(grey, other, boxes)]] = 0.0
 
     def _judge(self, later: np.ndarray | None) -> None:
+        """Judge the pending sample's boxes against the follow-up frame `later`, or, where the video
+        ended first, against the very next frame or else by their place."""
         index, grey, boxes, before = self.pending.index, self.pending.grey, self.pending.boxes, self.pending.before
         h, w = grey.shape
-        if later is None:  # the video ended first: the place decides
+        if later is None and self.pending.next is None:  # the place decides; the drift since `before` still tells
             hats = stroke_hats(grey)
-            evidence, held = np.float32([overlay_place(hats, b, w, h) for b in boxes]), np.zeros(len(boxes), bool)
+            evidence, held = np.float32([overlay_place(hats, b, w, h) for b in boxes]), np.ones(len(boxes), bool)
         else:
-            evidence, held, lost = overlay_evidence(grey, later, boxes)
+            evidence, held, lost = overlay_evidence(grey, self.pending.next if later is None else later, boxes)
             # by place alone, the text matched nowhere: it changed (a new subtitle) or moved beyond SEARCH
             # (a fast pan, whose signs would be overlays by place), which the very next frame tells
             unsure = (evidence > 0) & lost
-            if unsure.any() and self.pending.next is not None:
+            if later is not None and unsure.any() and self.pending.next is not None:
                 evidence[unsure] = np.minimum(evidence[unsure], overlay_evidence(grey, self.pending.next, boxes)[0][unsure])
         sample = SampledText(index, boxes / np.float32([w, h, w, h]), evidence, coverage(boxes, w, h))
         self.samples.append(sample)

@@ -331,7 +331,8 @@ def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -
             evidence[i] = placed  # nothing around the text to tell the scene's motion by
             continue
         scene = match_errors(around, fine1, X0, Y0, mask=ring)
-        if best != NO_SHIFT and text[best] <= MATCH_ERROR and near(scene, best) <= MATCH_ERROR:
+        shifted = max(abs(best[0] - SEARCH), abs(best[1] - SEARCH)) > STILL
+        if shifted and text[best] <= MATCH_ERROR and near(scene, best) <= MATCH_ERROR:
             continue  # text and surroundings match at the same shift: it moves with them, a ticker does not
         dy, dx = np.unravel_index(int(np.argmin(scene)), scene.shape)
         if scene[dy, dx] > MATCH_ERROR or max(abs(dx - SEARCH), abs(dy - SEARCH)) <= STILL:

@@ -23,7 +23,7 @@ Per clip, from the sampled frames inside it:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -74,7 +74,8 @@ class Pending:
     grey: np.ndarray
     boxes: np.ndarray  # int, detector-image pixels
     before: np.ndarray | None  # the sampled frame a step earlier (same video), for the drift check
-    next: np.ndarray | None = None  # the frame right after: motion too fast for the follow-up's SEARCH
+    # the frames between it and the follow-up: for text the follow-up lost (a cut, a pan faster than SEARCH)
+    between: list[np.ndarray] = field(default_factory=list)
 
 
 def stroke_hats(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -403,8 +404,8 @@ class TextAnalyzer(ClipAnalyzer):
         return upright(small, frame.frame.rotation)
 
     def process(self, index: int, frame: AnalysisFrame) -> None:
-        if self.pending is not None and index == self.pending.index + 1 < self.pending.index + self.follow_up:
-            self.pending.next = self.grey(frame)
+        if self.pending is not None and self.pending.index < index < self.pending.index + self.follow_up:
+            self.pending.between.append(self.grey(frame))
         if self.pending is not None and index == self.pending.index + self.follow_up:
             self._judge(self.grey(frame))
         if index % self.step == 0:
@@ -428,20 +429,26 @@ class TextAnalyzer(ClipAnalyzer):
         sample.overlay[which[drifted(grey, other, boxes)]] = 0.0
 
     def _judge(self, later: np.ndarray | None) -> None:
-        """Judge the pending sample's boxes against the follow-up frame `later`, or, where the video
-        ended first, against the very next frame or else by their place."""
+        """Judge the pending sample's boxes against the follow-up frame `later` (None: the video ended
+        first); boxes whose text that frame lost (a cut, a pan faster than SEARCH: their place alone
+        would decide) against the latest frame in between that still shows them. With no frame after
+        the sample, the place decides; the drift since the sample before still tells."""
         index, grey, boxes, before = self.pending.index, self.pending.grey, self.pending.boxes, self.pending.before
+        frames = self.pending.between + ([later] if later is not None else [])
         h, w = grey.shape
-        if later is None and self.pending.next is None:  # the place decides; the drift since `before` still tells
+        if not frames:
             hats = stroke_hats(grey)
             evidence, held = np.float32([overlay_place(hats, b, w, h) for b in boxes]), np.ones(len(boxes), bool)
         else:
-            evidence, held, lost = overlay_evidence(grey, self.pending.next if later is None else later, boxes)
-            # by place alone, the text matched nowhere: it changed (a new subtitle) or moved beyond SEARCH
-            # (a fast pan, whose signs would be overlays by place), which the very next frame tells
+            evidence, held, lost = overlay_evidence(grey, frames[-1], boxes)
             unsure = (evidence > 0) & lost
-            if later is not None and unsure.any() and self.pending.next is not None:
-                evidence[unsure] = np.minimum(evidence[unsure], overlay_evidence(grey, self.pending.next, boxes)[0][unsure])
+            for nearer in reversed(frames[:-1]):
+                if not unsure.any():
+                    break
+                again, held_again, lost_again = overlay_evidence(grey, nearer, boxes)
+                told = unsure & ~lost_again
+                evidence[told], held[told] = np.minimum(evidence, again)[told], held_again[told]
+                unsure &= lost_again
         sample = SampledText(index, boxes / np.float32([w, h, w, h]), evidence, coverage(boxes, w, h))
         self.samples.append(sample)
         which = np.flatnonzero((evidence > 0) & held)

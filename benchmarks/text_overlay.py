@@ -4,9 +4,9 @@ text_kinds.py), with each archive's role (tuning, held out, calibration, report)
 cost from an analysis_cost result.
 
     .venv/bin/python benchmarks/text_overlay.py --run NAME ROLE OUT TRUTH [--run ...]
-        [--cost benchmarks/results/analysis_cost-....json] [--note TEXT]
+        [--cost benchmarks/results/analysis_cost-....json] [--note TEXT] [--name text_overlay-TAG]
 
-Writes benchmarks/results/text_overlay-<date>-<host>.{json,md}.
+Writes benchmarks/results/<name>-<date>-<host>.{json,md} (name: text_overlay unless given).
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ def main() -> None:
     parser.add_argument("--run", nargs=4, action="append", required=True, metavar=("NAME", "ROLE", "OUT", "TRUTH"))
     parser.add_argument("--cost", type=Path, help="an analysis_cost JSON: the text analyzer's added cost")
     parser.add_argument("--note", default="", help="a line under the table")
+    parser.add_argument("--name", default="text_overlay", help="results file name, e.g. text_overlay-BRANCH")
     args = parser.parse_args()
     columns = {name: column(role, Path(out), Path(truth)) for name, role, out, truth in args.run}
     summary = {**stamp(), "archives": columns}
@@ -64,7 +65,7 @@ def main() -> None:
                       f"{cost['results']['decode']['seconds']} s for decode alone)."]
     if args.note:
         lines += ["", args.note]
-    save("text_overlay", summary, lines)
+    save(args.name, summary, lines)
 
 
 if __name__ == "__main__":

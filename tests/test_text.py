@@ -112,6 +112,72 @@ def test_signs_in_a_panning_scene_are_text_but_no_overlay(canvas):
     assert columns["overlay_score"] == 0.0 and not rejected(columns)  # ...which move with the camera
 
 
+def drifting(canvas, step):
+    """FRAMES views of `canvas` by a camera moving `step` (dx, dy) pixels a frame, fractions too."""
+    return [cv2.warpAffine(canvas, np.float32([[1, 0, -step[0] * i], [0, 1, -step[1] * i]]), (W, H)) for i in range(FRAMES)]
+
+
+def stripes(width, height, period):
+    """Vertical RGB stripes `period` pixels apart (the synthetic 'striped' background, steps not strokes)."""
+    grey = np.where(np.arange(width) % period < period / 2, 150, 80).astype(np.uint8)
+    return np.repeat(np.tile(grey, (height, 1))[..., None], 3, axis=2)
+
+
+def with_sign(canvas, text="Main Street"):
+    """`canvas` with a sign low and centred, where subtitles go: dark letters on a light panel."""
+    painted = canvas.copy()
+    (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.6, 2)
+    x, y = (W - tw) // 2, H - 16
+    cv2.rectangle(painted, (x - 6, y - th - 6), (x + tw + 6, y + 6), (230, 225, 210), -1)
+    cv2.putText(painted, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (20, 20, 20), 2, cv2.LINE_AA)
+    return painted
+
+
+@pytest.mark.parametrize("background, step", [
+    ("soft", (0.3, 0.0)),  # a slow pan: still over the 0.2 s follow-up, drifted by the next sample
+    ("stripes", (3.0, 0.0)),  # sideways over stripes whose period makes the surroundings' best shift alias
+    ("soft", (8.0, 0.0)),  # faster than the follow-up's search: the very next frame tells
+])
+def test_a_sign_where_subtitles_go_in_a_pan_is_no_overlay_a_subtitle_over_it_is(background, step):
+    """Only motion tells a sign low and centred from a subtitle; each of these pans once fooled it."""
+    wide = W + 8 * FRAMES + 40
+    scene = backdrop(np.random.default_rng(3), wide, H + 20) if background == "soft" else stripes(wide, H + 20, 8)
+    sign = analyse(drifting(with_sign(scene), step))
+    assert sign["text_area"] > 0.01 and sign["overlay_score"] == 0.0 and not rejected(sign)
+    overlay = plan_overlay(np.random.default_rng(1), "subtitle", W, H, FRAMES, FPS)
+    subtitle = analyse([overlay.apply(f, i) for i, f in enumerate(drifting(scene, step))])
+    assert subtitle["overlay_score"] == 1.0 and rejected(subtitle)
+
+
+@pytest.mark.parametrize("length", [FRAMES // 2 + 1, FRAMES // 2 + 2])
+def test_a_sign_sampled_just_before_the_video_ends_is_judged_by_motion_too(length):
+    """The last sample has no follow-up: the very next frame (when there is one) or the drift since
+    the sample before tells the sign in a pan from a subtitle, not its place alone."""
+    scene = backdrop(np.random.default_rng(3), W + 8 * FRAMES + 40, H + 20)
+    sign = analyse(drifting(with_sign(scene), (3.0, 1.0))[:length])
+    assert sign["text_area"] > 0.01 and sign["overlay_score"] == 0.0 and not rejected(sign)
+    overlay = plan_overlay(np.random.default_rng(1), "subtitle", W, H, FRAMES, FPS)
+    subtitle = analyse([overlay.apply(f, i) for i, f in enumerate(drifting(scene, (3.0, 1.0))[:length])])
+    assert subtitle["overlay_score"] == 1.0 and rejected(subtitle)
+
+
+def test_in_a_still_shot_dark_letters_on_a_panel_are_a_sign_light_ones_a_mark(canvas):
+    """Where nothing moves only the place and the look tell: in the bottom-right corner, a sign (dark
+    ink on a light panel) is scene text, a light mark there is an overlay."""
+    still = canvas[:H, :W].copy()
+    text, font = "Cafe Roma", cv2.FONT_HERSHEY_SIMPLEX
+    (tw, th), _ = cv2.getTextSize(text, font, 0.6, 2)
+    x, y = W - tw - 12, H - 12
+    sign = still.copy()
+    cv2.rectangle(sign, (x - 6, y - th - 6), (x + tw + 6, y + 6), (230, 225, 210), -1)
+    cv2.putText(sign, text, (x, y), font, 0.6, (20, 20, 20), 2, cv2.LINE_AA)
+    mark = still.copy()
+    cv2.putText(mark, text, (x, y), font, 0.6, (240, 240, 240), 2, cv2.LINE_AA)
+    signed, marked = analyse([sign.copy() for _ in range(FRAMES)]), analyse([mark.copy() for _ in range(FRAMES)])
+    assert signed["text_area"] > 0 and signed["overlay_score"] == 0.0 and not rejected(signed)
+    assert marked["overlay_score"] == 1.0 and rejected(marked)
+
+
 def test_fine_stripes_are_no_text(canvas):
     painted = canvas.copy()
     paint_stroke_pattern(np.random.default_rng(5), painted, H)

@@ -6,10 +6,13 @@ text_detector), only where a cheap gate finds stroke structure (dense, high-cont
 most frames have none, and the network's cost grows with the pixels it reads. Each box found is then
 judged by how it moves over the next ~0.2 s: text burned in stays put on screen while the picture
 behind it moves (subtitles, watermarks) or scrolls on its own (tickers); a sign in the scene moves
-with the picture around it. Where the picture does not move, motion cannot tell, and the place
-does: overlays sit in the corners (marks) and centred in or across the bottom band (subtitles,
-tickers). The network reads the picture damped under its strokes (stroke_boosted), so that a
-semi-transparent mark over a busy texture stands out.
+with the picture around it, and so do its own letters, which (unlike stripes or checks around
+them) match only where they truly went. Where the picture does not move over 0.2 s, motion cannot
+tell, and the place does: overlays sit in the corners (marks) and centred in or across the bottom
+band (subtitles, tickers); but a box whose text held still over 0.2 s and yet moved by the sample
+a second before or after drifts with a slow zoom or pan, and is scene text. The network reads the
+picture damped under its strokes (stroke_boosted), so that a semi-transparent mark over a busy
+texture stands out.
 
 Per clip, from the sampled frames inside it:
 - text_area: mean fraction of the frame covered by text boxes (any text);
@@ -20,7 +23,7 @@ Per clip, from the sampled frames inside it:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -49,6 +52,7 @@ CENTRED = 0.1  # share of the width: a line whose centre is this close to the mi
 SPAN = 0.75  # share of the width: a line in the bottom band this wide spans it (tickers do)
 MARK_WIDTH = 0.45  # share of the width: logos and watermarks are narrower
 CORNER = (0.25, 0.2)  # share of the width and height from the edges that counts as a corner
+DARK_LETTERS = 1.5  # dark- over bright-stroke energy in a box above which its letters are dark on a light ground
 
 
 @dataclass
@@ -60,6 +64,18 @@ class SampledText:
     boxes: np.ndarray
     overlay: np.ndarray
     coverage: float  # fraction of the frame inside a box
+
+
+@dataclass
+class Pending:
+    """A sampled frame with text boxes, awaiting the frames its boxes' motion is judged by."""
+
+    index: int
+    grey: np.ndarray
+    boxes: np.ndarray  # int, detector-image pixels
+    before: np.ndarray | None  # the sampled frame a step earlier (same video), for the drift check
+    # the frames between it and the follow-up: for text the follow-up lost (a cut, a pan faster than SEARCH)
+    between: list[np.ndarray] = field(default_factory=list)
 
 
 def stroke_hats(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -215,25 +231,99 @@ def in_overlay_place(box: np.ndarray, width: int, height: int) -> bool:
     return bool(corner or subtitle_band)
 
 
-def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+def scrolls_along_the_band(box: np.ndarray, shift: tuple[int, int], height: int) -> bool:
+    """Whether text that moved by `shift` (dx, dy) moves as a ticker does: sideways, in the bottom band."""
+    return abs(shift[1]) <= STILL and (box[1] + box[3]) / 2 / height > BOTTOM_BAND
+
+
+def padded_fine(grey: np.ndarray) -> np.ndarray:
+    """A later image's fine detail, padded by SEARCH so that every shift of a patch can be matched."""
+    return cv2.copyMakeBorder(_fine(grey), SEARCH, SEARCH, SEARCH, SEARCH, cv2.BORDER_CONSTANT, value=0)
+
+
+def near(errors: np.ndarray, at: tuple[int, int]) -> float:
+    """The least of `match_errors` within STILL of shift index `at` (dy, dx), the search's edge too."""
+    dy, dx = at
+    return float(errors[max(0, dy - STILL) : dy + STILL + 1, max(0, dx - STILL) : dx + STILL + 1].min())
+
+
+NO_SHIFT = (SEARCH, SEARCH)  # the index of no shift in `match_errors`
+
+
+def text_motion(fine0: np.ndarray, fine1: np.ndarray, box: np.ndarray, tickers: bool = True) -> tuple[np.ndarray, tuple[int, int], bool]:
+    """The box's match errors against the later image (`match_errors`), the index of its best shift,
+    and whether the text itself moved: its best match is a shift, a good one, better than staying put
+    (and, with `tickers`, not a ticker's: `scrolls_along_the_band`)."""
+    x0, y0, x1, y1 = box
+    text = match_errors(fine0[y0:y1, x0:x1], fine1, x0, y0)
+    ty, tx = np.unravel_index(int(np.argmin(text)), text.shape)
+    moved = (text[ty, tx] <= MATCH_ERROR and text[ty, tx] < near(text, NO_SHIFT) and max(abs(tx - SEARCH), abs(ty - SEARCH)) > STILL
+             and not (tickers and scrolls_along_the_band(box, (tx - SEARCH, ty - SEARCH), fine0.shape[0])))
+    return text, (int(ty), int(tx)), bool(moved)
+
+
+def drifted(before: np.ndarray, later: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Per box (detector-image pixels) of `before` whose text held still over FOLLOW_UP_S, whether it
+    moved by itself by the time of `later` (`text_motion`; a ticker, which never holds still, is not
+    asked): a sign in a slow zoom or pan drifts a few pixels between samples a second apart, too little
+    to see over FOLLOW_UP_S, while an overlay stays where it was (on tuning seed 11 a sign centred low
+    in a slow zoom was taken for a subtitle in every sample)."""
+    fine0, fine1 = _fine(before), padded_fine(later)
+    return np.array([text_motion(fine0, fine1, box, tickers=False)[2] for box in boxes], bool)
+
+
+def dark_letters(hats: tuple[np.ndarray, np.ndarray], box: np.ndarray) -> bool:
+    """Whether the box's letters are dark on a lighter ground (`stroke_hats`: dark-stroke energy over
+    DARK_LETTERS times the bright): ink on a sign, a label, a page. Burned-in text is light, for it
+    must read over any picture: white or yellow letters, outlined or on a dark bar, light marks. On
+    the tuning archives (seeds 11, 12, 13, 23, calibration footage) the boxes of subtitles, tickers
+    and watermarks scored at most 1.24, dark-on-panel signs of still shots, taken for overlays by
+    their place, 1.9-2.4."""
+    x0, y0, x1, y1 = box
+    bright, dark = (float(hat[y0:y1, x0:x1].astype(np.float32).sum()) for hat in hats)
+    return dark > DARK_LETTERS * max(bright, 1.0)
+
+
+def overlay_place(hats: tuple[np.ndarray, np.ndarray], box: np.ndarray, width: int, height: int) -> bool:
+    """Where motion cannot tell: a box where overlays sit (`in_overlay_place`) whose letters are not
+    dark on a light ground (`dark_letters`)."""
+    return in_overlay_place(box, width, height) and not dark_letters(hats, box)
+
+
+def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per box (detector-image pixels) 1 when it is an overlay, 0 when it is text of the scene, judged
     by how the box and the picture around it (other text left out) moved from grey image `before` to
-    `after`. The surroundings' best shift is the scene's motion; then:
+    `after`; and per box whether its text held still (matched best where it was) and whether it was
+    lost (matched nowhere within SEARCH). The surroundings' best shift is the scene's motion; then:
+    - the box itself moved (its best match is a shift, better than staying put) other than as a
+      ticker does (sideways in the bottom band): scene text, whatever the surroundings told. Where
+      they are periodic (stripes, checks) or changed beyond a shift, they may tell no motion or a
+      wrong one, while the letters, which do not repeat, match where they truly went (on tuning
+      seed 11, signs on striped and checkered backgrounds were taken for overlays this way);
+    - the box's best match is a shift at which its surroundings match too: it moves with them, scene
+      text (sideways in the bottom band too: a ticker scrolls through a picture that moves otherwise;
+      periodic surroundings, which match at several shifts, match at the letters' one among them);
     - the box matches where the scene moved it, better than where it was: scene text (a match, not
       the best one, so a periodic pattern that also matches one period on does not mislead);
-    - it matches where it was, better than where the scene went: an overlay that stays put;
+    - it matches where it was, better than where the scene went, and the surroundings do not match
+      where they were too: an overlay that stays put. Periodic surroundings (a grid, stripes) may
+      match at a shift and in place alike; they then tell no motion (on the calibration footage, a
+      line being typed on a panel over a sliding grid was taken for an overlay this way);
     - otherwise (the scene did not move; the surroundings are flat or changed beyond a shift; the
-      text changed or moves on its own, as a ticker does): an overlay only where overlays sit."""
+      text changed or moves on its own, as a ticker does): an overlay only where overlays sit, in
+      light letters (`overlay_place`)."""
     h, w = before.shape
-    fine0 = _fine(before)
-    fine1 = cv2.copyMakeBorder(_fine(after), SEARCH, SEARCH, SEARCH, SEARCH, cv2.BORDER_CONSTANT, value=0)
+    fine0, fine1, hats = _fine(before), padded_fine(after), stroke_hats(before)
     text_mask = np.zeros((h, w), np.float32)  # every box, grown past the glyphs its edges cut
     for x0, y0, x1, y1 in boxes:
         gap = max(2, (y1 - y0) // 3)
         text_mask[max(0, y0 - gap) : y1 + gap, max(0, x0 - gap) : x1 + gap] = 1
-    evidence = np.zeros(len(boxes), np.float32)
+    evidence, held, lost = np.zeros(len(boxes), np.float32), np.zeros(len(boxes), bool), np.zeros(len(boxes), bool)
     for i, (x0, y0, x1, y1) in enumerate(boxes):
-        placed = float(in_overlay_place((x0, y0, x1, y1), w, h))
+        text, best, moved = text_motion(fine0, fine1, boxes[i])
+        stayed = near(text, NO_SHIFT)
+        held[i], lost[i] = stayed <= MATCH_ERROR and stayed <= text.min(), text.min() > MATCH_ERROR
+        placed = 0.0 if moved else float(overlay_place(hats, boxes[i], w, h))
         margin = max(8, 2 * (y1 - y0))
         X0, Y0, X1, Y1 = max(0, x0 - margin), max(0, y0 - margin), min(w, x1 + margin), min(h, y1 + margin)
         ring = 1 - text_mask[Y0:Y1, X0:X1]
@@ -242,20 +332,21 @@ def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -
             evidence[i] = placed  # nothing around the text to tell the scene's motion by
             continue
         scene = match_errors(around, fine1, X0, Y0, mask=ring)
+        shifted = max(abs(best[0] - SEARCH), abs(best[1] - SEARCH)) > STILL
+        if shifted and text[best] <= MATCH_ERROR and near(scene, best) <= MATCH_ERROR:
+            continue  # text and surroundings match at the same shift: it moves with them, a ticker does not
         dy, dx = np.unravel_index(int(np.argmin(scene)), scene.shape)
         if scene[dy, dx] > MATCH_ERROR or max(abs(dx - SEARCH), abs(dy - SEARCH)) <= STILL:
             evidence[i] = placed  # the surroundings changed beyond a shift, or did not move
             continue
-        text = match_errors(fine0[y0:y1, x0:x1], fine1, x0, y0)
-        with_scene = text[dy - STILL : dy + STILL + 1, dx - STILL : dx + STILL + 1].min()
-        stayed = text[SEARCH - STILL : SEARCH + STILL + 1, SEARCH - STILL : SEARCH + STILL + 1].min()
+        with_scene = near(text, (dy, dx))
         if with_scene <= MATCH_ERROR and with_scene < stayed:
             evidence[i] = 0.0
-        elif stayed <= MATCH_ERROR and stayed < with_scene:
+        elif stayed <= MATCH_ERROR and stayed < with_scene and near(scene, NO_SHIFT) > MATCH_ERROR:
             evidence[i] = 1.0
         else:
             evidence[i] = placed
-    return evidence
+    return evidence, held, lost
 
 
 def coverage(boxes: np.ndarray, width: int, height: int) -> float:
@@ -283,7 +374,10 @@ class TextAnalyzer(ClipAnalyzer):
         self.reader, self.size, self.step, self.follow_up = TextReader(detector), size, step, follow_up
         self.skip = skip  # rows and columns of the full-resolution luma skipped before the area resize
         self.samples: list[SampledText] = []
-        self.pending: tuple[int, np.ndarray, np.ndarray] | None = None  # (index, grey, boxes) awaiting its follow-up
+        self.pending: Pending | None = None
+        self.sampled: tuple[int, np.ndarray] | None = None  # (index, grey) of the last sampled frame
+        # the last sample with overlay evidence, its grey, and which of its boxes held still over the follow-up
+        self.judged: tuple[SampledText, np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def build(cls, cfg: PipelineConfig, stream: StreamFacts) -> "TextAnalyzer | None":
@@ -310,25 +404,58 @@ class TextAnalyzer(ClipAnalyzer):
         return upright(small, frame.frame.rotation)
 
     def process(self, index: int, frame: AnalysisFrame) -> None:
-        if self.pending is not None and index == self.pending[0] + self.follow_up:
+        if self.pending is not None and self.pending.index < index < self.pending.index + self.follow_up:
+            self.pending.between.append(self.grey(frame))
+        if self.pending is not None and index == self.pending.index + self.follow_up:
             self._judge(self.grey(frame))
         if index % self.step == 0:
             grey = self.grey(frame)
+            if self.judged is not None and self.judged[0].index == index - self.step:
+                self._drop_drifted(*self.judged, grey)  # a second on
+            self.judged = None
+            before = self.sampled[1] if self.sampled is not None and self.sampled[0] == index - self.step else None
+            self.sampled = (index, grey)
             boxes = self.reader.read(grey)
             if len(boxes):
-                self.pending = (index, grey, boxes)
+                self.pending = Pending(index, grey, boxes, before)
             else:
                 self.samples.append(SampledText(index, np.zeros((0, 4), np.float32), np.zeros(0, np.float32), 0.0))
 
+    @staticmethod
+    def _drop_drifted(sample: "SampledText", grey: np.ndarray, which: np.ndarray, other: np.ndarray) -> None:
+        """Scene text, not overlay, for the sample's boxes `which` (held still over the follow-up) whose
+        text moved between its frame `grey` and the sampled frame `other` a second before or after."""
+        boxes = np.round(sample.boxes[which] * np.float32([*grey.shape[::-1]] * 2)).astype(int)
+        sample.overlay[which[drifted(grey, other, boxes)]] = 0.0
+
     def _judge(self, later: np.ndarray | None) -> None:
-        index, grey, boxes = self.pending
+        """Judge the pending sample's boxes against the follow-up frame `later` (None: the video ended
+        first); boxes whose text that frame lost (a cut, a pan faster than SEARCH: their place alone
+        would decide) against the latest frame in between that still shows them. With no frame after
+        the sample, the place decides; the drift since the sample before still tells."""
+        index, grey, boxes, before = self.pending.index, self.pending.grey, self.pending.boxes, self.pending.before
+        frames = self.pending.between + ([later] if later is not None else [])
         h, w = grey.shape
-        if later is None:  # the video ended first: the place decides
-            evidence = np.float32([in_overlay_place(b, w, h) for b in boxes])
+        if not frames:
+            hats = stroke_hats(grey)
+            evidence, held = np.float32([overlay_place(hats, b, w, h) for b in boxes]), np.ones(len(boxes), bool)
         else:
-            evidence = overlay_evidence(grey, later, boxes)
-        scale = np.float32([w, h, w, h])
-        self.samples.append(SampledText(index, boxes / scale, evidence, coverage(boxes, w, h)))
+            evidence, held, lost = overlay_evidence(grey, frames[-1], boxes)
+            unsure = (evidence > 0) & lost
+            for nearer in reversed(frames[:-1]):
+                if not unsure.any():
+                    break
+                again, held_again, lost_again = overlay_evidence(grey, nearer, boxes)
+                told = unsure & ~lost_again
+                evidence[told], held[told] = np.minimum(evidence, again)[told], held_again[told]
+                unsure &= lost_again
+        sample = SampledText(index, boxes / np.float32([w, h, w, h]), evidence, coverage(boxes, w, h))
+        self.samples.append(sample)
+        which = np.flatnonzero((evidence > 0) & held)
+        if len(which) and before is not None:
+            self._drop_drifted(sample, grey, which, before)  # a second before
+        which = which[sample.overlay[which] > 0]
+        self.judged = (sample, grey, which) if len(which) else None
         self.pending = None
 
     def finish(self, num_frames: int) -> None:

@@ -9,6 +9,7 @@ added time as a multiple of the decode floor; the issues that bring an analyzer 
 
     .venv/bin/python benchmarks/analysis_cost.py [--videos 8] [--size 1280x720] [--repeat 3]
         [--detectors content transnetv2 hybrid] [--set split.transnet_device=cuda]
+        [--scenes-only] [--from DIR]   # only decode and scene detection; the videos of an archive instead
 
 Writes benchmarks/results/analysis_cost-<date>-<host>.{json,md}.
 """
@@ -40,7 +41,7 @@ def all_on() -> PipelineConfig:
                                if hasattr(section, "enabled")], "benchmark config")
 
 
-def passes(cfg: PipelineConfig, stream: StreamFacts, detectors: list[str]) -> dict:
+def passes(cfg: PipelineConfig, stream: StreamFacts, detectors: list[str], scenes_only: bool = False) -> dict:
     """Pass name -> a function building its fresh list of analyzers. Scene detection and the whole
     pass once per detector; the default's passes carry no detector name."""
     def split(detector: str):
@@ -52,6 +53,8 @@ def passes(cfg: PipelineConfig, stream: StreamFacts, detectors: list[str]) -> di
     out = {"decode": lambda: []}
     for d in detectors:
         out[named("decode+scenes", d)] = lambda d=d: [SceneAnalyzer(split(d), stream.fps)]
+    if scenes_only:
+        return out
     for cls in ANALYZERS:
         out[f"decode+{cls.__name__}"] = lambda cls=cls: [a for a in [cls.build(cfg, stream)] if a is not None]
     for d in detectors:
@@ -92,9 +95,10 @@ def network_fps(paths: list[Path], cfg: PipelineConfig, stream: StreamFacts) -> 
             "frames": count, "seconds": round(seconds, 3), "fps": round(count / seconds, 1)}
 
 
-def measure(paths: list[Path], cfg: PipelineConfig, stream: StreamFacts, repeat: int, detectors: list[str]) -> dict[str, dict]:
+def measure(paths: list[Path], cfg: PipelineConfig, stream: StreamFacts, repeat: int, detectors: list[str],
+            scenes_only: bool = False) -> dict[str, dict]:
     """Best-of-`repeat` time of each pass, the passes interleaved so a slow minute hits them all."""
-    built = passes(cfg, stream, detectors)
+    built = passes(cfg, stream, detectors, scenes_only)
     best, frames = dict.fromkeys(built, float("inf")), {}
     for _ in range(repeat):
         for name, make in built.items():
@@ -118,19 +122,27 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a pipeline setting, e.g. split.transnet_device=cuda (repeatable)")
     parser.add_argument("--name", help="results file name (default analysis_cost-SIZE)")
+    parser.add_argument("--scenes-only", action="store_true", help="time decode and scene detection only")
+    parser.add_argument("--from", dest="source", type=Path, metavar="DIR",
+                        help="time the .mp4 videos under DIR (e.g. a footage archive with shaky shots) instead of "
+                             "synthetic ones (--videos, --seed, --size then unused)")
     args = parser.parse_args()
     width, height = map(int, args.size.lower().split("x"))
     spec = replace(SynthSpec(), sizes=((width, height),), p_lowres_video=0.0)
     cfg = with_settings(all_on(), [parse_setting(s) for s in args.set], "--set")
     stream = StreamFacts(fps=25.0, width=width, height=height, expected_frames=0)  # the synthetic videos' rate
     with tempfile.TemporaryDirectory() as tmp:
-        make_archive(tmp, args.videos, args.seed, spec)
-        paths = sorted(Path(tmp, "raw").rglob("*.mp4"))
-        results = measure(paths, cfg, stream, args.repeat, args.detectors)
+        if args.source:
+            paths = sorted(args.source.rglob("*.mp4"))
+        else:
+            make_archive(tmp, args.videos, args.seed, spec)
+            paths = sorted(Path(tmp, "raw").rglob("*.mp4"))
+        results = measure(paths, cfg, stream, args.repeat, args.detectors, args.scenes_only)
         network = network_fps(paths, cfg, stream) if "transnetv2" in args.detectors else None
-    summary = {**stamp(), "python": sys.version.split()[0], "videos": args.videos, "size": args.size,
+    videos, size = (len(paths), f"videos of {args.source}") if args.source else (args.videos, args.size)
+    summary = {**stamp(), "python": sys.version.split()[0], "videos": videos, "size": size,
                "settings": args.set, "results": results, "transnetv2_alone": network}
-    lines = [f"# Analysis pass cost ({args.videos} videos, {args.size}, best of {args.repeat})", "",
+    lines = [f"# Analysis pass cost ({videos} videos, {size}, best of {args.repeat})", "",
              "| pass | seconds | frames/s | added (x decode floor) |", "|---|---:|---:|---:|"]
     lines += [f"| {k} | {v['seconds']} | {v['fps']} | +{v['added_x_decode']:.2f} |" for k, v in results.items()]
     if network:

@@ -198,7 +198,7 @@ def test_analysis_colours_match_ffmpegs_rgb_conversion(tmp_path, color_range):
 def test_shake_prefilter_is_close_to_the_full_box_filter(canvas, factor):
     """The cheaper prefilter (rows subsampled, then box) must give the exact box filter's frame size and nearly
     its values, whatever divisor of the factor it subsamples by."""
-    from vcurate.analyze.motion import prefiltered_luma
+    from vcurate.media.frames import prefiltered_luma
 
     big = cv2.resize(canvas, (canvas.shape[1] * 4, canvas.shape[0] * 4), interpolation=cv2.INTER_CUBIC)
     h, w = big.shape[0] // factor, big.shape[1] // factor

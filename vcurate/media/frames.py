@@ -81,6 +81,21 @@ def analysis_stride(width: int, height: int, short_side: int) -> int:
     return max(1, round(min(width, height) / short_side))
 
 
+def prefiltered_luma(luma: np.ndarray, factor: int) -> np.ndarray:
+    """Luma downscaled by `factor` with a box filter: every column, and every `step`-th row, where `step`
+    is the largest divisor of `factor` that keeps 4 rows in each box. The full box is the exact
+    prefilter but touches every pixel (0.22 ms a 720p frame); skipping rows costs about half and, on a
+    textured sub-pixel pan, scores within 0.01 of the exact filter (plain subsampling: 3x its noise).
+    The rows are a strided view: OpenCV reads them in place."""
+    if factor <= 1:
+        return luma
+    factor = min(factor, *luma.shape[:2])  # at least one pixel out
+    step = max(k for k in range(1, factor // 4 + 1) if factor % k == 0) if factor >= 4 else 1
+    out_h, out_w = luma.shape[0] // factor, luma.shape[1] // factor
+    rows = luma[: out_h * factor : step, : out_w * factor]
+    return cv2.resize(rows, (out_w, out_h), interpolation=cv2.INTER_AREA)
+
+
 class AnalysisFrame:
     """One decoded frame and the views analyzers ask of it, computed lazily and cached."""
 
@@ -154,15 +169,24 @@ class AnalysisFrame:
         return full[rows][:, cols]  # rows, then columns: 5x faster than one 2-D gather
 
     def area_bgr(self, factor: int = 1) -> np.ndarray:
-        """BGR of `bgr(factor)`'s size in its colours, each pixel the mean of the decoded pixels it
-        covers rather than one of them: a camera's motion moves this picture as it moves the scene,
-        where subsampling lets fine texture alias into a pattern no warp undoes. Not cached: the
-        scene detectors ask for it only around a possible cut."""
-        h, w = self.bgr(factor).shape[:2]
+        """BGR of about `bgr(factor)`'s size in its colours, each pixel the mean of the decoded pixels
+        it covers (`prefiltered_luma` on each plane) rather than one of them: a camera's motion moves
+        this picture as it moves the scene, where subsampling lets fine texture alias into a pattern no
+        warp undoes. Not cached: the scene detectors ask for it only around a possible cut."""
+        box = self.stride * factor
         if not self.planar:
+            w, h = max(1, self.frame.width // box), max(1, self.frame.height // box)
             return self.frame.reformat(width=w, height=h, format="bgr24", interpolation="AREA").to_ndarray()
-        planes = (plane_array(self.frame.planes[k]) for k in (0, 2, 1))  # Y, Cr, Cb
-        ycrcb = np.dstack([cv2.resize(p, (w, h), interpolation=cv2.INTER_AREA) for p in planes])
+        luma = plane_array(self.frame.planes[0])
+        y = prefiltered_luma(luma, box)
+        ycrcb = np.empty((*y.shape, 3), np.uint8)
+        ycrcb[..., 0] = y
+        for channel, plane in ((1, 2), (2, 1)):  # Cr, Cb
+            chroma = plane_array(self.frame.planes[plane])
+            small = prefiltered_luma(chroma, max(1, round(box * chroma.shape[1] / luma.shape[1])))
+            if small.shape != y.shape:
+                small = cv2.resize(small, (y.shape[1], y.shape[0]), interpolation=cv2.INTER_AREA)
+            ycrcb[..., channel] = small
         return cv2.transform(ycrcb, _YCRCB_TO_BGR[self.full_range])
 
 

@@ -9,7 +9,8 @@ added time as a multiple of the decode floor; the issues that bring an analyzer 
 
     .venv/bin/python benchmarks/analysis_cost.py [--videos 8] [--size 1280x720] [--repeat 3]
         [--detectors content transnetv2 hybrid] [--set split.transnet_device=cuda]
-        [--scenes-only] [--from DIR]   # only decode and scene detection; the videos of an archive instead
+        [--scenes-only] [--from DIR] [--cpu-time]   # only decode and scene detection; an archive's videos;
+                                                    # CPU seconds rather than wall time
 
 Writes benchmarks/results/analysis_cost-<date>-<host>.{json,md}.
 """
@@ -96,16 +97,16 @@ def network_fps(paths: list[Path], cfg: PipelineConfig, stream: StreamFacts) -> 
 
 
 def measure(paths: list[Path], cfg: PipelineConfig, stream: StreamFacts, repeat: int, detectors: list[str],
-            scenes_only: bool = False) -> dict[str, dict]:
+            scenes_only: bool = False, clock=time.perf_counter) -> dict[str, dict]:
     """Best-of-`repeat` time of each pass, the passes interleaved so a slow minute hits them all."""
     built = passes(cfg, stream, detectors, scenes_only)
     best, frames = dict.fromkeys(built, float("inf")), {}
     for _ in range(repeat):
         for name, make in built.items():
-            t0, count = time.perf_counter(), 0
+            t0, count = clock(), 0
             for path in paths:
                 count += decode_pass(path, make(), cfg.analysis.short_side, fps_hint=stream.fps).num_frames
-            best[name], frames[name] = min(best[name], time.perf_counter() - t0), count
+            best[name], frames[name] = min(best[name], clock() - t0), count
     floor = best["decode"]
     return {name: {"seconds": round(t, 3), "frames": frames[name], "fps": round(frames[name] / t, 1),
                    "added_x_decode": round((t - floor) / floor, 3)} for name, t in best.items()}
@@ -123,6 +124,9 @@ def main() -> None:
                         help="a pipeline setting, e.g. split.transnet_device=cuda (repeatable)")
     parser.add_argument("--name", help="results file name (default analysis_cost-SIZE)")
     parser.add_argument("--scenes-only", action="store_true", help="time decode and scene detection only")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="this process's CPU seconds (all its threads) instead of wall time: steadier on a "
+                             "machine shared with other jobs")
     parser.add_argument("--from", dest="source", type=Path, metavar="DIR",
                         help="time the .mp4 videos under DIR (e.g. a footage archive with shaky shots) instead of "
                              "synthetic ones (--videos, --seed, --size then unused)")
@@ -137,13 +141,15 @@ def main() -> None:
         else:
             make_archive(tmp, args.videos, args.seed, spec)
             paths = sorted(Path(tmp, "raw").rglob("*.mp4"))
-        results = measure(paths, cfg, stream, args.repeat, args.detectors, args.scenes_only)
+        clock = time.process_time if args.cpu_time else time.perf_counter
+        results = measure(paths, cfg, stream, args.repeat, args.detectors, args.scenes_only, clock)
         network = network_fps(paths, cfg, stream) if "transnetv2" in args.detectors else None
     videos, size = (len(paths), f"videos of {args.source}") if args.source else (args.videos, args.size)
-    summary = {**stamp(), "python": sys.version.split()[0], "videos": videos, "size": size,
+    timing = "CPU seconds" if args.cpu_time else "seconds"
+    summary = {**stamp(), "python": sys.version.split()[0], "videos": videos, "size": size, "timing": timing,
                "settings": args.set, "results": results, "transnetv2_alone": network}
-    lines = [f"# Analysis pass cost ({videos} videos, {size}, best of {args.repeat})", "",
-             "| pass | seconds | frames/s | added (x decode floor) |", "|---|---:|---:|---:|"]
+    lines = [f"# Analysis pass cost ({videos} videos, {size}, best of {args.repeat}, {timing})", "",
+             f"| pass | {timing} | frames/s | added (x decode floor) |", "|---|---:|---:|---:|"]
     lines += [f"| {k} | {v['seconds']} | {v['fps']} | +{v['added_x_decode']:.2f} |" for k, v in results.items()]
     if network:
         lines += ["", f"TransNetV2 alone (no decode; {network['device']}, {network['threads']} torch threads, "

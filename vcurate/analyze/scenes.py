@@ -2,13 +2,15 @@
 
 A hand-held shot of a textured scene changes its colours from frame to frame as much as a cut does,
 so the content score alone cuts shaky shots apart. For every frame whose change could make a cut,
-the change is measured once more after undoing the camera's motion between the two frames: a
-similarity transform (shift, zoom, roll; the scene-motion analyzer's fit) aligns the two decoded
-frames area-averaged to the detector's size. A shaky step of one shot then loses most of its change
-(10-45 % is left on hand-held test shots, synthetic and real; undoing the shift alone left 20-85 %
-of real hand-held steps, which roll), a cut to another shot keeps 90 % or more. When less than
-`split.shake_veto` of the change is left, the detector is handed what is left, so its own rules
-(threshold, minimum scene length) see the scene's change, not the camera's.
+the change is measured once more after undoing the camera's motion between the two decoded frames,
+area-averaged to the detector's size (its own subsampled frames alias fine texture into a pattern
+no warp undoes): the shift first (phase correlation), and where that leaves too much, the similarity
+transform (shift, zoom, roll) that the scene-motion analyzer fits. A shaky step of one shot then
+keeps 10-45 % of its change on hand-held test shots, synthetic and real (the shift alone, on the
+detector's frames, left 20-85 % of real hand-held steps, which roll), a cut to another shot 85 % or
+more. When less than `split.shake_veto` of the change is left, the detector is handed what is left,
+so its own rules (threshold, minimum scene length, the adaptive detector's ratio to the neighbours)
+see the scene's change, not the camera's.
 
 TransNetV2 (`split.detector: transnetv2`) is a network trained on shot boundaries: it reads every
 frame at 48x27 over 100-frame windows, and hand-held motion is part of what it learnt to ignore.
@@ -90,7 +92,7 @@ def shift_compensated_change(previous: np.ndarray, current: np.ndarray, weights)
     return _hsv_change(moved[my : h - my, mx : w - mx], current[my : h - my, mx : w - mx], weights)
 
 
-def camera_share(previous: np.ndarray, current: np.ndarray, weights, enough: float = 1.0) -> float:
+def camera_share(previous: np.ndarray, current: np.ndarray, weights, enough: float) -> float:
     """The share of the content change between two HSV frames that is left once the camera's motion is
     undone: a shaky step of one shot keeps 10-45 %, a cut to another shot 85 % or more. The shift is
     undone first (a third of the fit's cost); the similarity is fitted (`camera_compensated_change`)

@@ -80,6 +80,18 @@ def test_auto_is_the_cpu_detector_without_cuda_and_the_hybrid_with_it(monkeypatc
     assert scenes_module.resolve_detector(SplitConfig(detector="content")) == "content"
 
 
+def test_auto_on_ray_checks_the_weights_only_where_the_analysis_tasks_reserve_gpus(tmp_path, monkeypatch):
+    """On Ray the driver does not ask torch for a device (its workers' may differ): the config says
+    whether the analysis may run the network."""
+    checked = []
+    monkeypatch.setattr(transnet, "load_network", lambda path, device: checked.append(path))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: (_ for _ in ()).throw(AssertionError("torch asked")))
+    scenes_module.check_scene_detector(SplitConfig(), ray_analysis_gpus=False)
+    assert checked == []
+    scenes_module.check_scene_detector(SplitConfig(), ray_analysis_gpus=True)
+    assert len(checked) == 1
+
+
 def test_network_frames_come_from_the_one_decode_pass(analysed):
     truth, results, detectors, counts = analysed
     assert counts["decodes_first"] == 1 and counts["decodes"] == 2  # one decode per video
@@ -193,7 +205,8 @@ def _object_in_pickle(path):
 @pytest.mark.parametrize("detector", ["transnetv2", "hybrid", "auto"])
 @pytest.mark.parametrize("spoil", [None, _corrupt, _wrong_shapes, _object_in_pickle])
 def test_unusable_weights_fail_the_job_before_any_video_is_read(tmp_path, monkeypatch, spoil, detector):
-    """auto: where Ray reserves GPUs for the analysis, the hybrid may run there; its weights are checked."""
+    """auto: where the analysis sees a GPU (here: in-process, on a machine with CUDA), the hybrid runs;
+    its weights are checked."""
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / "a.mp4").write_bytes(b"never opened")
@@ -209,7 +222,8 @@ def test_unusable_weights_fail_the_job_before_any_video_is_read(tmp_path, monkey
     monkeypatch.setattr(scenes_module.TransNetScenes, "_networks", {})
     cfg = tiny_config(tmp_path, tmp_path / "out", split={"detector": detector, "transnet_weights": str(weights)})
     cfg.align.enabled = False
-    cfg.ray.analyze_num_gpus = 0.5 if detector == "auto" else 0.0
+    if detector == "auto":
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     with pytest.raises(TransNetError) as raised:
         run_job(cfg, engine="local", progress=False)
     assert str(weights) in str(raised.value)

@@ -138,9 +138,9 @@ def pending_tasks(cfg: PipelineConfig, state: ResumeState, skipped: SkippedInput
     return (task for task in iter_tasks(cfg.input, skipped) if task.video not in state.finished)
 
 
-def check_models(cfg: PipelineConfig) -> None:
+def check_models(cfg: PipelineConfig, engine: str) -> None:
     """The scene detector's network and the CLIP model can be had: fail before any video is processed."""
-    check_scene_detector(cfg.split, analysis_gpus=cfg.ray.analyze_num_gpus > 0)
+    check_scene_detector(cfg.split, cfg.ray.analyze_num_gpus > 0 if engine == "ray" else None)
     if cfg.align.enabled:
         check_align_config(cfg.align, fetch=True)
 
@@ -168,11 +168,11 @@ def run_job(cfg: PipelineConfig, overwrite: bool = False, engine: str = "ray", p
         # Ray's start-up mostly waits on the processes it launches; the model checks (torch, open_clip:
         # seconds of imports) run meanwhile. A failed check is raised once Ray is up.
         with ThreadPoolExecutor(1) as pool:
-            checked = pool.submit(check_models, cfg)
+            checked = pool.submit(check_models, cfg, engine)
             init_ray(cfg)
             checked.result()
     else:
-        check_models(cfg)
+        check_models(cfg, engine)
     ledger.start(overwrite)
     state = ledger.state
     status, skipped, kept = ("resumed" if state.parts else "fresh"), len(state.finished), 0

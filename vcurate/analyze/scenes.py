@@ -349,12 +349,17 @@ def resolve_detector(cfg: SplitConfig) -> str:
     return "hybrid" if torch.cuda.is_available() else CPU_DETECTOR
 
 
-def check_scene_detector(cfg: SplitConfig, analysis_gpus: bool = False) -> None:
+def check_scene_detector(cfg: SplitConfig, ray_analysis_gpus: bool | None = None) -> None:
     """Fail before any video is read when the TransNetV2 weights are missing, unreadable or do not fit
-    the network: for transnetv2 and hybrid, and for auto where the analysis may get a GPU (this process
-    sees one, or `analysis_gpus`: Ray reserves GPUs for the analysis tasks). (The analysis worker's device
-    itself a driver on another node cannot judge.)"""
-    if resolve_detector(cfg) in ("transnetv2", "hybrid") or (cfg.detector == "auto" and analysis_gpus):
+    the network: for transnetv2 and hybrid, and for auto where the analysis may run the hybrid. On Ray
+    (`ray_analysis_gpus`: whether the analysis tasks reserve GPUs) that is said by the config, so the
+    driver does not import torch to ask for a device its workers may not share; in-process (None) by
+    this machine. (The analysis worker's device itself a driver on another node cannot judge.)"""
+    if cfg.detector == "auto":
+        network = resolve_detector(cfg) == "hybrid" if ray_analysis_gpus is None else ray_analysis_gpus
+    else:
+        network = cfg.detector in ("transnetv2", "hybrid")
+    if network:
         import torch
 
         from vcurate.models.transnet import load_network, weights_path

@@ -69,15 +69,22 @@ def test_auto_is_the_cpu_detector_without_cuda_and_the_hybrid_with_it(monkeypatc
     """`split.detector: auto` is resolved where the video is analysed: TransNetV2 costs 11-13x the decode
     on a CPU, so there the cheap detector runs; where the analysis sees CUDA, the hybrid."""
     assert SplitConfig().detector == "auto"
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(scenes_module, "cuda_visible", lambda: False)
     analyzer = SceneAnalyzer(SplitConfig(), 25.0)
     assert analyzer.detector == scenes_module.CPU_DETECTOR == "adaptive"
     assert isinstance(analyzer.source, scenes_module.DetectorScenes)
     assert isinstance(analyzer.source.detector, scenes_module.FastAdaptiveDetector)
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(scenes_module, "cuda_visible", lambda: True)
     assert scenes_module.resolve_detector(SplitConfig()) == "hybrid"
     assert scenes_module.resolve_detector(SplitConfig(transnet_device="cpu")) == "adaptive"
     assert scenes_module.resolve_detector(SplitConfig(detector="content")) == "content"
+
+
+def test_no_cuda_is_told_without_importing_torch(monkeypatch):
+    """A Ray task that reserves no GPU sees CUDA_VISIBLE_DEVICES empty: no torch import to say so."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: (_ for _ in ()).throw(AssertionError("torch asked")))
+    assert scenes_module.cuda_visible() is False
 
 
 def test_auto_on_ray_checks_the_weights_only_where_the_analysis_tasks_reserve_gpus(tmp_path, monkeypatch):
@@ -85,7 +92,7 @@ def test_auto_on_ray_checks_the_weights_only_where_the_analysis_tasks_reserve_gp
     whether the analysis may run the network."""
     checked = []
     monkeypatch.setattr(transnet, "load_network", lambda path, device: checked.append(path))
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: (_ for _ in ()).throw(AssertionError("torch asked")))
+    monkeypatch.setattr(scenes_module, "cuda_visible", lambda: (_ for _ in ()).throw(AssertionError("device asked")))
     scenes_module.check_scene_detector(SplitConfig(), ray_analysis_gpus=False)
     assert checked == []
     scenes_module.check_scene_detector(SplitConfig(), ray_analysis_gpus=True)
@@ -223,7 +230,7 @@ def test_unusable_weights_fail_the_job_before_any_video_is_read(tmp_path, monkey
     cfg = tiny_config(tmp_path, tmp_path / "out", split={"detector": detector, "transnet_weights": str(weights)})
     cfg.align.enabled = False
     if detector == "auto":
-        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        monkeypatch.setattr(scenes_module, "cuda_visible", lambda: True)
     with pytest.raises(TransNetError) as raised:
         run_job(cfg, engine="local", progress=False)
     assert str(weights) in str(raised.value)

@@ -370,7 +370,8 @@ class RayConfig(Section):
     )
     analyze_num_gpus: float = Field(
         0.0, ge=0, description="GPUs (a share of one, e.g. 0.25) Ray reserves per video-analysis task, for "
-        "split.detector transnetv2 on CUDA: Ray hides the GPUs from a task that reserves none"
+        "TransNetV2 on CUDA (split.detector auto, hybrid or transnetv2): Ray hides the GPUs from a task that "
+        "reserves none, so there auto runs the CPU detector"
     )
     encode_num_cpus: float = Field(1.0, gt=0, description="CPUs Ray reserves per clip-encoding task")
     local_max_videos: int = Field(

@@ -19,6 +19,8 @@ frame at 48x27 over 100-frame windows, and hand-held motion is part of what it l
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any, ClassVar
 
 import cv2
@@ -342,11 +344,18 @@ def resolve_detector(cfg: SplitConfig) -> str:
     reserves one), else CPU_DETECTOR, as accurate on CPU at a fraction of the network's cost there."""
     if cfg.detector != "auto":
         return cfg.detector
-    if cfg.transnet_device == "cpu":
-        return CPU_DETECTOR
+    return "hybrid" if cfg.transnet_device != "cpu" and cuda_visible() else CPU_DETECTOR
+
+
+def cuda_visible() -> bool:
+    """Whether this process sees a CUDA device. Where no NVIDIA driver is loaded (no /dev/nvidiactl) or
+    CUDA_VISIBLE_DEVICES is empty (Ray's tasks that reserve no GPU), no, without importing torch (1-2 s
+    and a few hundred MB in every analysis process, before its first frame)."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES") == "" or not Path("/dev/nvidiactl").exists():
+        return False
     import torch
 
-    return "hybrid" if torch.cuda.is_available() else CPU_DETECTOR
+    return torch.cuda.is_available()
 
 
 def check_scene_detector(cfg: SplitConfig, ray_analysis_gpus: bool | None = None) -> None:

@@ -1,7 +1,9 @@
 """What each analyzer of the single decode pass costs, against the decode floor.
 
 Times, on the same synthetic videos and in one process: decode alone, decode + scene detection,
-decode + each registered clip analyzer (vcurate.analyze) on its own, and the whole analysis pass;
+decode + each registered clip analyzer (vcurate.analyze) on its own, the whole analysis pass, and
+the whole pass less each analyzer (what an analyzer adds to a job, where views of the frame that
+another analyzer needs too are computed once);
 scene detection and the whole pass once per `--detectors` value (split.detector), and, with
 transnetv2 among them, TransNetV2 alone on the videos' own 48x27 frames. Each analyzer's cost is its
 added time as a multiple of the decode floor; the issues that bring an analyzer name its budget
@@ -58,8 +60,11 @@ def passes(cfg: PipelineConfig, stream: StreamFacts, detectors: list[str], scene
         return out
     for cls in ANALYZERS:
         out[f"decode+{cls.__name__}"] = lambda cls=cls: [a for a in [cls.build(cfg, stream)] if a is not None]
-    for d in detectors:
+    for d in dict.fromkeys([cfg.split.detector, *detectors]):  # the default's pass, which the "less" ones are taken from
         out[named("analysis pass", d)] = lambda d=d: [SceneAnalyzer(split(d), stream.fps), *build_analyzers(cfg, stream)]
+    for cls in ANALYZERS:
+        out[f"analysis pass less {cls.__name__}"] = lambda cls=cls: [
+            SceneAnalyzer(cfg.split, stream.fps), *[a for a in build_analyzers(cfg, stream) if not isinstance(a, cls)]]
     return out
 
 
@@ -108,8 +113,14 @@ def measure(paths: list[Path], cfg: PipelineConfig, stream: StreamFacts, repeat:
                 count += decode_pass(path, make(), cfg.analysis.short_side, fps_hint=stream.fps).num_frames
             best[name], frames[name] = min(best[name], clock() - t0), count
     floor = best["decode"]
-    return {name: {"seconds": round(t, 3), "frames": frames[name], "fps": round(frames[name] / t, 1),
-                   "added_x_decode": round((t - floor) / floor, 3)} for name, t in best.items()}
+    out = {name: {"seconds": round(t, 3), "frames": frames[name], "fps": round(frames[name] / t, 1),
+                  "added_x_decode": round((t - floor) / floor, 3)} for name, t in best.items()}
+    if "analysis pass" in best:
+        whole = best["analysis pass"]
+        for cls in ANALYZERS:
+            less = best[f"analysis pass less {cls.__name__}"]
+            out[f"decode+{cls.__name__}"]["in_pass_x_decode"] = round((whole - less) / floor, 3)
+    return out
 
 
 def main() -> None:
@@ -149,8 +160,9 @@ def main() -> None:
     summary = {**stamp(), "python": sys.version.split()[0], "videos": videos, "size": size, "timing": timing,
                "settings": args.set, "results": results, "transnetv2_alone": network}
     lines = [f"# Analysis pass cost ({videos} videos, {size}, best of {args.repeat}, {timing})", "",
-             f"| pass | {timing} | frames/s | added (x decode floor) |", "|---|---:|---:|---:|"]
-    lines += [f"| {k} | {v['seconds']} | {v['fps']} | +{v['added_x_decode']:.2f} |" for k, v in results.items()]
+             f"| pass | {timing} | frames/s | added (x decode floor) | added to the whole pass |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {k} | {v['seconds']} | {v['fps']} | +{v['added_x_decode']:.2f} | "
+              + (f"+{v['in_pass_x_decode']:.2f} |" if "in_pass_x_decode" in v else "|") for k, v in results.items()]
     if network:
         lines += ["", f"TransNetV2 alone (no decode; {network['device']}, {network['threads']} torch threads, "
                       f"batch {network['batch']}): {network['fps']} frames/s"]

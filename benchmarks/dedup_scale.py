@@ -1,9 +1,9 @@
 """How the near-duplicate index scales: memory per clip, insert + query rate on one core, and the
 recall of its hashed search against exhaustive search, as the index grows.
 
-Simulated signatures (vcurate.analyze.signature's layout: 5 words a frame, K = 4): random trits and
-texture bits, random colours; every `--copy-every`th clip is a planted near-duplicate of a random
-earlier clip, each of its code words with `flips` random bits flipped (drawn from the range real
+Simulated signatures (vcurate.analyze.signature's layout: 5 words a group, K groups as
+filters.duplicate.frames says, all present): random trits and texture bits, random colours;
+every `--copy-every`th clip is a planted near-duplicate of a random earlier clip, each of its code words with `flips` random bits flipped (drawn from the range real
 copies show: vcurate.dedup's docstring) and its colour a level off. The stream is judged in batches
 (SignatureIndex.judge, as the driver would decide it one clip at a time) in a single thread, and
 at each checkpoint the rate over the last stretch and the index's memory are recorded. The recall
@@ -32,7 +32,7 @@ from vcurate.dedup import SignatureIndex, distances
 
 from results_io import save, stamp  # benchmarks/results_io.py
 
-FRAMES = 4
+FRAMES = DuplicateFilter().frames
 
 
 def random_signatures(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -97,7 +97,7 @@ def main() -> None:
     threshold = DuplicateFilter().min_distance
     duplicate = lambda d: np.less(d, threshold)  # noqa: E731  (the rule: strictly below min_distance)
 
-    index = SignatureIndex(FRAMES, args.exhaustive_up_to)
+    index = SignatureIndex(FRAMES, args.exhaustive_up_to, colour_limit=threshold)
     index.reserve(args.clips)
     marks = np.unique(np.geomspace(max(args.batch, 10_000), args.clips, args.checkpoints).astype(int))
     rows, done, generated = [], 0, 0

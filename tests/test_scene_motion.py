@@ -104,3 +104,37 @@ def test_slow_motion_adds_up_over_a_second(still):
         frames.append(np.where(mask[..., None] == 1, turned, background))
     result = score(frames)
     assert result["camera_motion"] < 1 and result["motion_score"] > 1.0
+
+
+def test_a_globe_turning_in_black_space_is_not_between_bars(still):
+    """A textured disc, nearly as tall as the frame, on black, its surface sliding sideways as a
+    globe turns: the black beside it is flat like a pillarbox bar, but the disc only touches it, so
+    it is scene, it holds the fit still, and the turning counts."""
+    centre, radius = (W // 2, H // 2), H // 2 - 3
+    mask = np.zeros((H, W, 1), np.uint8)
+    cv2.circle(mask, centre, radius, 1, -1)
+    frames = []
+    for i in range(N * 2):
+        surface = cv2.warpAffine(still, np.float32([[1, 0, 0.4 * i], [0, 1, 0]]), (W, H))
+        frames.append(np.where(mask == 1, surface, 16).astype(np.uint8))
+    result = score(frames)
+    assert result["camera_motion"] < 1 and result["motion_score"] > 1.0
+
+
+def test_a_bright_subject_does_not_carry_a_shaky_camera_over_a_faint_background():
+    """A small bright square rising over faint dots while the camera shakes: least squares on the raw
+    gradients follows the square's strong edges and calls its motion the camera's."""
+    rng = np.random.default_rng(3)
+    dots = np.full((H + 40, W + 40), 70, np.uint8)
+    for y in range(0, H + 40, 16):
+        for x in range(8 * (y // 16 % 2), W + 40, 16):
+            cv2.circle(dots, (x, y), 4, 100, -1)
+    frames = []
+    for i in range(N):
+        dx, dy = rng.uniform(-4, 4, 2)
+        frame = cv2.warpAffine(dots, np.float32([[1, 0, -20 + dx], [0, 1, -20 + dy]]), (W, H))
+        y = int(130 - 2.0 * i)
+        frame[y : y + 24, 150:174] = 210
+        frames.append(np.dstack([frame, frame, frame]))
+    result = score(frames)
+    assert result["camera_motion"] > 5 and result["motion_score"] > 0.5

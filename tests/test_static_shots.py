@@ -5,6 +5,7 @@ that moves) are not."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from fractions import Fraction
 
@@ -15,7 +16,8 @@ import pytest
 
 from vcurate.media.encode import write_mp4
 from vcurate.synth.archive import Shot, _palette, render_shot
-from vcurate.synth.footage import FootageSpec, make_footage_archive
+from vcurate.errors import InputError
+from vcurate.synth.footage import FootageSpec, make_footage_archive, read_stills
 from vcurate.synth.truth import read_truth
 
 W, H, N = 192, 108, 30
@@ -126,3 +128,50 @@ def test_footage_stills_are_labelled_by_what_their_frames_show(footage_archive):
             elif kind is None and shot.camera == "static":
                 assert np.median(steps) > 2.0  # the source drifts a pixel a frame
     assert {"held", "frozen", "slideshow", "clean"} <= set(seen), seen
+
+
+def test_a_shaken_camera_over_a_held_source_is_static(tmp_path):
+    """Shake is the camera's motion: over a source that holds its picture the scene still does not move."""
+    folder = tmp_path / "sources"
+    folder.mkdir()
+    write_mp4(folder / "held.mp4", _drifting(60, 1, drift=0), (320, 240), Fraction(25), 12)
+    write_mp4(folder / "moving.mp4", _drifting(60, 2, drift=1), (320, 240), Fraction(25), 12)
+    spec = replace(FootageSpec(), sizes=((256, 144),), shots=(2, 3), shot_seconds=(0.8, 1.2), p_shake=1.0, p_blur=0.0,
+                   p_upscaled=0.0, p_text=0.0, p_noise=0.0, p_low_light=0.0, p_letterbox=0.0, p_static=0.0,
+                   crf=(18, 18), repeat_frames=True, duplicate_videos=0.0, hard_negative_videos=0.0)
+    truth = make_footage_archive(tmp_path / "archive", folder, videos=4, seed=4, spec=spec, warn=lambda line: None)
+    shaken = [shot for video in truth for shot in video.shots if shot.camera == "shake"]
+    assert {shot.source for shot in shaken} == {"held.mp4", "moving.mp4"}
+    for shot in shaken:
+        assert ("static" in shot.defects) == (shot.source == "held.mp4"), shot
+
+
+def test_stretches_named_in_stills_json_are_static(tmp_path):
+    """A person can name the stretches of a source where only the camera moves over a still picture
+    (a pan over a document): shots from them are labelled static, the rest of the source is not."""
+    folder = tmp_path / "sources"
+    folder.mkdir()
+    write_mp4(folder / "moving.mp4", _drifting(75, 2, drift=1), (320, 240), Fraction(25), 12)
+    write_mp4(folder / "other.mp4", _drifting(75, 3, drift=1), (320, 240), Fraction(25), 12)
+    (folder / "stills.json").write_text('{"moving.mp4": [[0, 10]]}')
+    spec = replace(FootageSpec(), sizes=((256, 144),), shots=(2, 3), shot_seconds=(0.8, 1.2), p_shake=0.0, p_blur=0.0,
+                   p_upscaled=0.0, p_text=0.0, p_noise=0.0, p_low_light=0.0, p_letterbox=0.0, p_static=0.0,
+                   crf=(18, 18), repeat_frames=True, duplicate_videos=0.0, hard_negative_videos=0.0)
+    truth = make_footage_archive(tmp_path / "archive", folder, videos=3, seed=5, spec=spec, warn=lambda line: None)
+    shots = [shot for video in truth for shot in video.shots]
+    assert {shot.source for shot in shots} == {"moving.mp4", "other.mp4"}
+    for shot in shots:
+        assert (shot.fault.get("still") == "held") == (shot.source == "moving.mp4"), shot
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{not json", "not readable JSON"),
+    ('["moving.mp4"]', "expected an object"),
+    ('{"missing.mp4": [[0, 1]]}', "no video 'missing.mp4'"),
+    ('{"moving.mp4": [[2]]}', "expected [[start_s, end_s]"),
+    ('{"moving.mp4": [[3, 1]]}', "0 <= start_s < end_s"),
+])
+def test_a_malformed_stills_json_is_one_clear_error(tmp_path, text, message):
+    (tmp_path / "stills.json").write_text(text)
+    with pytest.raises(InputError, match=re.escape(message)):
+        read_stills(tmp_path, ["moving.mp4"])

@@ -185,8 +185,9 @@ class UpscaledFilter(Section):
 
 class StaticFilter(Section):
     enabled: bool = Field(
-        False, description="off by default until it is measured to hold on held-out real footage (README, static). "
-        "On, every clip gets motion_score and camera_motion (also in its shard JSON)"
+        False, description="off by default: some real footage scores as still at the analyzer's 45-pixel size (a camera "
+        "over a city too far for parallax, graphics sliding over a flat ground; README, static). On, every clip gets "
+        "motion_score and camera_motion (also in its shard JSON)"
     )
     min_motion: float = Field(
         0.1, ge=0, description="percent of the picture whose luma or colour changes over about a second once the "
@@ -250,11 +251,19 @@ class DuplicateFilter(Section):
     )
     min_distance: float = Field(
         22.0, gt=0, le=64, description="signature distance (bits per 64-bit code word: the largest of the layout, "
-        "motion and colour distances, vcurate.dedup) below which a clip duplicates an earlier kept one; re-encoded, "
-        "resized, 5 %-cropped and brightened copies of real footage measured up to about 14, different shots from "
-        "the same static camera 22 or more"
+        "motion, texture and colour distances at the best whole-group offset, vcurate.dedup) below which a clip "
+        "duplicates an earlier kept one; on the calibration footage re-encoded, resized, 5 %-cropped, brightened and "
+        "re-cut copies measured up to about 22, other stretches of one source mostly 26 or more (a scene where nothing "
+        "moves can come to 18), other sources 27 or more "
+        "(benchmarks/dedup_accuracy.py)"
     )
-    frames: int = Field(4, ge=1, le=16, description="parts of a clip the signature describes, each by the mean of its hashed frames")
+    frames: int = Field(8, ge=1, le=16, description="parts of a clip the signature describes, each the mean of the hashed frames of "
+        "group_s seconds, from the middle of the clip (a shorter clip has fewer)")
+    group_s: float = Field(
+        0.3, gt=0, description="seconds of the clip each described part averages (a whole number of hashed "
+        "frames): parts of fixed length line up between a copy and an original cut at other frames, at some "
+        "whole-part offset (vcurate.dedup searches the offsets)"
+    )
     every_s: float = Field(
         0.15, gt=0, description="seconds between the frames the decode pass hashes (the clip's frames are picked "
         "among them; its mean frame, which motion is measured against, averages all of them)"

@@ -7,28 +7,31 @@ cluster alike. An interrupted job rebuilds the index from its committed parts be
 it decides as an uninterrupted one would; `filters.duplicate.against` (`--dedup-against`) loads the
 kept clips of earlier runs first, so a new batch of an archive is judged against what is curated.
 
-Distance between two signatures (vcurate.analyze.signature), in bits per 64-bit code word: the
-largest of
-- layout: differing layout bits over all frames x 64 / (126 bits a frame);
-- motion: differing motion bits over all frames x 64 / (128 bits a frame);
-- texture: TEXTURE_WEIGHT x differing texture bits over all frames / frames (64 bits a frame);
+Distance between two signatures (vcurate.analyze.signature), in bits per 64-bit code word, at a
+whole-group offset (group k of one against group k + offset of the other): the largest of
+- layout: differing layout bits over the overlapping groups x 64 / (126 bits a group);
+- motion: differing motion bits over the overlapping groups that both have a next group x 64 / 128;
+- texture: TEXTURE_WEIGHT x differing texture bits over the overlapping groups / their number;
 - colour: COLOUR_WEIGHT x (|dCr| + |dCb|) of the mean colours, 0-255 levels;
-so a duplicate must look alike, move alike and have the same textures and colours. A clip closer than
-`filters.duplicate.min_distance` to an earlier kept clip duplicates the nearest such clip. On
-real footage, re-encoded, resized, cropped (<= 5 %) and brightened (+-10 %) copies measured up to
-about 14, different shots of one static camera 22 or more (layout alike, motion not), unrelated shots
-25 or more; rendered shots over periodic textures, which leave the low-frequency layout almost
-empty, give copies up to about 22.
+and the distance is the least of those over the offsets at which at least MIN_OVERLAP of the shorter
+clip's groups overlap. So a duplicate must look alike, move alike and have the same textures and
+colours over most of the shorter clip, wherever its original's clip began. A clip closer than
+`filters.duplicate.min_distance` to an earlier kept clip duplicates the nearest such clip. On the
+calibration footage, re-encoded, resized, cropped (<= 5 %) and brightened (+-10 %) copies measured
+2-16, copies cut at other frames (2/3 of the shorter clip or more shared) up to about 21, other
+stretches of one static camera 17.6 or more (a scene where nothing moves looks the same at another
+moment), other sources 28 or more (benchmarks/dedup_accuracy.py).
 
 The index keeps each kept clip's code words (5 K uint64) and colour. Up to `exhaustive_up_to` clips
 a query is compared with every one of them (numpy, vectorised: exact). Beyond, it is compared only
-with the clips sharing, at one of the K frame positions, the frame's key: the trits of its 16
-lowest-frequency layout coefficients (32 bits, folded into TABLE_BITS), kept in one chained hash
-table per frame position (a head per bucket, a next pointer per clip). That is multi-index hashing
-on the stablest part of the code: copies that differ in every frame's lowest coefficients are
-missed (benchmarks/dedup_scale.py measures the recall against exhaustive search). Both searches
-depend only on the clips inserted and their order, so any run that inserts the same clips in the
-same order decides the same.
+with the clips within the threshold in colour (colour alone puts the others beyond it) sharing one of
+its groups' keys: the trits of the group's 16 lowest-frequency layout
+coefficients (32 bits, folded into TABLE_BITS), kept in one chained hash table for the groups at
+every position (a copy's group k may be its original's group k + 1; a head per bucket, a next
+pointer per group). That is multi-index hashing on the stablest part of the code: copies that differ
+in every group's lowest coefficients are missed (benchmarks/dedup_scale.py measures the recall
+against exhaustive search). Both searches depend only on the clips inserted and their order, so any
+run that inserts the same clips in the same order decides the same.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from typing import Iterable
 
 import numpy as np
 
-from vcurate.analyze.signature import WORDS_PER_FRAME, unpack_signatures
+from vcurate.analyze.signature import ABSENT, WORDS_PER_FRAME, unpack_signatures
 from vcurate.config import DuplicateFilter, PipelineConfig
 from vcurate.errors import InputError
 from vcurate.ledger import Ledger
@@ -53,7 +56,9 @@ COLOUR_WEIGHT = 3.0  # distance per level of mean Cr or Cb: copies differ by <= 
 # hue apart at low saturation by about 8
 KEY_COEFFICIENTS = 16  # layout trits per frame key (zigzag 1..16): 12 left buckets of ~2^18 effective keys (trits are not
 # uniform), too few for millions of clips
-TABLE_BITS = 22  # buckets per hash table: 2^22 (16 MiB of heads)
+TABLE_BITS = 24  # buckets of the one hash table: 2^24 (64 MiB of heads), so its K entries a clip load it no more
+# than K tables of 2^22 would
+MIN_OVERLAP = 2 / 3  # of the shorter clip's groups that must overlap at an offset the distance considers
 
 if hasattr(np, "bitwise_count"):
     popcount = np.bitwise_count
@@ -64,37 +69,76 @@ else:  # numpy < 2
         return _BYTE_COUNTS[words.view(np.uint8)].reshape(*words.shape, 8).sum(axis=-1, dtype=np.uint8)
 
 
+def present(words: np.ndarray) -> np.ndarray:
+    """(..., K) bool: which of the K described groups a signature has (ABSENT marks the others)."""
+    per_frame = words.reshape(*words.shape[:-1], -1, WORDS_PER_FRAME)
+    return (per_frame[..., 0] & ABSENT) == 0
+
+
 def distances(words: np.ndarray, colours: np.ndarray, query_words: np.ndarray, query_colour: np.ndarray) -> np.ndarray:
-    """(n,) float distances of n signatures (words (n, 5 K), colours (n, 2)) to one query."""
-    frames = words.shape[1] // WORDS_PER_FRAME
-    bits = popcount(words ^ query_words).reshape(len(words), frames, WORDS_PER_FRAME).sum(axis=1, dtype=np.int32)
-    layout = (bits[:, 0] + bits[:, 1]) * (64.0 / (LAYOUT_BITS * frames))
-    motion = (bits[:, 2] + bits[:, 3]) * (64.0 / (MOTION_BITS * frames))
-    texture = bits[:, 4] * (TEXTURE_WEIGHT / frames)
-    colour = COLOUR_WEIGHT * np.abs(colours - query_colour).sum(axis=1)
-    return np.maximum.reduce([layout, motion, texture, colour])
+    """(n,) float distances of n signatures (words (n, 5 K), colours (n, 2)) to one query (words (5 K,),
+    colour (2,)) or to n queries, row by row: the least over the whole-group offsets at which at least
+    MIN_OVERLAP of the shorter clip's groups overlap."""
+    n, frames = len(words), words.shape[1] // WORDS_PER_FRAME
+    stored = words.reshape(n, frames, WORDS_PER_FRAME)
+    query = np.asarray(query_words).reshape(-1, frames, WORDS_PER_FRAME)
+    have, query_have = (stored[..., 0] & ABSENT) == 0, (query[..., 0] & ABSENT) == 0
+    moves, query_moves = have.copy(), query_have.copy()  # groups with a next group: their motion slot counts
+    moves[:, :-1] &= have[:, 1:]
+    query_moves[:, :-1] &= query_have[:, 1:]
+    moves[:, -1], query_moves[:, -1] = False, False
+    need = np.maximum(1, np.ceil(MIN_OVERLAP * np.minimum(have.sum(axis=1), query_have.sum(axis=1)) - 1e-9))
+    colour = COLOUR_WEIGHT * np.abs(colours - query_colour).reshape(n, 2).sum(axis=1)
+    best = np.full(n, np.inf)
+    single = len(query) == 1
+    for shift in sorted(range(1 - frames, frames), key=abs):  # stored group k against query group k + shift
+        mine = slice(max(0, -shift), min(frames, frames - shift))
+        theirs = slice(mine.start + shift, mine.stop + shift)
+        both = have[:, mine] & query_have[:, theirs]
+        overlap = both.sum(axis=1)
+        # colour does not depend on the offset: a row already at its colour distance cannot get nearer
+        rows = np.flatnonzero((overlap >= need) & (colour < best))
+        if not len(rows):
+            continue
+        if len(rows) == n:  # every row (the first offset, as a rule): no copies
+            rows = slice(None)
+        q = query[:, theirs] if single else query[rows, theirs]
+        bits = popcount(stored[rows, mine] ^ q)  # (r, c, 5) uint8
+        both, counted = both[rows], overlap[rows]
+        moving = moves[rows, mine] & (query_moves[:, theirs] if single else query_moves[rows, theirs])
+        layout = (bits[..., 0] + bits[..., 1].astype(np.int32)) * both  # popcounts of a word fit uint8, not their sums
+        layout = layout.sum(axis=1) * (64.0 / LAYOUT_BITS) / counted
+        motion = ((bits[..., 2] + bits[..., 3].astype(np.int32)) * moving).sum(axis=1) * (64.0 / MOTION_BITS) / np.maximum(moving.sum(axis=1), 1)
+        texture = (bits[..., 4] * both).sum(axis=1, dtype=np.int32) * TEXTURE_WEIGHT / counted
+        best[rows] = np.minimum(best[rows], np.maximum.reduce([layout, motion, texture, colour[rows]]))
+    return best
 
 
 def frame_keys(words: np.ndarray) -> np.ndarray:
-    """(n, K) int64 bucket of each frame: its KEY_COEFFICIENTS lowest layout trits, folded into TABLE_BITS bits."""
+    """(n, K) int64 bucket of each group: its KEY_COEFFICIENTS lowest layout trits, folded into
+    TABLE_BITS bits; -1 for a group the clip has not."""
     frames = words.shape[1] // WORDS_PER_FRAME
     per_frame = words.reshape(len(words), frames, WORDS_PER_FRAME)
     mask = np.uint64((1 << KEY_COEFFICIENTS) - 1)
     key = ((per_frame[..., 0] >> np.uint64(1)) & mask) | (((per_frame[..., 1] >> np.uint64(1)) & mask) << np.uint64(KEY_COEFFICIENTS))
     mixed = (key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - TABLE_BITS)  # Fibonacci hashing
-    return mixed.astype(np.int64)
+    return np.where(present(words), mixed.astype(np.int64), -1)
 
 
 class SignatureIndex:
     """The signatures of kept clips, in insertion order, and the search for the nearest earlier one."""
 
-    def __init__(self, frames: int, exhaustive_up_to: int):
-        self.frames, self.exhaustive_up_to = frames, exhaustive_up_to
+    def __init__(self, frames: int, exhaustive_up_to: int, colour_limit: float = np.inf):
+        # hashed search compares only clips within `colour_limit` in colour (the threshold: the colour
+        # part alone puts any other clip beyond it), so chance key collisions cost no distance
+        self.frames, self.exhaustive_up_to, self.colour_limit = frames, exhaustive_up_to, colour_limit
         self.size = 0
         self.words = np.zeros((1024, WORDS_PER_FRAME * frames), np.uint64)
         self.colours = np.zeros((1024, 2), np.int16)
-        self.heads: np.ndarray | None = None  # (K, 2^TABLE_BITS) int32 first clip of each bucket; None: exhaustive
-        self.next = np.full((frames, 1024), -1, np.int32)  # next clip in the same bucket, -1 at a chain's end
+        # one table for the groups at every position (a copy's group k may be its original's group k + 1):
+        # entry position * K + group; the newest entry of each bucket, and each entry's next older one
+        self.heads: np.ndarray | None = None  # (2^TABLE_BITS,) int32; None: exhaustive
+        self.next = np.full((1024, frames), -1, np.int32)  # -1 at a chain's end
 
     @property
     def hashed(self) -> bool:
@@ -116,8 +160,8 @@ class SignatureIndex:
             new = np.zeros((capacity, old.shape[1]), old.dtype)
             new[: self.size] = old[: self.size]
             setattr(self, name, new)
-        grown = np.full((self.frames, capacity), -1, np.int32)
-        grown[:, : self.size] = self.next[:, : self.size]
+        grown = np.full((capacity, self.frames), -1, np.int32)
+        grown[: self.size] = self.next[: self.size]
         self.next = grown
 
     def reserve(self, capacity: int) -> None:
@@ -127,15 +171,16 @@ class SignatureIndex:
     def _link(self, first: int, last: int) -> None:
         """Put clips [first, last) into the hash tables, in order: each bucket's chain runs from its
         newest clip to its oldest."""
-        keys = frame_keys(self.words[first:last])
-        positions = np.arange(first, last, dtype=np.int32)
-        for frame in range(self.frames):
-            order = np.argsort(keys[:, frame], kind="stable")
-            key, position = keys[order, frame], positions[order]
-            opens = np.r_[True, key[1:] != key[:-1]]  # first of its bucket in this batch
-            closes = np.r_[key[1:] != key[:-1], True]
-            self.next[frame, position] = np.where(opens, self.heads[frame, key], np.r_[-1, position[:-1]])
-            self.heads[frame, key[closes]] = position[closes]
+        keys = frame_keys(self.words[first:last]).ravel()
+        entries = np.arange(first * self.frames, last * self.frames, dtype=np.int32)[keys >= 0]
+        keys = keys[keys >= 0]
+        order = np.argsort(keys, kind="stable")
+        key, entry = keys[order], entries[order]
+        opens = np.r_[True, key[1:] != key[:-1]]  # first of its bucket in this batch
+        closes = np.r_[key[1:] != key[:-1], True]
+        chain = self.next.reshape(-1)
+        chain[entry] = np.where(opens, self.heads[key], np.r_[-1, entry[:-1]])
+        self.heads[key[closes]] = entry[closes]
 
     def add(self, words: np.ndarray, colours: np.ndarray) -> None:
         """Append signatures (words (n, 5 K), colours (n, 2)) of clips kept, in order."""
@@ -145,7 +190,7 @@ class SignatureIndex:
         self.colours[first : first + len(words)] = colours
         self.size += len(words)
         if self.heads is None and self.size > self.exhaustive_up_to:
-            self.heads = np.full((self.frames, 1 << TABLE_BITS), -1, np.int32)
+            self.heads = np.full(1 << TABLE_BITS, -1, np.int32)
             self._link(0, self.size)
         elif self.heads is not None:
             self._link(first, self.size)
@@ -153,24 +198,29 @@ class SignatureIndex:
     def _stored_pairs(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(query, position) of every stored clip sharing a frame key with a query (keys (B, K)), once
         per pair, by query then position."""
-        query = np.repeat(np.arange(len(keys)), self.frames)
-        frame = np.tile(np.arange(self.frames), len(keys))
-        position = self.heads[frame, keys.ravel()]
-        found_query, found_position = [], []
-        while len(position):
-            live = position >= 0
-            query, frame, position = query[live], frame[live], position[live]
+        query = np.repeat(np.arange(len(keys)), self.frames)[keys.ravel() >= 0]
+        entry = self.heads[keys.ravel()[keys.ravel() >= 0]]
+        chain = self.next.reshape(-1)
+        found_query, found_position = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        while len(entry):
+            live = entry >= 0
+            query, entry = query[live], entry[live]
             found_query.append(query)
-            found_position.append(position)
-            position = self.next[frame, position]
+            found_position.append(entry // self.frames)
+            entry = chain[entry]
         pairs = np.unique(np.concatenate(found_query).astype(np.int64) << 32 | np.concatenate(found_position))
         return pairs >> 32, pairs & 0xFFFFFFFF
 
-    def candidates(self, words: np.ndarray) -> np.ndarray:
-        """Positions of the stored clips one query (words (5 K,)) is compared with, ascending."""
+    def _near_in_colour(self, position: np.ndarray, colours: np.ndarray) -> np.ndarray:
+        """Which stored clips (positions) are within the colour limit of the query colours (one, or one a row)."""
+        return COLOUR_WEIGHT * np.abs(self.colours[position] - colours).sum(axis=-1) < self.colour_limit
+
+    def candidates(self, words: np.ndarray, colour: np.ndarray) -> np.ndarray:
+        """Positions of the stored clips one query (words (5 K,), colour (2,)) is compared with, ascending."""
         if self.heads is None:
             return np.arange(self.size)
-        return self._stored_pairs(frame_keys(words[None]))[1]
+        position = self._stored_pairs(frame_keys(words[None]))[1]
+        return position[self._near_in_colour(position, colour)]
 
     def nearest(self, words: np.ndarray, colour: np.ndarray) -> tuple[int, float] | None:
         """(position, distance) of the nearest stored clip compared with the query, the earliest on a
@@ -181,7 +231,7 @@ class SignatureIndex:
             found = distances(self.words[: self.size], self.colours[: self.size], words, colour)
             best = int(np.argmin(found))  # argmin takes the first minimum: the earliest clip
             return best, float(found[best])
-        positions = self.candidates(words)
+        positions = self.candidates(words, colour)
         if not len(positions):
             return None
         found = distances(self.words[positions], self.colours[positions], words, colour)
@@ -207,6 +257,8 @@ class SignatureIndex:
             return nearest, distance
         keys = frame_keys(words)
         query, position = self._stored_pairs(keys)
+        near = self._near_in_colour(position, colours[query])
+        query, position = query[near], position[near]
         found = distances(self.words[position], self.colours[position], words[query], colours[query])
         order = np.lexsort((position, found, query))  # per query: nearest first, earliest on a tie
         first = order[np.r_[True, query[order][1:] != query[order][:-1]]]
@@ -214,6 +266,8 @@ class SignatureIndex:
         best = np.where(np.isnan(distance), np.inf, distance)
         rejected = np.asarray(duplicate(best), bool)
         earlier, later = _shared_key_pairs(keys)  # pairs within the batch: earlier < later
+        near = COLOUR_WEIGHT * np.abs(colours[earlier] - colours[later]).sum(axis=-1) < self.colour_limit
+        earlier, later = earlier[near], later[near]
         if len(earlier):
             inner = distances(words[earlier], colours[earlier], words[later], colours[later])
             source = np.full(count, -1)  # the earlier query a query's nearest is, -1: a stored clip
@@ -229,17 +283,17 @@ class SignatureIndex:
 
 
 def _shared_key_pairs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(earlier, later) query indices sharing a key at one frame position, once per pair, sorted by
+    """(earlier, later) query indices sharing a group key (at any positions), once per pair, sorted by
     later then earlier."""
+    query = np.repeat(np.arange(len(keys)), keys.shape[1])[keys.ravel() >= 0]
+    flat = keys.ravel()[keys.ravel() >= 0]
+    order = np.argsort(flat, kind="stable")
+    key, query = flat[order], query[order]
+    same = np.flatnonzero(key[1:] == key[:-1])
     found = []
-    for frame in range(keys.shape[1]):
-        order = np.argsort(keys[:, frame], kind="stable")
-        key = keys[order, frame]
-        same = np.flatnonzero(key[1:] == key[:-1])
-        if not len(same):
-            continue
+    if len(same):
         for run in np.split(same, np.flatnonzero(np.diff(same) > 1) + 1):  # rare: runs of equal keys
-            members = np.sort(order[run[0] : run[-1] + 2])
+            members = np.unique(query[run[0] : run[-1] + 2])
             found += [(int(b), int(a)) for n, a in enumerate(members) for b in members[n + 1 :]]
     if not found:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -276,7 +330,7 @@ class Deduplicator:
     def __init__(self, settings: DuplicateFilter):
         self.settings = settings
         self.rule = rule_for("duplicate")
-        self.index = SignatureIndex(settings.frames, settings.exhaustive_up_to)
+        self.index = SignatureIndex(settings.frames, settings.exhaustive_up_to, colour_limit=settings.min_distance)
         self.keys = ClipKeys()
 
     def remember(self, kept: Iterable[tuple[str, bytes]], chunk: int = 10_000) -> int:

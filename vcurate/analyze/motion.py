@@ -29,7 +29,7 @@ import numpy as np
 
 from vcurate.analyze.registry import ClipAnalyzer, Column, StreamFacts, register_analyzer
 from vcurate.config import PipelineConfig, ShakeFilter
-from vcurate.media.frames import AnalysisFrame, prefiltered_luma
+from vcurate.media.frames import AnalysisFrame
 
 
 def smooth_path(path: np.ndarray, sigma: float) -> np.ndarray:
@@ -123,7 +123,7 @@ class ShakeAnalyzer(ClipAnalyzer):
         self._window: np.ndarray | None = None
 
     def process(self, index: int, frame: AnalysisFrame) -> None:
-        tiles = quarters(prefiltered_luma(frame.luma_full(), 2 * frame.stride).astype(np.float32))
+        tiles = quarters(frame.box_luma().astype(np.float32))
         shape = tiles[0].shape
         if self._window is None or self._window.shape != shape:
             self._window = cv2.createHanningWindow((shape[1], shape[0]), cv2.CV_32F)

@@ -3,7 +3,8 @@
 Peers filter on raw optical-flow magnitude, which a pan or a zoom over a still picture scores high.
 Here two small frames are aligned: the camera's motion between them is fitted as a similarity
 transform (translation, zoom, roll) by an inverse-compositional Lucas-Kanade fit on the luma, with
-the picture's gain and offset (flicker, fades). What the camera does not explain is the scene's own
+the picture's gain and offset (flicker, fades), each pixel weighed by its inverse squared gradient so
+that a small high-contrast subject does not outweigh a faint background. What the camera does not explain is the scene's own
 motion. A pixel moves when, in luma or in either chroma plane (a subject of the background's
 brightness still differs in colour), what is left exceeds all of
 - `floor` grey levels,
@@ -39,15 +40,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vcurate.analyze.motion import prefiltered_luma
 from vcurate.analyze.registry import ClipAnalyzer, Column, StreamFacts, register_analyzer
 from vcurate.config import PipelineConfig
-from vcurate.media.frames import AnalysisFrame, plane_array
+from vcurate.media.frames import AnalysisFrame, plane_array, prefiltered_luma
 
 
 def box_factor(short: int, target: int) -> int:
     """The whole factor that brings a short side near `target`; from 8 on a multiple of 4, so the
-    box filter can read every 4th row of its boxes (vcurate.analyze.motion.prefiltered_luma)."""
+    chroma planes' box filter can skip rows (vcurate.media.frames.prefiltered_luma)."""
     factor = max(1, round(short / target))
     return 4 * round(factor / 4) if factor >= 8 else factor
 
@@ -60,24 +60,26 @@ def working_planes(frame: AnalysisFrame, target: int, smoothing: float) -> np.nd
     smoothing, a pan over a still stroke pattern or a compressed photo reads as motion."""
     luma = frame.luma_full()
     factor = box_factor(min(luma.shape), target)
-    y = prefiltered_luma(luma, factor)
+    box = frame.box_luma().astype(np.float32)  # the shake analyzer's view, already box-filtered
+    h, w = min(box.shape[0], luma.shape[0] // factor), min(box.shape[1], luma.shape[1] // factor)
+    y = box if box.shape == (h, w) else cv2.resize(box, (w, h), interpolation=cv2.INTER_AREA)
     planes = np.full((*y.shape, 3), 128, np.float32)
     planes[..., 0] = y
     if frame.planar:
         for k, plane in ((1, 1), (2, 2)):
             chroma = plane_array(frame.frame.planes[plane])
-            small = prefiltered_luma(chroma, max(1, round(factor * chroma.shape[1] / luma.shape[1])))
+            # Two rows a box: half the reading, and chroma, half-resolution and smooth, barely aliases.
+            small = prefiltered_luma(chroma, max(1, round(factor * chroma.shape[1] / luma.shape[1])), rows_per_box=2)
             if small.shape != y.shape:
                 small = cv2.resize(small, (y.shape[1], y.shape[0]), interpolation=cv2.INTER_AREA)
             planes[..., k] = small
     return cv2.GaussianBlur(planes, (0, 0), smoothing) if smoothing else planes
 
 
-def gradient_magnitude(planes: np.ndarray) -> np.ndarray:
-    """|d/dx| + |d/dy| of each plane, grey levels per pixel (Sobel)."""
-    gx = cv2.Sobel(planes, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)
-    gy = cv2.Sobel(planes, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)
-    return np.abs(gx) + np.abs(gy)
+def gradients(planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """d/dx and d/dy of each plane, grey levels per pixel (Sobel)."""
+    return (cv2.Sobel(planes, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8),
+            cv2.Sobel(planes, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8))
 
 
 class _Grid:
@@ -103,9 +105,11 @@ def _grid(shape: tuple[int, int], margin: int) -> _Grid:
 class AlignmentTemplate:
     """A luma prepared as the reference of the fit: its steepest-descent images for the similarity
     warp (zoom, roll, shift x, shift y) and for gain and offset, and their least-squares solver, over
-    the inner pixels inside `box` (`kept`; a bar's static edges would hold the fit still)."""
+    the inner pixels inside `box` (`kept`; a bar's static edges would hold the fit still). `gx`, `gy`:
+    the luma's gradients."""
 
-    def __init__(self, luma: np.ndarray, margin: int, box: tuple[float, float, float, float]):
+    def __init__(self, luma: np.ndarray, gx: np.ndarray, gy: np.ndarray, margin: int,
+                 box: tuple[float, float, float, float]):
         self.image = luma
         grid = _grid(luma.shape, margin)
         self.inner, self.scale = grid.inner, grid.scale
@@ -117,12 +121,23 @@ class AlignmentTemplate:
         self.pixels = grid.pixels if self.kept is None else grid.pixels[:, kept]
         (left, top), (right, bottom) = self.pixels[:2].min(axis=1), self.pixels[:2].max(axis=1)
         self.corners = np.array([[left, right, right, left], [top, top, bottom, bottom], [1.0, 1.0, 1.0, 1.0]])
-        gx = self.keep(cv2.Sobel(luma, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)[self.inner])
-        gy = self.keep(cv2.Sobel(luma, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)[self.inner])
+        gx, gy = self.keep(gx[self.inner]), self.keep(gy[self.inner])
         x, y = (c if self.kept is None else c[kept] for c in grid.centred)
         self.values = self.keep(luma[self.inner])
-        self.basis = np.stack([gx * x + gy * y, gy * x - gx * y, gx, gy, self.values, np.ones_like(x)], axis=1)
-        self.solver = np.linalg.pinv(self.basis.T @ self.basis) @ self.basis.T
+        # (6, n), one row per parameter: contiguous rows make the products below 2-3x faster than columns.
+        basis = np.stack([gx * x + gy * y, gy * x - gx * y, gx, gy, self.values, np.ones_like(x)])
+        # Each pixel weighs 1 / (its squared gradient + a floor's): a high-contrast subject's edges
+        # would otherwise outweigh a faint background and pull the fit along with the subject.
+        self.weighted = basis / (gx * gx + gy * gy + _GRADIENT_FLOOR**2)
+        normal = (basis @ self.weighted.T).astype(np.float64)
+        try:
+            self.normal_inverse = np.linalg.inv(normal)
+        except np.linalg.LinAlgError:  # a flat picture: no gradient to fit by
+            self.normal_inverse = np.linalg.pinv(normal)
+
+    def solve(self, error: np.ndarray) -> np.ndarray:
+        """The weighted least-squares update (zoom, roll, shift x, shift y, gain, offset) that explains `error`."""
+        return self.normal_inverse @ (self.weighted @ error)
 
     def pixel_matrix(self, warp: np.ndarray) -> np.ndarray:
         """A centred warp as the 2 x 3 pixel matrix OpenCV takes."""
@@ -156,14 +171,31 @@ class AlignmentTemplate:
         return x, y
 
 
+def starting_points(template: AlignmentTemplate, luma: np.ndarray, guess: np.ndarray | None) -> list[np.ndarray]:
+    """Where a fit with nothing better to go by starts: no motion, phase correlation's shift and
+    `guess` (e.g. the previous pair's motion). On a periodic texture or beside a large moving subject
+    phase correlation alone can lock onto a wrong peak. Points within `_SAME_START` pixels of one
+    kept before are left out: a still camera's three would be one fit tried three times."""
+    window = _hanning(luma.shape)
+    (dx, dy), _ = cv2.phaseCorrelate(cv2.multiply(template.image, window), cv2.multiply(luma, window))
+    starts = [np.eye(3), np.array([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]])]
+    distinct: list[np.ndarray] = []
+    for start in starts if guess is None else [*starts, guess]:
+        if all(camera_speed(start @ _similarity_inverse(kept), luma.shape) * min(luma.shape) > _SAME_START
+               for kept in distinct):
+            distinct.append(start)
+    return distinct
+
+
+_SAME_START = 0.05  # pixels (RMS over the frame) between two starting points that lead to the same fit
+
+
 def fit_camera(template: AlignmentTemplate, luma: np.ndarray, box: tuple[float, float, float, float],
-               guess: np.ndarray | None = None, iterations: int = 4) -> np.ndarray:
+               starts: list[np.ndarray], iterations: int = 4) -> np.ndarray:
     """The similarity transform (3 x 3, centred pixel coordinates) taking the template's pixels to
     where they are in `luma`, judged on the pixels it takes inside `luma`'s picture `box` (what
-    leaves the view, or goes behind a bar, has no counterpart). The fit starts from whichever of no
-    motion, `guess` (e.g. the previous pair's motion) and phase correlation's shift fits best: on a
-    periodic texture or beside a large moving subject phase correlation alone can lock onto a wrong
-    peak."""
+    leaves the view, or goes behind a bar, has no counterpart). The fit starts from whichever of
+    `starts` fits best."""
     def misfit(warp: np.ndarray) -> tuple[np.ndarray, float]:
         """The error at each pixel (0 where it has no counterpart) and the mean absolute error over
         those that have one; none where most have none."""
@@ -175,21 +207,20 @@ def fit_camera(template: AlignmentTemplate, luma: np.ndarray, box: tuple[float, 
         count = int(inside.sum())
         return error, float(np.abs(error).sum()) / count if count >= len(error) / 4 else np.inf
 
-    window = _hanning(luma.shape)
-    (dx, dy), _ = cv2.phaseCorrelate(cv2.multiply(template.image, window), cv2.multiply(luma, window))
-    starts = [np.eye(3), np.array([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]])]
-    if guess is not None:
-        starts.append(guess)
     trials = [misfit(start) for start in starts]
     best = int(np.argmin([cost for _, cost in trials]))
     warp, (error, cost) = starts[best], trials[best]
     for _ in range(iterations):
-        zoom, roll, sx, sy, _, _ = template.solver @ error
+        zoom, roll, sx, sy, _, _ = template.solve(error)
         zoom, roll = zoom / template.scale, roll / template.scale
+        if abs(sx) + abs(sy) < 0.02 and abs(zoom) + abs(roll) < 1e-4:
+            break  # converged: what is left to move is below what the fit can tell
         # Least squares lets a moving subject drag the fit along a direction the picture barely
         # constrains (along stripes, say): a step must lower the mean absolute error, else half of
-        # it is tried, else the fit stops.
-        for share in (1.0, 0.5):
+        # it is tried (where it moves the picture a pixel or more: a smaller step that fails is the
+        # noise floor), else the fit stops.
+        large = abs(sx) + abs(sy) + (abs(zoom) + abs(roll)) * template.scale >= 1.0
+        for share in (1.0, 0.5) if large else (1.0,):
             step = np.array([[1 + share * zoom, -share * roll, share * sx], [share * roll, 1 + share * zoom, share * sy],
                              [0.0, 0.0, 1.0]])
             trial = warp @ _similarity_inverse(step)
@@ -199,8 +230,6 @@ def fit_camera(template: AlignmentTemplate, luma: np.ndarray, box: tuple[float, 
         else:
             break
         warp, error, cost = trial, trial_error, trial_cost
-        if abs(sx) + abs(sy) < 0.02 and abs(zoom) + abs(roll) < 1e-4:
-            break
     return warp
 
 
@@ -228,31 +257,52 @@ class Picture:
         self.index, self.planes = index, planes
         self.luma = np.ascontiguousarray(planes[..., 0])
         self.box = content_box(self.luma)
-        self.template = AlignmentTemplate(self.luma, margin, self.box)
-        self.gradient = gradient_magnitude(planes)
+        gx, gy = gradients(planes)
+        self.template = AlignmentTemplate(self.luma, gx[..., 0], gy[..., 0], margin, self.box)
+        self.gradient = np.abs(gx) + np.abs(gy)
 
 
 def content_box(luma: np.ndarray) -> tuple[float, float, float, float]:
     """(top, bottom, left, right), in pixels, of the picture inside letterbox or pillarbox bars: flat
     border rows and columns left out, and `_BAR_EDGE` more pixels beside a bar (the smoothing spreads
     its edge). Bars stay put while a camera moves the picture between them, so their edges would read
-    as motion. The whole frame where no row or column is busy (a flat frame)."""
+    as motion. The whole frame where no row or column is busy (a flat frame).
 
-    def extent(profile_range: np.ndarray) -> tuple[float, float]:
-        busy = np.flatnonzero(profile_range > _FLAT_LEVELS)
-        n = len(profile_range)
-        if not len(busy):
+    A bar ends in a straight edge: the picture fills the line `_BAR_EDGE` pixels in from it. A flat
+    surround that a round or ragged subject only touches (a globe in black space) is no bar but part
+    of the scene, and what moves against it counts."""
+
+    def extent(lines: np.ndarray) -> tuple[float, float]:
+        """The first and last line of the picture among `lines` (n, length) across the frame."""
+        n = len(lines)
+        # Scanned in from each end (a frame without bars stops at its first line, 20x cheaper than np.ptp).
+        first = next((i for i in range(n) if _busy(lines[i])), None)
+        if first is None:
             return 0.0, n - 1.0
-        first = busy[0] + (_BAR_EDGE if busy[0] > 0 else 0)
-        last = busy[-1] - (_BAR_EDGE if busy[-1] < n - 1 else 0)
+        last = next(i for i in range(n - 1, first - 1, -1) if _busy(lines[i]))
+        first = first + _BAR_EDGE if first > 0 and _bar_beside(lines[:first], lines[min(first + _BAR_EDGE, n - 1)]) else 0
+        last = last - _BAR_EDGE if last < n - 1 and _bar_beside(lines[last + 1 :], lines[max(last - _BAR_EDGE, 0)]) else n - 1
         return (float(first), float(last)) if last > first else (0.0, n - 1.0)
 
-    top, bottom = extent(np.ptp(luma, axis=1))
-    left, right = extent(np.ptp(luma[int(top) : int(bottom) + 1], axis=0))
+    top, bottom = extent(luma)
+    left, right = extent(luma[int(top) : int(bottom) + 1].T)
     return top, bottom, left, right
 
 
+def _busy(line: np.ndarray) -> bool:
+    return float(line.max()) - float(line.min()) > _FLAT_LEVELS
+
+
+def _bar_beside(bar: np.ndarray, line: np.ndarray) -> bool:
+    """Whether `line` inside the flat lines `bar` is picture along most of its length (`_BAR_FILL`):
+    more than `_BAR_CONTRAST` grey levels off the bar's own level."""
+    return float(np.mean(np.abs(line - np.median(bar)) > _BAR_CONTRAST)) >= _BAR_FILL
+
+
+_GRADIENT_FLOOR = 4.0  # grey levels per pixel, added in quadrature to each gradient in the fit's weights (about the noise)
 _FLAT_LEVELS = 3.0  # grey levels: a border row or column whose luma spans no more is a bar
+_BAR_CONTRAST = 8.0  # grey levels between a bar and the picture beside it
+_BAR_FILL = 0.75  # share of the line beside a bar that the picture fills
 _BAR_EDGE = 4  # pixels: the box filter and the smoothing blend a bar into the picture this far
 
 
@@ -318,7 +368,7 @@ def moving_share(change: Change, floor: float, noise_factor: float, cap: float, 
     noise = 1.4826 * _median(magnitude[::_MEDIAN_STRIDE])
     threshold = np.maximum(floor, np.minimum(noise_factor * noise, cap)) + edge_tolerance * change.gradient
     mask = np.zeros(change.seen.shape, np.uint8)
-    mask[change.seen] = (magnitude > threshold).any(axis=1)
+    mask[change.seen] = functools.reduce(np.logical_or, (magnitude > threshold).T)  # any plane (10x .any(axis=1))
     patches = cv2.morphologyEx(mask, cv2.MORPH_OPEN, _PATCH)
     return 100.0 * float(patches.sum()) / len(change.residual)
 
@@ -328,9 +378,9 @@ _MEDIAN_STRIDE = 3  # robust levels (noise, chroma offset) from every 3rd pixel:
 
 
 def _median(values: np.ndarray) -> np.ndarray:
-    """The (upper) median of each column."""
+    """The (upper) median of each column, partitioned as contiguous rows (half the time)."""
     middle = len(values) // 2
-    return np.partition(values, middle, axis=0)[middle]
+    return np.partition(np.ascontiguousarray(values.T), middle, axis=1)[:, middle]
 
 
 def camera_speed(warp: np.ndarray, shape: tuple[int, ...]) -> float:
@@ -375,7 +425,7 @@ class SceneMotionAnalyzer(ClipAnalyzer):
     smoothing = 1.0  # Gaussian sigma, working pixels (see working_planes)
     step_seconds = 0.25
     span_steps = 4  # a span is about a second
-    span_every = 2  # a span starts every half second
+    span_every = 4  # a span starts every second
     jump_share = 0.5  # a span whose largest step moved at least this share of its own motion is a jump
     min_in_view = 0.25  # share of the picture that must stay in view for a pair to count
     margin = 2  # pixels left out at each border (the gradients have no neighbours there)
@@ -386,7 +436,7 @@ class SceneMotionAnalyzer(ClipAnalyzer):
 
     columns = {
         "motion_score": Column(float, "scene motion once the camera's is undone: median over the clip, one a "
-                                      "half second, of the share of the picture (percent) whose luma or colour "
+                                      "second, of the share of the picture (percent) whose luma or colour "
                                       "changed over about a second after a similarity alignment and gain/offset "
                                       "match, in patches of 2 x 2 pixels of a 45-pixel-high picture; a change "
                                       "made in a jump (a slideshow's switch) counts as the lower quartile of its "
@@ -413,18 +463,20 @@ class SceneMotionAnalyzer(ClipAnalyzer):
             return
         picture = Picture(index, working_planes(frame, self.short_side, self.smoothing), self.margin)
         if self.chain:  # every frame comes in order, so the chain's last picture is one step back
-            step, warp = self._pair(self.chain[-1], picture, self.warps[-1] if self.warps else None)
+            previous = self.warps[-1] if self.warps else None
+            step, warp = self._pair(self.chain[-1], picture, starting_points(self.chain[-1].template, picture.luma, previous))
             self.steps.append(step)
             self.warps.append(warp)
         self.chain = (self.chain + [picture])[-(self.span_steps + 1):]
         self.warps = self.warps[-self.span_steps:]
         if len(self.warps) == self.span_steps and (index // self.step) % self.span_every == 0:
+            # The product of the span's fitted steps is close already: the span's fit starts there alone.
             guess = functools.reduce(lambda total, warp: warp @ total, self.warps)
-            span, _ = self._pair(self.chain[0], picture, guess)
+            span, _ = self._pair(self.chain[0], picture, [guess])
             self.spans.append((span, self.span_motion(span, self.steps[-self.span_steps:])))
 
-    def _pair(self, earlier: Picture, later: Picture, guess: np.ndarray | None) -> tuple[Pair, np.ndarray]:
-        warp = fit_camera(earlier.template, later.luma, later.box, guess)
+    def _pair(self, earlier: Picture, later: Picture, starts: list[np.ndarray]) -> tuple[Pair, np.ndarray]:
+        warp = fit_camera(earlier.template, later.luma, later.box, starts)
         change = scene_change(earlier, later, warp)
         judged = len(change.residual) >= self.min_in_view * len(earlier.template.values)
         moving = moving_share(change, self.floor, self.noise_factor, self.cap, self.edge_tolerance)

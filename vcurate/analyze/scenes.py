@@ -28,7 +28,7 @@ import numpy as np
 from scenedetect.common import FrameTimecode
 from scenedetect.detectors import AdaptiveDetector, ContentDetector
 
-from vcurate.analyze.scene_motion import AlignmentTemplate, fit_camera
+from vcurate.analyze.scene_motion import AlignmentTemplate, fit_camera, gradients, starting_points
 from vcurate.config import SplitConfig
 from vcurate.media.frames import AnalysisFrame
 from vcurate.models.transnet import FRAME_SIZE
@@ -59,8 +59,8 @@ _FIT_BOX = (-np.inf, np.inf, -np.inf, np.inf)
 def camera_compensated_change(previous: np.ndarray, current: np.ndarray, weights) -> float:
     """The content change between two HSV frames once the camera's motion between them is undone:
     `current` sampled where the similarity transform (shift, zoom, roll) fitted on their smoothed
-    values takes `previous`'s pixels (vcurate.analyze.scene_motion.fit_camera, started from phase
-    correlation's shift), over the pixels both frames show. No gain / offset match: two unrelated
+    values takes `previous`'s pixels (vcurate.analyze.scene_motion.fit_camera, started from no motion
+    or phase correlation's shift), over the pixels both frames show. No gain / offset match: two unrelated
     pictures of like brightness fit one another's values well enough to lose a third of their change.
     inf where the frame is too small to fit or the camera took most of it out of view."""
     h, w = previous.shape[:2]
@@ -68,8 +68,8 @@ def camera_compensated_change(previous: np.ndarray, current: np.ndarray, weights
         return float("inf")
     values = [cv2.GaussianBlur(f[..., 2].astype(np.float32), (0, 0), _FIT_SMOOTHING) for f in (previous, current)]
     box = (0.0, h - 1.0, 0.0, w - 1.0)
-    template = AlignmentTemplate(values[0], _FIT_MARGIN, box)
-    warp = fit_camera(template, values[1], _FIT_BOX, iterations=_FIT_ITERATIONS)
+    template = AlignmentTemplate(values[0], *gradients(values[0]), _FIT_MARGIN, box)
+    warp = fit_camera(template, values[1], _FIT_BOX, starting_points(template, values[1], None), _FIT_ITERATIONS)
     after = template.sample(current.astype(np.float32), warp)
     before = template.keep(previous[template.inner]).astype(np.float32)
     seen = template.inside(warp, box)

@@ -5,30 +5,35 @@ Each hashed frame is the analysis luma with `crop` of each side left out, area-r
 its mean removed and weighted by a centred Gaussian window (so what a crop of a few per cent cuts
 away, and a logo or border at the edge, counts little), and transformed by a 2-D DCT; the 64
 coefficients of the low-frequency 8x8 block, in zigzag order, describe the frame's layout. Every
-`every_s` seconds a frame is hashed this way (one area resize, a DCT and an FFT: cheap), and once
-the clip's bounds are known its hashed frames are split into `frames` (K) consecutive groups, each
-described by its mean (so the copy of a clip, hashed at other frame numbers of its own video,
-describes the same moments), which give:
+`every_s` seconds a frame is hashed this way (one area resize, a DCT and an FFT: cheap). Once the
+clip's bounds are known, up to `frames` (K) groups of `group` consecutive hashed frames (`group_s`
+seconds each) are taken from the middle of the clip, each described by its mean. Groups of fixed
+length, not fixed shares of the clip, are what lets a copy cut at other frames (a re-upload trimmed
+otherwise, a scene split a few frames off, a repeat of part of a shot) match: its groups line up
+with its original's at some whole-group offset, give or take half a group, and vcurate.dedup
+searches those offsets. (Shares of the clip, as version 1 took, moved every described moment when
+a copy began 0.36 s later, and such copies measured 22-38, beyond the threshold.) Each group gives:
 
-- layout: each AC coefficient as a trit, + / 0 / - against +-0.3 of the frame's AC RMS. The dead
+- layout: each AC coefficient as a trit, + / 0 / - against +-0.3 of the group's AC RMS. The dead
   zone makes a near-zero coefficient 0 in both copies instead of a coin flip, as a median-thresholded
   pHash bit would be; a brightness or contrast change scales all coefficients and the RMS alike;
-- motion: each coefficient minus the clip's mean frame (all its hashed frames), as a trit against
-  +-0.01 of the mean frame's AC RMS: where the picture changes and which way. Two shots of one place
-  with the same background but other action match in layout and differ here; a still shot has
-  (nearly) no motion, every trit 0, and its copies match;
+- motion: the next group minus this one, as trits against +-0.01 of the clip's mean frame's AC RMS:
+  where the picture changes and which way, over a stretch of time of its own (so it lines up at an
+  offset as the layout does; the last group's slot is 0). Two shots of one place with the same
+  background but other action match in layout and differ here; a still shot has (nearly) no motion,
+  every trit 0, and its copies match;
 - texture: the power spectrum of a 64x64 Hann-windowed thumbnail in 8 orientations x 8 radial bands
-  (1.5-16 cycles per picture, log-spaced), its log averaged over each quarter of the clip's hashed
-  frames, each bin a bit, set where it is above the median bin. It ignores where the texture is, so a crop of a few per cent leaves it (a periodic texture
-  shifted by a crop changes every layout coefficient that sees it), and tells a striped shot from a
-  dotted one where the low-frequency layout sees neither;
-- colour: the mean Cr and Cb (0-255) over the frames.
+  (1.5-16 cycles per picture, log-spaced), its log averaged over the group, each bin a bit, set where
+  it is above the median bin. It ignores where the texture is, so a crop of a few per cent leaves it
+  (a periodic texture shifted by a crop changes every layout coefficient that sees it), and tells a
+  striped shot from a dotted one where the low-frequency layout sees neither;
+- colour (one for the clip): the mean Cr and Cb (0-255) over the described groups' frames.
 
 A trit is two bits (set in the "+" word or in the "-" word), so the Hamming distance between two
-codes counts 1 for + vs 0 and 2 for + vs -. Bytes: version, number of frames K, then per frame five
-little-endian uint64 words (layout +, layout -, motion +, motion -, texture; bit i = zigzag
-coefficient i or spectrum bin i, layout bit 0, the DC, always 0), then Cr and Cb as uint8:
-2 + 40 K + 2 bytes (164 for K = 4). vcurate.dedup compares them.
+codes counts 1 for + vs 0 and 2 for + vs -. Bytes: version, K, then per group five little-endian
+uint64 words (layout +, layout -, motion +, motion -, texture; bit i = zigzag coefficient i or
+spectrum bin i; layout bit 0, the DC, is 0, or 1 with every other word 0 for a group a short clip
+has not), then Cr and Cb as uint8: 2 + 40 K + 2 bytes (324 for K = 8). vcurate.dedup compares them.
 """
 
 from __future__ import annotations
@@ -40,11 +45,12 @@ from vcurate.analyze.registry import ClipAnalyzer, Column, StreamFacts, register
 from vcurate.config import PipelineConfig
 from vcurate.media.frames import AnalysisFrame, plane_array
 
-VERSION = 1
+VERSION = 2
 THUMB = 32
 WORDS_PER_FRAME = 5  # layout +, layout -, motion +, motion -, texture
 LAYOUT_DEADZONE = 0.3  # x the frame's AC RMS
 MOTION_DEADZONE = 0.01  # x the clip mean frame's AC RMS
+ABSENT = np.uint64(1)  # layout + word of a group the clip has not (bit 0, the DC, is never set otherwise)
 ZIGZAG = np.array(sorted(range(64), key=lambda i: (i // 8 + i % 8, i // 8)))  # row-major 8x8 index, low first
 _AXIS = np.linspace(-1.0, 1.0, THUMB)
 WINDOW = np.outer(*(2 * [np.exp(-0.5 * (_AXIS / 0.6) ** 2)])).astype(np.float32)
@@ -98,25 +104,41 @@ def _trit_words(values: np.ndarray, threshold: np.ndarray) -> np.ndarray:
     return np.packbits(planes, axis=-1, bitorder="little").view("<u8")[..., 0]
 
 
-def clip_signature(coefficients: np.ndarray, spectra: np.ndarray, colours: np.ndarray, frames: int) -> bytes:
+def clip_groups(count: int, frames: int, group: int) -> list[np.ndarray]:
+    """The hashed frames (of `count`, in order) each described group averages: up to `frames` runs of
+    `group` consecutive frames, a fixed stretch of time each, taken from the middle of the clip (all
+    of them when it is shorter: at least one group, of all its frames)."""
+    used = max(1, min(frames, count // group))
+    if count < group:
+        return [np.arange(count)]
+    first = (count - used * group) // 2
+    return [np.arange(first + k * group, first + (k + 1) * group) for k in range(used)]
+
+
+def clip_signature(coefficients: np.ndarray, spectra: np.ndarray, colours: np.ndarray, frames: int, group: int) -> bytes:
     """Signature bytes of a clip from its hashed frames in order: (n, 64) coefficients, (n, 64)
-    spectra, (n, 2) colours, n >= 1. Each of the K described frames is the mean of one K-th of the
-    hashed frames (a single frame when there are fewer than K), so a copy, hashed at other frame
-    numbers of its own video, is described by the same moments of the clip."""
-    groups = np.array_split(np.arange(len(coefficients)), frames) if len(coefficients) >= frames else \
-        [[i] for i in np.linspace(0, len(coefficients) - 1, frames).round().astype(int)]
-    chosen = np.stack([coefficients[group].mean(axis=0) for group in groups])
+    spectra, (n, 2) colours, n >= 1. Each described group is the mean of `group` consecutive hashed
+    frames (a fixed stretch of time, so a copy trimmed or cut elsewhere has groups that line up with
+    its original's at some whole-group offset, which vcurate.dedup searches); groups a short clip has
+    not are marked absent (layout bit 0, the DC, set; every other word 0)."""
+    groups = clip_groups(len(coefficients), frames, group)
+    chosen = np.stack([coefficients[g].mean(axis=0) for g in groups])
     layout_scale = np.sqrt((chosen[:, 1:] ** 2).mean(axis=1, keepdims=True))
     layout = chosen.copy()
     layout[:, 0] = 0.0  # the DC of a mean-free thumbnail carries no layout
     mean = coefficients.mean(axis=0)
     motion_scale = MOTION_DEADZONE * np.sqrt((mean[1:] ** 2).mean())
+    change = np.zeros_like(chosen)
+    change[:-1] = chosen[1:] - chosen[:-1]  # the last group's slot stays 0 (no next group)
     log_spectra = np.log(spectra + 1e-3)
-    texture = np.stack([log_spectra[group].mean(axis=0) for group in groups])
+    texture = np.stack([log_spectra[g].mean(axis=0) for g in groups])
     texture_word = np.packbits(texture > np.median(texture, axis=1, keepdims=True), axis=-1, bitorder="little")
-    words = np.concatenate([_trit_words(layout, LAYOUT_DEADZONE * layout_scale), _trit_words(chosen - mean, motion_scale),
-                            texture_word.view("<u8")], axis=1)  # (K, 5)
-    colour = np.clip(np.round(colours.mean(axis=0)), 0, 255).astype(np.uint8)
+    words = np.zeros((frames, WORDS_PER_FRAME), np.uint64)
+    words[:, 0] = ABSENT
+    words[: len(groups)] = np.concatenate([_trit_words(layout, LAYOUT_DEADZONE * layout_scale),
+                                           _trit_words(change, motion_scale), texture_word.view("<u8")], axis=1)
+    window = np.concatenate(groups)  # the described stretch only: frames a split left of the shot before stay out
+    colour = np.clip(np.round(colours[window].mean(axis=0)), 0, 255).astype(np.uint8)
     return bytes([VERSION, frames]) + words.astype("<u8").tobytes() + colour.tobytes()
 
 
@@ -133,15 +155,16 @@ def unpack_signatures(signatures: list[bytes], frames: int) -> tuple[np.ndarray,
 
 @register_analyzer
 class SignatureAnalyzer(ClipAnalyzer):
-    """Hashes a frame every `every_s` seconds; a clip's signature takes `frames` of those inside it."""
+    """Hashes a frame every `every_s` seconds; a clip's signature describes up to `frames` groups of
+    `group` of those from its middle."""
 
     columns = {
         "signature": Column(bytes, "visual signature for near-duplicate detection: layout and motion trits and "
                                    "texture bits of K successive parts of the clip, mean colour (vcurate.analyze.signature)"),
     }
 
-    def __init__(self, step: int, frames: int, crop: float, colour_factor: int):
-        self.step, self.frames, self.crop, self.colour_factor = step, frames, crop, colour_factor
+    def __init__(self, step: int, frames: int, group: int, crop: float, colour_factor: int):
+        self.step, self.frames, self.group, self.crop, self.colour_factor = step, frames, group, crop, colour_factor
         self.indices: list[int] = []
         self.coefficients: list[np.ndarray] = []
         self.spectra: list[np.ndarray] = []
@@ -154,7 +177,8 @@ class SignatureAnalyzer(ClipAnalyzer):
             return None
         step = max(1, round(settings.every_s * stream.fps))
         # frames without chroma planes: the scene detector's small BGR picture, made for this frame already
-        return cls(step, settings.frames, settings.crop, cfg.split.downscale)
+        group = max(1, round(settings.group_s / settings.every_s))  # hashed frames a described group averages
+        return cls(step, settings.frames, group, settings.crop, cfg.split.downscale)
 
     def process(self, index: int, frame: AnalysisFrame) -> None:
         if index % self.step:
@@ -170,4 +194,4 @@ class SignatureAnalyzer(ClipAnalyzer):
         if first == last:
             return {"signature": None}
         return {"signature": clip_signature(np.stack(self.coefficients[first:last]), np.stack(self.spectra[first:last]),
-                                            np.asarray(self.colours[first:last]), self.frames)}
+                                            np.asarray(self.colours[first:last]), self.frames, self.group)}

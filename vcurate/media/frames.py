@@ -81,16 +81,16 @@ def analysis_stride(width: int, height: int, short_side: int) -> int:
     return max(1, round(min(width, height) / short_side))
 
 
-def prefiltered_luma(luma: np.ndarray, factor: int) -> np.ndarray:
+def prefiltered_luma(luma: np.ndarray, factor: int, rows_per_box: int = 4) -> np.ndarray:
     """Luma downscaled by `factor` with a box filter: every column, and every `step`-th row, where `step`
-    is the largest divisor of `factor` that keeps 4 rows in each box. The full box is the exact
+    is the largest divisor of `factor` that keeps `rows_per_box` rows in each box. The full box is the exact
     prefilter but touches every pixel (0.22 ms a 720p frame); skipping rows costs about half and, on a
     textured sub-pixel pan, scores within 0.01 of the exact filter (plain subsampling: 3x its noise).
     The rows are a strided view: OpenCV reads them in place."""
     if factor <= 1:
         return luma
     factor = min(factor, *luma.shape[:2])  # at least one pixel out
-    step = max(k for k in range(1, factor // 4 + 1) if factor % k == 0) if factor >= 4 else 1
+    step = max(k for k in range(1, factor // rows_per_box + 1) if factor % k == 0) if factor >= rows_per_box else 1
     out_h, out_w = luma.shape[0] // factor, luma.shape[1] // factor
     rows = luma[: out_h * factor : step, : out_w * factor]
     return cv2.resize(rows, (out_w, out_h), interpolation=cv2.INTER_AREA)
@@ -99,11 +99,12 @@ def prefiltered_luma(luma: np.ndarray, factor: int) -> np.ndarray:
 class AnalysisFrame:
     """One decoded frame and the views analyzers ask of it, computed lazily and cached."""
 
-    __slots__ = ("frame", "stride", "_luma", "_bgr", "_bgr_factor")
+    __slots__ = ("frame", "stride", "_luma", "_box_luma", "_bgr", "_bgr_factor")
 
     def __init__(self, frame: av.VideoFrame, stride: int):
         self.frame, self.stride = frame, stride
         self._luma: np.ndarray | None = None
+        self._box_luma: np.ndarray | None = None
         self._bgr: np.ndarray | None = None
         self._bgr_factor = 0
 
@@ -133,6 +134,13 @@ class AnalysisFrame:
             else:
                 self._luma = cv2.cvtColor(self.bgr(), cv2.COLOR_BGR2GRAY)
         return self._luma
+
+    def box_luma(self) -> np.ndarray:
+        """Luma box-filtered by twice the stride (about 72 pixels on the short side), uint8: the
+        camera's motion is measured on it (the shake analyzer), and the scene's on it scaled down more."""
+        if self._box_luma is None:
+            self._box_luma = prefiltered_luma(self.luma_full(), 2 * self.stride)
+        return self._box_luma
 
     def bgr(self, factor: int = 1) -> np.ndarray:
         """Small BGR (what PySceneDetect's detectors expect), from subsampled Y, U and V planes, in the
@@ -178,7 +186,7 @@ class AnalysisFrame:
             w, h = max(1, self.frame.width // box), max(1, self.frame.height // box)
             return self.frame.reformat(width=w, height=h, format="bgr24", interpolation="AREA").to_ndarray()
         luma = plane_array(self.frame.planes[0])
-        y = prefiltered_luma(luma, box)
+        y = self.box_luma() if box == 2 * self.stride else prefiltered_luma(luma, box)  # the shake analyzer's, cached
         ycrcb = np.empty((*y.shape, 3), np.uint8)
         ycrcb[..., 0] = y
         for channel, plane in ((1, 2), (2, 1)):  # Cr, Cb

@@ -54,7 +54,8 @@ def judged(clips: pd.DataFrame, reasons: set[str]) -> bool:
 def clip_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo], source: str | None = None) -> dict:
     """Per fault: precision / recall / F1 of rejection, over clips matched to their main shot (of
     footage `source` only, when given); and the share of clean clips (no fault, captioned) kept,
-    overall, for clean pans and zooms, and for clean shots of a still camera."""
+    overall, for clean pans and zooms, and for clean shots of a still camera. Shots that partly repeat
+    another's frames (TruthShot.overlap_of) count for neither duplicates nor clean clips."""
     matched = []
     for row in clips.itertuples():
         if row.video in truth:
@@ -67,11 +68,14 @@ def clip_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo], source: str 
             continue  # no stage that judges this fault ran (CLIP off, say)
         tp = fp = fn = 0
         for row, shot in matched:
+            if defect == "duplicate" and shot.overlap_of:
+                continue  # partly repeats another shot: neither a copy nor distinct
             caught = bool(reasons & set(row.reasons))
             actual = defect in shot.defects
             tp, fp, fn = tp + (caught and actual), fp + (caught and not actual), fn + (actual and not caught)
         out[defect] = prf(tp, fp, fn)
-    clean = [(row, shot) for row, shot in matched if not shot.defects and shot.attached_caption is not None]
+    clean = [(row, shot) for row, shot in matched
+             if not shot.defects and shot.attached_caption is not None and not shot.overlap_of]
     out["clean_kept"] = _kept_share([row.status == "kept" for row, _ in clean])
     out["clean_pan_kept"] = _kept_share([row.status == "kept" for row, shot in clean if shot.camera in ("pan", "zoom")])
     # the hard negatives of the static filter: a still camera over a scene that moves
@@ -83,10 +87,10 @@ def clip_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo], source: str 
 
 
 def duplicate_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo]) -> dict | None:
-    """Near-duplicates: of each original/copy shot pair (both free of other faults), whether exactly one
-    of them kept a clip; the
-    share of hard negatives' clips and of other judged clips (compared with earlier kept ones, copies
-    left out) rejected as duplicate. None when the archive holds no copies."""
+    """Near-duplicates: of each copy group (an original and every shot that copies it, or copies one of
+    its copies: a copy of a copy shows the original too), whether exactly one of its members free of
+    other faults kept a clip (groups of two such members or more); the share of hard negatives' clips and of other judged clips (compared with
+    earlier kept ones, copies left out) rejected as duplicate. None when the archive holds no copies."""
     by_shot: dict[tuple[str, int], list] = {}
     for row in clips.itertuples():
         if row.video in truth:
@@ -101,18 +105,35 @@ def duplicate_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo]) -> dict
         video, index = ref.rsplit("#", 1)
         return video, int(index)
 
-    def clean(key: tuple[str, int]) -> bool:  # a fault of the original's (so of the copy's) rejects both anyway
-        return key[0] in truth and set(truth[key[0]].shots[key[1]].defects) <= {"duplicate"}
+    links = {(video.video, i): parse(shot.copy_of) for video in truth.values() for i, shot in enumerate(video.shots)
+             if shot.copy_of}
 
-    pairs = [(parse(shot.copy_of), (video.video, i)) for video in truth.values() for i, shot in enumerate(video.shots)
-             if shot.copy_of and clean(parse(shot.copy_of)) and clean((video.video, i))]
-    if not pairs:
+    def root(key: tuple[str, int]) -> tuple[str, int]:
+        while key in links:
+            key = links[key]
+        return key
+
+    groups: dict[tuple[str, int], list[tuple[str, int]]] = {}
+    for key in links:
+        groups.setdefault(root(key), [root(key)]).append(key)
+    # shots partly showing an earlier shot's frames (footage archives whose sources ran out) are neither its
+    # copies nor distinct from it: their groups, and their clips, are left out
+    partial = {(video.video, i) for video in truth.values() for i, shot in enumerate(video.shots) if shot.overlap_of}
+    ambiguous = [members for members in groups.values() if partial & set(members)]
+    groups = {r: members for r, members in groups.items() if not partial & set(members)}
+    # the members the duplicate judge saw: a clip kept, or rejected as duplicate alone (a member another
+    # filter rejected, rightly or not, never reached it; one with a fault no filter caught did)
+    def reached(key: tuple[str, int]) -> bool:
+        return any(row.status == "kept" or list(row.reasons) == ["duplicate"] for row in by_shot.get(key, ()))
+
+    judged_groups = [[m for m in members if reached(m)] for members in groups.values()]
+    judged_groups = [members for members in judged_groups if len(members) > 1]
+    if not judged_groups:
         return None
-    outcome = [(kept(original), kept(copy)) for original, copy in pairs]
+    survivors = [sum(kept(m) for m in members) for members in judged_groups]
     negatives = [row for video in truth.values() for i, shot in enumerate(video.shots) if shot.negative_of
                  for row in by_shot.get((video.video, i), ())]
-    copies = {(video.video, i) for video in truth.values() for i, shot in enumerate(video.shots) if shot.copy_of}
-    judged = [row for key, rows in by_shot.items() if key not in copies for row in rows
+    judged = [row for key, rows in by_shot.items() if key not in links and key not in partial for row in rows
               if "duplicate" in row.reasons or pd.notna(getattr(row, "duplicate_distance", None))]
 
     def share(rows: list) -> dict:
@@ -120,9 +141,11 @@ def duplicate_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo]) -> dict
         return {"duplicate": hit, "clips": len(rows), "fraction": round(hit / len(rows), 4) if rows else None}
 
     return {
-        "pairs": len(pairs), "exactly_one_kept": sum(a != b for a, b in outcome),
-        "exactly_one_fraction": round(sum(a != b for a, b in outcome) / len(pairs), 4),
-        "both_kept": sum(a and b for a, b in outcome), "neither_kept": sum(not a and not b for a, b in outcome),
+        "copy_groups": len(judged_groups), "copies": sum(len(m) - 1 for m in judged_groups),
+        "exactly_one_kept": sum(n == 1 for n in survivors),
+        "exactly_one_fraction": round(sum(n == 1 for n in survivors) / len(judged_groups), 4),
+        "more_kept": sum(n > 1 for n in survivors), "none_kept": sum(n == 0 for n in survivors),
+        "groups_left_out": len(ambiguous), "partial_repeats_left_out": len(partial),
         "hard_negatives": share(negatives), "false_duplicates": share(judged),
     }
 

@@ -12,13 +12,17 @@ kind of footage it will judge. Faults as real archives carry them:
 - static: a still picture, as web video makes them: one source frame frozen, a slideshow of a few
   frames of the stretch, a pan or a zoom over one frame (the "Ken Burns" move); and, labelled so
   without being injected, shots whose source holds its picture (a held animation drawing, a still
-  scene before a static camera): a stretch in which almost no pixel of the source changes.
+  scene before a static camera): a stretch in which almost no pixel of the source changes, or one
+  that the footage folder's `stills.json` names (a person saw that only the camera moves there: a
+  pan over a document, a title card fading in), as {"file": [[start_s, end_s], ...]}.
 
 Kept clean, because a curation tool must not reject them: smooth pans and zooms (a crop window that
 moves or grows, never magnifying the source), re-encoding at CRF 18-40, sensor noise, low light,
 letterboxing, and sources larger than the output (the area-downscaled renditions every web video is).
 
-No two shots share a source frame, so no unlabelled copy arises; the labelled ones are the last
+No two shots share a source frame while the footage lasts, so no unlabelled copy arises (beyond, a
+shot that shows most of an earlier shot's frames alike is labelled its copy, one that shows only some
+of them, or framed or lit otherwise, `overlap_of` it: neither). The labelled copies are the last
 videos of the archive: re-uploads (reuploads/...) of clean shots of earlier videos, cropped,
 rescaled, brightened and re-encoded (vcurate.synth.copies), the copy labelled `duplicate`; and
 reshoots (reshoots/...): another stretch of a clean shot's source (same place and camera, another
@@ -109,11 +113,17 @@ class Source:
     times: np.ndarray
     segments: list[tuple[int, int]]
     change: np.ndarray  # per frame, percent of the picture changed since about 0.2 s earlier (_SourceStats)
+    stills: list[tuple[float, float]] = field(default_factory=list)  # named still (stills.json): s from the first frame
 
     def holds_picture(self, first: int, n: int, threshold: float) -> bool:
         """Whether the source shows one still picture over frames [first, first + n): the median
-        change between frames 0.2 s apart is below `threshold` percent."""
-        return float(np.median(self.change[first : first + n])) < threshold
+        change between frames 0.2 s apart is below `threshold` percent, or most of its frames lie
+        in a stretch named still."""
+        if float(np.median(self.change[first : first + n])) < threshold:
+            return True
+        times = self.times[first : first + n] - self.times[0]  # from the first frame, as a player counts
+        named = sum(((times >= start) & (times <= end)).sum() for start, end in self.stills)
+        return named * 2 > len(times)
 
     def scale_to_cover(self, size: tuple[int, int]) -> float:
         return max(size[0] / self.width, size[1] / self.height)
@@ -176,6 +186,35 @@ def scan_source(path: Path, name: str, spec: FootageSpec) -> Source | None:
     return Source(path, name, width, height, fps, decoded.times, segments, np.asarray(stats.change))
 
 
+STILLS_FILE = "stills.json"
+
+
+def read_stills(folder: Path, names: list[str]) -> dict[str, list[tuple[float, float]]]:
+    """`folder`/stills.json, when there: per video (its path under the folder), the stretches in
+    seconds from its first frame that show no motion of the scene's own. One InputError line for anything malformed."""
+    path = folder / STILLS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        named = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not readable JSON: {exc}") from exc
+    if not isinstance(named, dict):
+        raise InputError(f"{path}: expected an object of video name -> [[start_s, end_s], ...]")
+    stills = {}
+    for name, stretches in named.items():
+        if name not in names:
+            raise InputError(f"{path}: no video {name!r} under {folder}")
+        try:
+            pairs = [(float(start), float(end)) for start, end in stretches]
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{path}: {name}: expected [[start_s, end_s], ...]") from exc
+        if any(not 0 <= start < end for start, end in pairs):
+            raise InputError(f"{path}: {name}: each stretch needs 0 <= start_s < end_s")
+        stills[name] = pairs
+    return stills
+
+
 def find_sources(folder: str | Path, spec: FootageSpec, warn=print) -> list[Source]:
     folder = Path(folder)
     if not folder.is_dir():
@@ -183,6 +222,7 @@ def find_sources(folder: str | Path, spec: FootageSpec, warn=print) -> list[Sour
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower().lstrip(".") in VIDEO_EXTENSIONS)
     if not files:
         raise NotFoundError(f"no videos under {folder} (looked for .{', .'.join(VIDEO_EXTENSIONS)})")
+    stills = read_stills(folder, [p.relative_to(folder).as_posix() for p in files])
     sources = []
     for path in files:
         name = path.relative_to(folder).as_posix()
@@ -194,6 +234,7 @@ def find_sources(folder: str | Path, spec: FootageSpec, warn=print) -> list[Sour
         if source is None:
             warn(f"skipped {name}: no stretch of {spec.shot_seconds[0]:g} s without a cut or a flat frame")
             continue
+        source.stills = stills.get(name, [])
         sources.append(source)
     if not sources:
         raise InputError(f"none of the {len(files)} videos under {folder} has a usable stretch")
@@ -223,6 +264,7 @@ class FootageShot:
     hold_frames: int = 0  # a slideshow's frames per still
     render_state: dict | None = None  # the generator's state when the shot was rendered (to render it again)
     repeat_of: "FootageShot | None" = None  # an earlier shot whose source frames this one shows again
+    repeat_share: float = 0.0  # share of the shorter of the two shots' frames they both show
     ref: str | None = None  # VIDEO#SHOT once written
 
     @property
@@ -234,6 +276,15 @@ class FootageShot:
         if self.source.holds_picture(self.start, self.num_frames, threshold):
             self.still = "held"
         return self.still == "held"
+
+    @property
+    def repeats_as_copy(self) -> bool:
+        """Whether this shot shows its `repeat_of`'s pictures as a copy does: most of them (2/3 of the
+        shorter shot's frames or more), both through a still camera, letterboxed and lit alike. Else the
+        two share some frames but are neither copies nor distinct shots (TruthShot.overlap_of)."""
+        treated = lambda shot: {n for n in shot.nuisances if n in ("letterbox", "low_light")}  # noqa: E731
+        return (self.repeat_of is not None and self.repeat_share >= 2 / 3 and self.camera == self.repeat_of.camera == "static"
+                and treated(self) == treated(self.repeat_of))
 
     @property
     def nuisances(self) -> list[str]:
@@ -284,6 +335,7 @@ class FootagePlanner:
         self.used: dict[str, list[list]] = {}  # source -> [first, end, shot] of the frame ranges shots took
         self.repeats = 0  # shots that had to reuse frames of an earlier shot (footage too short)
         self.last_repeat: FootageShot | None = None  # the shot the last stretch reused frames of
+        self.last_share = 0.0  # share of the shorter of the two that both show
 
     def _free(self, source: Source, first: int, n: int) -> bool:
         return self.spec.repeat_frames or all(first + n <= a or b <= first for a, b, _ in self.used.get(source.name, ()))
@@ -299,8 +351,10 @@ class FootagePlanner:
             free = self._free(source, first, n)
             if free or (not exclusive and attempt == tries - 1):
                 used = self.used.setdefault(source.name, [])
-                overlap = [(min(b, first + n) - max(a, first), shot) for a, b, shot in used]
-                self.last_repeat = None if free else max(overlap, key=lambda o: o[0])[1]
+                overlap = [(min(b, first + n) - max(a, first), min(n, b - a), shot) for a, b, shot in used]
+                most = max(overlap, key=lambda o: o[0]) if overlap else (0, 1, None)
+                self.last_repeat = None if free else most[2]
+                self.last_share = 0.0 if free else most[0] / most[1]
                 used.append([first, first + n, None])
                 self.repeats += not free
                 return first, n
@@ -326,7 +380,7 @@ class FootagePlanner:
         s, r = self.spec, self.rng
         want = int(round(self._range(s.shot_seconds) * fps))
         first, n = self.stretch(source, want, exclusive=False)
-        shot = FootageShot(source, first, n, size, repeat_of=self.last_repeat)
+        shot = FootageShot(source, first, n, size, repeat_of=self.last_repeat, repeat_share=self.last_share)
         self.used[source.name][-1][2] = shot
         spare = 1.0 / source.scale_to_cover(size) - 1.0  # how much wider than the output the source is
         draw = r.random()
@@ -476,12 +530,11 @@ def add_overlay(shot: FootageShot, spec: FootageSpec, rng: np.random.Generator, 
 
 
 def add_still(shot: FootageShot, spec: FootageSpec, rng: np.random.Generator, fps: float) -> None:
-    """Label the shot static where its source holds its picture; else, on a shot with no other fault,
-    maybe make it a still picture. Drawn from the shot's own generator (every other label of a seed
-    stays as it was)."""
-    if shot.camera == "shake":
-        return
-    if shot.label_held(spec.held_change):
+    """Label the shot static where its source holds its picture, whatever the camera does (a shaky
+    camera over a held drawing shows no more of a scene than a still one); else, on a steady shot with
+    no other fault, maybe make it a still picture. Drawn from the shot's own generator (every other
+    label of a seed stays as it was)."""
+    if shot.label_held(spec.held_change) or shot.camera == "shake":
         return
     if shot.defects or rng.random() >= spec.p_static:
         return
@@ -551,7 +604,7 @@ def make_footage_archive(
     add_copy_videos(truth, originals, n_originals, videos, n_copies, seed, _pick_footage_shots, copy_video, progress)
     if planner.repeats and not spec.repeat_frames:
         warn(f"the footage is too short for {videos} videos: {planner.repeats} shots show frames of an earlier shot "
-             "(labelled duplicate, copy_of that shot, though their camera and size may differ)")
+             "(labelled duplicate, copy_of that shot, where they show most of its frames alike; else overlap_of it)")
     write_truth(out / "ground_truth.jsonl", truth)
     (out / "sources.json").write_text(json.dumps(
         [{"source": s.name, "width": s.width, "height": s.height, "fps": round(s.fps, 3),
@@ -571,7 +624,8 @@ def _write_footage_video(raw: Path, rel: Path, shots: list[FootageShot], size, f
         if origins is None:
             shot.ref = f"{rel.as_posix()}#{i}"
         if shot.repeat_of is not None and origins is None:  # footage ran out: it shows an earlier shot's frames
-            extra = {"defects": [*shot.defects, "duplicate"], "copy_of": shot.repeat_of.ref}
+            extra = ({"defects": [*shot.defects, "duplicate"], "copy_of": shot.repeat_of.ref} if shot.repeats_as_copy
+                     else {"overlap_of": shot.repeat_of.ref})
         truth_shots.append(TruthShot(
             start_frame=start, end_frame=start + shot.num_frames, true_caption=f"a shot from {shot.source.name}",
             attached_caption=caption, defects=extra.pop("defects", shot.defects),

@@ -54,6 +54,11 @@ class TruthShot(BaseModel):
         None, description="a duplicate: the shot it copies, VIDEO#SHOT (its index in that video's shots); the "
         "original carries no label"
     )
+    overlap_of: str | None = Field(
+        None, description="footage archives whose sources ran out: an earlier shot, VIDEO#SHOT, whose source frames "
+        "this one partly shows again (under 2/3 of the shorter shot's, or framed or lit otherwise): neither its copy "
+        "nor a distinct shot, so left out of the near-duplicate scores"
+    )
     negative_of: str | None = Field(
         None, description="a hard negative (clean): the shot whose background and subject it shows with other "
         "motion, VIDEO#SHOT"

@@ -11,6 +11,8 @@ added time as a multiple of the decode floor; the issues that bring an analyzer 
 
     .venv/bin/python benchmarks/analysis_cost.py [--videos 8] [--size 1280x720] [--repeat 3]
         [--detectors content transnetv2 hybrid] [--set split.transnet_device=cuda]
+        [--scenes-only] [--from DIR] [--cpu-time]   # only decode and scene detection; an archive's videos;
+                                                    # CPU seconds rather than wall time
 
 Writes benchmarks/results/analysis_cost-<date>-<host>.{json,md}.
 """
@@ -42,7 +44,7 @@ def all_on() -> PipelineConfig:
                                if hasattr(section, "enabled")], "benchmark config")
 
 
-def passes(cfg: PipelineConfig, stream: StreamFacts, detectors: list[str]) -> dict:
+def passes(cfg: PipelineConfig, stream: StreamFacts, detectors: list[str], scenes_only: bool = False) -> dict:
     """Pass name -> a function building its fresh list of analyzers. Scene detection and the whole
     pass once per detector; the default's passes carry no detector name."""
     def split(detector: str):
@@ -54,9 +56,11 @@ def passes(cfg: PipelineConfig, stream: StreamFacts, detectors: list[str]) -> di
     out = {"decode": lambda: []}
     for d in detectors:
         out[named("decode+scenes", d)] = lambda d=d: [SceneAnalyzer(split(d), stream.fps)]
+    if scenes_only:
+        return out
     for cls in ANALYZERS:
         out[f"decode+{cls.__name__}"] = lambda cls=cls: [a for a in [cls.build(cfg, stream)] if a is not None]
-    for d in detectors:
+    for d in dict.fromkeys([cfg.split.detector, *detectors]):  # the default's pass, which the "less" ones are taken from
         out[named("analysis pass", d)] = lambda d=d: [SceneAnalyzer(split(d), stream.fps), *build_analyzers(cfg, stream)]
     for cls in ANALYZERS:
         out[f"analysis pass less {cls.__name__}"] = lambda cls=cls: [
@@ -97,22 +101,25 @@ def network_fps(paths: list[Path], cfg: PipelineConfig, stream: StreamFacts) -> 
             "frames": count, "seconds": round(seconds, 3), "fps": round(count / seconds, 1)}
 
 
-def measure(paths: list[Path], cfg: PipelineConfig, stream: StreamFacts, repeat: int, detectors: list[str]) -> dict[str, dict]:
+def measure(paths: list[Path], cfg: PipelineConfig, stream: StreamFacts, repeat: int, detectors: list[str],
+            scenes_only: bool = False, clock=time.perf_counter) -> dict[str, dict]:
     """Best-of-`repeat` time of each pass, the passes interleaved so a slow minute hits them all."""
-    built = passes(cfg, stream, detectors)
+    built = passes(cfg, stream, detectors, scenes_only)
     best, frames = dict.fromkeys(built, float("inf")), {}
     for _ in range(repeat):
         for name, make in built.items():
-            t0, count = time.perf_counter(), 0
+            t0, count = clock(), 0
             for path in paths:
                 count += decode_pass(path, make(), cfg.analysis.short_side, fps_hint=stream.fps).num_frames
-            best[name], frames[name] = min(best[name], time.perf_counter() - t0), count
-    floor, whole = best["decode"], best["analysis pass"]
+            best[name], frames[name] = min(best[name], clock() - t0), count
+    floor = best["decode"]
     out = {name: {"seconds": round(t, 3), "frames": frames[name], "fps": round(frames[name] / t, 1),
                   "added_x_decode": round((t - floor) / floor, 3)} for name, t in best.items()}
-    for cls in ANALYZERS:
-        less = best[f"analysis pass less {cls.__name__}"]
-        out[f"decode+{cls.__name__}"]["in_pass_x_decode"] = round((whole - less) / floor, 3)
+    if "analysis pass" in best:
+        whole = best["analysis pass"]
+        for cls in ANALYZERS:
+            less = best[f"analysis pass less {cls.__name__}"]
+            out[f"decode+{cls.__name__}"]["in_pass_x_decode"] = round((whole - less) / floor, 3)
     return out
 
 
@@ -127,20 +134,33 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a pipeline setting, e.g. split.transnet_device=cuda (repeatable)")
     parser.add_argument("--name", help="results file name (default analysis_cost-SIZE)")
+    parser.add_argument("--scenes-only", action="store_true", help="time decode and scene detection only")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="this process's CPU seconds (all its threads) instead of wall time: steadier on a "
+                             "machine shared with other jobs")
+    parser.add_argument("--from", dest="source", type=Path, metavar="DIR",
+                        help="time the .mp4 videos under DIR (e.g. a footage archive with shaky shots) instead of "
+                             "synthetic ones (--videos, --seed, --size then unused)")
     args = parser.parse_args()
     width, height = map(int, args.size.lower().split("x"))
     spec = replace(SynthSpec(), sizes=((width, height),), p_lowres_video=0.0)
     cfg = with_settings(all_on(), [parse_setting(s) for s in args.set], "--set")
     stream = StreamFacts(fps=25.0, width=width, height=height, expected_frames=0)  # the synthetic videos' rate
     with tempfile.TemporaryDirectory() as tmp:
-        make_archive(tmp, args.videos, args.seed, spec)
-        paths = sorted(Path(tmp, "raw").rglob("*.mp4"))
-        results = measure(paths, cfg, stream, args.repeat, args.detectors)
+        if args.source:
+            paths = sorted(args.source.rglob("*.mp4"))
+        else:
+            make_archive(tmp, args.videos, args.seed, spec)
+            paths = sorted(Path(tmp, "raw").rglob("*.mp4"))
+        clock = time.process_time if args.cpu_time else time.perf_counter
+        results = measure(paths, cfg, stream, args.repeat, args.detectors, args.scenes_only, clock)
         network = network_fps(paths, cfg, stream) if "transnetv2" in args.detectors else None
-    summary = {**stamp(), "python": sys.version.split()[0], "videos": args.videos, "size": args.size,
+    videos, size = (len(paths), f"videos of {args.source}") if args.source else (args.videos, args.size)
+    timing = "CPU seconds" if args.cpu_time else "seconds"
+    summary = {**stamp(), "python": sys.version.split()[0], "videos": videos, "size": size, "timing": timing,
                "settings": args.set, "results": results, "transnetv2_alone": network}
-    lines = [f"# Analysis pass cost ({args.videos} videos, {args.size}, best of {args.repeat})", "",
-             "| pass | seconds | frames/s | added (x decode floor) | added to the whole pass |", "|---|---:|---:|---:|---:|"]
+    lines = [f"# Analysis pass cost ({videos} videos, {size}, best of {args.repeat}, {timing})", "",
+             f"| pass | {timing} | frames/s | added (x decode floor) | added to the whole pass |", "|---|---:|---:|---:|---:|"]
     lines += [f"| {k} | {v['seconds']} | {v['fps']} | +{v['added_x_decode']:.2f} | "
               + (f"+{v['in_pass_x_decode']:.2f} |" if "in_pass_x_decode" in v else "|") for k, v in results.items()]
     if network:

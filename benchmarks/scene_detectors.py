@@ -13,6 +13,7 @@ hybrid is scored from the same pass's content cuts and probabilities with `hybri
 Cut F1 is `vcurate eval`'s (greedy one-to-one matching within ±2 frames).
 
     .venv/bin/python benchmarks/scene_detectors.py [--synth-videos 12] [--footage-videos 8]
+        [--detectors content adaptive]   # without transnetv2 (and so the hybrid): a CPU-cheap run
 
 Writes benchmarks/results/scene_detectors-<date>-<host>.{json,md}.
 """
@@ -40,8 +41,6 @@ from footage_corpus import CACHE  # benchmarks/footage_corpus.py
 from results_io import save, stamp  # benchmarks/results_io.py
 
 DETECTORS = ("content", "adaptive", "transnetv2")
-SETTINGS = {"adaptive": {"threshold": 3.0}}  # the adaptive detector's threshold is a ratio, not an HSV change
-SCORED = (*DETECTORS, "hybrid")
 THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
 
@@ -55,25 +54,29 @@ def build(out: Path, kind: str, videos: int, seed: int, shaky_share: float) -> l
     return make_footage_archive(out, CACHE / kind.removeprefix("footage-").removesuffix("-shaky"), videos, seed, spec)
 
 
-def detect(raw: Path, truth: list[TruthVideo], cfg: PipelineConfig) -> dict[str, dict]:
-    """video -> {detector: cuts, "probabilities": TransNetV2's per frame, "frames", "seconds"}, one decode
-    each; kept beside the archive (detections.json), so a later run only scores."""
-    cache = raw.parent / "detections.json"
+def detect(raw: Path, truth: list[TruthVideo], cfg: PipelineConfig, detectors: tuple[str, ...] = DETECTORS,
+           cache_name: str = "detections") -> dict[str, dict]:
+    """video -> {detector: cuts, "probabilities": TransNetV2's per frame (when it runs), "frames",
+    "seconds"}, one decode each; kept beside the archive (`cache_name`.json), so a later run only scores."""
+    cache = raw.parent / f"{cache_name}.json"
     if cache.is_file():
         found = json.loads(cache.read_text())
         for f in found.values():
-            f["probabilities"] = np.asarray(f["probabilities"])
+            if "probabilities" in f:
+                f["probabilities"] = np.asarray(f["probabilities"])
         return found
     out = {}
     for video in truth:
-        scenes = {name: SceneAnalyzer(replace_split(cfg.split, detector=name, **SETTINGS.get(name, {})), video.fps) for name in DETECTORS}
+        scenes = {name: SceneAnalyzer(replace_split(cfg.split, detector=name), video.fps) for name in detectors}
         started = time.perf_counter()
         decoded = decode_pass(raw / video.video, scenes.values(), cfg.analysis.short_side, fps_hint=video.fps)
         out[video.video] = {name: s.cuts for name, s in scenes.items()}
-        out[video.video]["probabilities"] = scenes["transnetv2"].source.cut_probabilities
+        if "transnetv2" in scenes:
+            out[video.video]["probabilities"] = scenes["transnetv2"].source.cut_probabilities
         out[video.video]["frames"] = decoded.num_frames
         out[video.video]["seconds"] = time.perf_counter() - started
-    cache.write_text(json.dumps({v: {**f, "probabilities": f["probabilities"].round(5).tolist()} for v, f in out.items()}))
+    cache.write_text(json.dumps({v: {**f, **({"probabilities": f["probabilities"].round(5).tolist()} if "probabilities" in f else {})}
+                                 for v, f in out.items()}))
     return out
 
 
@@ -101,8 +104,12 @@ def score(truth: list[TruthVideo], cuts: dict[str, list[int]]) -> dict:
     return result
 
 
-def evaluate_archive(truth: list[TruthVideo], found: dict[str, dict], split: SplitConfig) -> dict:
-    out = {name: score(truth, {v: f[name] for v, f in found.items()}) for name in DETECTORS}
+def evaluate_archive(truth: list[TruthVideo], found: dict[str, dict], split: SplitConfig,
+                     detectors: tuple[str, ...] = DETECTORS) -> dict:
+    out = {name: score(truth, {v: f[name] for v, f in found.items()}) for name in detectors}
+    out["facts"] = facts(truth, found)
+    if "transnetv2" not in detectors:
+        return out
     # What TransNetScenes.finish and HybridScenes.finish compute, at the thresholds in force now:
     out["transnetv2"] = score(truth, {v: cuts_from_probabilities(f["probabilities"], split.transnet_threshold,
                                                                  split.min_scene_frames) for v, f in found.items()})
@@ -112,10 +119,13 @@ def evaluate_archive(truth: list[TruthVideo], found: dict[str, dict], split: Spl
                               for v, f in found.items()})
         for t in THRESHOLDS
     }
-    shaky_shots = sum(in_shaky_shot(t, s.start_frame) for t in truth for s in t.shots)
-    out["facts"] = {"videos": len(truth), "cuts": sum(len(t.cuts) for t in truth), "shaky_shots": shaky_shots,
-                    "frames": sum(f["frames"] for f in found.values())}
     return out
+
+
+def facts(truth: list[TruthVideo], found: dict[str, dict]) -> dict:
+    shaky_shots = sum(in_shaky_shot(t, s.start_frame) for t in truth for s in t.shots)
+    return {"videos": len(truth), "cuts": sum(len(t.cuts) for t in truth), "shaky_shots": shaky_shots,
+            "frames": sum(f["frames"] for f in found.values())}
 
 
 def main() -> None:
@@ -129,7 +139,12 @@ def main() -> None:
     parser.add_argument("--shaky-share", type=float, default=0.6, help="share of shaky shots in the shaky archive")
     parser.add_argument("--only", nargs="*", help="archive names to run (default: all)")
     parser.add_argument("--name", default="scene_detectors", help="results file name")
+    parser.add_argument("--detectors", nargs="+", default=list(DETECTORS), choices=DETECTORS,
+                        help="detectors to run (the hybrid is scored when transnetv2 runs)")
     args = parser.parse_args()
+    detectors = tuple(args.detectors)
+    scored = (*detectors, "hybrid") if "transnetv2" in detectors else detectors
+    network = "transnetv2" in detectors
     cfg = PipelineConfig()
     archives = [(f"synthetic seed {s} (tuning)", "synthetic", args.synth_videos, s) for s in args.tune_seeds]
     archives += [(f"synthetic seed {s} (held out)", "synthetic", args.synth_videos, s) for s in args.report_seeds]
@@ -142,17 +157,18 @@ def main() -> None:
             continue
         folder = args.work / f"{kind}-{videos}-{seed}"
         truth = build(folder, kind, videos, seed, args.shaky_share)
-        found = detect(folder / "raw", truth, cfg)
-        results[title] = evaluate_archive(truth, found, cfg.split)
-        print(title, {k: (results[title][k]["f1"], results[title][k]["false_in_shaky_shots"]) for k in SCORED})
+        found = detect(folder / "raw", truth, cfg, detectors, "detections" if network else "detections-" + "-".join(detectors))
+        results[title] = evaluate_archive(truth, found, cfg.split, detectors)
+        print(title, {k: (results[title][k]["f1"], results[title][k]["false_in_shaky_shots"]) for k in scored})
+    sweep_header = " | transnetv2 at " + " / ".join(map(str, THRESHOLDS)) if network else ""
     lines = ["# Scene-cut F1 per detector (cuts ±2 frames; false cuts inside shaky shots)", "",
-             "| archive | videos / cuts / shaky shots | " + " | ".join(SCORED) + " | transnetv2 at " +
-             " / ".join(map(str, THRESHOLDS)) + " |", "|---|---|" + "---|" * (len(SCORED) + 1)]
+             "| archive | videos / cuts / shaky shots | " + " | ".join(scored) + sweep_header + " |",
+             "|---|---|" + "---|" * (len(scored) + network)]
     for title, r in results.items():
         f = r["facts"]
-        cells = [f"{r[d]['f1']:.3f} ({r[d]['false_in_shaky_shots']})" for d in SCORED]
-        sweep = " / ".join(f"{r['transnetv2_sweep'][str(t)]['f1']:.3f}" for t in THRESHOLDS)
-        lines.append(f"| {title} | {f['videos']} / {f['cuts']} / {f['shaky_shots']} | " + " | ".join(cells) + f" | {sweep} |")
+        cells = [f"{r[d]['f1']:.3f} ({r[d]['false_in_shaky_shots']})" for d in scored]
+        sweep = " | " + " / ".join(f"{r['transnetv2_sweep'][str(t)]['f1']:.3f}" for t in THRESHOLDS) if network else ""
+        lines.append(f"| {title} | {f['videos']} / {f['cuts']} / {f['shaky_shots']} | " + " | ".join(cells) + sweep + " |")
     save(args.name, {**stamp(), "split": cfg.split.model_dump(), "results": results}, lines)
 
 

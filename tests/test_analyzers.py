@@ -219,10 +219,10 @@ def test_fast_content_score_equals_pyscenedetects(detector):
     from vcurate.analyze.scenes import make_detector
     from vcurate.config import SplitConfig
 
-    cfg = SplitConfig(detector=detector, threshold=27.0 if detector == "content" else 3.0, min_scene_frames=5)
+    cfg = SplitConfig(detector=detector, min_scene_frames=5)
     ours = make_detector(cfg)
     theirs = (ContentDetector(threshold=cfg.threshold, min_scene_len=cfg.min_scene_frames) if detector == "content"
-              else AdaptiveDetector(adaptive_threshold=cfg.threshold, min_scene_len=cfg.min_scene_frames))
+              else AdaptiveDetector(adaptive_threshold=cfg.adaptive_threshold, min_scene_len=cfg.min_scene_frames))
     assert type(ours) is not type(theirs)
     rng = np.random.default_rng(5)
     shots = [cv2.GaussianBlur(np.dstack([scene(rng, 160, 90) for _ in range(3)]), (0, 0), 2) for _ in range(4)]

@@ -71,7 +71,10 @@ def test_videos_manifest_counts(curated):
         assert row.num_frames == next(t.num_frames for t in truth if t.video == row.video)
     run = json.loads((out / "run.json").read_text())
     assert run["counts"]["kept"] == (clips.status == "kept").sum()
-    assert run["config"]["split"]["detector"] == "content"
+    assert run["config"]["split"]["detector"] == "auto"
+    ran = videos.scene_detector.iloc[0]  # auto resolved where the videos were analysed: no GPU, or one
+    assert ran in ("adaptive", "hybrid") and (videos.scene_detector == ran).all()
+    assert run["counts"]["scene_detectors"] == {ran: len(videos)}
 
 
 def test_shard_writer_rotates_and_renames_atomically(tmp_path):

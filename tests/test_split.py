@@ -76,6 +76,34 @@ def test_shaky_steps_are_not_cuts_but_a_cut_between_shaky_shots_is():
     """Every jump of a textured hand-held shot changes the colours as much as a cut; undoing the
     global shift between the two frames tells the two apart."""
     frames = _shaky_shots(np.random.default_rng(0), 40, jitter=8)
-    plain = _cuts(frames, SplitConfig(shake_veto=None, min_scene_frames=4))
+    plain = _cuts(frames, SplitConfig(detector="content", shake_veto=None, min_scene_frames=4))
     assert len(set(plain) - {40}) >= 3  # the content score alone cuts the shaky shots apart
-    assert _cuts(frames, SplitConfig(min_scene_frames=4)) == [40]
+    assert _cuts(frames, SplitConfig(detector="content", min_scene_frames=4)) == [40]
+
+
+def _hand_held_shots(rng, frames_per_shot: int) -> list[np.ndarray]:
+    """Two hand-held shots of two textured colour scenes: each frame the scene shifted up to 6 px,
+    rolled up to 2 degrees and zoomed up to 2 %."""
+    import cv2
+
+    shots = []
+    for hue in (20, 110):
+        blobs = rng.random((37, 60)).astype(np.float32)  # blobs of ~8 px
+        value = np.clip(cv2.resize(blobs, (480, 300), interpolation=cv2.INTER_CUBIC) * 255, 0, 255).astype(np.uint8)
+        scene = cv2.cvtColor(np.dstack([np.full_like(value, hue), np.full_like(value, 160), value]), cv2.COLOR_HSV2RGB)
+        for _ in range(frames_per_shot):
+            step = cv2.getRotationMatrix2D((240, 150), rng.uniform(-2, 2), 1 + rng.uniform(-0.02, 0.02))
+            step[:, 2] += rng.uniform(-6, 6, 2)
+            shots.append(cv2.warpAffine(scene, step, (480, 300), flags=cv2.INTER_LINEAR)[60:240, 80:400])
+    return shots
+
+
+def test_a_rolling_zooming_hand_held_shot_is_not_cut_but_the_cut_after_it_is():
+    """A hand-held step also rolls and zooms: undoing the shift alone leaves much of its change, so the
+    content detector cut such shots apart; undoing the fitted similarity leaves little, a cut keeps its
+    change."""
+    frames = _hand_held_shots(np.random.default_rng(1), 40)
+    plain = _cuts(frames, SplitConfig(detector="content", shake_veto=None, min_scene_frames=4))
+    assert len(set(plain) - {40}) >= 3  # the content score alone cuts the shots apart
+    assert _cuts(frames, SplitConfig(detector="content", min_scene_frames=4)) == [40]
+    assert _cuts(frames, SplitConfig(detector="adaptive", min_scene_frames=4)) == [40]

@@ -62,6 +62,41 @@ def test_network_finds_the_hard_cuts(analysed):
         assert result.video.status == "ok", result.video.error
         assert result.video.cuts == video.cuts  # exact frames: the first frame of each new shot
         assert len(video.cuts) == 2
+        assert result.video.scene_detector == "transnetv2"  # recorded with the video
+
+
+def test_auto_is_the_cpu_detector_without_cuda_and_the_hybrid_with_it(monkeypatch):
+    """`split.detector: auto` is resolved where the video is analysed: TransNetV2 costs 11-13x the decode
+    on a CPU, so there the cheap detector runs; where the analysis sees CUDA, the hybrid."""
+    assert SplitConfig().detector == "auto"
+    monkeypatch.setattr(scenes_module, "cuda_visible", lambda: False)
+    analyzer = SceneAnalyzer(SplitConfig(), 25.0)
+    assert analyzer.detector == scenes_module.CPU_DETECTOR == "adaptive"
+    assert isinstance(analyzer.source, scenes_module.DetectorScenes)
+    assert isinstance(analyzer.source.detector, scenes_module.FastAdaptiveDetector)
+    monkeypatch.setattr(scenes_module, "cuda_visible", lambda: True)
+    assert scenes_module.resolve_detector(SplitConfig()) == "hybrid"
+    assert scenes_module.resolve_detector(SplitConfig(transnet_device="cpu")) == "adaptive"
+    assert scenes_module.resolve_detector(SplitConfig(detector="content")) == "content"
+
+
+def test_no_cuda_is_told_without_importing_torch(monkeypatch):
+    """A Ray task that reserves no GPU sees CUDA_VISIBLE_DEVICES empty: no torch import to say so."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: (_ for _ in ()).throw(AssertionError("torch asked")))
+    assert scenes_module.cuda_visible() is False
+
+
+def test_auto_on_ray_checks_the_weights_only_where_the_analysis_tasks_reserve_gpus(tmp_path, monkeypatch):
+    """On Ray the driver does not ask torch for a device (its workers' may differ): the config says
+    whether the analysis may run the network."""
+    checked = []
+    monkeypatch.setattr(transnet, "load_network", lambda path, device: checked.append(path))
+    monkeypatch.setattr(scenes_module, "cuda_visible", lambda: (_ for _ in ()).throw(AssertionError("device asked")))
+    scenes_module.check_scene_detector(SplitConfig(), ray_analysis_gpus=False)
+    assert checked == []
+    scenes_module.check_scene_detector(SplitConfig(), ray_analysis_gpus=True)
+    assert len(checked) == 1
 
 
 def test_network_frames_come_from_the_one_decode_pass(analysed):
@@ -82,6 +117,8 @@ class _Solid:
 
     def bgr(self, factor: int = 1) -> np.ndarray:
         return np.full((54, 96, 3), self.value, np.uint8)
+
+    area_bgr = bgr  # a uniform picture's area average is itself
 
 
 class _Echo(torch.nn.Module):
@@ -172,9 +209,11 @@ def _object_in_pickle(path):
     torch.save({"fc1.weight": _Solid(1)}, path)  # unpickling it would import and build an object of this module
 
 
-@pytest.mark.parametrize("detector", ["transnetv2", "hybrid"])
+@pytest.mark.parametrize("detector", ["transnetv2", "hybrid", "auto"])
 @pytest.mark.parametrize("spoil", [None, _corrupt, _wrong_shapes, _object_in_pickle])
 def test_unusable_weights_fail_the_job_before_any_video_is_read(tmp_path, monkeypatch, spoil, detector):
+    """auto: where the analysis sees a GPU (here: in-process, on a machine with CUDA), the hybrid runs;
+    its weights are checked."""
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / "a.mp4").write_bytes(b"never opened")
@@ -190,6 +229,8 @@ def test_unusable_weights_fail_the_job_before_any_video_is_read(tmp_path, monkey
     monkeypatch.setattr(scenes_module.TransNetScenes, "_networks", {})
     cfg = tiny_config(tmp_path, tmp_path / "out", split={"detector": detector, "transnet_weights": str(weights)})
     cfg.align.enabled = False
+    if detector == "auto":
+        monkeypatch.setattr(scenes_module, "cuda_visible", lambda: True)
     with pytest.raises(TransNetError) as raised:
         run_job(cfg, engine="local", progress=False)
     assert str(weights) in str(raised.value)

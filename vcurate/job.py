@@ -50,6 +50,7 @@ class RunSummary:
     clips: int = 0
     kept: int = 0
     reasons: Counter = field(default_factory=Counter)
+    scene_detectors: Counter = field(default_factory=Counter)  # videos per scene detector that cut them
     shards: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     hours_in: float = 0.0
@@ -60,6 +61,8 @@ class RunSummary:
         self.videos += 1
         self.failed += video.status == "failed"
         self.hours_in += video.duration_s / 3600 if video.status == "ok" else 0.0
+        if video.scene_detector:
+            self.scene_detectors[video.scene_detector] += 1
 
     def add_clip(self, clip: ClipRecord) -> None:
         self.clips += 1
@@ -72,6 +75,7 @@ class RunSummary:
         return {
             "videos": self.videos, "failed": self.failed, "clips": self.clips, "kept": self.kept,
             "rejected": self.clips - self.kept, "reasons": dict(sorted(self.reasons.items())),
+            "scene_detectors": dict(sorted(self.scene_detectors.items())),
             "shards": len(self.shards), "hours_in": round(self.hours_in, 4), "hours_kept": round(self.hours_kept, 4),
         }
 
@@ -80,6 +84,7 @@ class RunSummary:
         counts = info.get("counts", {})
         return cls(output, "complete", info.get("engine", ""), videos=counts.get("videos", 0), failed=counts.get("failed", 0),
                    clips=counts.get("clips", 0), kept=counts.get("kept", 0), reasons=Counter(counts.get("reasons", {})),
+                   scene_detectors=Counter(counts.get("scene_detectors", {})),
                    shards=list(info.get("shards", [])), seconds=info.get("stage_seconds", {}),
                    hours_in=counts.get("hours_in", 0.0), hours_kept=counts.get("hours_kept", 0.0),
                    skipped_inputs=SkippedInputs.from_dict(info.get("skipped_inputs", {})))
@@ -133,9 +138,9 @@ def pending_tasks(cfg: PipelineConfig, state: ResumeState, skipped: SkippedInput
     return (task for task in iter_tasks(cfg.input, skipped) if task.video not in state.finished)
 
 
-def check_models(cfg: PipelineConfig) -> None:
+def check_models(cfg: PipelineConfig, engine: str) -> None:
     """The scene detector's network and the CLIP model can be had: fail before any video is processed."""
-    check_scene_detector(cfg.split)
+    check_scene_detector(cfg.split, cfg.ray.analyze_num_gpus > 0 if engine == "ray" else None)
     if cfg.align.enabled:
         check_align_config(cfg.align, fetch=True)
 
@@ -163,11 +168,11 @@ def run_job(cfg: PipelineConfig, overwrite: bool = False, engine: str = "ray", p
         # Ray's start-up mostly waits on the processes it launches; the model checks (torch, open_clip:
         # seconds of imports) run meanwhile. A failed check is raised once Ray is up.
         with ThreadPoolExecutor(1) as pool:
-            checked = pool.submit(check_models, cfg)
+            checked = pool.submit(check_models, cfg, engine)
             init_ray(cfg)
             checked.result()
     else:
-        check_models(cfg)
+        check_models(cfg, engine)
     ledger.start(overwrite)
     state = ledger.state
     status, skipped, kept = ("resumed" if state.parts else "fresh"), len(state.finished), 0

@@ -93,6 +93,9 @@ class VideoRecord(_Record):
     num_frames: int = Field(0, description="frames decoded in the analysis pass")
     caption_source: CaptionSource = "none"
     cuts: list[int] = Field(default_factory=list, description="frame indices where a new scene starts")
+    scene_detector: str = Field("", description="the scene detector that cut the video: split.detector, auto "
+                                "resolved where the video was analysed (hybrid with CUDA there, else adaptive); "
+                                "empty when it failed before")
     num_clips: int = 0
     num_kept: int = 0
 
@@ -211,6 +214,8 @@ class RunCounts(_Record):
     kept: int
     rejected: int
     reasons: dict[str, int] = Field(description="clips per rejection reason (a clip counts once per reason)")
+    scene_detectors: dict[str, int] = Field(default_factory=dict, description="videos per scene detector that cut "
+                                            "them (split.detector auto resolves per analysis worker)")
     shards: int
     hours_in: float = Field(description="hours of video in the videos that did not fail")
     hours_kept: float

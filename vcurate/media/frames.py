@@ -176,6 +176,27 @@ class AnalysisFrame:
         cols = (np.arange(w) * scale_x) // self.frame.width
         return full[rows][:, cols]  # rows, then columns: 5x faster than one 2-D gather
 
+    def area_bgr(self, factor: int = 1) -> np.ndarray:
+        """BGR of about `bgr(factor)`'s size in its colours, each pixel the mean of the decoded pixels
+        it covers (`prefiltered_luma` on each plane) rather than one of them: a camera's motion moves
+        this picture as it moves the scene, where subsampling lets fine texture alias into a pattern no
+        warp undoes. Not cached: the scene detectors ask for it only around a possible cut."""
+        box = self.stride * factor
+        if not self.planar:
+            w, h = max(1, self.frame.width // box), max(1, self.frame.height // box)
+            return self.frame.reformat(width=w, height=h, format="bgr24", interpolation="AREA").to_ndarray()
+        luma = plane_array(self.frame.planes[0])
+        y = self.box_luma() if box == 2 * self.stride else prefiltered_luma(luma, box)  # the shake analyzer's, cached
+        ycrcb = np.empty((*y.shape, 3), np.uint8)
+        ycrcb[..., 0] = y
+        for channel, plane in ((1, 2), (2, 1)):  # Cr, Cb
+            chroma = plane_array(self.frame.planes[plane])
+            small = prefiltered_luma(chroma, max(1, round(box * chroma.shape[1] / luma.shape[1])))
+            if small.shape != y.shape:
+                small = cv2.resize(small, (y.shape[1], y.shape[0]), interpolation=cv2.INTER_AREA)
+            ycrcb[..., channel] = small
+        return cv2.transform(ycrcb, _YCRCB_TO_BGR[self.full_range])
+
 
 class FrameAnalyzer(Protocol):
     """Anything that looks at every frame of the pass, in order."""

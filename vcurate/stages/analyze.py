@@ -52,6 +52,7 @@ def analyze_video(task: VideoTask, cfg: PipelineConfig, watchers: Sequence[Frame
             record.caption_source = captions.source
             fps = info.frame_rate
             scenes = SceneAnalyzer(cfg.split, fps)
+            record.scene_detector = scenes.detector
             analyzers = build_analyzers(cfg, StreamFacts(fps, info.width, info.height, info.expected_frames))
             sampler = None
             if cfg.align.enabled:

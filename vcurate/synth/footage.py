@@ -162,7 +162,7 @@ def scan_source(path: Path, name: str, spec: FootageSpec) -> Source | None:
     """One decode of a source: its facts, candidate cuts and flat frames; None when nothing is usable."""
     with open_probed(path) as (container, info):
         fps = info.frame_rate
-        scenes = SceneAnalyzer(SplitConfig(threshold=spec.cut_threshold, min_scene_frames=4), fps)
+        scenes = SceneAnalyzer(SplitConfig(detector="content", threshold=spec.cut_threshold, min_scene_frames=4), fps)
         stats = _SourceStats(lag=max(1, round(0.2 * fps)))
         decoded = decode_frames(container, [scenes, stats], short_side=144, fps_hint=fps)
     min_frames = int(np.ceil(spec.shot_seconds[0] * fps))

@@ -35,6 +35,7 @@ reading every few rows) and smoothed; four frames a second.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -130,9 +131,8 @@ class AlignmentTemplate:
         # would otherwise outweigh a faint background and pull the fit along with the subject.
         self.weighted = basis / (gx * gx + gy * gy + _GRADIENT_FLOOR**2)
         normal = (basis @ self.weighted.T).astype(np.float64)
-        try:
-            self.normal_inverse = np.linalg.inv(normal)
-        except np.linalg.LinAlgError:  # a flat picture: no gradient to fit by
+        invertible, self.normal_inverse = cv2.invert(normal, flags=cv2.DECOMP_LU)  # 6 x 6: OpenCV's is 10x NumPy's
+        if not invertible:  # a flat picture: no gradient to fit by
             self.normal_inverse = np.linalg.pinv(normal)
 
     def solve(self, error: np.ndarray) -> np.ndarray:
@@ -178,7 +178,7 @@ def starting_points(template: AlignmentTemplate, luma: np.ndarray, guess: np.nda
     kept before are left out: a still camera's three would be one fit tried three times."""
     window = _hanning(luma.shape)
     (dx, dy), _ = cv2.phaseCorrelate(cv2.multiply(template.image, window), cv2.multiply(luma, window))
-    starts = [np.eye(3), np.array([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]])]
+    starts = [_IDENTITY, np.array([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]])]
     distinct: list[np.ndarray] = []
     for start in starts if guess is None else [*starts, guess]:
         if all(camera_speed(start @ _similarity_inverse(kept), luma.shape) * min(luma.shape) > _SAME_START
@@ -187,6 +187,8 @@ def starting_points(template: AlignmentTemplate, luma: np.ndarray, guess: np.nda
     return distinct
 
 
+_IDENTITY = np.eye(3)
+_IDENTITY.setflags(write=False)
 _SAME_START = 0.05  # pixels (RMS over the frame) between two starting points that lead to the same fit
 
 
@@ -387,10 +389,11 @@ def camera_speed(warp: np.ndarray, shape: tuple[int, ...]) -> float:
     """RMS displacement of a frame's pixels under a centred similarity transform, in fractions of
     the short side."""
     h, w = shape[:2]
-    linear, shift = warp[:2, :2] - np.eye(2), warp[:2, 2]
-    # The mean over the frame of |L p + t|^2 for centred p: |t|^2 plus each column of L times the spread of x or y.
-    spread = (linear[:, 0] ** 2).sum() * (w**2 - 1) / 12 + (linear[:, 1] ** 2).sum() * (h**2 - 1) / 12
-    return float(np.sqrt((shift**2).sum() + spread)) / min(h, w)
+    (a, b, tx), (c, d, ty) = warp[:2].tolist()  # plain floats: a 3 x 3 is too small for NumPy's overhead
+    # The mean over the frame of |L p + t|^2 for centred p, L = the linear part less the identity:
+    # |t|^2 plus each column of L times the spread of x or y.
+    spread = ((a - 1) ** 2 + c**2) * (w**2 - 1) / 12 + (b**2 + (d - 1) ** 2) * (h**2 - 1) / 12
+    return math.sqrt(tx * tx + ty * ty + spread) / min(h, w)
 
 
 @dataclass

@@ -43,7 +43,7 @@ import numpy as np
 
 from vcurate.analyze.registry import ClipAnalyzer, Column, StreamFacts, register_analyzer
 from vcurate.config import PipelineConfig
-from vcurate.media.frames import AnalysisFrame, plane_array, prefiltered_luma
+from vcurate.media.frames import AnalysisFrame
 
 
 def box_factor(short: int, target: int) -> int:
@@ -67,13 +67,9 @@ def working_planes(frame: AnalysisFrame, target: int, smoothing: float) -> np.nd
     planes = np.full((*y.shape, 3), 128, np.float32)
     planes[..., 0] = y
     if frame.planar:
-        for k, plane in ((1, 1), (2, 2)):
-            chroma = plane_array(frame.frame.planes[plane])
+        for plane in (1, 2):
             # Two rows a box: half the reading, and chroma, half-resolution and smooth, barely aliases.
-            small = prefiltered_luma(chroma, max(1, round(factor * chroma.shape[1] / luma.shape[1])), rows_per_box=2)
-            if small.shape != y.shape:
-                small = cv2.resize(small, (y.shape[1], y.shape[0]), interpolation=cv2.INTER_AREA)
-            planes[..., k] = small
+            planes[..., plane] = frame.box_chroma(plane, factor, y.shape, rows_per_box=2)
     return cv2.GaussianBlur(planes, (0, 0), smoothing) if smoothing else planes
 
 

@@ -185,17 +185,24 @@ class AnalysisFrame:
         if not self.planar:
             w, h = max(1, self.frame.width // box), max(1, self.frame.height // box)
             return self.frame.reformat(width=w, height=h, format="bgr24", interpolation="AREA").to_ndarray()
-        luma = plane_array(self.frame.planes[0])
-        y = self.box_luma() if box == 2 * self.stride else prefiltered_luma(luma, box)  # the shake analyzer's, cached
+        # The shake analyzer's view where the factor is its own (cached), else box-filtered here.
+        y = self.box_luma() if box == 2 * self.stride else prefiltered_luma(self.luma_full(), box)
         ycrcb = np.empty((*y.shape, 3), np.uint8)
         ycrcb[..., 0] = y
         for channel, plane in ((1, 2), (2, 1)):  # Cr, Cb
-            chroma = plane_array(self.frame.planes[plane])
-            small = prefiltered_luma(chroma, max(1, round(box * chroma.shape[1] / luma.shape[1])))
-            if small.shape != y.shape:
-                small = cv2.resize(small, (y.shape[1], y.shape[0]), interpolation=cv2.INTER_AREA)
-            ycrcb[..., channel] = small
+            ycrcb[..., channel] = self.box_chroma(plane, box, y.shape)
         return cv2.transform(ycrcb, _YCRCB_TO_BGR[self.full_range])
+
+    def box_chroma(self, plane: int, factor: int, shape: tuple[int, int], rows_per_box: int = 4) -> np.ndarray:
+        """Chroma plane `plane` (1: U/Cb, 2: V/Cr) of a planar frame box-filtered as the luma is by
+        `factor`, resized to the luma view's `shape` (h, w) where its own subsampling leaves it another
+        size, uint8."""
+        luma_width = plane_array(self.frame.planes[0]).shape[1]
+        chroma = plane_array(self.frame.planes[plane])
+        small = prefiltered_luma(chroma, max(1, round(factor * chroma.shape[1] / luma_width)), rows_per_box)
+        if small.shape != tuple(shape):
+            small = cv2.resize(small, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+        return small
 
 
 class FrameAnalyzer(Protocol):

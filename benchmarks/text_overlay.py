@@ -29,8 +29,9 @@ ROWS = (
     ("tickers caught", "ticker"),
     ("clean clips kept (all reasons)", "clean"),
     ("clean clips rejected as text_overlay", "clean_text_rejections"),
-    ("signs in a panning scene kept", "scene_text"),
+    ("signs in a panning or zooming scene kept", "scene_text"),
     ("fine stroke patterns kept", "stroke_pattern"),
+    ("signs in a still shot not taken for text (apart: nothing tells them from a mark)", "still_scene_text"),
 )
 
 

@@ -16,10 +16,30 @@ from pathlib import Path
 
 import pandas as pd
 
-from vcurate.synth.eval import shot_of
+from vcurate.synth.eval import prf, shot_of
 from vcurate.synth.truth import read_truth
 
 ROWS = ("subtitle", "watermark", "ticker", "clean", "scene_text", "stroke_pattern", "still_scene_text")
+
+
+def still_signs(shot) -> bool:
+    """Signs in a still shot: scene text that nothing in motion tells from a watermark."""
+    return "scene_text" in shot.nuisances and shot.camera == "static"
+
+
+def text_prf_apart(output: Path, truth_path: Path) -> dict:
+    """text_overlay precision / recall (vcurate.synth.eval.prf) over the clips not of still signs' shots."""
+    truth = {t.video: t for t in read_truth(truth_path)}
+    tp = fp = fn = 0
+    for clip in pd.read_parquet(output / "clips.parquet").itertuples():
+        if clip.video not in truth:
+            continue
+        shot = shot_of(truth[clip.video], clip.start_frame, clip.end_frame)
+        if still_signs(shot) and "text" not in shot.defects:
+            continue
+        caught, actual = "text_overlay" in set(clip.reasons), "text" in shot.defects
+        tp, fp, fn = tp + (caught and actual), fp + (caught and not actual), fn + (actual and not caught)
+    return prf(tp, fp, fn)
 
 
 def by_kind(output: Path, truth_path: Path) -> dict[str, str]:
@@ -31,16 +51,16 @@ def by_kind(output: Path, truth_path: Path) -> dict[str, str]:
             continue
         shot = shot_of(truth[clip.video], clip.start_frame, clip.end_frame)
         caught = "text_overlay" in set(clip.reasons)
-        still_signs = "scene_text" in shot.nuisances and shot.camera == "static"
+        signs_still = still_signs(shot)
         if "text" in shot.defects:
             kind = str(shot.fault.get("text"))
             counts[kind][0] += caught
             counts[kind][1] += 1
-        elif still_signs:
+        elif signs_still:
             counts["still_scene_text"][0] += not caught
             counts["still_scene_text"][1] += 1
         if not shot.defects and shot.attached_caption is not None:
-            for row in ("clean", *(n for n in shot.nuisances if n in ROWS and not (still_signs and n == "scene_text"))):
+            for row in ("clean", *(n for n in shot.nuisances if n in ROWS and not (signs_still and n == "scene_text"))):
                 counts[row][0] += clip.status == "kept"
                 counts[row][1] += 1
     return {row: f"{hits}/{total}" if total else "-" for row, (hits, total) in counts.items()}

@@ -16,7 +16,7 @@ The last videos of an archive are near-duplicates and their hard negatives: re-u
 (reuploads/...) of clean shots of earlier videos, each shot once, cropped, rescaled, brightened and
 re-encoded (vcurate.synth.copies), the copy labelled `duplicate` and the original left clean; and
 reshoots (reshoots/...): an earlier clean shot's background, palette and subject with the subject
-moving another way under a camera of its own, labelled clean. Both name their original shot
+moving another way under a camera of its own (panning where the scene has signs), labelled clean. Both name their original shot
 (TruthShot.copy_of / negative_of). Input order puts the originals first.
 """
 

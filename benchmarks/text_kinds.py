@@ -59,7 +59,7 @@ def by_kind(output: Path, truth_path: Path) -> dict[str, str]:
         elif signs_still:
             counts["still_scene_text"][0] += not caught
             counts["still_scene_text"][1] += 1
-        if not shot.defects and shot.attached_caption is not None:
+        if not shot.defects and shot.attached_caption is not None and not shot.overlap_of:  # as vcurate eval counts them
             for row in ("clean", *(n for n in shot.nuisances if n in ROWS and not (signs_still and n == "scene_text"))):
                 counts[row][0] += clip.status == "kept"
                 counts[row][1] += 1

@@ -1,7 +1,8 @@
 """The text_overlay filter's figures on labelled runs, one column per archive: precision and recall
-of `text_overlay` (vcurate eval), overlays caught by kind and clean clips kept (benchmarks/
-text_kinds.py), with each archive's role (tuning, held out, calibration, report), and the analyzer's
-cost from an analysis_cost result.
+of `text_overlay` (vcurate eval; and again with the shots of signs in a still picture left out,
+which nothing in motion tells from a watermark: benchmarks/text_kinds.py counts them apart),
+overlays caught by kind and clean clips kept, with each archive's role (tuning, held out,
+calibration, report), and the analyzer's cost from an analysis_cost result.
 
     .venv/bin/python benchmarks/text_overlay.py --run NAME ROLE OUT TRUTH [--run ...]
         [--cost benchmarks/results/analysis_cost-....json] [--note TEXT] [--name text_overlay-TAG]
@@ -18,27 +19,30 @@ from pathlib import Path
 from vcurate.synth.eval import evaluate
 
 from results_io import save, stamp  # benchmarks/results_io.py
-from text_kinds import by_kind  # benchmarks/text_kinds.py
+from text_kinds import by_kind, text_prf_apart  # benchmarks/text_kinds.py
 
 ROWS = (
     ("role", "role"),
     ("videos", "videos"),
     ("text_overlay precision / recall", "pr"),
+    ("the same, still-shot signs apart", "pr_apart"),
     ("subtitles caught", "subtitle"),
     ("watermarks caught", "watermark"),
     ("tickers caught", "ticker"),
     ("clean clips kept (all reasons)", "clean"),
     ("clean clips rejected as text_overlay", "clean_text_rejections"),
-    ("signs in a panning scene kept", "scene_text"),
+    ("signs in a panning or zooming scene kept", "scene_text"),
     ("fine stroke patterns kept", "stroke_pattern"),
+    ("signs in a still shot not taken for text (apart: nothing tells them from a mark)", "still_scene_text"),
 )
 
 
 def column(role: str, output: Path, truth: Path) -> dict:
     metrics = evaluate(output, truth)
-    text = metrics["clips"]["text"]
-    return {"role": role, "videos": metrics["videos"], "text": text,
+    text, apart = metrics["clips"]["text"], text_prf_apart(output, truth)
+    return {"role": role, "videos": metrics["videos"], "text": text, "text_still_signs_apart": apart,
             "pr": f"{text['precision']:.2f} / {text['recall']:.2f}",
+            "pr_apart": f"{apart['precision']:.2f} / {apart['recall']:.2f}",
             "clean_text_rejections": metrics["clips"]["clean_rejections"].get("text_overlay", 0),
             **by_kind(output, truth)}
 

@@ -10,9 +10,10 @@ with the picture around it, and so do its own letters, which (unlike stripes or 
 them) match only where they truly went. Where the picture does not move over 0.2 s, motion cannot
 tell, and the place does: overlays sit in the corners (marks) and centred in or across the bottom
 band (subtitles, tickers); but a box whose text held still over 0.2 s and yet moved by the sample
-a second before or after drifts with a slow zoom or pan, and is scene text. The network reads the
-picture damped under its strokes (stroke_boosted), so that a semi-transparent mark over a busy
-texture stands out.
+a second before or after drifts with a slow zoom or pan, and is scene text, and so is a box whose
+content is found again elsewhere in the picture: a pattern the network read, not a line written
+once. The network reads the picture damped under its strokes (stroke_boosted), so that a
+semi-transparent mark over a busy texture stands out.
 
 Per clip, from the sampled frames inside it:
 - text_area: mean fraction of the frame covered by text boxes (any text);
@@ -53,6 +54,7 @@ SPAN = 0.75  # share of the width: a line in the bottom band this wide spans it 
 MARK_WIDTH = 0.45  # share of the width: logos and watermarks are narrower
 CORNER = (0.25, 0.2)  # share of the width and height from the edges that counts as a corner
 DARK_LETTERS = 1.5  # dark- over bright-stroke energy in a box above which its letters are dark on a light ground
+REPEAT_ERROR = 0.45  # residual (share of a box's fine-detail energy) below which its content is found again elsewhere
 
 
 @dataclass
@@ -284,10 +286,26 @@ def dark_letters(hats: tuple[np.ndarray, np.ndarray], box: np.ndarray) -> bool:
     return dark > DARK_LETTERS * max(bright, 1.0)
 
 
-def overlay_place(hats: tuple[np.ndarray, np.ndarray], box: np.ndarray, width: int, height: int) -> bool:
+def repeats(fine: np.ndarray, box: np.ndarray) -> bool:
+    """Whether the box's fine detail (`_fine` of the whole image) is found again elsewhere in the image,
+    clear of the box itself (residual below REPEAT_ERROR): a pattern (dots, a grid, tiles in every
+    other check) that the network took for letters, not a line of text, which is written once. On the
+    tuning archives (seeds 11-14, 21, 23, 29, 31, calibration footage) and the diagnosed ones (55, 141,
+    157, 171, 187), the boxes of upscaled dot and line grids that their place made overlays matched
+    again at 0.03-0.31; subtitles, watermarks and signs at 0.61 or more (0.9 or more on footage); only
+    a few words of tickers repeat (0.20, 0.36), in samples whose other boxes still tell."""
+    x0, y0, x1, y1 = box
+    template = fine[y0:y1, x0:x1]
+    h, w = template.shape
+    errors = cv2.matchTemplate(fine, template, cv2.TM_SQDIFF) / (float((template * template).sum()) + 1e-6)
+    errors[max(0, y0 - h + 1) : y0 + h, max(0, x0 - w + 1) : x0 + w] = np.inf  # overlapping the box itself
+    return bool(errors.min() < REPEAT_ERROR)
+
+
+def overlay_place(hats: tuple[np.ndarray, np.ndarray], fine: np.ndarray, box: np.ndarray, width: int, height: int) -> bool:
     """Where motion cannot tell: a box where overlays sit (`in_overlay_place`) whose letters are not
-    dark on a light ground (`dark_letters`)."""
-    return in_overlay_place(box, width, height) and not dark_letters(hats, box)
+    dark on a light ground (`dark_letters`) and whose content is not a pattern (`repeats`)."""
+    return in_overlay_place(box, width, height) and not dark_letters(hats, box) and not repeats(fine, box)
 
 
 def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -319,17 +337,21 @@ def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -
         gap = max(2, (y1 - y0) // 3)
         text_mask[max(0, y0 - gap) : y1 + gap, max(0, x0 - gap) : x1 + gap] = 1
     evidence, held, lost = np.zeros(len(boxes), np.float32), np.zeros(len(boxes), bool), np.zeros(len(boxes), bool)
+
+    def placed(box: np.ndarray, moved: bool) -> float:
+        """The box's evidence by its place, asked only where motion tells nothing (`repeats` searches the image)."""
+        return 0.0 if moved else float(overlay_place(hats, fine0, box, w, h))
+
     for i, (x0, y0, x1, y1) in enumerate(boxes):
         text, best, moved = text_motion(fine0, fine1, boxes[i])
         stayed = near(text, NO_SHIFT)
         held[i], lost[i] = stayed <= MATCH_ERROR and stayed <= text.min(), text.min() > MATCH_ERROR
-        placed = 0.0 if moved else float(overlay_place(hats, boxes[i], w, h))
         margin = max(8, 2 * (y1 - y0))
         X0, Y0, X1, Y1 = max(0, x0 - margin), max(0, y0 - margin), min(w, x1 + margin), min(h, y1 + margin)
         ring = 1 - text_mask[Y0:Y1, X0:X1]
         around = fine0[Y0:Y1, X0:X1]
         if ring.sum() < 0.2 * ring.size or float((around * around * ring).sum() / ring.sum()) < MIN_TEXTURE:
-            evidence[i] = placed  # nothing around the text to tell the scene's motion by
+            evidence[i] = placed(boxes[i], moved)  # nothing around the text to tell the scene's motion by
             continue
         scene = match_errors(around, fine1, X0, Y0, mask=ring)
         shifted = max(abs(best[0] - SEARCH), abs(best[1] - SEARCH)) > STILL
@@ -337,7 +359,7 @@ def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -
             continue  # text and surroundings match at the same shift: it moves with them, a ticker does not
         dy, dx = np.unravel_index(int(np.argmin(scene)), scene.shape)
         if scene[dy, dx] > MATCH_ERROR or max(abs(dx - SEARCH), abs(dy - SEARCH)) <= STILL:
-            evidence[i] = placed  # the surroundings changed beyond a shift, or did not move
+            evidence[i] = placed(boxes[i], moved)  # the surroundings changed beyond a shift, or did not move
             continue
         with_scene = near(text, (dy, dx))
         if with_scene <= MATCH_ERROR and with_scene < stayed:
@@ -345,7 +367,7 @@ def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -
         elif stayed <= MATCH_ERROR and stayed < with_scene and near(scene, NO_SHIFT) > MATCH_ERROR:
             evidence[i] = 1.0
         else:
-            evidence[i] = placed
+            evidence[i] = placed(boxes[i], moved)
     return evidence, held, lost
 
 
@@ -437,8 +459,8 @@ class TextAnalyzer(ClipAnalyzer):
         frames = self.pending.between + ([later] if later is not None else [])
         h, w = grey.shape
         if not frames:
-            hats = stroke_hats(grey)
-            evidence, held = np.float32([overlay_place(hats, b, w, h) for b in boxes]), np.ones(len(boxes), bool)
+            hats, fine = stroke_hats(grey), _fine(grey)
+            evidence, held = np.float32([overlay_place(hats, fine, b, w, h) for b in boxes]), np.ones(len(boxes), bool)
         else:
             evidence, held, lost = overlay_evidence(grey, frames[-1], boxes)
             unsure = (evidence > 0) & lost

@@ -19,7 +19,7 @@ from tests.conftest import tiny_config
 from tests.test_resume import _parts, config_file, killed_run
 from vcurate.analyze.signature import ABSENT, WORDS_PER_FRAME, SignatureAnalyzer
 from vcurate.config import DuplicateFilter, PipelineConfig
-from vcurate.dedup import KEY_COEFFICIENTS, Deduplicator, SignatureIndex, distances, frame_keys
+from vcurate.dedup import KEY_COEFFICIENTS, Deduplicator, SignatureIndex, distances, group_keys, stored_keys
 from vcurate.analyze import StreamFacts
 from vcurate.job import run_job
 from vcurate.media.encode import write_mp4
@@ -181,15 +181,15 @@ def test_index_answers_as_exhaustive_search(exhaustive_up_to):
     index = SignatureIndex(frames=4, exhaustive_up_to=exhaustive_up_to)
     index.add(words, colours)
     assert index.hashed == (600 > exhaustive_up_to)
-    keys = frame_keys(words)
+    keys = stored_keys(words)
     queries = [(*_near_copy(rng, words[i], colours[i], 30), i) for i in rng.integers(0, 600, 40)]
     queries += [(*_random_signatures(rng, 1), None) for _ in range(10)]
     for query_words, query_colour, planted in queries:
         query_words, query_colour = query_words.reshape(-1), query_colour.reshape(-1)
         if index.hashed:
-            query_keys = frame_keys(query_words[None])[0]
+            query_keys = group_keys(query_words[None])[0]
             shared = np.isin(keys, query_keys[query_keys >= 0]) & (keys >= 0)
-            shared = shared.any(axis=1)  # one table for every group position
+            shared = shared.any(axis=1)  # one table for every group position: a stored key of any group
             compared = np.flatnonzero(shared)
         else:
             compared = np.arange(600)

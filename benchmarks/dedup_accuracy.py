@@ -33,7 +33,7 @@ import pandas as pd
 from vcurate.analyze.signature import unpack_signatures
 from vcurate.config import load_config, parse_setting, with_settings
 from vcurate.synth.archive import SynthSpec, make_archive
-from vcurate.dedup import distances, frame_keys
+from vcurate.dedup import distances, group_keys, stored_keys
 from vcurate.synth.eval import evaluate, shot_of
 from vcurate.synth.footage import FootageSpec, make_footage_archive
 from vcurate.synth.truth import read_truth
@@ -124,15 +124,16 @@ def pair_distances(out: Path, truth_path: Path) -> dict[str, list[float]]:
 
 
 def key_sharing(out: Path) -> dict:
-    """Of the clips rejected as duplicate, how many share a group key with the clip they duplicate:
-    those the hashed search (beyond `exhaustive_up_to` kept clips) would still find."""
+    """Of the clips rejected as duplicate, how many have a group key that the clip they duplicate
+    stores: those the hashed search (beyond `exhaustive_up_to` kept clips) would still find."""
     clips = pd.read_parquet(out / "clips.parquet", columns=["clip_key", "signature", "duplicate_of"])
     signatures = dict(zip(clips["clip_key"], clips["signature"]))
     rejected = clips[clips["duplicate_of"].notna()]
     shared = 0
     for signature, original in zip(rejected["signature"], rejected["duplicate_of"]):
-        keys = frame_keys(unpack_signatures([signature, signatures[original]], signature[1])[0])
-        shared += bool(np.isin(keys[0][keys[0] >= 0], keys[1][keys[1] >= 0]).any())
+        words = unpack_signatures([signature, signatures[original]], signature[1])[0]
+        probed, stored = group_keys(words[:1])[0], stored_keys(words[1:])[0]
+        shared += bool(np.isin(probed[probed >= 0], stored[stored >= 0]).any())
     return {"duplicates": len(rejected), "sharing_a_key": shared}
 
 

@@ -19,7 +19,7 @@ from tests.conftest import tiny_config
 from tests.test_resume import _parts, config_file, killed_run
 from vcurate.analyze.signature import ABSENT, WORDS_PER_FRAME, SignatureAnalyzer
 from vcurate.config import DuplicateFilter, PipelineConfig
-from vcurate.dedup import KEY_COEFFICIENTS, Deduplicator, SignatureIndex, distances, group_keys, stored_keys
+from vcurate.dedup import KEY_COEFFICIENTS, Deduplicator, SignatureIndex, distances, group_keys, present, stored_keys
 from vcurate.analyze import StreamFacts
 from vcurate.job import run_job
 from vcurate.media.encode import write_mp4
@@ -347,3 +347,76 @@ def test_a_batch_judges_as_one_clip_at_a_time():
     rejected = duplicate(np.nan_to_num(np.concatenate([d for _, d in expected]), nan=np.inf))
     assert 50 < rejected.sum() < 200 and one.size == batched.size == len(stream) - rejected.sum()
     np.testing.assert_array_equal(one.words[: one.size], batched.words[: batched.size])
+
+
+def _indexed(words, colours, exhaustive_up_to=0, chunk=None) -> SignatureIndex:
+    index = SignatureIndex(4, exhaustive_up_to=exhaustive_up_to, colour_limit=MIN_DISTANCE)
+    for first in range(0, len(words), chunk or len(words)):
+        index.add(words[first : first + (chunk or len(words))], colours[first : first + (chunk or len(words))])
+    return index
+
+
+def test_index_holds_few_bytes_a_clip_and_the_words_in_its_store():
+    """The index's memory grows with the clips it holds, under 64 bytes a clip (chains, bucket heads
+    sized to the keys, colours; the table of a fixed 2^24 heads alone was 64 MiB); the code words are
+    in the store, as given."""
+    rng = np.random.default_rng(5)
+    words, colours = _random_signatures(rng, 20_000)
+    index = _indexed(words, colours)
+    assert index.hashed and index.nbytes / index.size <= 64
+    np.testing.assert_array_equal(index.words, words)
+    np.testing.assert_array_equal(index.store.colours, colours)
+
+
+def test_compared_clips_do_not_depend_on_the_table_size(monkeypatch):
+    """A query is compared with the clips storing one of its keys and nothing else, however many
+    bucket mates a small table gives it: runs that index the same clips decide alike."""
+    import vcurate.dedup as dedup
+
+    rng = np.random.default_rng(6)
+    words, colours = _random_signatures(rng, 3000)
+    queries = [_near_copy(rng, words[i], colours[i], 30) for i in rng.integers(0, 3000, 30)]
+    normal = _indexed(words, colours)
+    monkeypatch.setattr(dedup, "table_bits", lambda entries: 4)  # 16 buckets: hundreds of mates each
+    crowded = _indexed(words, colours)
+    assert crowded.bits == 4 and normal.bits > 8
+    for query_words, query_colour in queries:
+        np.testing.assert_array_equal(crowded.candidates(query_words, query_colour), normal.candidates(query_words, query_colour))
+
+
+def test_table_is_the_same_however_the_clips_came():
+    """One at a time, in chunks (a resumed job's rebuild) or at once: the same table and chains."""
+    rng = np.random.default_rng(7)
+    words, colours = _random_signatures(rng, 5000)
+    at_once, chunked, single = _indexed(words, colours), _indexed(words, colours, chunk=700), _indexed(words[:1500], colours[:1500], chunk=1)
+    np.testing.assert_array_equal(at_once.heads, chunked.heads)
+    np.testing.assert_array_equal(at_once.next[: at_once.size], chunked.next[: chunked.size])
+    first = _indexed(words[:1500], colours[:1500])
+    np.testing.assert_array_equal(single.heads, first.heads)
+    np.testing.assert_array_equal(single.next[:1500], first.next[:1500])
+
+
+def test_a_batch_names_an_original_of_the_same_batch(shots):
+    """Clip keys live on disk: a duplicate names the kept clip it duplicates, indexed before the batch
+    or earlier in it."""
+    dedup = Deduplicator(DuplicateFilter())
+    dedup.remember([(f"old{i}", shots[f"other_action{i}"]) for i in range(3)])
+    verdicts = dedup.judge_many([("a", shots["original0"]), ("b", shots["cropped0"]), ("c", shots["brighter1"]),
+                                 ("d", shots["original1"])])
+    assert [v.duplicate_of for v in verdicts] == [None, "a", None, "c"]
+    assert dedup.judge_many([("e", shots["resized0"]), ("f", shots["other_action2"])])[0].duplicate_of == "a"
+    assert [dedup.keys[i] for i in range(dedup.keys.size)] == ["old0", "old1", "old2", "a", "c"]
+
+
+def test_stored_keys_are_the_middle_groups():
+    from vcurate.dedup import STORED_GROUPS, stored_groups
+
+    rng = np.random.default_rng(8)
+    words, _ = _random_signatures(rng, 50, frames=STORED_GROUPS + 4)
+    groups = stored_groups(words)
+    have = present(words)
+    for row, chosen in zip(have, groups):
+        expected = np.flatnonzero(row)
+        skip = max(0, len(expected) - STORED_GROUPS) // 2
+        expected = expected[skip : skip + STORED_GROUPS]
+        assert chosen[: len(expected)].tolist() == expected.tolist() and (chosen[len(expected) :] == -1).all()

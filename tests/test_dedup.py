@@ -420,3 +420,25 @@ def test_stored_keys_are_the_middle_groups():
         skip = max(0, len(expected) - STORED_GROUPS) // 2
         expected = expected[skip : skip + STORED_GROUPS]
         assert chosen[: len(expected)].tolist() == expected.tolist() and (chosen[len(expected) :] == -1).all()
+
+
+def test_false_duplicates_counted_apart_for_fault_free_shots():
+    """A clip of a blurred shot no filter caught, rejected as a duplicate of another shot, is a false
+    duplicate, but not one of a fault-free shot (it is rejected either way)."""
+    from vcurate.synth.eval import duplicate_metrics
+    from vcurate.synth.truth import TruthShot, TruthVideo
+
+    def shot(start, defects=(), copy_of=None):
+        return TruthShot(start_frame=start, end_frame=start + 50, true_caption="x", attached_caption="x",
+                         defects=list(defects), camera="static", copy_of=copy_of)
+
+    truth = {"a.mp4": TruthVideo(video="a.mp4", fps=25, num_frames=200, width=64, height=64, caption_source="txt",
+                                 shots=[shot(0), shot(50, ["duplicate"], "a.mp4#0"), shot(100), shot(150, ["blur"])])}
+    rows = [("a.mp4", 0, "kept", [], None), ("a.mp4", 50, "rejected", ["duplicate"], 5.0),
+            ("a.mp4", 100, "kept", [], 40.0), ("a.mp4", 150, "rejected", ["duplicate"], 19.0)]
+    clips = pd.DataFrame([{"video": v, "start_frame": s, "end_frame": s + 50, "status": st, "reasons": r,
+                           "duplicate_distance": d} for v, s, st, r, d in rows])
+    metrics = duplicate_metrics(clips, truth)
+    assert metrics["exactly_one_kept"] == 1
+    assert (metrics["false_duplicates"]["duplicate"], metrics["false_duplicates"]["clips"]) == (1, 2)
+    assert (metrics["false_duplicates_fault_free"]["duplicate"], metrics["false_duplicates_fault_free"]["clips"]) == (0, 1)

@@ -442,3 +442,21 @@ def test_false_duplicates_counted_apart_for_fault_free_shots():
     assert metrics["exactly_one_kept"] == 1
     assert (metrics["false_duplicates"]["duplicate"], metrics["false_duplicates"]["clips"]) == (1, 2)
     assert (metrics["false_duplicates_fault_free"]["duplicate"], metrics["false_duplicates_fault_free"]["clips"]) == (0, 1)
+
+
+def test_links_widen_when_entry_numbers_outgrow_them(monkeypatch):
+    """Past 2^27 stored keys (16.7 M clips) links become 64-bit; the clips compared stay the same
+    (here with links of 8 bits for the entry number, so a few hundred clips outgrow them)."""
+    import vcurate.dedup as dedup
+
+    rng = np.random.default_rng(9)
+    words, colours = _random_signatures(rng, 2000)
+    queries = [_near_copy(rng, words[i], colours[i], 30) for i in rng.integers(0, 2000, 30)]
+    normal = _indexed(words, colours, chunk=500)
+    expected = [normal.candidates(query_words, query_colour) for query_words, query_colour in queries]
+    monkeypatch.setattr(dedup, "FINGERPRINT_BITS", 24)
+    wide = _indexed(words, colours, chunk=500)
+    assert normal.next.dtype == np.uint32 and wide.next.dtype == np.uint64
+    assert sum(len(e) for e in expected) >= len(queries)  # each finds its original at least
+    for (query_words, query_colour), candidates in zip(queries, expected):
+        np.testing.assert_array_equal(wide.candidates(query_words, query_colour), candidates)

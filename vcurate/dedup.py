@@ -22,16 +22,23 @@ calibration footage, re-encoded, resized, cropped (<= 5 %) and brightened (+-10 
 stretches of one static camera 17.6 or more (a scene where nothing moves looks the same at another
 moment), other sources 28 or more (benchmarks/dedup_accuracy.py).
 
-The index keeps each kept clip's code words (5 K uint64) and colour. Up to `exhaustive_up_to` clips
-a query is compared with every one of them (numpy, vectorised: exact). Beyond, it is compared only
-with the clips within the threshold in colour (colour alone puts the others beyond it) sharing one of
-its groups' keys: the trits of the group's 16 lowest-frequency layout
-coefficients (32 bits, folded into TABLE_BITS), kept in one chained hash table for the groups at
-every position (a copy's group k may be its original's group k + 1; a head per bucket, a next
-pointer per group). That is multi-index hashing on the stablest part of the code: copies that differ
-in every group's lowest coefficients are missed (benchmarks/dedup_scale.py measures the recall
-against exhaustive search). Both searches depend only on the clips inserted and their order, so any
-run that inserts the same clips in the same order decides the same.
+The index keeps each kept clip's code words (5 K uint64) in a memory-mapped temporary file
+(SignatureStore: read only to verify a candidate, so the OS pages them in and out) and, in memory,
+its colour (2 bytes) and, beyond `exhaustive_up_to` clips, its entries in one chained hash table:
+a chain pointer for each of the keys it stores (the trits of the 16 lowest-frequency layout
+coefficients of each of its middle STORED_GROUPS groups, 32 bits) and the table's bucket heads, whose
+number doubles with the stored keys (BUCKET_LOAD of them a bucket at most). ~44-50 bytes a clip in all
+(benchmarks/dedup_scale.py); the clips' keys (clip_key) are in temporary files too. Up to
+`exhaustive_up_to` clips a query is compared with every one of them (numpy, vectorised: exact).
+Beyond, it is compared only with the clips within the threshold in colour (colour alone puts the
+others beyond it) that store one of its groups' keys (at any position: a copy's group k may be its
+original's group k + 1), checked against the stored words, so bucket mates never count and the
+clips compared do not depend on the table's size. That is multi-index hashing on the stablest part
+of the code: copies that differ in every group's lowest coefficients are missed
+(benchmarks/dedup_scale.py measures the recall against exhaustive search). The table's size is a
+function of the number of keys stored, and both searches depend only on the clips inserted and
+their order, so any run that inserts the same clips in the same order (local or Ray, one at a time
+or resumed from committed parts) decides the same.
 """
 
 from __future__ import annotations
@@ -60,6 +67,8 @@ KEY_COEFFICIENTS = 16  # layout trits a group key holds (zigzag 1..16), as 32 bi
 STORED_GROUPS = 8  # keys the index stores a clip: its middle 8 groups' (a query probes all of its groups')
 BUCKET_LOAD = 4  # stored keys a bucket of the hash table, on average at most (the table doubles beyond)
 MIN_TABLE_BITS = 12
+FINGERPRINT_BITS = 5  # of a key's second hash, beside each link: 31 in 32 bucket mates passed over without reading
+# their colour (a cache miss each); entry numbers keep 27 bits (16.7 M clips of 8 keys), 59 beyond
 MIN_OVERLAP = 2 / 3  # of the shorter clip's groups that must overlap at an offset the distance considers
 
 if hasattr(np, "bitwise_count"):
@@ -160,6 +169,11 @@ def bucket_of(keys: np.ndarray, bits: int) -> np.ndarray:
     return ((keys.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)).astype(np.int64)
 
 
+def fingerprint(keys: np.ndarray) -> np.ndarray:
+    """(n,) uint64 FINGERPRINT_BITS of a second hash of each key, kept in the table's links."""
+    return (keys.astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)) >> np.uint64(64 - FINGERPRINT_BITS)
+
+
 def table_bits(entries: int) -> int:
     """Bits of the hash table that holds `entries` keys: the fewest with at most BUCKET_LOAD a bucket
     on average (at least MIN_TABLE_BITS). A function of the count alone, so any run that has indexed
@@ -186,6 +200,7 @@ class SignatureStore:
 
     def __init__(self, width: int, directory: str | None = None):
         self.width, self.size = width, 0
+        # in TMPDIR unless told (8 x 5 K bytes a clip on disk: 3.2 GB for 10 M clips of K = 8)
         self.file = tempfile.TemporaryFile(dir=directory, prefix="vcurate-signatures-")
         self.map = np.zeros((0, width), np.uint64)
         self.colour_codes = np.zeros((0, 2), np.uint8)
@@ -220,10 +235,10 @@ class SignatureStore:
 class SignatureIndex:
     """The signatures of kept clips, in insertion order, and the search for the nearest earlier one.
 
-    Memory: each clip's colour (2 bytes) and, once hashed, a chain pointer for each of its
-    STORED_GROUPS stored keys (4 bytes each) and the table's bucket heads (4 bytes each, 1 to 2
-    stored keys a bucket): 26 + 2-4 x 6 = 38-50 bytes a clip. The code words (8 x 5 K bytes a clip)
-    are in the SignatureStore's file."""
+    Memory a clip: its colour (2 bytes) and, once hashed, a chain pointer for each of its
+    STORED_GROUPS stored keys (4 bytes each: 32) and its share of the bucket heads (4 bytes each, 2 to
+    4 keys a bucket: 8-16), 42-50 bytes, with up to a fifth more as spare capacity. The code words
+    (8 x 5 K bytes a clip) are in the SignatureStore's file."""
 
     def __init__(self, frames: int, exhaustive_up_to: int, colour_limit: float = np.inf, directory: str | None = None):
         # hashed search compares only clips within `colour_limit` in colour (the threshold: the colour
@@ -233,8 +248,10 @@ class SignatureIndex:
         # one table for the stored keys of every group position (a copy's group k may be its original's
         # group k + 1): entry = position * STORED_GROUPS + slot; the newest entry of each bucket, and
         # each entry's next older one in its bucket
-        self.heads: np.ndarray | None = None  # (2^bits,) int32; None: exhaustive
-        self.next = np.zeros((0, STORED_GROUPS), np.int32)  # -1 at a chain's end
+        # a link: the entry's number in the low bits, FINGERPRINT_BITS of its key's second hash above
+        # (bucket mates whose fingerprint differs are passed over unread); _end() at a chain's end
+        self.heads: np.ndarray | None = None  # (2^bits,) links; None: exhaustive
+        self.next = np.zeros((0, STORED_GROUPS), np.uint32)  # uint64 beyond 2^27 entries
         self.entries = 0  # stored keys linked
 
     @property
@@ -254,24 +271,34 @@ class SignatureIndex:
         """Memory the index holds (arrays as allocated, spare capacity included; not the store's file)."""
         return self.store.colour_codes.nbytes + self.next.nbytes + (0 if self.heads is None else self.heads.nbytes)
 
+    def _id_bits(self) -> int:
+        return 8 * self.next.itemsize - FINGERPRINT_BITS
+
+    def _end(self) -> int:
+        return (1 << self._id_bits()) - 1
+
     def _link(self, first: int, last: int) -> None:
         """Put the stored keys of clips [first, last) into the table, in order: each bucket's chain
         runs from its newest entry to its oldest."""
         keys = stored_keys(np.asarray(self.store.words[first:last])).ravel()
-        entries = np.arange(first * STORED_GROUPS, last * STORED_GROUPS, dtype=np.int64)[keys >= 0]
+        links = np.arange(first * STORED_GROUPS, last * STORED_GROUPS, dtype=np.uint64)
+        links |= fingerprint(keys) << np.uint64(self._id_bits())
+        live = keys >= 0
         # sorted by bucket, then entry: one sort of (bucket, entry) packed in a word (np.sort is SIMD, argsort is not)
-        packed = np.sort(bucket_of(keys[keys >= 0], self.bits).astype(np.uint64) << np.uint64(32) | entries.astype(np.uint64))
-        key, entry = (packed >> np.uint64(32)).astype(np.int64), (packed & np.uint64(0xFFFFFFFF)).astype(np.int32)
+        shift = np.uint64(64 - self.bits)
+        packed = np.sort(bucket_of(keys[live], self.bits).astype(np.uint64) << shift | np.flatnonzero(live).astype(np.uint64))
+        key, offset = (packed >> shift).astype(np.int64), (packed & ((np.uint64(1) << shift) - np.uint64(1))).astype(np.int64)
+        link = links[offset].astype(self.next.dtype)
         opens = np.r_[True, key[1:] != key[:-1]]  # first of its bucket in this batch
         closes = np.r_[key[1:] != key[:-1], True]
         chain = self.next.reshape(-1)
-        chain[entry] = np.where(opens, self.heads[key], np.r_[-1, entry[:-1]])
-        self.heads[key[closes]] = entry[closes]
+        chain[offset + first * STORED_GROUPS] = np.where(opens, self.heads[key], np.r_[link[:1], link[:-1]])
+        self.heads[key[closes]] = link[closes]
 
     def _rebuild(self, entries: int) -> None:
         """A table sized for `entries` keys, holding every stored clip's (read from the store in chunks)."""
         self.bits = table_bits(entries)
-        self.heads = np.full(1 << self.bits, -1, np.int32)
+        self.heads = np.full(1 << self.bits, self._end(), self.next.dtype)
         for first in range(0, self.size, 1 << 20):
             self._link(first, min(self.size, first + (1 << 20)))
 
@@ -279,11 +306,14 @@ class SignatureIndex:
         """Append signatures (words (n, 5 K), colours (n, 2)) of clips kept, in order."""
         first = self.size
         self.store.append(words, colours)
-        self.next = _grown(self.next, first, self.size, -1)
+        widen = self.next.dtype == np.uint32 and STORED_GROUPS * self.size >= (1 << (32 - FINGERPRINT_BITS)) - 1
+        if widen:  # entry numbers no longer fit 27 bits: 64-bit links (8 bytes a stored key), all relinked
+            self.next = self.next.astype(np.uint64)
+        self.next = _grown(self.next, first, self.size, 0)
         self.entries += int((stored_keys(words) >= 0).sum())
         if self.heads is None and self.size <= self.exhaustive_up_to:
             return
-        if self.heads is None or table_bits(self.entries) != self.bits:
+        if self.heads is None or widen or table_bits(self.entries) != self.bits:
             self._rebuild(self.entries)
         else:
             self._link(first, self.size)
@@ -295,16 +325,20 @@ class SignatureIndex:
         live = keys.ravel() >= 0
         query = np.repeat(np.arange(len(keys)), keys.shape[1])[live]
         probe = keys.ravel()[live]
-        entry = self.heads[bucket_of(probe, self.bits)]
+        link = self.heads[bucket_of(probe, self.bits)]
+        mark = fingerprint(probe).astype(self.next.dtype)
         chain = self.next.reshape(-1)
+        id_bits, end = self.next.dtype.type(self._id_bits()), self.next.dtype.type(self._end())
         found_query, found_probe, found_entry = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
-        while len(entry):
-            alive = entry >= 0
-            query, probe, entry = query[alive], probe[alive], entry[alive]
-            found_query.append(query)
-            found_probe.append(probe)
-            found_entry.append(entry.astype(np.int64))
-            entry = chain[entry]
+        while len(link):
+            entry = link & end
+            alive = entry != end
+            query, probe, mark, link, entry = query[alive], probe[alive], mark[alive], link[alive], entry[alive]
+            same = (link >> id_bits) == mark
+            found_query.append(query[same])
+            found_probe.append(probe[same])
+            found_entry.append(entry[same].astype(np.int64))
+            link = chain[entry]
         query, probe, entry = (np.concatenate(found) for found in (found_query, found_probe, found_entry))
         position = entry // STORED_GROUPS
         near = self._near_in_colour(position, colours[query])

@@ -132,7 +132,9 @@ def group_keys(words: np.ndarray) -> np.ndarray:
     per_frame = words.reshape(len(words), frames, WORDS_PER_FRAME)
     mask = np.uint64((1 << KEY_COEFFICIENTS) - 1)
     key = ((per_frame[..., 0] >> np.uint64(1)) & mask) | (((per_frame[..., 1] >> np.uint64(1)) & mask) << np.uint64(KEY_COEFFICIENTS))
-    return np.where(present(words), key.astype(np.int64), -1)
+    key = key.view(np.int64)  # < 2^32: the same value
+    key[(per_frame[..., 0] & ABSENT) != 0] = -1
+    return key
 
 
 def stored_groups(words: np.ndarray) -> np.ndarray:
@@ -166,12 +168,12 @@ def stored_keys(words: np.ndarray) -> np.ndarray:
 def bucket_of(keys: np.ndarray, bits: int) -> np.ndarray:
     """Bucket of each key (int64 >= 0) in a table of 2^bits: Fibonacci hashing (the top bits of key x
     2^64 / golden ratio), so keys that differ in a few low trits spread."""
-    return ((keys.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)).astype(np.int64)
+    return ((keys.view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)).view(np.int64)
 
 
 def fingerprint(keys: np.ndarray) -> np.ndarray:
     """(n,) uint64 FINGERPRINT_BITS of a second hash of each key, kept in the table's links."""
-    return (keys.astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)) >> np.uint64(64 - FINGERPRINT_BITS)
+    return (keys.view(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)) >> np.uint64(64 - FINGERPRINT_BITS)
 
 
 def table_bits(entries: int) -> int:
@@ -203,7 +205,7 @@ class SignatureStore:
         # in TMPDIR unless told (8 x 5 K bytes a clip on disk: 3.2 GB for 10 M clips of K = 8)
         self.file = tempfile.TemporaryFile(dir=directory, prefix="vcurate-signatures-")
         self.map = np.zeros((0, width), np.uint64)
-        self.colour_codes = np.zeros((0, 2), np.uint8)
+        self.colour_codes = np.zeros(0, np.uint16)  # Cr << 8 | Cb: one gather a colour check
 
     @property
     def words(self) -> np.ndarray:
@@ -211,10 +213,17 @@ class SignatureStore:
 
     @property
     def colours(self) -> np.ndarray:
-        return self.colour_codes[: self.size].astype(np.int16)
+        return self.colours_at(slice(0, self.size))
 
-    def colours_at(self, positions: np.ndarray) -> np.ndarray:
-        return self.colour_codes[positions].astype(np.int16)
+    def colours_at(self, positions) -> np.ndarray:
+        """(n, 2) int16 colours (Cr, Cb) of the clips at `positions`."""
+        codes = self.colour_codes[positions].astype(np.int32)
+        return np.stack([codes >> 8, codes & 255], axis=-1).astype(np.int16)
+
+    def colour_distance(self, positions: np.ndarray, colours: np.ndarray) -> np.ndarray:
+        """|dCr| + |dCb| of the clips at `positions` to `colours` ((2,) or one a position)."""
+        codes = self.colour_codes[positions].astype(np.int32)
+        return np.abs((codes >> 8) - colours[..., 0]) + np.abs((codes & 255) - colours[..., 1])
 
     @property
     def file_bytes(self) -> int:
@@ -228,7 +237,7 @@ class SignatureStore:
             self.map = np.memmap(self.file, np.uint64, "r+", shape=(capacity, self.width))
         self.colour_codes = _grown(self.colour_codes, first, last, 0)
         self.map[first:last] = words
-        self.colour_codes[first:last] = colours
+        self.colour_codes[first:last] = colours[:, 0].astype(np.uint16) << 8 | colours[:, 1].astype(np.uint16)
         self.size = last
 
 
@@ -286,8 +295,8 @@ class SignatureIndex:
         live = keys >= 0
         # sorted by bucket, then entry: one sort of (bucket, entry) packed in a word (np.sort is SIMD, argsort is not)
         shift = np.uint64(64 - self.bits)
-        packed = np.sort(bucket_of(keys[live], self.bits).astype(np.uint64) << shift | np.flatnonzero(live).astype(np.uint64))
-        key, offset = (packed >> shift).astype(np.int64), (packed & ((np.uint64(1) << shift) - np.uint64(1))).astype(np.int64)
+        packed = np.sort(bucket_of(keys[live], self.bits).view(np.uint64) << shift | np.flatnonzero(live).view(np.uint64))
+        key, offset = (packed >> shift).view(np.int64), (packed & ((np.uint64(1) << shift) - np.uint64(1))).view(np.int64)
         link = links[offset].astype(self.next.dtype)
         opens = np.r_[True, key[1:] != key[:-1]]  # first of its bucket in this batch
         closes = np.r_[key[1:] != key[:-1], True]
@@ -350,7 +359,7 @@ class SignatureIndex:
 
     def _near_in_colour(self, position: np.ndarray, colours: np.ndarray) -> np.ndarray:
         """Which stored clips (positions) are within the colour limit of the query colours (one, or one a row)."""
-        return COLOUR_WEIGHT * np.abs(self.store.colours_at(position) - colours).sum(axis=-1) < self.colour_limit
+        return COLOUR_WEIGHT * self.store.colour_distance(position, colours) < self.colour_limit
 
     def candidates(self, words: np.ndarray, colour: np.ndarray) -> np.ndarray:
         """Positions of the stored clips one query (words (5 K,), colour (2,)) is compared with, ascending."""

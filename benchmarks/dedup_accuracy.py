@@ -33,7 +33,7 @@ import pandas as pd
 from vcurate.analyze.signature import unpack_signatures
 from vcurate.config import load_config, parse_setting, with_settings
 from vcurate.synth.archive import SynthSpec, make_archive
-from vcurate.dedup import distances, frame_keys
+from vcurate.dedup import distances, group_keys, stored_keys
 from vcurate.synth.eval import evaluate, shot_of
 from vcurate.synth.footage import FootageSpec, make_footage_archive
 from vcurate.synth.truth import read_truth
@@ -124,15 +124,16 @@ def pair_distances(out: Path, truth_path: Path) -> dict[str, list[float]]:
 
 
 def key_sharing(out: Path) -> dict:
-    """Of the clips rejected as duplicate, how many share a group key with the clip they duplicate:
-    those the hashed search (beyond `exhaustive_up_to` kept clips) would still find."""
+    """Of the clips rejected as duplicate, how many have a group key that the clip they duplicate
+    stores: those the hashed search (beyond `exhaustive_up_to` kept clips) would still find."""
     clips = pd.read_parquet(out / "clips.parquet", columns=["clip_key", "signature", "duplicate_of"])
     signatures = dict(zip(clips["clip_key"], clips["signature"]))
     rejected = clips[clips["duplicate_of"].notna()]
     shared = 0
     for signature, original in zip(rejected["signature"], rejected["duplicate_of"]):
-        keys = frame_keys(unpack_signatures([signature, signatures[original]], signature[1])[0])
-        shared += bool(np.isin(keys[0][keys[0] >= 0], keys[1][keys[1] >= 0]).any())
+        words = unpack_signatures([signature, signatures[original]], signature[1])[0]
+        probed, stored = group_keys(words[:1])[0], stored_keys(words[1:])[0]
+        shared += bool(np.isin(probed[probed >= 0], stored[stored >= 0]).any())
     return {"duplicates": len(rejected), "sharing_a_key": shared}
 
 
@@ -158,29 +159,32 @@ def markdown(summary: dict) -> list[str]:
              f"{summary['hard_negative_videos']:.0%} reshoots. *Tuning* archives were used to choose the signature "
              "and threshold; *held-out* ones never. Copy groups: an original with its copies (copies of copies and, in "
              "footage archives, shots repeating its source frames included), counted where two or more members are "
-             "free of other faults; false duplicates: other judged clips rejected as duplicate.", "",
+             "free of other faults; false duplicates: other judged clips rejected as duplicate (and apart, those of shots free "
+             "of faults: a clip with a fault no other filter caught is rejected either way).", "",
              "| archive | role | copy groups: exactly one kept | more than one kept | none kept | re-uploads caught | "
-             "false duplicates | hard negatives rejected | duplicate P / R | clean clips kept | duplicates sharing a group key |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
+             "false duplicates | of fault-free shots | hard negatives rejected | duplicate P / R | clean clips kept | duplicates sharing a group key |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
     for name, m in summary["archives"].items():
         d, prf, clean, up = m["duplicates"], m["duplicate_prf"] or {}, m["clean_kept"], m["reuploads"]
         if d is None:
-            lines.append(f"| {name} | {m['role']} | no copies | | | | | | | {_share(clean['kept'], clean['total'])} |")
+            lines.append(f"| {name} | {m['role']} | no copies | | | | | | | | {_share(clean['kept'], clean['total'])} |")
             continue
         lines.append(
             f"| {name} | {m['role']} | {_share(d['exactly_one_kept'], d['copy_groups'])} | {d['more_kept']} | {d['none_kept']} | "
             f"{_share(up['caught'], up['compared'])} | {_share(d['false_duplicates']['duplicate'], d['false_duplicates']['clips'])} | "
+            f"{_share(d['false_duplicates_fault_free']['duplicate'], d['false_duplicates_fault_free']['clips'])} | "
             f"{_share(d['hard_negatives']['duplicate'], d['hard_negatives']['clips'])} | "
             f"{prf.get('precision', float('nan')):.2f} / {prf.get('recall', float('nan')):.2f} | "
             f"{_share(clean['kept'], clean['total'])} | "
             f"{_share(m['hashed_search']['sharing_a_key'], m['hashed_search']['duplicates'])} |")
     totals = {role: [sum(m["duplicates"][k] for m in summary["archives"].values() if m["role"] == role and m["duplicates"])
                      for k in ("exactly_one_kept", "copy_groups")]
-              + [sum(m["duplicates"]["false_duplicates"][k] for m in summary["archives"].values()
-                     if m["role"] == role and m["duplicates"]) for k in ("duplicate", "clips")]
+              + [sum(m["duplicates"][kind][k] for m in summary["archives"].values()
+                     if m["role"] == role and m["duplicates"])
+                 for kind in ("false_duplicates", "false_duplicates_fault_free") for k in ("duplicate", "clips")]
               for role in ("tuning", "held out")}
-    lines += ["", *(f"- all {role} archives: exactly one kept {_share(a, b)}, false duplicates {_share(c, d)}"
-                    for role, (a, b, c, d) in totals.items()), ""]
+    lines += ["", *(f"- all {role} archives: exactly one kept {_share(a, b)}, false duplicates {_share(c, d)} "
+                    f"({_share(e, f)} of fault-free shots)" for role, (a, b, c, d, e, f) in totals.items()), ""]
     lines += ["Signature distances of all pairs of clips of fault-free shots that the duplicate judge saw (what the "
               "threshold is chosen from: tuning rows only), by what the pair is; footage pairs by the source frames they "
               "share (a copy: 2/3 of the shorter clip's or more):", "",

@@ -33,6 +33,16 @@ from vcurate.dedup import SignatureIndex, distances
 from results_io import save, stamp  # benchmarks/results_io.py
 
 FRAMES = DuplicateFilter().frames
+CHUNK = 1 << 16  # clips generated at a time
+
+
+def memory() -> dict[str, int]:
+    """This process's resident memory (kB): anonymous (the heap: the index's arrays), file-backed
+    (pages of memory-mapped files in it: the signature store's recently read or written pages, which
+    the OS may drop), and the peak."""
+    with open("/proc/self/status") as f:
+        fields = dict(line.split(":", 1) for line in f)
+    return {k: int(fields[k].split()[0]) for k in ("RssAnon", "RssFile", "VmHWM")}
 
 
 def random_signatures(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -72,13 +82,17 @@ def write(args, rows: list[dict], threshold: float) -> None:
                "exhaustive_up_to": args.exhaustive_up_to, "rows": rows}
     lines = [f"# Near-duplicate index at scale ({args.clips:,} simulated clips, batches of {args.batch}, one core)", "",
              f"Planted copies: 1 in {args.copy_every}, {args.flips[0]}-{args.flips[1]} bits flipped per code word "
-             f"({WORDS_PER_FRAME * FRAMES} words); threshold {threshold}. Memory: the arrays as allocated (capacity "
-             f"reserved for {args.clips:,} clips, so early rows are dominated by it: read the last rows).", "",
-             "| clips judged | indexed | search | clips/s (stretch) | index MiB | bytes/clip | planted distance median / max | recall of copies |",
-             "|---:|---:|---|---:|---:|---:|---|---:|"]
+             f"({WORDS_PER_FRAME * FRAMES} words); threshold {threshold}. Rate: clips judged (and the kept ones inserted) a second "
+             "of this single-threaded process's CPU time (the machine is shared: wall time, with the 1-minute load, apart). Index: the index's arrays in memory as allocated "
+             "(spare capacity included); store: the code words in the memory-mapped file; RSS growth since the start, "
+             "anonymous (heap) and file-backed (store pages the OS holds in memory, and may drop).", "",
+             "| clips judged | indexed | search | table | clips/CPU-s (stretch) | clips/s wall (load) | index MiB | index bytes/clip | store file MiB | "
+             "RSS anon growth MiB | RSS file growth MiB | peak RSS MiB | planted distance median / max | recall of copies |",
+             "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
     lines += [f"| {r['clips_judged']:,} | {r['indexed']:,} | {'hashed' if r['hashed'] else 'exhaustive'} | "
-              f"{r['clips_per_s']:,} | {r['index_mib']} | {r['index_bytes_per_clip']} | "
-              f"{r['planted_distance_median']} / {r['planted_distance_max']} | {r['recall']:.3f} |" for r in rows]
+              f"{'2^%d' % r['table_bits'] if r['table_bits'] else '–'} | {r['clips_per_cpu_s']:,} | {r['clips_per_s']:,} ({r['load']:.1f}) | {r['index_mib']} | "
+              f"{r['index_bytes_per_clip']} | {r['store_file_mib']} | {r['rss_anon_growth_mib']} | {r['rss_file_growth_mib']} | "
+              f"{r['peak_rss_mib']} | {r['planted_distance_median']} / {r['planted_distance_max']} | {r['recall']:.3f} |" for r in rows]
     save(f"dedup_scale{args.name}", summary, lines)
 
 
@@ -98,39 +112,47 @@ def main() -> None:
     duplicate = lambda d: np.less(d, threshold)  # noqa: E731  (the rule: strictly below min_distance)
 
     index = SignatureIndex(FRAMES, args.exhaustive_up_to, colour_limit=threshold)
-    index.reserve(args.clips)
     marks = np.unique(np.geomspace(max(args.batch, 10_000), args.clips, args.checkpoints).astype(int))
-    rows, done, generated = [], 0, 0
+    rows, done = [], 0
+    baseline = memory()
     for mark in marks:
-        words, colours = random_signatures(rng, mark - done)
-        copies, originals = plant_copies(rng, words, colours, args.copy_every, tuple(args.flips))
-        # the planted copies' distances to their originals, all below the threshold by construction
-        planted = np.array([distances(words[o : o + 1], colours[o : o + 1], words[c], colours[c])[0]
-                            for c, o in zip(copies[:200], originals[:200])])
-        is_copy = np.zeros(len(words), bool)
-        is_copy[copies] = True
-        copy_distances = []
-        started = time.perf_counter()
-        for first in range(0, len(words), args.batch):
-            part = slice(first, first + args.batch)
-            _, distance = index.judge(words[part], colours[part], duplicate)
-            copy_distances.append(distance[is_copy[part]])
-        seconds = time.perf_counter() - started
+        copy_distances, planted, seconds, cpu = [], [], 0.0, 0.0
+        for chunk in range(done, mark, CHUNK):  # generated a chunk at a time: the stream is not held in memory
+            words, colours = random_signatures(rng, min(CHUNK, mark - chunk))
+            copies, originals = plant_copies(rng, words, colours, args.copy_every, tuple(args.flips))
+            if len(planted) < 200:  # the planted copies' distances to their originals, all below the threshold
+                planted += [distances(words[o : o + 1], colours[o : o + 1], words[c], colours[c])[0]
+                            for c, o in zip(copies[:50], originals[:50])]
+            is_copy = np.zeros(len(words), bool)
+            is_copy[copies] = True
+            started, cpu_started = time.perf_counter(), time.process_time()
+            for first in range(0, len(words), args.batch):
+                part = slice(first, first + args.batch)
+                _, distance = index.judge(words[part], colours[part], duplicate)
+                copy_distances.append(distance[is_copy[part]])
+            seconds += time.perf_counter() - started
+            cpu += time.process_time() - cpu_started
         # exhaustive search finds every planted copy (each is within the threshold of its original)
         recall = float(np.mean(np.nan_to_num(np.concatenate(copy_distances), nan=np.inf) < threshold))
-        generated += len(words)
+        now = memory()
         rows.append({
             "clips_judged": int(mark), "indexed": int(index.size), "hashed": index.hashed,
-            "clips_per_s": round(len(words) / seconds), "seconds": round(seconds, 2),
+            "clips_per_s": round((mark - done) / seconds), "seconds": round(seconds, 2),
+            "clips_per_cpu_s": round((mark - done) / cpu), "cpu_seconds": round(cpu, 2), "load": os.getloadavg()[0],
             "index_bytes_per_clip": round(index.nbytes / max(1, index.size), 1),
             "index_mib": round(index.nbytes / 2**20, 1),
-            "planted_copies": int(len(copies)), "planted_distance_median": round(float(np.median(planted)), 2),
-            "planted_distance_max": round(float(planted.max()), 2), "recall": round(recall, 4),
+            "table_bits": int(index.bits) if index.hashed else None,
+            "store_file_mib": round(index.store.file_bytes / 2**20, 1),
+            "rss_anon_growth_mib": round((now["RssAnon"] - baseline["RssAnon"]) / 2**10, 1),
+            "rss_file_growth_mib": round((now["RssFile"] - baseline["RssFile"]) / 2**10, 1),
+            "peak_rss_mib": round(now["VmHWM"] / 2**10, 1),
+            "planted_copies": int(sum(len(d) for d in copy_distances)),
+            "planted_distance_median": round(float(np.median(planted)), 2),
+            "planted_distance_max": round(float(np.max(planted)), 2), "recall": round(recall, 4),
         })
         done = mark
         print(rows[-1], flush=True)
         write(args, rows, threshold)
-
 
 if __name__ == "__main__":
     main()

@@ -19,7 +19,7 @@ from tests.conftest import tiny_config
 from tests.test_resume import _parts, config_file, killed_run
 from vcurate.analyze.signature import ABSENT, WORDS_PER_FRAME, SignatureAnalyzer
 from vcurate.config import DuplicateFilter, PipelineConfig
-from vcurate.dedup import KEY_COEFFICIENTS, Deduplicator, SignatureIndex, distances, frame_keys
+from vcurate.dedup import KEY_COEFFICIENTS, Deduplicator, SignatureIndex, distances, group_keys, present, stored_keys
 from vcurate.analyze import StreamFacts
 from vcurate.job import run_job
 from vcurate.media.encode import write_mp4
@@ -181,15 +181,15 @@ def test_index_answers_as_exhaustive_search(exhaustive_up_to):
     index = SignatureIndex(frames=4, exhaustive_up_to=exhaustive_up_to)
     index.add(words, colours)
     assert index.hashed == (600 > exhaustive_up_to)
-    keys = frame_keys(words)
+    keys = stored_keys(words)
     queries = [(*_near_copy(rng, words[i], colours[i], 30), i) for i in rng.integers(0, 600, 40)]
     queries += [(*_random_signatures(rng, 1), None) for _ in range(10)]
     for query_words, query_colour, planted in queries:
         query_words, query_colour = query_words.reshape(-1), query_colour.reshape(-1)
         if index.hashed:
-            query_keys = frame_keys(query_words[None])[0]
+            query_keys = group_keys(query_words[None])[0]
             shared = np.isin(keys, query_keys[query_keys >= 0]) & (keys >= 0)
-            shared = shared.any(axis=1)  # one table for every group position
+            shared = shared.any(axis=1)  # one table for every group position: a stored key of any group
             compared = np.flatnonzero(shared)
         else:
             compared = np.arange(600)
@@ -347,3 +347,116 @@ def test_a_batch_judges_as_one_clip_at_a_time():
     rejected = duplicate(np.nan_to_num(np.concatenate([d for _, d in expected]), nan=np.inf))
     assert 50 < rejected.sum() < 200 and one.size == batched.size == len(stream) - rejected.sum()
     np.testing.assert_array_equal(one.words[: one.size], batched.words[: batched.size])
+
+
+def _indexed(words, colours, exhaustive_up_to=0, chunk=None) -> SignatureIndex:
+    index = SignatureIndex(4, exhaustive_up_to=exhaustive_up_to, colour_limit=MIN_DISTANCE)
+    for first in range(0, len(words), chunk or len(words)):
+        index.add(words[first : first + (chunk or len(words))], colours[first : first + (chunk or len(words))])
+    return index
+
+
+def test_index_holds_few_bytes_a_clip_and_the_words_in_its_store():
+    """The index's memory grows with the clips it holds, under 64 bytes a clip (chains, bucket heads
+    sized to the keys, colours; the table of a fixed 2^24 heads alone was 64 MiB); the code words are
+    in the store, as given."""
+    rng = np.random.default_rng(5)
+    words, colours = _random_signatures(rng, 20_000)
+    index = _indexed(words, colours)
+    assert index.hashed and index.nbytes / index.size <= 64
+    np.testing.assert_array_equal(index.words, words)
+    np.testing.assert_array_equal(index.store.colours, colours)
+
+
+def test_compared_clips_do_not_depend_on_the_table_size(monkeypatch):
+    """A query is compared with the clips storing one of its keys and nothing else, however many
+    bucket mates a small table gives it: runs that index the same clips decide alike."""
+    import vcurate.dedup as dedup
+
+    rng = np.random.default_rng(6)
+    words, colours = _random_signatures(rng, 3000)
+    queries = [_near_copy(rng, words[i], colours[i], 30) for i in rng.integers(0, 3000, 30)]
+    normal = _indexed(words, colours)
+    monkeypatch.setattr(dedup, "table_bits", lambda entries: 4)  # 16 buckets: hundreds of mates each
+    crowded = _indexed(words, colours)
+    assert crowded.bits == 4 and normal.bits > 8
+    for query_words, query_colour in queries:
+        np.testing.assert_array_equal(crowded.candidates(query_words, query_colour), normal.candidates(query_words, query_colour))
+
+
+def test_table_is_the_same_however_the_clips_came():
+    """One at a time, in chunks (a resumed job's rebuild) or at once: the same table and chains."""
+    rng = np.random.default_rng(7)
+    words, colours = _random_signatures(rng, 5000)
+    at_once, chunked, single = _indexed(words, colours), _indexed(words, colours, chunk=700), _indexed(words[:1500], colours[:1500], chunk=1)
+    np.testing.assert_array_equal(at_once.heads, chunked.heads)
+    np.testing.assert_array_equal(at_once.next[: at_once.size], chunked.next[: chunked.size])
+    first = _indexed(words[:1500], colours[:1500])
+    np.testing.assert_array_equal(single.heads, first.heads)
+    np.testing.assert_array_equal(single.next[:1500], first.next[:1500])
+
+
+def test_a_batch_names_an_original_of_the_same_batch(shots):
+    """Clip keys live on disk: a duplicate names the kept clip it duplicates, indexed before the batch
+    or earlier in it."""
+    dedup = Deduplicator(DuplicateFilter())
+    dedup.remember([(f"old{i}", shots[f"other_action{i}"]) for i in range(3)])
+    verdicts = dedup.judge_many([("a", shots["original0"]), ("b", shots["cropped0"]), ("c", shots["brighter1"]),
+                                 ("d", shots["original1"])])
+    assert [v.duplicate_of for v in verdicts] == [None, "a", None, "c"]
+    assert dedup.judge_many([("e", shots["resized0"]), ("f", shots["other_action2"])])[0].duplicate_of == "a"
+    assert [dedup.keys[i] for i in range(dedup.keys.size)] == ["old0", "old1", "old2", "a", "c"]
+
+
+def test_stored_keys_are_the_middle_groups():
+    from vcurate.dedup import STORED_GROUPS, stored_groups
+
+    rng = np.random.default_rng(8)
+    words, _ = _random_signatures(rng, 50, frames=STORED_GROUPS + 4)
+    groups = stored_groups(words)
+    have = present(words)
+    for row, chosen in zip(have, groups):
+        expected = np.flatnonzero(row)
+        skip = max(0, len(expected) - STORED_GROUPS) // 2
+        expected = expected[skip : skip + STORED_GROUPS]
+        assert chosen[: len(expected)].tolist() == expected.tolist() and (chosen[len(expected) :] == -1).all()
+
+
+def test_false_duplicates_counted_apart_for_fault_free_shots():
+    """A clip of a blurred shot no filter caught, rejected as a duplicate of another shot, is a false
+    duplicate, but not one of a fault-free shot (it is rejected either way)."""
+    from vcurate.synth.eval import duplicate_metrics
+    from vcurate.synth.truth import TruthShot, TruthVideo
+
+    def shot(start, defects=(), copy_of=None):
+        return TruthShot(start_frame=start, end_frame=start + 50, true_caption="x", attached_caption="x",
+                         defects=list(defects), camera="static", copy_of=copy_of)
+
+    truth = {"a.mp4": TruthVideo(video="a.mp4", fps=25, num_frames=200, width=64, height=64, caption_source="txt",
+                                 shots=[shot(0), shot(50, ["duplicate"], "a.mp4#0"), shot(100), shot(150, ["blur"])])}
+    rows = [("a.mp4", 0, "kept", [], None), ("a.mp4", 50, "rejected", ["duplicate"], 5.0),
+            ("a.mp4", 100, "kept", [], 40.0), ("a.mp4", 150, "rejected", ["duplicate"], 19.0)]
+    clips = pd.DataFrame([{"video": v, "start_frame": s, "end_frame": s + 50, "status": st, "reasons": r,
+                           "duplicate_distance": d} for v, s, st, r, d in rows])
+    metrics = duplicate_metrics(clips, truth)
+    assert metrics["exactly_one_kept"] == 1
+    assert (metrics["false_duplicates"]["duplicate"], metrics["false_duplicates"]["clips"]) == (1, 2)
+    assert (metrics["false_duplicates_fault_free"]["duplicate"], metrics["false_duplicates_fault_free"]["clips"]) == (0, 1)
+
+
+def test_links_widen_when_entry_numbers_outgrow_them(monkeypatch):
+    """Past 2^27 stored keys (16.7 M clips) links become 64-bit; the clips compared stay the same
+    (here with links of 8 bits for the entry number, so a few hundred clips outgrow them)."""
+    import vcurate.dedup as dedup
+
+    rng = np.random.default_rng(9)
+    words, colours = _random_signatures(rng, 2000)
+    queries = [_near_copy(rng, words[i], colours[i], 30) for i in rng.integers(0, 2000, 30)]
+    normal = _indexed(words, colours, chunk=500)
+    expected = [normal.candidates(query_words, query_colour) for query_words, query_colour in queries]
+    monkeypatch.setattr(dedup, "FINGERPRINT_BITS", 24)
+    wide = _indexed(words, colours, chunk=500)
+    assert normal.next.dtype == np.uint32 and wide.next.dtype == np.uint64
+    assert sum(len(e) for e in expected) >= len(queries)  # each finds its original at least
+    for (query_words, query_colour), candidates in zip(queries, expected):
+        np.testing.assert_array_equal(wide.candidates(query_words, query_colour), candidates)

@@ -22,21 +22,30 @@ calibration footage, re-encoded, resized, cropped (<= 5 %) and brightened (+-10 
 stretches of one static camera 17.6 or more (a scene where nothing moves looks the same at another
 moment), other sources 28 or more (benchmarks/dedup_accuracy.py).
 
-The index keeps each kept clip's code words (5 K uint64) and colour. Up to `exhaustive_up_to` clips
-a query is compared with every one of them (numpy, vectorised: exact). Beyond, it is compared only
-with the clips within the threshold in colour (colour alone puts the others beyond it) sharing one of
-its groups' keys: the trits of the group's 16 lowest-frequency layout
-coefficients (32 bits, folded into TABLE_BITS), kept in one chained hash table for the groups at
-every position (a copy's group k may be its original's group k + 1; a head per bucket, a next
-pointer per group). That is multi-index hashing on the stablest part of the code: copies that differ
-in every group's lowest coefficients are missed (benchmarks/dedup_scale.py measures the recall
-against exhaustive search). Both searches depend only on the clips inserted and their order, so any
-run that inserts the same clips in the same order decides the same.
+The index keeps each kept clip's code words (5 K uint64) in a memory-mapped temporary file
+(SignatureStore: read only to verify a candidate, so the OS pages them in and out) and, in memory,
+its colour (2 bytes) and, beyond `exhaustive_up_to` clips, its entries in one chained hash table:
+a chain pointer for each of the keys it stores (the trits of the 16 lowest-frequency layout
+coefficients of each of its middle STORED_GROUPS groups, 32 bits) and the table's bucket heads, whose
+number doubles with the stored keys (BUCKET_LOAD of them a bucket at most). ~44-50 bytes a clip in all
+(benchmarks/dedup_scale.py); the clips' keys (clip_key) are in temporary files too. Up to
+`exhaustive_up_to` clips a query is compared with every one of them (numpy, vectorised: exact).
+Beyond, it is compared only with the clips within the threshold in colour (colour alone puts the
+others beyond it) that store one of its groups' keys (at any position: a copy's group k may be its
+original's group k + 1), checked against the stored words, so bucket mates never count and the
+clips compared do not depend on the table's size. That is multi-index hashing on the stablest part
+of the code: copies that differ in every group's lowest coefficients are missed
+(benchmarks/dedup_scale.py measures the recall against exhaustive search). The table's size is a
+function of the number of keys stored, and both searches depend only on the clips inserted and
+their order, so any run that inserts the same clips in the same order (local or Ray, one at a time
+or resumed from committed parts) decides the same.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
+import tempfile
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -54,10 +63,12 @@ LAYOUT_BITS, MOTION_BITS = 126, 128  # code bits per frame: 63 AC trits, 64 trit
 TEXTURE_WEIGHT = 2.0  # copies of real footage differ in <= 6 of 64 texture bits, other shots in 8 or more
 COLOUR_WEIGHT = 3.0  # distance per level of mean Cr or Cb: copies differ by <= 3.2 levels; palettes 70 degrees of
 # hue apart at low saturation by about 8
-KEY_COEFFICIENTS = 16  # layout trits per frame key (zigzag 1..16): 12 left buckets of ~2^18 effective keys (trits are not
-# uniform), too few for millions of clips
-TABLE_BITS = 24  # buckets of the one hash table: 2^24 (64 MiB of heads), so its K entries a clip load it no more
-# than K tables of 2^22 would
+KEY_COEFFICIENTS = 16  # layout trits a group key holds (zigzag 1..16), as 32 bits
+STORED_GROUPS = 8  # keys the index stores a clip: its middle 8 groups' (a query probes all of its groups')
+BUCKET_LOAD = 4  # stored keys a bucket of the hash table, on average at most (the table doubles beyond)
+MIN_TABLE_BITS = 12
+FINGERPRINT_BITS = 5  # of a key's second hash, beside each link: 31 in 32 bucket mates passed over without reading
+# their colour (a cache miss each); entry numbers keep 27 bits (16.7 M clips of 8 keys), 59 beyond
 MIN_OVERLAP = 2 / 3  # of the shorter clip's groups that must overlap at an offset the distance considers
 
 if hasattr(np, "bitwise_count"):
@@ -71,7 +82,7 @@ else:  # numpy < 2
 
 def present(words: np.ndarray) -> np.ndarray:
     """(..., K) bool: which of the K described groups a signature has (ABSENT marks the others)."""
-    per_frame = words.reshape(*words.shape[:-1], -1, WORDS_PER_FRAME)
+    per_frame = words.reshape(*words.shape[:-1], words.shape[-1] // WORDS_PER_FRAME, WORDS_PER_FRAME)
     return (per_frame[..., 0] & ABSENT) == 0
 
 
@@ -114,31 +125,151 @@ def distances(words: np.ndarray, colours: np.ndarray, query_words: np.ndarray, q
     return best
 
 
-def frame_keys(words: np.ndarray) -> np.ndarray:
-    """(n, K) int64 bucket of each group: its KEY_COEFFICIENTS lowest layout trits, folded into
-    TABLE_BITS bits; -1 for a group the clip has not."""
+def group_keys(words: np.ndarray) -> np.ndarray:
+    """(n, K) int64 key of each group: its KEY_COEFFICIENTS lowest layout trits as 32 bits (the "+"
+    bits, then the "-" bits); -1 for a group the clip has not."""
     frames = words.shape[1] // WORDS_PER_FRAME
     per_frame = words.reshape(len(words), frames, WORDS_PER_FRAME)
     mask = np.uint64((1 << KEY_COEFFICIENTS) - 1)
     key = ((per_frame[..., 0] >> np.uint64(1)) & mask) | (((per_frame[..., 1] >> np.uint64(1)) & mask) << np.uint64(KEY_COEFFICIENTS))
-    mixed = (key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - TABLE_BITS)  # Fibonacci hashing
-    return np.where(present(words), mixed.astype(np.int64), -1)
+    key = key.view(np.int64)  # < 2^32: the same value
+    key[(per_frame[..., 0] & ABSENT) != 0] = -1
+    return key
+
+
+def stored_groups(words: np.ndarray) -> np.ndarray:
+    """(n, STORED_GROUPS) int64: the groups whose keys the index stores for each clip, the middle
+    STORED_GROUPS of those it has (a copy cut elsewhere shares its middle with its original), -1 in
+    the slots of a clip with fewer."""
+    have = present(words)
+    if have.shape[1] >= STORED_GROUPS and have.all():  # the rule for clips long enough for every group: the same slots for each
+        first = (have.shape[1] - STORED_GROUPS) // 2
+        return np.broadcast_to(np.arange(first, first + STORED_GROUPS), (len(words), STORED_GROUPS))
+    rank = np.cumsum(have, axis=1) - 1
+    first = (have.sum(axis=1, keepdims=True) - STORED_GROUPS).clip(0) // 2
+    slot = rank - first
+    chosen = have & (slot >= 0) & (slot < STORED_GROUPS)
+    groups = np.full((len(words), STORED_GROUPS), -1, np.int64)
+    row, group = np.nonzero(chosen)
+    groups[row, slot[row, group]] = group
+    return groups
+
+
+def stored_keys(words: np.ndarray) -> np.ndarray:
+    """(n, STORED_GROUPS) int64 keys the index stores for each clip (group_keys of stored_groups), -1 none."""
+    groups = stored_groups(words)
+    if groups.strides[0] == 0 and len(words):  # every group present: a slice of columns
+        chosen = words.reshape(len(words), -1, WORDS_PER_FRAME)[:, groups[0, 0] : groups[0, -1] + 1]
+        return group_keys(chosen.reshape(len(words), -1))
+    keys = np.take_along_axis(group_keys(words), groups.clip(0), axis=1)
+    return np.where(groups >= 0, keys, -1)
+
+
+def bucket_of(keys: np.ndarray, bits: int) -> np.ndarray:
+    """Bucket of each key (int64 >= 0) in a table of 2^bits: Fibonacci hashing (the top bits of key x
+    2^64 / golden ratio), so keys that differ in a few low trits spread."""
+    return ((keys.view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)).view(np.int64)
+
+
+def fingerprint(keys: np.ndarray) -> np.ndarray:
+    """(n,) uint64 FINGERPRINT_BITS of a second hash of each key, kept in the table's links."""
+    return (keys.view(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)) >> np.uint64(64 - FINGERPRINT_BITS)
+
+
+def table_bits(entries: int) -> int:
+    """Bits of the hash table that holds `entries` keys: the fewest with at most BUCKET_LOAD a bucket
+    on average (at least MIN_TABLE_BITS). A function of the count alone, so any run that has indexed
+    the same clips has the same table, however it grew."""
+    return max(MIN_TABLE_BITS, int(np.ceil(np.log2(max(1.0, entries / BUCKET_LOAD)))))
+
+
+GROWTH = 1.25  # capacity of the index's arrays when full, x: at most a fifth of them spare
+
+
+def _grown(array: np.ndarray, used: int, needed: int, fill) -> np.ndarray:
+    """`array` with room for `needed` rows (GROWTH x its capacity or more), its first `used` rows kept."""
+    if needed <= len(array):
+        return array
+    grown = np.full((max(needed, int(len(array) * GROWTH), 1024), *array.shape[1:]), fill, array.dtype)
+    grown[:used] = array[:used]
+    return grown
+
+
+class SignatureStore:
+    """The code words of the indexed clips in a memory-mapped temporary file (the OS keeps the pages
+    read recently in its cache and may drop them: the index reads a clip's words only to verify a
+    candidate), and their colours in memory (the colour check comes first and rules out most)."""
+
+    def __init__(self, width: int, directory: str | None = None):
+        self.width, self.size = width, 0
+        # in TMPDIR unless told (8 x 5 K bytes a clip on disk: 3.2 GB for 10 M clips of K = 8)
+        self.file = tempfile.TemporaryFile(dir=directory, prefix="vcurate-signatures-")
+        self.map = np.zeros((0, width), np.uint64)
+        self.colour_codes = np.zeros(0, np.uint16)  # Cr << 8 | Cb: one gather a colour check
+
+    @property
+    def words(self) -> np.ndarray:
+        return self.map[: self.size]
+
+    @property
+    def colours(self) -> np.ndarray:
+        return self.colours_at(slice(0, self.size))
+
+    def colours_at(self, positions) -> np.ndarray:
+        """(n, 2) int16 colours (Cr, Cb) of the clips at `positions`."""
+        codes = self.colour_codes[positions].astype(np.int32)
+        return np.stack([codes >> 8, codes & 255], axis=-1).astype(np.int16)
+
+    def colour_distance(self, positions: np.ndarray, colours: np.ndarray) -> np.ndarray:
+        """|dCr| + |dCb| of the clips at `positions` to `colours` ((2,) or one a position)."""
+        codes = self.colour_codes[positions].astype(np.int32)
+        return np.abs((codes >> 8) - colours[..., 0]) + np.abs((codes & 255) - colours[..., 1])
+
+    @property
+    def file_bytes(self) -> int:
+        return self.size * self.width * 8
+
+    def append(self, words: np.ndarray, colours: np.ndarray) -> None:
+        first, last = self.size, self.size + len(words)
+        if last > len(self.map):
+            capacity = max(last, int(len(self.map) * GROWTH), 1024)
+            self.file.truncate(capacity * self.width * 8)  # a sparse file: no disk or memory until written
+            self.map = np.memmap(self.file, np.uint64, "r+", shape=(capacity, self.width))
+        self.colour_codes = _grown(self.colour_codes, first, last, 0)
+        self.map[first:last] = words
+        self.colour_codes[first:last] = colours[:, 0].astype(np.uint16) << 8 | colours[:, 1].astype(np.uint16)
+        self.size = last
 
 
 class SignatureIndex:
-    """The signatures of kept clips, in insertion order, and the search for the nearest earlier one."""
+    """The signatures of kept clips, in insertion order, and the search for the nearest earlier one.
 
-    def __init__(self, frames: int, exhaustive_up_to: int, colour_limit: float = np.inf):
+    Memory a clip: its colour (2 bytes) and, once hashed, a chain pointer for each of its
+    STORED_GROUPS stored keys (4 bytes each: 32) and its share of the bucket heads (4 bytes each, 2 to
+    4 keys a bucket: 8-16), 42-50 bytes, with up to a fifth more as spare capacity. The code words
+    (8 x 5 K bytes a clip) are in the SignatureStore's file."""
+
+    def __init__(self, frames: int, exhaustive_up_to: int, colour_limit: float = np.inf, directory: str | None = None):
         # hashed search compares only clips within `colour_limit` in colour (the threshold: the colour
         # part alone puts any other clip beyond it), so chance key collisions cost no distance
         self.frames, self.exhaustive_up_to, self.colour_limit = frames, exhaustive_up_to, colour_limit
-        self.size = 0
-        self.words = np.zeros((1024, WORDS_PER_FRAME * frames), np.uint64)
-        self.colours = np.zeros((1024, 2), np.int16)
-        # one table for the groups at every position (a copy's group k may be its original's group k + 1):
-        # entry position * K + group; the newest entry of each bucket, and each entry's next older one
-        self.heads: np.ndarray | None = None  # (2^TABLE_BITS,) int32; None: exhaustive
-        self.next = np.full((1024, frames), -1, np.int32)  # -1 at a chain's end
+        self.store = SignatureStore(WORDS_PER_FRAME * frames, directory)
+        # one table for the stored keys of every group position (a copy's group k may be its original's
+        # group k + 1): entry = position * STORED_GROUPS + slot; the newest entry of each bucket, and
+        # each entry's next older one in its bucket
+        # a link: the entry's number in the low bits, FINGERPRINT_BITS of its key's second hash above
+        # (bucket mates whose fingerprint differs are passed over unread); _end() at a chain's end
+        self.heads: np.ndarray | None = None  # (2^bits,) links; None: exhaustive
+        self.next = np.zeros((0, STORED_GROUPS), np.uint32)  # uint64 beyond 2^27 entries
+        self.entries = 0  # stored keys linked
+
+    @property
+    def size(self) -> int:
+        return self.store.size
+
+    @property
+    def words(self) -> np.ndarray:
+        return self.store.words
 
     @property
     def hashed(self) -> bool:
@@ -146,95 +277,109 @@ class SignatureIndex:
 
     @property
     def nbytes(self) -> int:
-        """Memory the index holds (arrays as allocated, spare capacity included)."""
-        return self.words.nbytes + self.colours.nbytes + self.next.nbytes + (0 if self.heads is None else self.heads.nbytes)
+        """Memory the index holds (arrays as allocated, spare capacity included; not the store's file)."""
+        return self.store.colour_codes.nbytes + self.next.nbytes + (0 if self.heads is None else self.heads.nbytes)
 
-    def _grow(self, needed: int) -> None:
-        capacity = len(self.words)
-        if needed <= capacity:
-            return
-        while capacity < needed:
-            capacity *= 2
-        for name in ("words", "colours"):
-            old = getattr(self, name)
-            new = np.zeros((capacity, old.shape[1]), old.dtype)
-            new[: self.size] = old[: self.size]
-            setattr(self, name, new)
-        grown = np.full((capacity, self.frames), -1, np.int32)
-        grown[: self.size] = self.next[: self.size]
-        self.next = grown
+    def _id_bits(self) -> int:
+        return 8 * self.next.itemsize - FINGERPRINT_BITS
 
-    def reserve(self, capacity: int) -> None:
-        """Room for `capacity` clips in all (saves the copies of growing one batch at a time)."""
-        self._grow(capacity)
+    def _end(self) -> int:
+        return (1 << self._id_bits()) - 1
 
     def _link(self, first: int, last: int) -> None:
-        """Put clips [first, last) into the hash tables, in order: each bucket's chain runs from its
-        newest clip to its oldest."""
-        keys = frame_keys(self.words[first:last]).ravel()
-        entries = np.arange(first * self.frames, last * self.frames, dtype=np.int32)[keys >= 0]
-        keys = keys[keys >= 0]
-        order = np.argsort(keys, kind="stable")
-        key, entry = keys[order], entries[order]
+        """Put the stored keys of clips [first, last) into the table, in order: each bucket's chain
+        runs from its newest entry to its oldest."""
+        keys = stored_keys(np.asarray(self.store.words[first:last])).ravel()
+        links = np.arange(first * STORED_GROUPS, last * STORED_GROUPS, dtype=np.uint64)
+        links |= fingerprint(keys) << np.uint64(self._id_bits())
+        live = keys >= 0
+        # sorted by bucket, then entry: one sort of (bucket, entry) packed in a word (np.sort is SIMD, argsort is not)
+        shift = np.uint64(64 - self.bits)
+        packed = np.sort(bucket_of(keys[live], self.bits).view(np.uint64) << shift | np.flatnonzero(live).view(np.uint64))
+        key, offset = (packed >> shift).view(np.int64), (packed & ((np.uint64(1) << shift) - np.uint64(1))).view(np.int64)
+        link = links[offset].astype(self.next.dtype)
         opens = np.r_[True, key[1:] != key[:-1]]  # first of its bucket in this batch
         closes = np.r_[key[1:] != key[:-1], True]
         chain = self.next.reshape(-1)
-        chain[entry] = np.where(opens, self.heads[key], np.r_[-1, entry[:-1]])
-        self.heads[key[closes]] = entry[closes]
+        chain[offset + first * STORED_GROUPS] = np.where(opens, self.heads[key], np.r_[link[:1], link[:-1]])
+        self.heads[key[closes]] = link[closes]
+
+    def _rebuild(self, entries: int) -> None:
+        """A table sized for `entries` keys, holding every stored clip's (read from the store in chunks)."""
+        self.bits = table_bits(entries)
+        self.heads = np.full(1 << self.bits, self._end(), self.next.dtype)
+        for first in range(0, self.size, 1 << 20):
+            self._link(first, min(self.size, first + (1 << 20)))
 
     def add(self, words: np.ndarray, colours: np.ndarray) -> None:
         """Append signatures (words (n, 5 K), colours (n, 2)) of clips kept, in order."""
         first = self.size
-        self._grow(first + len(words))
-        self.words[first : first + len(words)] = words
-        self.colours[first : first + len(words)] = colours
-        self.size += len(words)
-        if self.heads is None and self.size > self.exhaustive_up_to:
-            self.heads = np.full(1 << TABLE_BITS, -1, np.int32)
-            self._link(0, self.size)
-        elif self.heads is not None:
+        self.store.append(words, colours)
+        widen = self.next.dtype == np.uint32 and STORED_GROUPS * self.size >= (1 << (32 - FINGERPRINT_BITS)) - 1
+        if widen:  # entry numbers no longer fit 27 bits: 64-bit links (8 bytes a stored key), all relinked
+            self.next = self.next.astype(np.uint64)
+        self.next = _grown(self.next, first, self.size, 0)
+        self.entries += int((stored_keys(words) >= 0).sum())
+        if self.heads is None and self.size <= self.exhaustive_up_to:
+            return
+        if self.heads is None or widen or table_bits(self.entries) != self.bits:
+            self._rebuild(self.entries)
+        else:
             self._link(first, self.size)
 
-    def _stored_pairs(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(query, position) of every stored clip sharing a frame key with a query (keys (B, K)), once
-        per pair, by query then position."""
-        query = np.repeat(np.arange(len(keys)), self.frames)[keys.ravel() >= 0]
-        entry = self.heads[keys.ravel()[keys.ravel() >= 0]]
+    def _stored_pairs(self, keys: np.ndarray, colours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(query, position) of every stored clip within the colour limit of a query that stores one
+        of the query's group keys (keys (B, K)), once per pair, by query then position: exactly those,
+        whatever the table's size (bucket mates are told apart by the keys in their stored words)."""
+        live = keys.ravel() >= 0
+        query = np.repeat(np.arange(len(keys)), keys.shape[1])[live]
+        probe = keys.ravel()[live]
+        link = self.heads[bucket_of(probe, self.bits)]
+        mark = fingerprint(probe).astype(self.next.dtype)
         chain = self.next.reshape(-1)
-        found_query, found_position = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
-        while len(entry):
-            live = entry >= 0
-            query, entry = query[live], entry[live]
-            found_query.append(query)
-            found_position.append(entry // self.frames)
-            entry = chain[entry]
-        pairs = np.unique(np.concatenate(found_query).astype(np.int64) << 32 | np.concatenate(found_position))
+        id_bits, end = self.next.dtype.type(self._id_bits()), self.next.dtype.type(self._end())
+        found_query, found_probe, found_entry = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        while len(link):
+            entry = link & end
+            alive = entry != end
+            query, probe, mark, link, entry = query[alive], probe[alive], mark[alive], link[alive], entry[alive]
+            same = (link >> id_bits) == mark
+            found_query.append(query[same])
+            found_probe.append(probe[same])
+            found_entry.append(entry[same].astype(np.int64))
+            link = chain[entry]
+        query, probe, entry = (np.concatenate(found) for found in (found_query, found_probe, found_entry))
+        position = entry // STORED_GROUPS
+        near = self._near_in_colour(position, colours[query])
+        query, probe, entry, position = query[near], probe[near], entry[near], position[near]
+        stored = stored_keys(np.asarray(self.store.map[position]))[np.arange(len(entry)), entry % STORED_GROUPS]
+        same = stored == probe
+        pairs = np.unique(query[same] << 32 | position[same])
         return pairs >> 32, pairs & 0xFFFFFFFF
 
     def _near_in_colour(self, position: np.ndarray, colours: np.ndarray) -> np.ndarray:
         """Which stored clips (positions) are within the colour limit of the query colours (one, or one a row)."""
-        return COLOUR_WEIGHT * np.abs(self.colours[position] - colours).sum(axis=-1) < self.colour_limit
+        return COLOUR_WEIGHT * self.store.colour_distance(position, colours) < self.colour_limit
 
     def candidates(self, words: np.ndarray, colour: np.ndarray) -> np.ndarray:
         """Positions of the stored clips one query (words (5 K,), colour (2,)) is compared with, ascending."""
         if self.heads is None:
             return np.arange(self.size)
-        position = self._stored_pairs(frame_keys(words[None]))[1]
-        return position[self._near_in_colour(position, colour)]
+        return self._stored_pairs(group_keys(words[None]), np.asarray(colour)[None])[1]
 
     def nearest(self, words: np.ndarray, colour: np.ndarray) -> tuple[int, float] | None:
         """(position, distance) of the nearest stored clip compared with the query, the earliest on a
         tie; None when there is none."""
-        if self.heads is None:  # every stored clip, read in place
+        if self.heads is None:  # every stored clip
             if not self.size:
                 return None
-            found = distances(self.words[: self.size], self.colours[: self.size], words, colour)
+            found = distances(np.asarray(self.store.words), self.store.colours, words, colour)
             best = int(np.argmin(found))  # argmin takes the first minimum: the earliest clip
             return best, float(found[best])
         positions = self.candidates(words, colour)
         if not len(positions):
             return None
-        found = distances(self.words[positions], self.colours[positions], words, colour)
+        found = distances(np.asarray(self.store.map[positions]), self.store.colours_at(positions), words, colour)
         best = int(np.argmin(found))
         return int(positions[best]), float(found[best])
 
@@ -255,17 +400,15 @@ class SignatureIndex:
                 if found is None or not duplicate(found[1]):
                     self.add(words[i : i + 1], colours[i : i + 1])
             return nearest, distance
-        keys = frame_keys(words)
-        query, position = self._stored_pairs(keys)
-        near = self._near_in_colour(position, colours[query])
-        query, position = query[near], position[near]
-        found = distances(self.words[position], self.colours[position], words[query], colours[query])
+        keys = group_keys(words)
+        query, position = self._stored_pairs(keys, colours)
+        found = distances(np.asarray(self.store.map[position]), self.store.colours_at(position), words[query], colours[query])
         order = np.lexsort((position, found, query))  # per query: nearest first, earliest on a tie
         first = order[np.r_[True, query[order][1:] != query[order][:-1]]]
         nearest[query[first]], distance[query[first]] = position[first], found[first]
         best = np.where(np.isnan(distance), np.inf, distance)
         rejected = np.asarray(duplicate(best), bool)
-        earlier, later = _shared_key_pairs(keys)  # pairs within the batch: earlier < later
+        earlier, later = _batch_pairs(stored_keys(words), keys)
         near = COLOUR_WEIGHT * np.abs(colours[earlier] - colours[later]).sum(axis=-1) < self.colour_limit
         earlier, later = earlier[near], later[near]
         if len(earlier):
@@ -282,39 +425,49 @@ class SignatureIndex:
         return nearest, distance
 
 
-def _shared_key_pairs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(earlier, later) query indices sharing a group key (at any positions), once per pair, sorted by
-    later then earlier."""
-    query = np.repeat(np.arange(len(keys)), keys.shape[1])[keys.ravel() >= 0]
-    flat = keys.ravel()[keys.ravel() >= 0]
-    order = np.argsort(flat, kind="stable")
-    key, query = flat[order], query[order]
-    same = np.flatnonzero(key[1:] == key[:-1])
-    found = []
-    if len(same):
-        for run in np.split(same, np.flatnonzero(np.diff(same) > 1) + 1):  # rare: runs of equal keys
-            members = np.unique(query[run[0] : run[-1] + 2])
-            found += [(int(b), int(a)) for n, a in enumerate(members) for b in members[n + 1 :]]
-    if not found:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    later, earlier = np.unique(np.asarray(found, np.int64), axis=0).T
-    return earlier, later
+def _batch_pairs(stored: np.ndarray, probed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(earlier, later) query indices of a batch where the later one probes a key the earlier one
+    stores (stored (B, STORED_GROUPS), probed (B, K) keys, -1 none), once per pair, sorted by later
+    then earlier."""
+    live = stored.ravel() >= 0
+    owner = np.repeat(np.arange(len(stored)), stored.shape[1])[live]
+    key = stored.ravel()[live]
+    order = np.argsort(key, kind="stable")
+    key, owner = key[order], owner[order]
+    live = probed.ravel() >= 0
+    prober = np.repeat(np.arange(len(probed)), probed.shape[1])[live]
+    probe = probed.ravel()[live]
+    order = np.argsort(probe)  # sorted needles: searchsorted walks the keys once instead of jumping
+    probe, prober = probe[order], prober[order]
+    low, high = np.searchsorted(key, probe, "left"), np.searchsorted(key, probe, "right")
+    hits = high - low
+    later = np.repeat(prober, hits)
+    earlier = owner[np.repeat(low - np.cumsum(hits) + hits, hits) + np.arange(hits.sum())]
+    pairs = np.unique(later[earlier < later] << 32 | earlier[earlier < later])
+    return pairs & 0xFFFFFFFF, pairs >> 32
 
 
 class ClipKeys:
-    """clip_key of every indexed clip, as one byte buffer and offsets (a list of str costs ~3x more)."""
+    """clip_key of every indexed clip, kept in two temporary files (the UTF-8 bytes one after another,
+    and each key's end offset, 8 bytes a clip) and read back only for the duplicates: no memory a clip."""
 
-    def __init__(self):
-        self.buffer = bytearray()
-        self.ends: list[int] = []
+    def __init__(self, directory: str | None = None):
+        self.text = tempfile.TemporaryFile(dir=directory, prefix="vcurate-clip-keys-")
+        self.ends = tempfile.TemporaryFile(dir=directory, prefix="vcurate-clip-key-ends-")
+        self.size, self.length = 0, 0
 
-    def append(self, key: str) -> None:
-        self.buffer += key.encode("utf-8")
-        self.ends.append(len(self.buffer))
+    def extend(self, keys: list[str]) -> None:
+        encoded = [key.encode("utf-8") for key in keys]
+        ends = self.length + np.cumsum([len(e) for e in encoded], dtype=np.int64)
+        os.pwrite(self.text.fileno(), b"".join(encoded), self.length)
+        os.pwrite(self.ends.fileno(), ends.astype("<i8").tobytes(), 8 * self.size)
+        self.size += len(keys)
+        self.length = int(ends[-1]) if len(keys) else self.length
 
     def __getitem__(self, position: int) -> str:
-        start = self.ends[position - 1] if position else 0
-        return self.buffer[start : self.ends[position]].decode("utf-8")
+        start, end = (np.frombuffer(os.pread(self.ends.fileno(), 16, 8 * (position - 1)), "<i8") if position
+                      else (0, int.from_bytes(os.pread(self.ends.fileno(), 8, 0), "little")))
+        return os.pread(self.text.fileno(), int(end) - int(start), int(start)).decode("utf-8")
 
 
 @dataclass
@@ -340,8 +493,7 @@ class Deduplicator:
         while batch := list(itertools.islice(kept, chunk)):
             words, colours = unpack_signatures([signature for _, signature in batch], self.settings.frames)
             self.index.add(words, colours)
-            for key, _ in batch:
-                self.keys.append(key)
+            self.keys.extend([key for key, _ in batch])
             count += len(batch)
         return count
 
@@ -353,12 +505,15 @@ class Deduplicator:
         them; those not duplicates join the index."""
         words, colours = unpack_signatures([signature for _, signature in clips], self.settings.frames)
         nearest, distance = self.index.judge(words, colours, self.duplicate)
-        verdicts = []
+        verdicts, kept = [], []
         for (key, _), position, d in zip(clips, nearest.tolist(), distance.tolist()):
             duplicate = position >= 0 and bool(self.duplicate(d))
-            verdicts.append(Verdict(self.keys[position] if duplicate else None, None if position < 0 else d))
+            # a duplicate's nearest is a clip indexed before this batch, or a kept one of it (in `kept`)
+            name = (self.keys[position] if position < self.keys.size else kept[position - self.keys.size]) if duplicate else None
+            verdicts.append(Verdict(name, None if position < 0 else d))
             if not duplicate:
-                self.keys.append(key)
+                kept.append(key)
+        self.keys.extend(kept)
         return verdicts
 
     def judge(self, clip: ClipRecord) -> None:

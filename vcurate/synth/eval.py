@@ -135,6 +135,11 @@ def duplicate_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo]) -> dict
                  for row in by_shot.get((video.video, i), ())]
     judged = [row for key, rows in by_shot.items() if key not in links and key not in partial for row in rows
               if "duplicate" in row.reasons or pd.notna(getattr(row, "duplicate_distance", None))]
+    # of those, the clips of fault-free shots: the ones a false duplicate costs (a clip with a fault no other
+    # filter caught is rejected either way, for the wrong reason)
+    faultless = {key for key in by_shot if not truth[key[0]].shots[key[1]].defects}
+    judged_clean = [row for key, rows in by_shot.items() if key in faultless and key not in links and key not in partial
+                    for row in rows if "duplicate" in row.reasons or pd.notna(getattr(row, "duplicate_distance", None))]
 
     def share(rows: list) -> dict:
         hit = sum("duplicate" in row.reasons for row in rows)
@@ -147,6 +152,7 @@ def duplicate_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo]) -> dict
         "more_kept": sum(n > 1 for n in survivors), "none_kept": sum(n == 0 for n in survivors),
         "groups_left_out": len(ambiguous), "partial_repeats_left_out": len(partial),
         "hard_negatives": share(negatives), "false_duplicates": share(judged),
+        "false_duplicates_fault_free": share(judged_clean),
     }
 
 

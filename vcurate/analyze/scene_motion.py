@@ -29,8 +29,7 @@ parallax to show at this size) is static too, and one graphic sliding over a fla
 for the camera: nothing else in view tells them apart.
 
 Cheap by design: planes box-filtered to about `short_side` pixels (OpenCV's whole-factor area filter
-reading every few rows) and smoothed; four frames a second, their colour read only where a span
-starts or ends.
+reading every few rows) and smoothed; four frames a second.
 """
 
 from __future__ import annotations
@@ -54,10 +53,9 @@ def box_factor(short: int, target: int) -> int:
     return 4 * round(factor / 4) if factor >= 8 else factor
 
 
-def working_planes(frame: AnalysisFrame, target: int, smoothing: float, colour: bool = True) -> np.ndarray:
+def working_planes(frame: AnalysisFrame, target: int, smoothing: float) -> np.ndarray:
     """Y, U and V of a frame box-filtered to about `target` pixels on the short side, then smoothed
-    (Gaussian, `smoothing` pixels), (h, w, 3) float32, or (h, w, 1) with `colour` False (the luma
-    alone: reading the chroma planes is most of the cost); chroma is 128 (no colour) where the decoded
+    (Gaussian, `smoothing` pixels), (h, w, 3) float32; chroma is 128 (no colour) where the decoded
     format carries none as planes. A box filter lets fine texture (foliage, stripes, grain) alias
     into a moire that shifts differently from the picture under a sub-pixel pan: without the
     smoothing, a pan over a still stroke pattern or a compressed photo reads as motion."""
@@ -66,9 +64,6 @@ def working_planes(frame: AnalysisFrame, target: int, smoothing: float, colour: 
     box = frame.box_luma().astype(np.float32)  # the shake analyzer's view, already box-filtered
     h, w = min(box.shape[0], luma.shape[0] // factor), min(box.shape[1], luma.shape[1] // factor)
     y = box if box.shape == (h, w) else cv2.resize(box, (w, h), interpolation=cv2.INTER_AREA)
-    if not colour:
-        planes = cv2.GaussianBlur(y, (0, 0), smoothing) if smoothing else y
-        return planes.reshape(h, w, 1)
     planes = np.full((*y.shape, 3), 128, np.float32)
     planes[..., 0] = y
     if frame.planar:
@@ -268,25 +263,16 @@ def _hanning(shape: tuple[int, int]) -> np.ndarray:
 
 
 class Picture:
-    """One sampled frame at working size: its planes (Y, U, V or Y alone), their gradients and the box
-    of its picture inside any bars; the steepest-descent images of its luma let it be the earlier
-    frame of a pair."""
+    """One sampled frame at working size: its planes, their gradients and the box of its picture
+    inside any bars; the steepest-descent images of its luma let it be the earlier frame of a pair."""
 
     def __init__(self, index: int, planes: np.ndarray, margin: int):
         self.index, self.planes = index, planes
         self.luma = np.ascontiguousarray(planes[..., 0])
         self.box = content_box(self.luma)
-        gx, gy = gradients(planes if planes.shape[2] > 1 else self.luma)
-        gx, gy = gx.reshape(planes.shape), gy.reshape(planes.shape)
+        gx, gy = gradients(planes)
         self.template = AlignmentTemplate(self.luma, gx[..., 0], gy[..., 0], margin, self.box)
         self.gradient = np.abs(gx) + np.abs(gy)
-
-    def view(self, planes: int) -> tuple[np.ndarray, np.ndarray]:
-        """The first `planes` planes (1: the luma alone, 3: with colour) and their gradients, as OpenCV
-        takes them: (h, w) for one plane."""
-        if planes == 1:
-            return self.luma, np.ascontiguousarray(self.gradient[..., 0])
-        return self.planes, self.gradient
 
 
 def content_box(luma: np.ndarray) -> tuple[float, float, float, float]:
@@ -337,7 +323,7 @@ _BAR_EDGE = 4  # pixels: the box filter and the smoothing blend a bar into the p
 class Change:
     """What the camera's motion and the picture's gain and offset leave of the change between two
     frames, over the earlier frame's inner pixels that stay in view: `residual` and the larger of the
-    two frames' `gradient` there, (n, planes) each, and where those pixels lie (`seen`, a mask over
+    two frames' `gradient` there, (n, 3) each, and where those pixels lie (`seen`, a mask over
     the inner pixels, `shape`; None for all of them)."""
 
     residual: np.ndarray
@@ -349,23 +335,19 @@ class Change:
 def scene_change(earlier: Picture, later: Picture, warp: np.ndarray) -> Change:
     """The change from `earlier` to `later` that neither the camera's `warp` nor the luma's gain and
     offset (each chroma plane's offset) explain, where both frames show their picture (in view, and
-    off any bars), in the planes both frames carry."""
+    off any bars)."""
     template = earlier.template
-    planes = min(earlier.planes.shape[2], later.planes.shape[2])
-    (earlier_planes, earlier_gradient), (later_planes, later_gradient) = earlier.view(planes), later.view(planes)
     seen = template.inside(warp, later.box)
-    after = template.sample(later_planes, warp).reshape(-1, planes)
-    gradient = np.maximum(template.keep(earlier_gradient[template.inner]),
-                          template.sample(later_gradient, warp)).reshape(-1, planes)
-    before = template.keep(earlier_planes[template.inner]).reshape(-1, planes)
+    after = template.sample(later.planes, warp)
+    gradient = np.maximum(template.keep(earlier.gradient[template.inner]), template.sample(later.gradient, warp))
+    before = template.keep(earlier.planes[template.inner])
     if seen is not None:
         after, gradient, before = after[seen], gradient[seen], before[seen]
     residual = after - before
     if len(residual):
         luma_before, luma_after = before[:, 0].copy(), after[:, 0].copy()  # contiguous: 10x faster products
         residual[:, 0] = luma_after - _gain_offset_fit(luma_before, luma_after)
-        if planes > 1:
-            residual[:, 1:] -= _median(residual[::_MEDIAN_STRIDE, 1:])
+        residual[:, 1:] -= _median(residual[::_MEDIAN_STRIDE, 1:])
     if template.kept is None and seen is None:
         return Change(residual, gradient, None, template.inner_shape)
     where = np.zeros(template.inner_shape, bool)
@@ -391,25 +373,18 @@ def _gain_offset_fit(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     return mean_after + gain * centred
 
 
-def moving_share(change: Change, floor: float, noise_factor: float, cap: float,
-                 edge_tolerance: float) -> tuple[float, float]:
-    """Percent of the pixels in view that move in any plane, and in the luma alone: residual above
-    max(`floor`, `noise_factor` x the plane's robust noise level, at most `cap`) plus
-    `edge_tolerance` x the gradient, in a patch of 2 x 2 such pixels at least. A lone pixel over the
-    threshold is what resampling leaves at the sharpest edges of a picture zoomed or panned over a
-    second; anything that really moves covers patches."""
+def moving_share(change: Change, floor: float, noise_factor: float, cap: float, edge_tolerance: float) -> float:
+    """Percent of the pixels in view that move in any plane: residual above max(`floor`,
+    `noise_factor` x the plane's robust noise level, at most `cap`) plus `edge_tolerance` x the
+    gradient, in a patch of 2 x 2 such pixels at least. A lone pixel over the threshold is what
+    resampling leaves at the sharpest edges of a picture zoomed or panned over a second; anything
+    that really moves covers patches."""
     if not len(change.residual):
-        return 0.0, 0.0
+        return 0.0
     magnitude = np.abs(change.residual)
     noise = 1.4826 * _median(magnitude[::_MEDIAN_STRIDE])
     threshold = np.maximum(floor, np.minimum(noise_factor * noise, cap)) + edge_tolerance * change.gradient
-    over = (magnitude > threshold).T
-    any_plane = _patch_share(functools.reduce(np.logical_or, over), change)  # (10x .any(axis=1))
-    return any_plane, (_patch_share(over[0], change) if len(over) > 1 else any_plane)
-
-
-def _patch_share(moving: np.ndarray, change: Change) -> float:
-    """Percent of `change`'s pixels in view that are `moving` within a 2 x 2 patch of moving pixels."""
+    moving = functools.reduce(np.logical_or, (magnitude > threshold).T)  # any plane (10x .any(axis=1))
     if change.seen is None:
         mask = moving.reshape(change.shape).view(np.uint8)
     else:
@@ -442,14 +417,13 @@ def camera_speed(warp: np.ndarray, shape: tuple[int, ...]) -> float:
 
 @dataclass
 class Pair:
-    """Two sampled frames: the share of the picture that moved between them (percent; `luma_moving`:
-    in the luma alone), the camera's speed (percent of the short side per second) and whether enough
-    of the picture stayed in view to say."""
+    """Two sampled frames: the share of the picture that moved between them (percent), the camera's
+    speed (percent of the short side per second) and whether enough of the picture stayed in view to
+    say."""
 
     first: int
     last: int
     moving: float
-    luma_moving: float
     speed: float
     judged: bool
 
@@ -465,8 +439,7 @@ class SceneMotionAnalyzer(ClipAnalyzer):
     change one of its steps already holds (`jump_share` of it or more) is a jump, and counts as the
     lower quartile of its steps: a slideshow holding each picture half a second or more is still in
     at least half of them, while steady motion moves in most. A span the camera carried mostly out
-    of view counts the same way. Steps are measured on the luma alone (reading the chroma planes is
-    the largest cost of a picture); spans in colour too.
+    of view counts the same way.
     The clip's `motion_score` is the median over its spans (over its steps where it is too short to
     hold one)."""
 
@@ -476,7 +449,6 @@ class SceneMotionAnalyzer(ClipAnalyzer):
     span_steps = 4  # a span is about a second
     span_every = 4  # a span starts every second
     jump_share = 0.5  # a span whose largest step moved at least this share of its own motion is a jump
-    luma_share = 0.25  # a span whose luma shows less of its change than this is no jump (see span_motion)
     min_in_view = 0.25  # share of the picture that must stay in view for a pair to count
     margin = 2  # pixels left out at each border (the gradients have no neighbours there)
     floor = 4.0  # grey levels: smaller changes are noise whatever the picture
@@ -511,11 +483,7 @@ class SceneMotionAnalyzer(ClipAnalyzer):
     def process(self, index: int, frame: AnalysisFrame) -> None:
         if index % self.step:
             return
-        # Colour only where a span starts or ends: a step only tells whether its span's change came in
-        # a jump, and where the camera went; the luma shows both.
-        count = index // self.step
-        colour = count % self.span_every == 0 or (count + self.span_steps) % self.span_every == 0
-        picture = Picture(index, working_planes(frame, self.short_side, self.smoothing, colour), self.margin)
+        picture = Picture(index, working_planes(frame, self.short_side, self.smoothing), self.margin)
         if self.chain:  # every frame comes in order, so the chain's last picture is one step back
             previous = self.warps[-1] if self.warps else None
             step, warp = self._pair(self.chain[-1], picture, starting_points(self.chain[-1].template, picture.luma, previous))
@@ -533,20 +501,15 @@ class SceneMotionAnalyzer(ClipAnalyzer):
         warp = fit_camera(earlier.template, later.luma, later.box, starts)
         change = scene_change(earlier, later, warp)
         judged = len(change.residual) >= self.min_in_view * len(earlier.template.values)
-        moving, luma_moving = moving_share(change, self.floor, self.noise_factor, self.cap, self.edge_tolerance)
+        moving = moving_share(change, self.floor, self.noise_factor, self.cap, self.edge_tolerance)
         seconds = (later.index - earlier.index) / self.fps
         speed = camera_speed(warp, later.luma.shape) * 100 / seconds
-        return Pair(earlier.index, later.index, moving, luma_moving, speed, judged), warp
+        return Pair(earlier.index, later.index, moving, speed, judged), warp
 
     def span_motion(self, span: Pair, steps: list[Pair]) -> float:
         """A span's scene motion: its own, unless one step holds most of it (a jump) or the camera
-        took the picture out of view; then the lower quartile of its steps'. Steps read the luma
-        alone, so a jump is judged on the span's luma, where the luma shows `luma_share` of its
-        change or more (a subject of the ground's brightness moving shows in colour only, and no
-        step can hold it)."""
-        luma = span.luma_moving
-        jump = luma >= self.luma_share * span.moving and max(step.moving for step in steps) >= self.jump_share * luma
-        if not span.judged or jump:
+        took the picture out of view; then the lower quartile of its steps'."""
+        if not span.judged or max(step.moving for step in steps) >= self.jump_share * span.moving:
             return float(np.percentile([step.moving for step in steps], 25))
         return span.moving
 

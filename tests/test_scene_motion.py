@@ -138,3 +138,20 @@ def test_a_bright_subject_does_not_carry_a_shaky_camera_over_a_faint_background(
         frames.append(np.dstack([frame, frame, frame]))
     result = score(frames)
     assert result["camera_motion"] > 5 and result["motion_score"] > 0.5
+
+
+def test_a_subject_of_the_background_brightness_moves_in_colour():
+    """A disc as bright as the grey ground but coloured, crossing it under a still camera: the luma
+    barely shows it, the chroma planes do (a scene-motion measure on the luma alone scores it still)."""
+    rng = np.random.default_rng(3)
+    ground = np.clip(128 + rng.normal(0, 2, (H, W, 3)), 0, 255).astype(np.uint8)
+    bgr = np.uint8([[[128, 128, 128]]])
+    luma = float(cv2.cvtColor(bgr, cv2.COLOR_BGR2YCrCb)[0, 0, 0])
+    purple = cv2.cvtColor(np.uint8([[[luma, 170, 170]]]), cv2.COLOR_YCrCb2RGB)[0, 0]  # same Y, other Cr/Cb
+    frames = []
+    for i in range(N * 2):
+        frame = ground.copy()
+        cv2.circle(frame, (30 + 3 * i, H // 2), 30, tuple(int(c) for c in purple), -1)
+        frames.append(frame)
+    result = score(frames)
+    assert result["camera_motion"] < 1 and result["motion_score"] > 1.0

@@ -81,7 +81,7 @@ def gradients(planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 class _Grid:
     """What every template of one frame size shares: its inner pixels (homogeneous, and centred in
-    half short sides, where zoom and roll keep the fit well conditioned) and the centring matrices."""
+    half short sides, where zoom and roll keep the fit well conditioned)."""
 
     def __init__(self, shape: tuple[int, int], margin: int):
         h, w = shape
@@ -90,13 +90,26 @@ class _Grid:
         ys, xs = np.mgrid[margin : h - margin, margin : w - margin].astype(np.float32)
         self.pixels = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size, np.float32)]).astype(np.float64)
         self.centred = ((xs.ravel() - (w - 1) / 2) / self.scale, (ys.ravel() - (h - 1) / 2) / self.scale)
-        self.to_pixels = np.array([[1, 0, (w - 1) / 2], [0, 1, (h - 1) / 2], [0, 0, 1]])
-        self.from_pixels = np.array([[1, 0, -(w - 1) / 2], [0, 1, -(h - 1) / 2], [0, 0, 1]])
 
 
 @functools.cache
 def _grid(shape: tuple[int, int], margin: int) -> _Grid:
     return _Grid(shape, margin)
+
+
+@functools.lru_cache(maxsize=64)
+def _kept_pixels(shape: tuple[int, int], margin: int, box: tuple[float, float, float, float]):
+    """The inner pixels inside `box` (a mask, or None for all of them), their homogeneous positions,
+    the corners of their extent and their centred, scaled coordinates: the same for every frame of a
+    video whose bars stay put."""
+    grid = _grid(shape, margin)
+    kept = _inside(grid.pixels[0], grid.pixels[1], box)
+    kept = None if kept.all() else kept
+    pixels = grid.pixels if kept is None else grid.pixels[:, kept]
+    (left, top), (right, bottom) = pixels[:2].min(axis=1), pixels[:2].max(axis=1)
+    corners = ((left, top), (right, top), (right, bottom), (left, bottom))
+    x, y = (c if kept is None else c[kept] for c in grid.centred)
+    return kept, pixels, tuple((float(a), float(b)) for a, b in corners), x, y
 
 
 class AlignmentTemplate:
@@ -109,17 +122,12 @@ class AlignmentTemplate:
                  box: tuple[float, float, float, float]):
         self.image = luma
         grid = _grid(luma.shape, margin)
-        self.inner, self.scale = grid.inner, grid.scale
-        self.to_pixels, self.from_pixels = grid.to_pixels, grid.from_pixels
+        self.inner, self.scale, self.margin = grid.inner, grid.scale, margin
+        self.centre = ((luma.shape[1] - 1) / 2, (luma.shape[0] - 1) / 2)
         self.inner_shape = (luma.shape[0] - 2 * margin, luma.shape[1] - 2 * margin)
-        self.from_inner = np.array([[1.0, 0.0, margin], [0.0, 1.0, margin], [0.0, 0.0, 1.0]])
-        kept = _inside(grid.pixels[0], grid.pixels[1], box)
-        self.kept = None if kept.all() else kept  # None: every inner pixel (no copy)
-        self.pixels = grid.pixels if self.kept is None else grid.pixels[:, kept]
-        (left, top), (right, bottom) = self.pixels[:2].min(axis=1), self.pixels[:2].max(axis=1)
-        self.corners = np.array([[left, right, right, left], [top, top, bottom, bottom], [1.0, 1.0, 1.0, 1.0]])
+        # None: every inner pixel (no copy)
+        self.kept, self.pixels, self.corners, x, y = _kept_pixels(luma.shape, margin, box)
         gx, gy = self.keep(gx[self.inner]), self.keep(gy[self.inner])
-        x, y = (c if self.kept is None else c[kept] for c in grid.centred)
         self.values = self.keep(luma[self.inner])
         # (6, n), one row per parameter: contiguous rows make the products below 2-3x faster than columns.
         basis = np.stack([gx * x + gy * y, gy * x - gx * y, gx, gy, self.values, np.ones_like(x)])
@@ -135,14 +143,19 @@ class AlignmentTemplate:
         """The weighted least-squares update (zoom, roll, shift x, shift y, gain, offset) that explains `error`."""
         return self.normal_inverse @ (self.weighted @ error)
 
-    def pixel_matrix(self, warp: np.ndarray) -> np.ndarray:
-        """A centred warp as the 2 x 3 pixel matrix OpenCV takes."""
-        return (self.to_pixels @ warp @ self.from_pixels)[:2].astype(np.float32)
+    def pixel_affine(self, warp: np.ndarray) -> tuple[float, float, float, float, float, float]:
+        """A centred warp in pixel coordinates, (a, b, c, d, e, f): x' = a x + b y + c, y' = d x + e y + f
+        (plain floats: NumPy's per-call overhead outweighs 3 x 3 products)."""
+        (a, b, tx), (d, e, ty) = warp[:2].tolist()
+        cx, cy = self.centre
+        return a, b, tx + cx - a * cx - b * cy, d, e, ty + cy - d * cx - e * cy
 
     def sample(self, image: np.ndarray, warp: np.ndarray) -> np.ndarray:
         """`image` (h, w) or (h, w, c) where `warp` takes the template's kept pixels, as (n,) or (n, c)."""
         # Warped straight onto the inner pixels: the output grid starts `margin` pixels in.
-        matrix = (self.to_pixels @ warp @ self.from_pixels @ self.from_inner)[:2].astype(np.float32)
+        a, b, c, d, e, f = self.pixel_affine(warp)
+        m = self.margin
+        matrix = np.array([[a, b, c + (a + b) * m], [d, e, f + (d + e) * m]], np.float32)
         out = cv2.warpAffine(image, matrix, self.inner_shape[::-1], flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                              borderMode=cv2.BORDER_REPLICATE)
         return self.keep(out)
@@ -155,15 +168,17 @@ class AlignmentTemplate:
     def inside(self, warp: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray | None:
         """Which kept pixels `warp` takes inside `box`; None for all of them (the usual case, told
         from the corners alone: a similarity transform keeps a rectangle convex)."""
-        corners = self.pixel_matrix(warp).astype(np.float64) @ self.corners
-        if _inside(corners[0], corners[1], box).all():
+        a, b, c, d, e, f = self.pixel_affine(warp)
+        top, bottom, left, right = box
+        if all(left <= a * x + b * y + c <= right and top <= d * x + e * y + f <= bottom for x, y in self.corners):
             return None
         return _inside(*self.positions(warp), box)
 
     def positions(self, warp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Where `warp` takes the kept pixels, (x, y) in pixels: what a pan or zoom brings in at the
         border is no motion."""
-        x, y = self.pixel_matrix(warp).astype(np.float64) @ self.pixels
+        a, b, c, d, e, f = self.pixel_affine(warp)
+        x, y = np.array([[a, b, c], [d, e, f]]) @ self.pixels
         return x, y
 
 
@@ -308,12 +323,13 @@ _BAR_EDGE = 4  # pixels: the box filter and the smoothing blend a bar into the p
 class Change:
     """What the camera's motion and the picture's gain and offset leave of the change between two
     frames, over the earlier frame's inner pixels that stay in view: `residual` and the larger of the
-    two frames' `gradient` there, (n, 3) each, and where those pixels lie (`seen`, a mask over the
-    inner pixels)."""
+    two frames' `gradient` there, (n, 3) each, and where those pixels lie (`seen`, a mask over
+    the inner pixels, `shape`; None for all of them)."""
 
     residual: np.ndarray
     gradient: np.ndarray
-    seen: np.ndarray
+    seen: np.ndarray | None
+    shape: tuple[int, int]
 
 
 def scene_change(earlier: Picture, later: Picture, warp: np.ndarray) -> Change:
@@ -329,15 +345,18 @@ def scene_change(earlier: Picture, later: Picture, warp: np.ndarray) -> Change:
         after, gradient, before = after[seen], gradient[seen], before[seen]
     residual = after - before
     if len(residual):
-        residual[:, 0] = after[:, 0] - _gain_offset_fit(before[:, 0], after[:, 0])
+        luma_before, luma_after = before[:, 0].copy(), after[:, 0].copy()  # contiguous: 10x faster products
+        residual[:, 0] = luma_after - _gain_offset_fit(luma_before, luma_after)
         residual[:, 1:] -= _median(residual[::_MEDIAN_STRIDE, 1:])
+    if template.kept is None and seen is None:
+        return Change(residual, gradient, None, template.inner_shape)
     where = np.zeros(template.inner_shape, bool)
     flat = where.reshape(-1)
     if template.kept is None:
-        flat[slice(None) if seen is None else seen] = True
+        flat[seen] = True
     else:
         flat[np.flatnonzero(template.kept) if seen is None else np.flatnonzero(template.kept)[seen]] = True
-    return Change(residual, gradient, where)
+    return Change(residual, gradient, where, template.inner_shape)
 
 
 def _inside(x: np.ndarray, y: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
@@ -365,8 +384,12 @@ def moving_share(change: Change, floor: float, noise_factor: float, cap: float, 
     magnitude = np.abs(change.residual)
     noise = 1.4826 * _median(magnitude[::_MEDIAN_STRIDE])
     threshold = np.maximum(floor, np.minimum(noise_factor * noise, cap)) + edge_tolerance * change.gradient
-    mask = np.zeros(change.seen.shape, np.uint8)
-    mask[change.seen] = functools.reduce(np.logical_or, (magnitude > threshold).T)  # any plane (10x .any(axis=1))
+    moving = functools.reduce(np.logical_or, (magnitude > threshold).T)  # any plane (10x .any(axis=1))
+    if change.seen is None:
+        mask = moving.reshape(change.shape).view(np.uint8)
+    else:
+        mask = np.zeros(change.shape, np.uint8)
+        mask[change.seen] = moving
     patches = cv2.morphologyEx(mask, cv2.MORPH_OPEN, _PATCH)
     return 100.0 * float(patches.sum()) / len(change.residual)
 

@@ -12,8 +12,12 @@ Gaussians): contrast cancels out, so a dim or low-contrast shot is not mistaken 
   smaller source has next to no energy just above its source's Nyquist frequency, relative to its
   coarse structure. Soft native footage (phone video, optics, strong compression) can be as
   band-limited as a 2x upscale, so the threshold sits below the softest native calibration footage
-  and catches mainly 3-4x upscales. Flat tiles (sky, walls, letterbox bars) are left out: they hold
-  no detail whatever the resolution.
+  and catches mainly 3-4x upscales. The lower of that pooled ratio and TILE_DETAIL_SCALE times the
+  ratio of the single most detailed of the 16 most textured tiles counts: native footage has some
+  region in focus, an upscale none, which catches upscales of sources whose pooled ratio stays high.
+  Flat tiles (sky, walls, letterbox bars) are left out: they hold no detail whatever the resolution.
+  Spectral knees and resampling periodicity were measured as well and caught fewer upscales once
+  x264 had compressed them (benchmarks/upscale_evidence.py).
 Scores are computed every `every` frames and aggregated per clip by the median, so a few odd frames
 (a flash, a fast pan) do not decide.
 """
@@ -62,6 +66,8 @@ _WINDOW = np.outer(np.hanning(TILE), np.hanning(TILE)).astype(np.float32)
 COARSE_BAND = (4 / TILE, 8 / TILE)  # cycles/pixel: structure every rendition keeps
 FINE_BAND = (12 / TILE, 20 / TILE)  # cycles/pixel: just above a 2-3x upscale's source Nyquist (1/6-1/4)
 TILE_BLUR_SCALE = 0.46 / 0.30  # full-resolution tile crispness 0.30 counts as analysis crispness 0.46
+DETAIL_TILES = 16  # textured tiles the best-tile detail looks among; blur and the pooled detail take the first 8
+TILE_DETAIL_SCALE = 0.152 / 0.288  # best-tile ratio 0.288 counts as pooled 0.152: the lowest native of each (calibration footage)
 
 
 def textured_tiles(luma: np.ndarray, count: int = 8) -> np.ndarray:
@@ -96,6 +102,29 @@ def tile_crispness(tiles: np.ndarray) -> float:
     return _magnitude_quantile(np.stack(fine)[inner], 0.99) / (_magnitude_quantile(np.stack(mid)[inner], 0.99) + 1e-3)
 
 
+def _tile_profiles(tiles: np.ndarray) -> np.ndarray:
+    """Per tile, the windowed power spectrum by |fx| plus power by |fy|, (count, TILE/2 + 1), bins
+    of _RADIUS cycles/pixel."""
+    tiles = tiles - tiles.mean(axis=(1, 2), keepdims=True)
+    profiles = np.empty((len(tiles), TILE // 2 + 1), np.float32)
+    for i, tile in enumerate(tiles * _WINDOW):  # OpenCV's float32 DFT: a third of numpy's float64 rfft2 on these tiles
+        spectrum = cv2.dft(tile, flags=cv2.DFT_COMPLEX_OUTPUT)
+        power = (spectrum[..., 0] ** 2 + spectrum[..., 1] ** 2)[:, : TILE // 2 + 1]  # fx >= 0, as numpy's rfft2 lays it out
+        rows = power.sum(axis=1)  # by fy in FFT order; the half-plane holds each |fy| line as rows fy and -fy
+        by_fy = rows[: TILE // 2 + 1].copy()
+        by_fy[1 : TILE // 2] += rows[: -TILE // 2 : -1]
+        profiles[i] = power.sum(axis=0) + by_fy
+    return profiles
+
+
+def _band_ratio(profiles: np.ndarray) -> np.ndarray:
+    """RMS ratio of FINE_BAND over COARSE_BAND of axis profiles (..., TILE/2 + 1)."""
+    def band(low: float, high: float) -> np.ndarray:
+        return profiles[..., (_RADIUS >= low) & (_RADIUS < high)].sum(axis=-1)
+
+    return np.sqrt(band(*FINE_BAND) / (band(*COARSE_BAND) + 1e-3))
+
+
 def native_detail(tiles: np.ndarray) -> float:
     """RMS ratio of FINE_BAND over COARSE_BAND in the windowed power spectrum of the textured tiles
     (power by |fx| plus power by |fy|). Upscaling from a 2-3x smaller source empties the fine band
@@ -104,21 +133,25 @@ def native_detail(tiles: np.ndarray) -> float:
     pixel-band ratio or the steepest spectral drop at no false rejection of native footage."""
     if not len(tiles):
         return float("nan")
-    tiles = tiles - tiles.mean(axis=(1, 2), keepdims=True)
-    power = np.zeros((TILE, TILE), np.float32)
-    for tile in tiles * _WINDOW:  # OpenCV's float32 DFT: a third of numpy's float64 rfft2 on these tiles
-        spectrum = cv2.dft(tile, flags=cv2.DFT_COMPLEX_OUTPUT)
-        power += spectrum[..., 0] ** 2 + spectrum[..., 1] ** 2
-    power = power[:, : TILE // 2 + 1]  # fx >= 0: the half plane, as numpy's rfft2 lays it out
-    rows = power.sum(axis=1)  # by fy in FFT order; the half-plane holds each |fy| line as rows fy and -fy
-    by_fy = rows[: TILE // 2 + 1].copy()
-    by_fy[1 : TILE // 2] += rows[: -TILE // 2 : -1]
-    profile = power.sum(axis=0) + by_fy
+    return float(_band_ratio(_tile_profiles(tiles).sum(axis=0)))
 
-    def band(low: float, high: float) -> float:
-        return float(profile[(_RADIUS >= low) & (_RADIUS < high)].sum())
 
-    return float(np.sqrt(band(*FINE_BAND) / (band(*COARSE_BAND) + 1e-3)))
+def best_tile_detail(tiles: np.ndarray) -> float:
+    """The band ratio of native_detail in the single most detailed tile: native footage has some
+    region in focus even where the pooled tiles are soft (depth of field, a textured corner), an
+    upscale has none. Catches upscales of other sources than the pooled ratio (benchmarks/upscale_evidence.py)."""
+    if not len(tiles):
+        return float("nan")
+    return float(_band_ratio(_tile_profiles(tiles)).max())
+
+
+def upscale_detail(tiles: np.ndarray) -> float:
+    """detail_score of one frame: the lower of the pooled ratio of its 8 most textured tiles and
+    TILE_DETAIL_SCALE times the best of its 16 most textured tiles (each tile's spectrum taken once)."""
+    if not len(tiles):
+        return float("nan")
+    profiles = _tile_profiles(tiles)
+    return float(np.fmin(_band_ratio(profiles[:8].sum(axis=0)), TILE_DETAIL_SCALE * _band_ratio(profiles).max()))
 
 
 @register_analyzer
@@ -130,7 +163,8 @@ class SharpnessAnalyzer(ClipAnalyzer):
         "blur_score": Column(float, "edge crispness, dimensionless: fine-band over next-band magnitude, median "
                                     "over the clip's sampled frames (filters.blur)"),
         "detail_score": Column(float, "native-resolution detail, dimensionless: spectral band ratio of textured "
-                                      "full-resolution tiles, median over the clip (filters.upscaled)"),
+                                      "full-resolution tiles, the lower of the pooled 8 tiles' and 0.53x the best "
+                                      "of 16 tiles', median over the clip (filters.upscaled)"),
     }
 
     def __init__(self, every: int):
@@ -143,9 +177,9 @@ class SharpnessAnalyzer(ClipAnalyzer):
         if index % self.every:
             return
         self.frames.append(index)
-        tiles = textured_tiles(frame.luma_full())
-        self.blur.append(float(np.fmin(edge_crispness(frame.luma()), TILE_BLUR_SCALE * tile_crispness(tiles))))
-        self.detail.append(native_detail(tiles))
+        tiles = textured_tiles(frame.luma_full(), DETAIL_TILES)
+        self.blur.append(float(np.fmin(edge_crispness(frame.luma()), TILE_BLUR_SCALE * tile_crispness(tiles[:8]))))
+        self.detail.append(upscale_detail(tiles))
 
     @classmethod
     def build(cls, cfg: PipelineConfig, stream: StreamFacts) -> "SharpnessAnalyzer | None":

@@ -147,11 +147,8 @@ def best_tile_detail(tiles: np.ndarray) -> float:
 
 def upscale_detail(tiles: np.ndarray) -> float:
     """detail_score of one frame: the lower of the pooled ratio of its 8 most textured tiles and
-    TILE_DETAIL_SCALE times the best of its 16 most textured tiles (each tile's spectrum taken once)."""
-    if not len(tiles):
-        return float("nan")
-    profiles = _tile_profiles(tiles)
-    return float(np.fmin(_band_ratio(profiles[:8].sum(axis=0)), TILE_DETAIL_SCALE * _band_ratio(profiles).max()))
+    TILE_DETAIL_SCALE times the best of its 16 most textured tiles."""
+    return float(np.fmin(native_detail(tiles[:8]), TILE_DETAIL_SCALE * best_tile_detail(tiles)))
 
 
 @register_analyzer

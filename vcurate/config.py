@@ -178,9 +178,8 @@ class UpscaledFilter(Section):
     )
     min_detail: float = Field(
         0.14, gt=0, description="native-resolution detail (dimensionless): RMS ratio of the 0.19-0.31 over the "
-        "0.06-0.12 cycle/pixel band in the power spectrum of the 8 most textured 64x64 full-resolution tiles, or "
-        "0.53x that of the best of the 16 most textured tiles where lower; below it content counts as upscaled; "
-        "not applied to clips already blurry"
+        "0.06-0.12 cycle/pixel band in the power spectrum of the most textured 64x64 full-resolution tiles; below "
+        "it content counts as upscaled; not applied to clips already blurry"
     )
 
 

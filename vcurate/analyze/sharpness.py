@@ -12,12 +12,8 @@ Gaussians): contrast cancels out, so a dim or low-contrast shot is not mistaken 
   smaller source has next to no energy just above its source's Nyquist frequency, relative to its
   coarse structure. Soft native footage (phone video, optics, strong compression) can be as
   band-limited as a 2x upscale, so the threshold sits below the softest native calibration footage
-  and catches mainly 3-4x upscales. The lower of that pooled ratio and TILE_DETAIL_SCALE times the
-  ratio of the single most detailed of the 16 most textured tiles counts: native footage has some
-  region in focus, an upscale none, which catches upscales of sources whose pooled ratio stays high.
-  Flat tiles (sky, walls, letterbox bars) are left out: they hold no detail whatever the resolution.
-  Spectral knees and resampling periodicity were measured as well and caught fewer upscales once
-  x264 had compressed them (benchmarks/upscale_evidence.py).
+  and catches mainly 3-4x upscales. Flat tiles (sky, walls, letterbox bars) are left out: they hold
+  no detail whatever the resolution.
 Scores are computed every `every` frames and aggregated per clip by the median, so a few odd frames
 (a flash, a fast pan) do not decide.
 """
@@ -160,8 +156,7 @@ class SharpnessAnalyzer(ClipAnalyzer):
         "blur_score": Column(float, "edge crispness, dimensionless: fine-band over next-band magnitude, median "
                                     "over the clip's sampled frames (filters.blur)"),
         "detail_score": Column(float, "native-resolution detail, dimensionless: spectral band ratio of textured "
-                                      "full-resolution tiles, the lower of the pooled 8 tiles' and 0.53x the best "
-                                      "of 16 tiles', median over the clip (filters.upscaled)"),
+                                      "full-resolution tiles, median over the clip (filters.upscaled)"),
     }
 
     def __init__(self, every: int):

@@ -62,8 +62,6 @@ _WINDOW = np.outer(np.hanning(TILE), np.hanning(TILE)).astype(np.float32)
 COARSE_BAND = (4 / TILE, 8 / TILE)  # cycles/pixel: structure every rendition keeps
 FINE_BAND = (12 / TILE, 20 / TILE)  # cycles/pixel: just above a 2-3x upscale's source Nyquist (1/6-1/4)
 TILE_BLUR_SCALE = 0.46 / 0.30  # full-resolution tile crispness 0.30 counts as analysis crispness 0.46
-DETAIL_TILES = 16  # textured tiles the best-tile detail looks among; blur and the pooled detail take the first 8
-TILE_DETAIL_SCALE = 0.152 / 0.288  # best-tile ratio 0.288 counts as pooled 0.152: the lowest native of each (calibration footage)
 
 
 def textured_tiles(luma: np.ndarray, count: int = 8) -> np.ndarray:
@@ -98,29 +96,6 @@ def tile_crispness(tiles: np.ndarray) -> float:
     return _magnitude_quantile(np.stack(fine)[inner], 0.99) / (_magnitude_quantile(np.stack(mid)[inner], 0.99) + 1e-3)
 
 
-def _tile_profiles(tiles: np.ndarray) -> np.ndarray:
-    """Per tile, the windowed power spectrum by |fx| plus power by |fy|, (count, TILE/2 + 1), bins
-    of _RADIUS cycles/pixel."""
-    tiles = tiles - tiles.mean(axis=(1, 2), keepdims=True)
-    profiles = np.empty((len(tiles), TILE // 2 + 1), np.float32)
-    for i, tile in enumerate(tiles * _WINDOW):  # OpenCV's float32 DFT: a third of numpy's float64 rfft2 on these tiles
-        spectrum = cv2.dft(tile, flags=cv2.DFT_COMPLEX_OUTPUT)
-        power = (spectrum[..., 0] ** 2 + spectrum[..., 1] ** 2)[:, : TILE // 2 + 1]  # fx >= 0, as numpy's rfft2 lays it out
-        rows = power.sum(axis=1)  # by fy in FFT order; the half-plane holds each |fy| line as rows fy and -fy
-        by_fy = rows[: TILE // 2 + 1].copy()
-        by_fy[1 : TILE // 2] += rows[: -TILE // 2 : -1]
-        profiles[i] = power.sum(axis=0) + by_fy
-    return profiles
-
-
-def _band_ratio(profiles: np.ndarray) -> np.ndarray:
-    """RMS ratio of FINE_BAND over COARSE_BAND of axis profiles (..., TILE/2 + 1)."""
-    def band(low: float, high: float) -> np.ndarray:
-        return profiles[..., (_RADIUS >= low) & (_RADIUS < high)].sum(axis=-1)
-
-    return np.sqrt(band(*FINE_BAND) / (band(*COARSE_BAND) + 1e-3))
-
-
 def native_detail(tiles: np.ndarray) -> float:
     """RMS ratio of FINE_BAND over COARSE_BAND in the windowed power spectrum of the textured tiles
     (power by |fx| plus power by |fy|). Upscaling from a 2-3x smaller source empties the fine band
@@ -129,22 +104,21 @@ def native_detail(tiles: np.ndarray) -> float:
     pixel-band ratio or the steepest spectral drop at no false rejection of native footage."""
     if not len(tiles):
         return float("nan")
-    return float(_band_ratio(_tile_profiles(tiles).sum(axis=0)))
+    tiles = tiles - tiles.mean(axis=(1, 2), keepdims=True)
+    power = np.zeros((TILE, TILE), np.float32)
+    for tile in tiles * _WINDOW:  # OpenCV's float32 DFT: a third of numpy's float64 rfft2 on these tiles
+        spectrum = cv2.dft(tile, flags=cv2.DFT_COMPLEX_OUTPUT)
+        power += spectrum[..., 0] ** 2 + spectrum[..., 1] ** 2
+    power = power[:, : TILE // 2 + 1]  # fx >= 0: the half plane, as numpy's rfft2 lays it out
+    rows = power.sum(axis=1)  # by fy in FFT order; the half-plane holds each |fy| line as rows fy and -fy
+    by_fy = rows[: TILE // 2 + 1].copy()
+    by_fy[1 : TILE // 2] += rows[: -TILE // 2 : -1]
+    profile = power.sum(axis=0) + by_fy
 
+    def band(low: float, high: float) -> float:
+        return float(profile[(_RADIUS >= low) & (_RADIUS < high)].sum())
 
-def best_tile_detail(tiles: np.ndarray) -> float:
-    """The band ratio of native_detail in the single most detailed tile: native footage has some
-    region in focus even where the pooled tiles are soft (depth of field, a textured corner), an
-    upscale has none. Catches upscales of other sources than the pooled ratio (benchmarks/upscale_evidence.py)."""
-    if not len(tiles):
-        return float("nan")
-    return float(_band_ratio(_tile_profiles(tiles)).max())
-
-
-def upscale_detail(tiles: np.ndarray) -> float:
-    """detail_score of one frame: the lower of the pooled ratio of its 8 most textured tiles and
-    TILE_DETAIL_SCALE times the best of its 16 most textured tiles."""
-    return float(np.fmin(native_detail(tiles[:8]), TILE_DETAIL_SCALE * best_tile_detail(tiles)))
+    return float(np.sqrt(band(*FINE_BAND) / (band(*COARSE_BAND) + 1e-3)))
 
 
 @register_analyzer
@@ -169,9 +143,9 @@ class SharpnessAnalyzer(ClipAnalyzer):
         if index % self.every:
             return
         self.frames.append(index)
-        tiles = textured_tiles(frame.luma_full(), DETAIL_TILES)
-        self.blur.append(float(np.fmin(edge_crispness(frame.luma()), TILE_BLUR_SCALE * tile_crispness(tiles[:8]))))
-        self.detail.append(upscale_detail(tiles))
+        tiles = textured_tiles(frame.luma_full())
+        self.blur.append(float(np.fmin(edge_crispness(frame.luma()), TILE_BLUR_SCALE * tile_crispness(tiles))))
+        self.detail.append(native_detail(tiles))
 
     @classmethod
     def build(cls, cfg: PipelineConfig, stream: StreamFacts) -> "SharpnessAnalyzer | None":

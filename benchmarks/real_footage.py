@@ -101,7 +101,7 @@ def markdown(summary: dict) -> list[str]:
              f"Pipeline config: `{summary['config']}` {' '.join('--set ' + s for s in summary['settings'])}, CLIP off; "
              f"archives of {summary['videos']} videos, seed {summary['seed']}.",
              "Calibration sources may have been used to choose thresholds; report sources never were.", ""]
-    for split in ("calibration", "report"):
+    for split in [s for s in ("calibration", "report") if s in summary]:
         result = summary[split]["archive"]
         lines += [f"## {split} sources: labelled archive", "",
                   "| source | clean kept | pans/zooms kept | shake P / R | blur P / R | upscaled P / R | cut F1 | clean rejected as |",

@@ -94,6 +94,37 @@ def test_detail_score_keeps_compressed_native_and_catches_upscaled(canvas):
     assert min(detail["native"], detail["crf35"]) > DEFAULTS.upscaled.min_detail > max(v for k, v in detail.items() if k.startswith("up"))
 
 
+def dead_leaves(rng, width, height, count=12000):
+    """Overlapping opaque discs, radii ~ r^-3 from 2 to 150 px: the occlusion model of natural images
+    (a power spectrum falling as 1/f^2, crisp edges at every scale), with faint sensor noise."""
+    img = np.full((height, width), 128, np.float32)
+    radii = 2.0 / np.sqrt(1 - rng.random(count) * (1 - (2 / 150) ** 2))
+    for x, y, r, v in zip(rng.integers(0, width, count), rng.integers(0, height, count), radii, rng.integers(20, 235, count)):
+        cv2.circle(img, (int(x), int(y)), int(r), float(v), -1, lineType=cv2.LINE_AA)
+    return np.clip(img + rng.normal(0, 2, img.shape), 0, 255).astype(np.uint8)
+
+
+def test_detail_score_orders_upscales_below_renditions_of_natural_content():
+    """Native, its CRF-35 re-encode and an area-downscaled rendition of a larger master all score above
+    every 2x and 3x upscale (bilinear, bicubic, Lanczos) and keep clear of the threshold. (Upscales of
+    crisp content can stay above the threshold, 3x ones too: why the filter is off by default, README.)"""
+    master = dead_leaves(np.random.default_rng(5), 2 * W, 2 * H)
+    native = master[:H, :W].copy()
+    rendition = cv2.resize(master, (W, H), interpolation=cv2.INTER_AREA)
+
+    def upscaled(f, flag):
+        return cv2.resize(cv2.resize(native, (W // f, H // f), interpolation=cv2.INTER_AREA), (W, H), interpolation=flag)
+
+    def detail(frame):
+        return run(SharpnessAnalyzer(every=1), [frame] * 2).clip_scores(0, 2)[1]
+
+    kept = {"native": detail(native), "crf35": detail(x264_round_trip([native] * 3, 35)[-1]), "rendition": detail(rendition)}
+    ups = {(f, name): detail(upscaled(f, flag)) for f in (2, 3)
+           for name, flag in (("bilinear", cv2.INTER_LINEAR), ("bicubic", cv2.INTER_CUBIC), ("lanczos", cv2.INTER_LANCZOS4))}
+    assert min(kept.values()) > 1.3 * DEFAULTS.upscaled.min_detail
+    assert min(kept.values()) > 1.2 * max(ups.values())
+
+
 def test_detail_score_ignores_flat_regions(canvas):
     """Letterbox bars hold no detail at any resolution: they must not pull a native frame down."""
     native = crops(canvas, [(50, 50)] * 4)

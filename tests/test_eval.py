@@ -48,6 +48,30 @@ def test_clip_metrics_match_clips_to_their_main_shot():
     assert "mismatch" not in m  # no alignment scores: not evaluated
 
 
+def test_a_clip_too_short_to_analyse_is_no_filter_miss():
+    """A shaky shot cut too short to analyse is rejected before any filter sees it: not a shake miss,
+    while a clean shot lost that way still counts against the clean clips kept."""
+    import pandas as pd
+
+    from vcurate.synth.eval import clip_metrics
+    from vcurate.synth.truth import TruthShot, TruthVideo
+
+    def shot(a, b, defects):
+        return TruthShot(start_frame=a, end_frame=b, true_caption="c", attached_caption="c", defects=defects,
+                         camera="static", colour="red", shape="circle", direction="left", background="striped")
+
+    truth = {"v.mp4": TruthVideo(video="v.mp4", fps=25, num_frames=120, width=640, height=360, caption_source="txt",
+                                 shots=[shot(0, 10, ["shake"]), shot(10, 100, ["shake"]), shot(100, 110, [])])}
+    clips = pd.DataFrame([
+        dict(video="v.mp4", start_frame=0, end_frame=10, reasons=["too_short"], status="rejected", shake_score=None),
+        dict(video="v.mp4", start_frame=10, end_frame=100, reasons=[], status="kept", shake_score=0.2),
+        dict(video="v.mp4", start_frame=100, end_frame=110, reasons=["too_short"], status="rejected", shake_score=None),
+    ])
+    m = clip_metrics(clips, truth)
+    assert (m["shake"]["tp"], m["shake"]["fp"], m["shake"]["fn"]) == (0, 0, 1)  # only the analysed shaky clip
+    assert m["clean_kept"] == {"kept": 0, "total": 1, "fraction": 0.0}
+
+
 def test_cut_metrics_per_footage_source():
     """A true cut belongs to the source of the shot it starts; a false cut to the shot it falls in."""
     import pandas as pd

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from vcurate.records import Reason
 from vcurate.rules import SCORE_RULES, fault_reasons
 from vcurate.synth.truth import TruthShot, TruthVideo, read_truth
 
@@ -55,7 +56,8 @@ def clip_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo], source: str 
     """Per fault: precision / recall / F1 of rejection, over clips matched to their main shot (of
     footage `source` only, when given); and the share of clean clips (no fault, captioned) kept,
     overall, for clean pans and zooms, and for clean shots of a still camera. Shots that partly repeat
-    another's frames (TruthShot.overlap_of) count for neither duplicates nor clean clips."""
+    another's frames (TruthShot.overlap_of) count for neither duplicates nor clean clips; a clip
+    rejected as too short to analyse counts for no fault (but as a clean clip lost)."""
     matched = []
     for row in clips.itertuples():
         if row.video in truth:
@@ -71,6 +73,8 @@ def clip_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo], source: str 
             if defect == "duplicate" and shot.overlap_of:
                 continue  # partly repeats another shot: neither a copy nor distinct
             caught = bool(reasons & set(row.reasons))
+            if not caught and Reason.TOO_SHORT in row.reasons:
+                continue  # cut too short to be analysed: no filter saw it, none caught or missed it
             actual = defect in shot.defects
             tp, fp, fn = tp + (caught and actual), fp + (caught and not actual), fn + (actual and not caught)
         out[defect] = prf(tp, fp, fn)

@@ -13,6 +13,12 @@ median leaves is integrated into a path, its slow drift (a Gaussian-smoothed cop
 taken away, and the score is the RMS of the rest in percent of the frame's short side, so it does
 not depend on resolution; a steady or eased camera move scores near zero.
 
+Each step's departure from the deliberate move counts in proportion to its fit confidence
+(`step_confidence`: the squared ratio of its correlation peak to the clip's typical one). A subject
+filling most of a close-up is what every quarter follows when it moves, and its jerks would read as
+the camera's; but a subject moving against its background splits and flattens the peak, while the
+camera moving the whole picture keeps it whole.
+
 Single-frame glitches of the estimate (a missed cut inside the clip, phase correlation locking onto
 the wrong period of a repetitive texture) would read as one violent jolt, so steps with a weak
 correlation peak, without agreeing quarters, or far from their neighbours (a Hampel filter) are
@@ -67,16 +73,31 @@ def running_median(steps: np.ndarray, width: int) -> np.ndarray:
     return np.median(np.lib.stride_tricks.sliding_window_view(padded, width, axis=0), axis=-1)
 
 
-def shake_score(steps: np.ndarray, fps: float, settings: ShakeFilter, reliable: np.ndarray | None = None) -> float:
+def step_confidence(heights: np.ndarray, reliable: np.ndarray) -> np.ndarray:
+    """Per step, the squared ratio of its tiles' median correlation peak (heights (n, tiles)) to the
+    clip's typical one (the median over its reliable steps), at most 1. The camera moving the whole
+    picture keeps every tile's peak whole; a subject moving against its background, which the tiles
+    follow when it fills most of the frame, splits and flattens it (peaks 0.4-0.8 against 1 in a
+    close-up whose subject jerks)."""
+    peak = np.median(heights, axis=1)
+    if not reliable.any():
+        return np.ones(len(peak))
+    return np.clip(peak / max(float(np.median(peak[reliable])), 1e-6), 0.0, 1.0) ** 2
+
+
+def shake_score(steps: np.ndarray, fps: float, settings: ShakeFilter, reliable: np.ndarray | None = None,
+                confidence: np.ndarray | None = None) -> float:
     """RMS (percent of short side) of the camera path left once its deliberate move (the running
     median of the steps) and its slow drift are taken away. `steps` holds per-frame translations
-    (fractions of the short side), shape (n, 2)."""
+    (fractions of the short side), shape (n, 2); each step's departure from the deliberate move
+    counts in proportion to its `confidence` (step_confidence), when given."""
     if len(steps) < 3:
         return 0.0
     reliable = np.isfinite(steps).all(axis=1) & (True if reliable is None else reliable)
     steps = reject_glitches(np.nan_to_num(steps), reliable)
     width = max(3, int(round(settings.median_seconds * fps)) | 1)
-    path = np.cumsum(steps - running_median(steps, width), axis=0)
+    departure = steps - running_median(steps, width)
+    path = np.cumsum(departure if confidence is None else departure * confidence[:, None], axis=0)
     residual = path - smooth_path(path, max(0.5, settings.smooth_seconds * fps))
     return float(100 * np.sqrt((residual**2).sum(axis=1).mean()))
 
@@ -156,4 +177,5 @@ class ShakeAnalyzer(ClipAnalyzer):
         shifts = np.asarray(self.shifts[start + 1 : end], dtype=np.float64)
         responses = np.asarray(self.responses[start + 1 : end], dtype=np.float64)
         steps, reliable = consensus(np.nan_to_num(shifts), responses, self.agreement, self.min_response)
-        return shake_score(steps, self.fps, self.settings, reliable & np.isfinite(shifts).all(axis=(1, 2)))
+        reliable &= np.isfinite(shifts).all(axis=(1, 2))
+        return shake_score(steps, self.fps, self.settings, reliable, step_confidence(responses, reliable))

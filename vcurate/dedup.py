@@ -69,6 +69,9 @@ BUCKET_LOAD = 4  # stored keys a bucket of the hash table, on average at most (t
 MIN_TABLE_BITS = 12
 FINGERPRINT_BITS = 5  # of a key's second hash, beside each link: 31 in 32 bucket mates passed over without reading
 # their colour (a cache miss each); entry numbers keep 27 bits (16.7 M clips of 8 keys), 59 beyond
+MAX_KEY_MATES = 64  # links a probe follows whose fingerprint matches, newest first: a key held by more clips
+# than that (uneven trits make some keys popular) says little about duplication, and its older holders are left
+# to the query's other groups' keys; a function of the clips inserted and their order, so runs decide alike
 MIN_OVERLAP = 2 / 3  # of the shorter clip's groups that must overlap at an offset the distance considers
 
 if hasattr(np, "bitwise_count"):
@@ -339,14 +342,16 @@ class SignatureIndex:
         chain = self.next.reshape(-1)
         id_bits, end = self.next.dtype.type(self._id_bits()), self.next.dtype.type(self._end())
         found_query, found_probe, found_entry = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        mates = np.zeros(len(link), np.int32)  # fingerprint matches each probe has followed
         while len(link):
             entry = link & end
-            alive = entry != end
-            query, probe, mark, link, entry = query[alive], probe[alive], mark[alive], link[alive], entry[alive]
+            alive = (entry != end) & (mates < MAX_KEY_MATES)
+            query, probe, mark, link, entry, mates = query[alive], probe[alive], mark[alive], link[alive], entry[alive], mates[alive]
             same = (link >> id_bits) == mark
             found_query.append(query[same])
             found_probe.append(probe[same])
             found_entry.append(entry[same].astype(np.int64))
+            mates += same
             link = chain[entry]
         query, probe, entry = (np.concatenate(found) for found in (found_query, found_probe, found_entry))
         position = entry // STORED_GROUPS

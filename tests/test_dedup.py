@@ -377,9 +377,10 @@ def test_compared_clips_do_not_depend_on_the_table_size(monkeypatch):
     words, colours = _random_signatures(rng, 3000)
     queries = [_near_copy(rng, words[i], colours[i], 30) for i in rng.integers(0, 3000, 30)]
     normal = _indexed(words, colours)
-    monkeypatch.setattr(dedup, "table_bits", lambda entries: 4)  # 16 buckets: hundreds of mates each
+    monkeypatch.setattr(dedup, "table_bits", lambda entries: 6)  # 64 buckets: hundreds of mates each (a dozen
+    # with a matching fingerprint, well under MAX_KEY_MATES)
     crowded = _indexed(words, colours)
-    assert crowded.bits == 4 and normal.bits > 8
+    assert crowded.bits == 6 and normal.bits > 8
     for query_words, query_colour in queries:
         np.testing.assert_array_equal(crowded.candidates(query_words, query_colour), normal.candidates(query_words, query_colour))
 

@@ -33,7 +33,10 @@ number doubles with the stored keys (BUCKET_LOAD of them a bucket at most). ~44-
 Beyond, it is compared only with the clips within the threshold in colour (colour alone puts the
 others beyond it) that store one of its groups' keys (at any position: a copy's group k may be its
 original's group k + 1), checked against the stored words, so bucket mates never count and the
-clips compared do not depend on the table's size. That is multi-index hashing on the stablest part
+clips compared do not depend on the table's size; a probe follows only the newest MAX_KEY_MATES links
+whose fingerprint matches its key's (a key that popular is no evidence of duplication, and the
+query's other keys still probe), so only a probe that reaches that cap can reach a little further in
+a larger table. That is multi-index hashing on the stablest part
 of the code: copies that differ in every group's lowest coefficients are missed
 (benchmarks/dedup_scale.py measures the recall against exhaustive search). The table's size is a
 function of the number of keys stored, and both searches depend only on the clips inserted and
@@ -333,7 +336,8 @@ class SignatureIndex:
     def _stored_pairs(self, keys: np.ndarray, colours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(query, position) of every stored clip within the colour limit of a query that stores one
         of the query's group keys (keys (B, K)), once per pair, by query then position: exactly those,
-        whatever the table's size (bucket mates are told apart by the keys in their stored words)."""
+        whatever the table's size (bucket mates are told apart by the keys in their stored words),
+        except that a probe stops after MAX_KEY_MATES links whose fingerprint matches."""
         live = keys.ravel() >= 0
         query = np.repeat(np.arange(len(keys)), keys.shape[1])[live]
         probe = keys.ravel()[live]

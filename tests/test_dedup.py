@@ -377,9 +377,10 @@ def test_compared_clips_do_not_depend_on_the_table_size(monkeypatch):
     words, colours = _random_signatures(rng, 3000)
     queries = [_near_copy(rng, words[i], colours[i], 30) for i in rng.integers(0, 3000, 30)]
     normal = _indexed(words, colours)
-    monkeypatch.setattr(dedup, "table_bits", lambda entries: 4)  # 16 buckets: hundreds of mates each
+    monkeypatch.setattr(dedup, "table_bits", lambda entries: 6)  # 64 buckets: hundreds of mates each (a dozen
+    # with a matching fingerprint, well under MAX_KEY_MATES)
     crowded = _indexed(words, colours)
-    assert crowded.bits == 4 and normal.bits > 8
+    assert crowded.bits == 6 and normal.bits > 8
     for query_words, query_colour in queries:
         np.testing.assert_array_equal(crowded.candidates(query_words, query_colour), normal.candidates(query_words, query_colour))
 
@@ -460,3 +461,22 @@ def test_links_widen_when_entry_numbers_outgrow_them(monkeypatch):
     assert sum(len(e) for e in expected) >= len(queries)  # each finds its original at least
     for (query_words, query_colour), candidates in zip(queries, expected):
         np.testing.assert_array_equal(wide.candidates(query_words, query_colour), candidates)
+
+
+def test_a_popular_key_is_followed_to_its_newest_holders_only():
+    """A key every clip stores (a blank picture's, say) is no evidence: a probe follows MAX_KEY_MATES
+    of its links, newest first, so a query sharing only that key is compared with the newest holders."""
+    import vcurate.dedup as dedup
+
+    rng = np.random.default_rng(9)
+    n = 500
+    words, colours = _random_signatures(rng, n)
+    words[:, 0::WORDS_PER_FRAME] = words[:, 0::WORDS_PER_FRAME] & ~np.uint64((1 << 17) - 2) | np.uint64(0b1010 << 1)
+    words[:, 1::WORDS_PER_FRAME] &= ~np.uint64((1 << 17) - 2)  # every present group: the same key
+    words[:, 0::WORDS_PER_FRAME] &= ~np.uint64(ABSENT)  # all groups present: 4 stored keys a clip
+    colours[:] = colours[0]
+    index = _indexed(words, colours)
+    stored = dedup.stored_keys(words)
+    assert (stored >= 0).sum(axis=1).min() == 4 and len(np.unique(stored[stored >= 0])) == 1
+    newest = np.arange(n - dedup.MAX_KEY_MATES // 4, n)
+    np.testing.assert_array_equal(index.candidates(words[0], colours[0]), newest)

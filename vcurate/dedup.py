@@ -33,7 +33,10 @@ number doubles with the stored keys (BUCKET_LOAD of them a bucket at most). ~44-
 Beyond, it is compared only with the clips within the threshold in colour (colour alone puts the
 others beyond it) that store one of its groups' keys (at any position: a copy's group k may be its
 original's group k + 1), checked against the stored words, so bucket mates never count and the
-clips compared do not depend on the table's size. That is multi-index hashing on the stablest part
+clips compared do not depend on the table's size; a probe follows only the newest MAX_KEY_MATES links
+whose fingerprint matches its key's (a key that popular is no evidence of duplication, and the
+query's other keys still probe), so only a probe that reaches that cap can reach a little further in
+a larger table. That is multi-index hashing on the stablest part
 of the code: copies that differ in every group's lowest coefficients are missed
 (benchmarks/dedup_scale.py measures the recall against exhaustive search). The table's size is a
 function of the number of keys stored, and both searches depend only on the clips inserted and
@@ -69,6 +72,9 @@ BUCKET_LOAD = 4  # stored keys a bucket of the hash table, on average at most (t
 MIN_TABLE_BITS = 12
 FINGERPRINT_BITS = 5  # of a key's second hash, beside each link: 31 in 32 bucket mates passed over without reading
 # their colour (a cache miss each); entry numbers keep 27 bits (16.7 M clips of 8 keys), 59 beyond
+MAX_KEY_MATES = 64  # links a probe follows whose fingerprint matches, newest first: a key held by more clips
+# than that (uneven trits make some keys popular) says little about duplication, and its older holders are left
+# to the query's other groups' keys; a function of the clips inserted and their order, so runs decide alike
 MIN_OVERLAP = 2 / 3  # of the shorter clip's groups that must overlap at an offset the distance considers
 
 if hasattr(np, "bitwise_count"):
@@ -330,7 +336,8 @@ class SignatureIndex:
     def _stored_pairs(self, keys: np.ndarray, colours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(query, position) of every stored clip within the colour limit of a query that stores one
         of the query's group keys (keys (B, K)), once per pair, by query then position: exactly those,
-        whatever the table's size (bucket mates are told apart by the keys in their stored words)."""
+        whatever the table's size (bucket mates are told apart by the keys in their stored words),
+        except that a probe stops after MAX_KEY_MATES links whose fingerprint matches."""
         live = keys.ravel() >= 0
         query = np.repeat(np.arange(len(keys)), keys.shape[1])[live]
         probe = keys.ravel()[live]
@@ -339,14 +346,16 @@ class SignatureIndex:
         chain = self.next.reshape(-1)
         id_bits, end = self.next.dtype.type(self._id_bits()), self.next.dtype.type(self._end())
         found_query, found_probe, found_entry = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        mates = np.zeros(len(link), np.int32)  # fingerprint matches each probe has followed
         while len(link):
             entry = link & end
-            alive = entry != end
-            query, probe, mark, link, entry = query[alive], probe[alive], mark[alive], link[alive], entry[alive]
+            alive = (entry != end) & (mates < MAX_KEY_MATES)
+            query, probe, mark, link, entry, mates = query[alive], probe[alive], mark[alive], link[alive], entry[alive], mates[alive]
             same = (link >> id_bits) == mark
             found_query.append(query[same])
             found_probe.append(probe[same])
             found_entry.append(entry[same].astype(np.int64))
+            mates += same
             link = chain[entry]
         query, probe, entry = (np.concatenate(found) for found in (found_query, found_probe, found_entry))
         position = entry // STORED_GROUPS

@@ -137,13 +137,12 @@ def duplicate_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo]) -> dict
     survivors = [sum(kept(m) for m in members) for members in judged_groups]
     negatives = [row for video in truth.values() for i, shot in enumerate(video.shots) if shot.negative_of
                  for row in by_shot.get((video.video, i), ())]
-    judged = [row for key, rows in by_shot.items() if key not in links and key not in partial for row in rows
-              if "duplicate" in row.reasons or pd.notna(getattr(row, "duplicate_distance", None))]
+    judged_by_shot = [(key, row) for key, rows in by_shot.items() if key not in links and key not in partial
+                      for row in rows if "duplicate" in row.reasons or pd.notna(getattr(row, "duplicate_distance", None))]
+    judged = [row for _, row in judged_by_shot]
     # of those, the clips of fault-free shots: the ones a false duplicate costs (a clip with a fault no other
     # filter caught is rejected either way, for the wrong reason)
-    faultless = {key for key in by_shot if not truth[key[0]].shots[key[1]].defects}
-    judged_clean = [row for key, rows in by_shot.items() if key in faultless and key not in links and key not in partial
-                    for row in rows if "duplicate" in row.reasons or pd.notna(getattr(row, "duplicate_distance", None))]
+    judged_clean = [row for key, row in judged_by_shot if not truth[key[0]].shots[key[1]].defects]
 
     def share(rows: list) -> dict:
         hit = sum("duplicate" in row.reasons for row in rows)

@@ -4,6 +4,7 @@ the reason lands in videos.parquet, and the job finishes with every good clip.""
 from __future__ import annotations
 
 import ctypes
+import os
 import shutil
 import time
 
@@ -11,7 +12,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import tiny_config
-from vcurate.isolation import IsolatedRunner, IsolationError
+from vcurate.isolation import IsolatedRunner, IsolationError, prestart, runner_for, stop_children
 from vcurate.stages.analyze import SplitStage
 from vcurate.job import run_job
 
@@ -32,16 +33,35 @@ def busy(seconds: float, watchers=()):
     return index
 
 
+def child_pid(watchers=()):
+    return os.getpid()
+
+
+def test_a_prestarted_child_serves_the_first_call_and_stops_on_demand():
+    prestart("tests.test_isolation")  # returns without waiting for the child's imports
+    runner = runner_for("tests.test_isolation")
+    launched = runner._proc.pid
+    try:
+        assert runner.call("tests.test_isolation:child_pid", stall_s=5) == launched  # no second child
+        assert runner.call("tests.test_isolation:child_pid", stall_s=5) == launched  # and it stays
+    finally:
+        stop_children()
+    assert runner._proc is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(launched, 0)
+
+
 def test_crash_and_time_limit_are_reported_and_the_runner_recovers():
-    runner = IsolatedRunner(stall_s=5, time_limit_s=1.0, preload="tests.test_isolation")
+    runner = IsolatedRunner(preload="tests.test_isolation")
+    limits = dict(stall_s=5, time_limit_s=1.0)
     try:
         with pytest.raises(IsolationError, match="died \\(SIGSEGV\\)"):
-            runner.call("tests.test_isolation:segfault")
-        assert runner.call("tests.test_isolation:busy", 0.2) > 0  # a fresh child took over
+            runner.call("tests.test_isolation:segfault", **limits)
+        assert runner.call("tests.test_isolation:busy", 0.2, **limits) > 0  # a fresh child took over
         with pytest.raises(IsolationError, match="longer than 1 s"):
-            runner.call("tests.test_isolation:busy", 30)
+            runner.call("tests.test_isolation:busy", 30, **limits)
         with pytest.raises(IsolationError, match="unexpected TypeError"):
-            runner.call("tests.test_isolation:busy", "not a number")
+            runner.call("tests.test_isolation:busy", "not a number", **limits)
     finally:
         runner.stop()
 

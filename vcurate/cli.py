@@ -86,6 +86,10 @@ def _clip_fit(args) -> None:
 
 
 def _run(args) -> None:
+    if args.engine != "ray":  # a job run in-process decodes in its own child: its imports overlap ours
+        from vcurate.isolation import prestart
+
+        prestart()
     from vcurate.config import load_config, with_settings
     from vcurate.job import run_job
 

@@ -47,10 +47,10 @@ class AnalysisConfig(Section):
         144, ge=32, description="target short side (pixels) of the small frames analyzers see; taken by "
         "integer subsampling of the decoded planes, so the real size lies within a factor 1.5 of this"
     )
-    decode_threads: int = Field(
-        1, ge=0, description="PyAV decoder threads per video; 1 matches the one CPU Ray reserves per analysis task, "
-        "so cores go to videos decoded side by side (measured faster than frame threads on 2 cores); 0 = FFmpeg's "
-        "choice, for few long videos"
+    decode_threads: int | None = Field(
+        None, ge=0, description="PyAV decoder threads per video; null: 1 on Ray, where each analysis task reserves "
+        "one CPU and cores go to videos decoded side by side (measured faster than frame threads on 2 cores), and "
+        "FFmpeg's choice in-process (--engine local), where videos are analysed one at a time; 0 = FFmpeg's choice"
     )
     max_pixels: int = Field(
         8192 * 8192, ge=1, description="streams whose declared width x height exceeds this are failed before any "

@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Iterable, Iterator
 
@@ -72,8 +73,18 @@ class LocalDataset:
         return LocalDataset([out for row in block for out in fn(row, **kw)] for block in self._blocks)
 
     def map(self, fn, fn_kwargs=None, **_ray_options) -> "LocalDataset":
+        """A block's rows mapped side by side on threads, in order, as Ray maps them on its workers: a
+        "map" stage keeps no state between rows, and its costly work (a clip's decode and x264 encode)
+        runs in FFmpeg with the GIL released. Each row still uses the threads its settings say, so the
+        output is the same bytes as on Ray."""
         kw = fn_kwargs or {}
-        return LocalDataset([fn(row, **kw) for row in block] for block in self._blocks)
+
+        def blocks():
+            with ThreadPoolExecutor(available_cpus()) as pool:
+                for block in self._blocks:
+                    yield list(pool.map(lambda row: fn(row, **kw), block))
+
+        return LocalDataset(blocks())
 
     def map_batches(self, fn_class, fn_constructor_kwargs=None, batch_size=None, **_ray_options) -> "LocalDataset":
         """One batch per block: Ray's meaning of batch_size=None, the only batching `apply` asks for."""
@@ -91,6 +102,20 @@ class LocalDataset:
 
     def iter_rows(self) -> Iterator[Row]:
         return itertools.chain.from_iterable(self._blocks)
+
+
+def available_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def for_engine(cfg: PipelineConfig, engine: str) -> PipelineConfig:
+    """`cfg` with what it leaves to the engine filled in: decoder threads per video are 1 on Ray, where
+    each analysis task reserves one CPU and cores go to videos decoded side by side, and FFmpeg's
+    choice in-process, where videos are analysed one at a time."""
+    if cfg.analysis.decode_threads is not None:
+        return cfg
+    analysis = cfg.analysis.model_copy(update={"decode_threads": 1 if engine == "ray" else 0})
+    return cfg.model_copy(update={"analysis": analysis})
 
 
 def pick_engine(cfg: PipelineConfig, head: list[VideoTask]) -> str:

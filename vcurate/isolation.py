@@ -1,9 +1,10 @@
 """Analyse each video in a child process that can be killed: a decoder that hangs or crashes takes down
 only the child; the video is marked failed with the reason, and the job goes on.
 
-One long-lived child per worker process serves the calls (its imports are paid once); it is started
-with `python -m vcurate.isolation` rather than `multiprocessing`, so no host program (a Ray worker, a
-notebook) is re-imported in it. While it decodes, the child sends a heartbeat every
+One long-lived child per worker process and module serves the calls (its imports are paid once); it is
+started with `python -m vcurate.isolation` rather than `multiprocessing`, so no host program (a Ray
+worker, a notebook) is re-imported in it. `prestart` launches it without waiting: a small job's driver
+imports its own modules while the child imports the analysis stack (a second of each). While it decodes, the child sends a heartbeat every
 `HEARTBEAT_S`; no heartbeat for `stall_s` seconds means a hang, more than `time_limit_s` in total
 means a video too costly to finish. Calls and results travel as pickles over a private pipe between
 this process and its own child, never from data files.
@@ -22,6 +23,7 @@ from typing import Any, Callable
 
 HEARTBEAT_S = 0.5
 STARTUP_S = 300  # importing torch, PyAV and OpenCV on a loaded node
+ANALYSIS = "vcurate.stages.analyze"  # the module a job's children serve (vcurate.stages.analyze.SplitStage)
 
 
 class IsolationError(RuntimeError):
@@ -46,15 +48,19 @@ class Heartbeat:
 
 
 class IsolatedRunner:
-    """Runs `module:function(*args, watchers=[Heartbeat])` in the child and returns its result."""
+    """Runs `module:function(*args, watchers=[Heartbeat])` in a child that first imports `preload`."""
 
-    def __init__(self, stall_s: float, time_limit_s: float | None, preload: str):
-        self.stall_s, self.time_limit_s = stall_s, time_limit_s
+    def __init__(self, preload: str):
         self.preload = preload  # module the child imports before its first call: start-up is not a hang
         self._proc: subprocess.Popen | None = None
         self._conn: Connection | None = None
+        self._ready = False
 
-    def _start(self) -> None:
+    def start(self) -> None:
+        """Launch the child unless one is alive; returns at once (the first call waits for its imports)."""
+        if self._proc is not None and self._proc.poll() is None:
+            return
+        self.stop()
         to_child_r, to_child_w = os.pipe()
         to_parent_r, to_parent_w = os.pipe()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
@@ -65,11 +71,13 @@ class IsolatedRunner:
         os.close(to_child_r)
         os.close(to_parent_w)
         self._conn = _Duplex(to_parent_r, to_child_w)
+
+    def _wait_ready(self) -> None:
         try:
-            ready = self._conn.poll(STARTUP_S) and self._conn.recv() == ("ready", None)
+            self._ready = self._conn.poll(STARTUP_S) and self._conn.recv() == ("ready", None)
         except (EOFError, OSError):
-            ready = False
-        if not ready:
+            self._ready = False
+        if not self._ready:
             self.stop()
             raise IsolationError(f"the analysis process did not start within {STARTUP_S} s")
 
@@ -80,16 +88,18 @@ class IsolatedRunner:
             self._proc.wait()
             self._conn.close()
         self._proc = self._conn = None
+        self._ready = False
 
-    def call(self, target: str, *args) -> Any:
-        """`target` is 'package.module:function'; raises IsolationError when no result comes back."""
-        if self._proc is None or self._proc.poll() is not None:
-            self.stop()
-            self._start()
+    def call(self, target: str, *args, stall_s: float, time_limit_s: float | None = None) -> Any:
+        """`target` is 'package.module:function'; raises IsolationError when no result comes back: no
+        heartbeat for `stall_s` seconds (a hang) or more than `time_limit_s` in all."""
+        self.start()
+        if not self._ready:
+            self._wait_ready()
         self._conn.send((target, args))
         started = last_beat = time.monotonic()
         while True:
-            ready = self._conn.poll(min(HEARTBEAT_S, self.stall_s))
+            ready = self._conn.poll(min(HEARTBEAT_S, stall_s))
             now = time.monotonic()
             if ready:
                 try:
@@ -106,12 +116,12 @@ class IsolatedRunner:
                     raise IsolationError(self._death())
             elif self._proc.poll() is not None:
                 raise IsolationError(self._death())
-            if now - last_beat > self.stall_s:
+            if now - last_beat > stall_s:
                 self.stop()
-                raise IsolationError(f"decoder hung: no progress for {self.stall_s:g} s (analysis.stall_s)")
-            if self.time_limit_s is not None and now - started > self.time_limit_s:
+                raise IsolationError(f"decoder hung: no progress for {stall_s:g} s (analysis.stall_s)")
+            if time_limit_s is not None and now - started > time_limit_s:
                 self.stop()
-                raise IsolationError(f"analysis took longer than {self.time_limit_s:g} s (analysis.time_limit_s)")
+                raise IsolationError(f"analysis took longer than {time_limit_s:g} s (analysis.time_limit_s)")
 
     def _death(self) -> str:
         code = self._proc.wait()
@@ -134,6 +144,24 @@ class _Duplex(Connection):
     def close(self) -> None:
         self._writer.close()
         super().close()
+
+
+_RUNNERS: dict[str, IsolatedRunner] = {}  # this process's children, one per preloaded module
+
+
+def runner_for(preload: str) -> IsolatedRunner:
+    return _RUNNERS.setdefault(preload, IsolatedRunner(preload))
+
+
+def prestart(preload: str = ANALYSIS) -> None:
+    """Start this process's child for `preload` now, so its imports overlap whatever comes next."""
+    runner_for(preload).start()
+
+
+def stop_children() -> None:
+    """Stop every child of this process (a job that went to Ray has no use for a prestarted one)."""
+    for runner in _RUNNERS.values():
+        runner.stop()
 
 
 def resolve(target: str) -> Callable:

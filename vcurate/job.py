@@ -21,8 +21,9 @@ from vcurate import __version__
 from vcurate.analyze.scenes import check_scene_detector
 from vcurate.config import PipelineConfig
 from vcurate.dedup import open_deduplicator
-from vcurate.engine import init_ray, pick_engine
+from vcurate.engine import for_engine, init_ray, pick_engine
 from vcurate.errors import InputError
+from vcurate.isolation import stop_children
 from vcurate.ledger import RUN_FILE, Ledger, ResumeState
 from vcurate.manifest import RecordWriter
 from vcurate.pipeline import rows_for
@@ -164,6 +165,9 @@ def run_job(cfg: PipelineConfig, overwrite: bool = False, engine: str = "ray", p
         head = list(itertools.islice(all_tasks, cfg.ray.local_max_videos + 1))
         engine = pick_engine(cfg, head)
         all_tasks = itertools.chain(head, all_tasks)
+    if engine == "ray" or not cfg.analysis.isolate or first is None:
+        stop_children()  # a child the CLI prestarted for an in-process job that will not use it
+    cfg = for_engine(cfg, engine)
     if engine == "ray" and first is not None:
         # Ray's start-up mostly waits on the processes it launches; the model checks (torch, open_clip:
         # seconds of imports) run meanwhile. A failed check is raised once Ray is up.

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import base64
 import html
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
 
+from vcurate.engine import available_cpus
 from vcurate.media.frames import read_frame_at
 from vcurate.report import svg
 from vcurate.report.stats import Run, funnel, funnel_steps, load_run
@@ -70,9 +72,16 @@ def _examples(run: Run) -> dict[str, list]:
     return {name: list(rows.head(EXAMPLES_PER_GROUP).itertuples()) for name, rows in groups.items()}
 
 
-def _figure(run: Run, clip, rules: list[ScoreRule]) -> str:
+def _thumbnails(run: Run, groups: dict[str, list]) -> dict[str, str | None]:
+    """Every example clip's thumbnail, once per clip (one can stand for several reasons), decoded side
+    by side: a thumbnail is a seek and a decode, in FFmpeg with the GIL released."""
+    clips = {clip.clip_key: clip for rows in groups.values() for clip in rows}
+    with ThreadPoolExecutor(available_cpus()) as pool:
+        return dict(zip(clips, pool.map(lambda clip: _thumbnail(run, clip), clips.values())))
+
+
+def _figure(clip, src: str | None, rules: list[ScoreRule]) -> str:
     """A clip's thumbnail with its place, caption and the scores of `rules` (those the run computed)."""
-    src = _thumbnail(run, clip)
     values = ((rule.score, getattr(clip, rule.score)) for rule in rules)
     scores = ", ".join(f"{name.removesuffix('_score')} {v:.2f}" for name, v in values if v is not None and v == v)
     img = f'<img src="{src}" alt="{html.escape(clip.clip_key)}">' if src else "<p>(frame unavailable)</p>"
@@ -92,10 +101,12 @@ def render(run: Run) -> str:
                     for r in rules if (img := score_histogram(run, r)))
     failed = run.videos[run.videos.status == "failed"]
     failed_rows = "".join(f"<tr><td>{html.escape(v.video)}</td><td>{html.escape(v.error)}</td></tr>" for v in failed.itertuples())
+    groups = _examples(run)
+    thumbnails = _thumbnails(run, groups)
     examples = "".join(
         f'<div class="reason" data-reason="{html.escape(name)}"><h3>{html.escape(name)}</h3><div class="grid">'
-        + "".join(_figure(run, c, rules) for c in clips) + "</div></div>"
-        for name, clips in _examples(run).items()
+        + "".join(_figure(c, thumbnails[c.clip_key], rules) for c in clips) + "</div></div>"
+        for name, clips in groups.items()
     )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>vcurate report: {html.escape(str(run.output))}</title>

@@ -13,7 +13,7 @@ from vcurate.analyze import StreamFacts, build_analyzers
 from vcurate.analyze.clipframes import ClipFrameSampler, sampling_step
 from vcurate.analyze.scenes import SceneAnalyzer
 from vcurate.config import PipelineConfig
-from vcurate.isolation import IsolatedRunner, IsolationError
+from vcurate.isolation import ANALYSIS, IsolationError, runner_for
 from vcurate.media.frames import FrameAnalyzer, decode_frames
 from vcurate.media.probe import MediaError, open_probed
 from vcurate.models.sizes import image_size
@@ -91,8 +91,7 @@ class SplitStage(Stage):
 
     name = "split"
     shape = "fan_out"
-    analyze_module = "vcurate.stages.analyze"  # holds analyze_video; the isolation tests swap in their faults
-    _runners: dict[tuple, IsolatedRunner] = {}  # one isolated child per worker process and setting
+    analyze_module = ANALYSIS  # holds analyze_video; the isolation tests swap in their faults
 
     def __init__(self, cfg: PipelineConfig):
         self.cfg = cfg
@@ -114,12 +113,12 @@ class SplitStage(Stage):
         limits = self.cfg.analysis
         if not limits.isolate:
             return analyze_video(task, self.cfg)
-        key = (limits.stall_s, limits.time_limit_s, self.analyze_module)
-        runner = self._runners.get(key) or self._runners.setdefault(key, IsolatedRunner(*key))
+        runner = runner_for(self.analyze_module)  # one isolated child per worker process
         started = time.perf_counter()
         for _ in range(limits.retries + 1):
             try:
-                return runner.call(f"{runner.preload}:analyze_video", task, self.cfg)
+                return runner.call(f"{runner.preload}:analyze_video", task, self.cfg,
+                                   stall_s=limits.stall_s, time_limit_s=limits.time_limit_s)
             except IsolationError as exc:
                 error = str(exc)
         return failed_analysis(task, error, time.perf_counter() - started)

@@ -6,6 +6,8 @@ analysed and filtered with the default pipeline (captions assumed present, CLIP 
 are then counted three ways from the file's keyframe index, with no timing noise:
   seek   today: each kept clip is decoded from the keyframe at or before its start
   once   one decode of the video, from the first kept clip's keyframe to the last kept clip's end
+  adjacent  one decode per run of kept clips that follow one another (no rejected frame between), a seek
+         before each run: needs no keyframe index
   plan   one decode per run of clips whose keyframe spans overlap, a seek between runs (the least that
          decodes each kept frame)
 
@@ -31,7 +33,7 @@ from vcurate.stages.analyze import analyze_video
 from vcurate.stages.filter import filter_clip
 from vcurate.stages.ingest import VideoTask
 
-WAYS = ("seek", "once", "plan")
+WAYS = ("seek", "once", "adjacent", "plan")
 
 
 def frame_index(path: Path) -> tuple[np.ndarray, list[float]]:
@@ -56,8 +58,15 @@ def decoded_frames(times: np.ndarray, keys: list[float], clips: list[tuple[float
             runs[-1][1] = max(runs[-1][1], end)
         else:
             runs.append([start, end])
+    adjacent: list[list[float]] = []
+    for start, end in clips:
+        if adjacent and abs(start - adjacent[-1][1]) < 1e-6:
+            adjacent[-1][1] = end
+        else:
+            adjacent.append([start, end])
     return {
         "kept": sum(count(start, end) for start, end in clips),
+        "adjacent": sum(count(keyframe_before(start), end) for start, end in adjacent),
         "seek": sum(count(start, end) for start, end in spans),
         "once": count(spans[0][0], clips[-1][1]),
         "plan": sum(count(start, end) for start, end in runs),
@@ -95,7 +104,7 @@ def main() -> None:
     md.append(f"| **all ({total['kept']} kept frames)** | | | | "
               + " | ".join(f"**{total[w] / total['kept']:.2f}**" for w in WAYS) + " |")
     md += ["", "seek: a clip decoded from the keyframe at or before its start (today); once: the video decoded once "
-           "from the first kept clip to the last; plan: one decode per run of clips whose keyframe spans overlap."]
+           "from the first kept clip to the last; adjacent: one decode per run of kept clips with no rejected frame between; plan: one decode per run of clips whose keyframe spans overlap."]
     save("encode_decodes", summary, md)
 
 

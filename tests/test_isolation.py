@@ -7,6 +7,7 @@ import ctypes
 import os
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pytest
@@ -49,6 +50,23 @@ def test_a_prestarted_child_serves_the_first_call_and_stops_on_demand():
     assert runner._proc is None
     with pytest.raises(ProcessLookupError):
         os.kill(launched, 0)
+
+
+def echo_after(value, seconds, watchers=()):
+    busy(seconds, watchers)
+    return value
+
+
+def test_calls_from_two_threads_each_get_their_own_result():
+    """A job's background thread and the caller's next job share one child: calls take turns."""
+    runner = IsolatedRunner(preload="tests.test_isolation")
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda v: runner.call("tests.test_isolation:echo_after", v, 0.3 - v / 20, stall_s=5),
+                                    range(4)))
+        assert results == [0, 1, 2, 3]
+    finally:
+        runner.stop()
 
 
 def test_crash_and_time_limit_are_reported_and_the_runner_recovers():

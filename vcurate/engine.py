@@ -8,7 +8,8 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Iterable, Iterator
 
@@ -57,6 +58,20 @@ def apply(ds, stage: Stage):
                           batch_format="numpy", **options)
 
 
+def _in_background(fn, arg) -> Future:
+    """`fn(arg)` on a daemon thread: a job stopped with Ctrl-C exits at once instead of waiting for it."""
+    future: Future = Future()
+
+    def work() -> None:
+        try:
+            future.set_result(fn(arg))
+        except BaseException as exc:  # handed to whoever waits on the result
+            future.set_exception(exc)
+
+    threading.Thread(target=work, daemon=True).start()
+    return future
+
+
 class LocalDataset:
     """The subset of Ray Data's Dataset that `apply` uses, run lazily in this process. Rows travel in
     blocks as they do on Ray: one block per input row, then one per flat_map call (a video's rows)."""
@@ -69,8 +84,25 @@ class LocalDataset:
         return cls([row] for row in rows)
 
     def flat_map(self, fn, fn_kwargs=None, **_ray_options) -> "LocalDataset":
+        """One block out per block in, computed a block ahead on a thread, as Ray's operators overlap:
+        the next video is analysed (waiting on its child process, the GIL released) while this one's
+        clips are encoded."""
         kw = fn_kwargs or {}
-        return LocalDataset([out for row in block for out in fn(row, **kw)] for block in self._blocks)
+
+        def expand(block: list[Row]) -> list[Row]:
+            return [out for row in block for out in fn(row, **kw)]
+
+        def blocks():
+            ahead = None
+            for block in self._blocks:
+                upcoming = _in_background(expand, block)
+                if ahead is not None:
+                    yield ahead.result()
+                ahead = upcoming
+            if ahead is not None:
+                yield ahead.result()
+
+        return LocalDataset(blocks())
 
     def map(self, fn, fn_kwargs=None, **_ray_options) -> "LocalDataset":
         """A block's rows mapped side by side on threads, in order, as Ray maps them on its workers: a

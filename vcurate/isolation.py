@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from multiprocessing.connection import Connection
 from typing import Any, Callable
@@ -55,6 +56,7 @@ class IsolatedRunner:
         self._proc: subprocess.Popen | None = None
         self._conn: Connection | None = None
         self._ready = False
+        self._lock = threading.Lock()  # one call at a time: a job's background thread and a later job share the child
 
     def start(self) -> None:
         """Launch the child unless one is alive; returns at once (the first call waits for its imports)."""
@@ -93,6 +95,10 @@ class IsolatedRunner:
     def call(self, target: str, *args, stall_s: float, time_limit_s: float | None = None) -> Any:
         """`target` is 'package.module:function'; raises IsolationError when no result comes back: no
         heartbeat for `stall_s` seconds (a hang) or more than `time_limit_s` in all."""
+        with self._lock:
+            return self._call(target, args, stall_s, time_limit_s)
+
+    def _call(self, target: str, args: tuple, stall_s: float, time_limit_s: float | None) -> Any:
         self.start()
         if not self._ready:
             self._wait_ready()

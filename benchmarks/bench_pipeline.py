@@ -417,6 +417,7 @@ def report(args, roots: dict[str, Path], frames: dict[str, int], results: dict[s
                     "frames": frames["main"], "path": str(roots["main"])},
         "rss_archive": {"videos": args.rss_videos, "frames": frames.get("rss")} if "rss" in roots else None,
         "repeat": args.repeat, "results": results, "ratios": ratios,
+        "load_average": {"start": args.load_start, "end": os.getloadavg()},  # others' work on a shared machine
     }
     lines = [f"# Pipeline benchmark ({args.videos} videos × ~{args.seconds:g} s at {args.size}, "
              f"{frames['main']} frames; {os.cpu_count()} CPUs)", "",
@@ -444,7 +445,8 @@ def report(args, roots: dict[str, Path], frames: dict[str, int], results: dict[s
         lines += datajuicer_lines(ok["datajuicer"], ok.get("analysis"))
     if args.repeat > 1:
         lines.append(f"{', '.join(REPEATED)}: best of {args.repeat} interleaved runs (every run in the JSON).")
-    lines.append("Peak RSS sums the resident memory of the measured process and all its descendants.")
+    lines.append("Peak RSS sums the resident memory of the measured process and all its descendants. Load average "
+                 f"(1, 5, 15 min) at the start {fmt_load(args.load_start)}, at the end {fmt_load(os.getloadavg())}.")
     save(f"bench_pipeline-{args.size}", summary, lines)
 
 
@@ -471,6 +473,10 @@ def datajuicer_lines(dj: dict, analysis: dict | None) -> list[str]:
             row += f" {v['clips']} | {spread(v)} | {v['rejected']} |"
         lines.append(row)
     return lines + [""]
+
+
+def fmt_load(load: tuple[float, ...]) -> str:
+    return "/".join(f"{value:.1f}" for value in load)
 
 
 def spread(d: dict) -> str:
@@ -500,6 +506,7 @@ def main() -> None:
     parser.add_argument("--parallelism", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--dj-python", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    args.load_start = os.getloadavg()
     if args.child:
         result = CHILD[args.child](args.archive, args.work, args)
         Path(args.work, "result.json").write_text(json.dumps(result))

@@ -299,7 +299,10 @@ def naive_blur_shake(clip: Path) -> tuple[int, float, float]:
 def measure_datajuicer(root: Path, work: Path, args) -> dict:
     """Data-Juicer's job (peer_datajuicer) on the archive: its clips' cuts against the ground truth, and
     its motion scores per kind of shot, with what its default range [0.25, inf) keeps."""
-    report = peer_datajuicer.run_job(args.dj_python, root / "raw", work)
+    try:
+        report = peer_datajuicer.run_job(args.dj_python, root / "raw", work)
+    except peer_datajuicer.JobError as exc:
+        return {"error": f"Data-Juicer job failed ({exc})"}
     low, high = report["motion_default_range"]
     cuts, clips = {}, []
     for video in report["videos"]:

@@ -14,11 +14,14 @@ is read back (its packets: the frames a user gets), which places the cuts the sp
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import time
+from pathlib import Path
 
 import av
+import imageio_ffmpeg
 from loguru import logger
 from data_juicer.utils.lazy_loader import LazyLoader
 
@@ -41,8 +44,16 @@ def packet_count(path: str) -> int:
         return sum(1 for packet in container.demux(video=0) if packet.size)
 
 
+def put_ffmpeg_on_path(folder: Path) -> None:
+    """PySceneDetect's split runs `ffmpeg`: the one imageio-ffmpeg ships, for this process and its children."""
+    folder.mkdir(exist_ok=True)
+    (folder / "ffmpeg").symlink_to(imageio_ffmpeg.get_ffmpeg_exe())
+    os.environ["PATH"] = f"{folder}{os.pathsep}{os.environ['PATH']}"
+
+
 def main() -> None:
     config, result = sys.argv[1], sys.argv[2]
+    put_ffmpeg_on_path(Path(result).parent / "bin")
     started = time.perf_counter()
     from data_juicer.config import init_configs
     from data_juicer.core import DefaultExecutor

@@ -50,6 +50,10 @@ class SetupError(Exception):
     """The Data-Juicer environment could not be made; the message is one line."""
 
 
+class JobError(Exception):
+    """The Data-Juicer job failed; the message is its log's last line (the log's end went to stderr)."""
+
+
 def venv_python(venv: Path) -> Path:
     return venv / "bin" / "python"
 
@@ -115,13 +119,7 @@ def run_job(python: Path, raw: Path, work: Path) -> dict:
     whole process tree (this process adopts orphaned descendants, so forkserver workers count too)."""
     videos = sorted(raw.rglob("*.mp4"))
     config = job_config(videos, raw, work)
-    tools = work / "bin"
-    tools.mkdir()
-    ffmpeg = subprocess.run([str(python), "-c", "import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())"],
-                            check=True, capture_output=True, text=True).stdout.strip()
-    (tools / "ffmpeg").symlink_to(ffmpeg)  # PySceneDetect's split calls `ffmpeg`
-    env = {**os.environ, "PATH": f"{tools}{os.pathsep}{os.environ['PATH']}", "HF_HUB_OFFLINE": "1",
-           "HF_HOME": str(work / "hf"), "DJ_PRODUCED_DATA_DIR": str(work / "produced")}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(work / "hf"), "DJ_PRODUCED_DATA_DIR": str(work / "produced")}
     adopt_orphans()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = work / "driver.json"
@@ -131,8 +129,9 @@ def run_job(python: Path, raw: Path, work: Path) -> dict:
     reap_orphans()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode or not result.exists():
-        tail = (work / "driver.log").read_text().splitlines()[-40:]
-        raise RuntimeError(f"Data-Juicer job failed (exit {done.returncode}); its log ends:\n" + "\n".join(tail))
+        tail = [line for line in (work / "driver.log").read_text().splitlines() if line.strip()][-40:]
+        print("the Data-Juicer job's log ends:", *tail, sep="\n", file=sys.stderr)
+        raise JobError(f"exit {done.returncode}: {tail[-1] if tail else 'no output'}")
     report = json.loads(result.read_text())
     report["cpu_seconds"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     report["installed"] = (python.parent.parent / ".installed").read_text().splitlines()[1:]

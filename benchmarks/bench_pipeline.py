@@ -462,7 +462,9 @@ def datajuicer_lines(dj: dict, analysis: dict | None) -> list[str]:
     lines = [f"Data-Juicer: its time starts after its imports ({dj['start_seconds']:.1f} s); {dj['cpu_seconds']:.0f} "
              f"CPU-s for its whole process tree, imports included; per op: {ops}. {dj['clips']} clips; "
              f"{dj['videos_kept']} of {dj['videos']} videos kept (a video stays when any of its clips passes); "
-             f"installed at run time: {installed}.", "",
+             f"installed at run time: {installed}. Its job re-encodes every scene and runs two filters; 6÷3 sets it "
+             "against our whole job (which encodes the kept clips and scores blur, text, CLIP, duplicates too), 6÷2 "
+             "against our analysis pass, which encodes nothing.", "",
              f"Motion per kind of shot: Data-Juicer's motion score (mean optical-flow magnitude, pixels) and its "
              f"default rule (keep a clip scoring {keeps})"
              + (f"; vcurate's shake score and its rule (reject above {analysis['shake_max_score']:g})." if analysis else "."),

@@ -47,8 +47,9 @@ test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"; $(NO_TESTS_OK)
 
 # What each analyzer of the decode pass costs (× the decode floor, 1280x720), then vcurate against its
-# decode floor and against PySceneDetect's CLI plus a separate blur/shake pass, on a cached synthetic
-# archive; writes benchmarks/results/{analysis_cost,bench_pipeline}-<size>-<date>-<host>.{json,md}.
+# decode floor, against PySceneDetect's CLI plus a separate blur/shake pass and against Data-Juicer's
+# video ops (installed on first use into benchmarks/cache/dj-venv, ~2 GB: its own environment), on a
+# cached synthetic archive; writes benchmarks/results/{analysis_cost,bench_pipeline}-<size>-<date>-<host>.{json,md}.
 # Small and quick: make bench COST_ARGS="--videos 2 --repeat 1" BENCH_ARGS="--videos 4 --seconds 10".
 COST_ARGS ?=
 BENCH_ARGS ?=

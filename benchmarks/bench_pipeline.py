@@ -5,7 +5,8 @@ its own process while this one samples the peak RSS of that process and all its 
 raylet, GCS and workers included):
   decode     PyAV decode of every frame of every video, nothing else (vcurate's decode loop with no
              analyzer: same threads as the pipeline)
-  analysis   vcurate's analysis pass (scenes + shake + blur + resolution), CLIP off, one video at a time
+  analysis   vcurate's analysis pass (scene cuts and every analyzer on by default, CLIP off: the table
+             names them), then the filters' rules, one video at a time
   pipeline   `vcurate run` as a job: tiny CLIP with random weights, encode, shards; Ray, all cores
   baseline   PySceneDetect's own CLI per video (`scenedetect -i V detect-content list-scenes
              split-video`), then a separate script that decodes every split clip again for blur
@@ -16,13 +17,20 @@ raylet, GCS and workers included):
              (peak RSS must not grow with the archive)
   p1-2x, p2-2x  p1 and p2 on that larger archive: Ray's fixed start-up (worker processes, the CLIP
              actor importing torch) and the one-task tail weigh half as much, closer to a real job
+  datajuicer Data-Juicer's scene-split mapper, motion-score and resolution filters at their defaults, in
+             its own virtual environment (benchmarks/peer_datajuicer.py; made under --cache on first
+             use); its split re-encodes every scene, so its job compares with the pipeline's
 decode, analysis and the p1/p2 pairs run --repeat times, interleaved (a slow minute of a shared machine does not
 hit every run of one measurement); their time is the best run, all runs are in the JSON.
-Pipeline times start once Ray is up (its start-up is reported apart); cut F1 is scored against the
-archive's ground truth with vcurate.synth.eval's matching (±2 frames) for vcurate and baseline alike.
+Pipeline times start once Ray is up, Data-Juicer's once it is imported (both start-ups are reported
+apart); cut F1 is scored against the archive's ground truth with vcurate.synth.eval's matching
+(±2 frames) for vcurate, baseline and Data-Juicer alike. How the shake and motion rules treat each
+kind of shot (shaky, panning, zooming, still camera, still picture) is tallied per clip, each clip
+taken as the ground-truth shot it overlaps most.
 
     make bench                                               # 20 videos x 30 s at 640x360
     .venv/bin/python benchmarks/bench_pipeline.py --videos 4 --seconds 10 [--only decode,analysis]
+    .venv/bin/python benchmarks/bench_pipeline.py --videos 8 --seconds 20 --size 1280x720 --only analysis,pipeline,datajuicer
     .venv/bin/python benchmarks/bench_pipeline.py --videos 4 --seconds 10 --profile 25
 
 Writes benchmarks/results/bench_pipeline-<size>-<date>-<host>.{json,md}.
@@ -49,17 +57,18 @@ import psutil
 from vcurate.config import PipelineConfig
 from vcurate.stages.ingest import iter_tasks
 from vcurate.synth.archive import SynthSpec, make_archive
-from vcurate.synth.eval import evaluate, match_cuts, prf
-from vcurate.synth.truth import read_truth
+from vcurate.synth.eval import evaluate, match_cuts, prf, shot_of
+from vcurate.synth.truth import TruthShot, read_truth
 
+import peer_datajuicer  # benchmarks/peer_datajuicer.py
 from results_io import save, stamp  # benchmarks/results_io.py
 
-MEASUREMENTS = ("decode", "analysis", "pipeline", "baseline", "p1", "p2", "rss-2x", "p1-2x", "p2-2x")
+MEASUREMENTS = ("decode", "analysis", "pipeline", "baseline", "p1", "p2", "rss-2x", "p1-2x", "p2-2x", "datajuicer")
 REPEATED = ("decode", "analysis", "p1", "p2", "p1-2x", "p2-2x")  # the figures of the ratio targets
 LARGER_ARCHIVE = ("rss-2x", "p1-2x", "p2-2x")
 LABELS = {
     "decode": "1 decode floor (PyAV, every frame)",
-    "analysis": "2 vcurate analysis pass (scenes, shake, blur, resolution)",
+    "analysis": "2 vcurate analysis pass (scenes + {analyzers}; CLIP off)",  # the analyzers it built
     "pipeline": "3 vcurate full pipeline (tiny CLIP, encode, shards; Ray)",
     "baseline": "4 PySceneDetect CLI split + naive blur/shake pass",
     "p1": "5 full pipeline, Ray parallelism 1",
@@ -67,13 +76,18 @@ LABELS = {
     "rss-2x": "full pipeline, larger archive (memory)",
     "p1-2x": "5 full pipeline, Ray parallelism 1, larger archive",
     "p2-2x": "5 full pipeline, Ray parallelism 2, larger archive",
+    "datajuicer": "6 Data-Juicer {version}: scene split (re-encodes every scene) + motion + resolution filters",
 }
-TARGETS = {  # name: (numerator, denominator, target text, test)
-    "analysis / decode (2÷1)": ("analysis", "decode", "≤ 1.5", lambda r: r <= 1.5),
-    "pipeline / decode (3÷1)": ("pipeline", "decode", "", None),
-    "baseline / pipeline (4÷3)": ("baseline", "pipeline", "≥ 3", lambda r: r >= 3),
+TARGETS = {  # name: (numerator, denominator, target text, test); issue #25's acceptance, scaling from #9
+    "analysis / decode (2÷1)": ("analysis", "decode", "≤ 1.6", lambda r: r <= 1.6),
+    "pipeline / decode (3÷1)": ("pipeline", "decode", "≤ 2.0", lambda r: r <= 2.0),
+    "baseline / pipeline (4÷3)": ("baseline", "pipeline", "≥ 5", lambda r: r >= 5),
     "scaling 1→2 (p1 / p2)": ("p1", "p2", "≥ 1.7", lambda r: r >= 1.7),
     "scaling 1→2, larger archive": ("p1-2x", "p2-2x", "≥ 1.7", lambda r: r >= 1.7),
+    # their job (split with re-encode, two filters) against ours (analysis, filters, CLIP, encode, shards)
+    "datajuicer / pipeline, job against job (6÷3)": ("datajuicer", "pipeline", "> 1", lambda r: r > 1),
+    # against our analysis alone, which does more analysis but encodes nothing
+    "datajuicer / analysis (6÷2)": ("datajuicer", "analysis", "", None),
 }
 
 
@@ -116,6 +130,37 @@ def cut_scores(detected: dict[str, list[int]], root: Path) -> dict:
     return prf(tp, fp, fn)
 
 
+SHOT_KINDS = ("shaky", "pan", "zoom", "still camera", "still picture")
+
+
+def shot_kind(shot: TruthShot) -> str:
+    """What a motion rule sees in a shot: shake (a fault), a smooth pan or zoom, a still camera over a
+    moving subject, or a still picture (frozen, slideshow, pan or zoom over a still: the static fault)."""
+    if "shake" in shot.defects:
+        return "shaky"
+    if "static" in shot.defects:
+        return "still picture"
+    return {"pan": "pan", "zoom": "zoom"}.get(shot.camera, "still camera")
+
+
+def tally_kinds(clips: list[tuple[str, int, int, float, bool]], root: Path) -> dict[str, dict]:
+    """Per kind of shot, over clips (video, start frame, end frame, score, rejected), each clip taken as the
+    shot it overlaps most: how many, their scores' median and range, and the share rejected."""
+    truth = {video.video: video for video in read_truth(root / "ground_truth.jsonl")}
+    kinds: dict[str, list[tuple[float, bool]]] = {kind: [] for kind in SHOT_KINDS}
+    for video, start, end, score, rejected in clips:
+        kinds[shot_kind(shot_of(truth[video], start, end))].append((score, rejected))
+    table = {}
+    for kind, rows in kinds.items():
+        scores = np.array([score for score, _ in rows], dtype=float)
+        finite = scores[np.isfinite(scores)]
+        table[kind] = {"clips": len(rows), "rejected": sum(rejected for _, rejected in rows),
+                       "median": round(float(np.median(finite)), 3) if finite.size else None,
+                       "min": round(float(finite.min()), 3) if finite.size else None,
+                       "max": round(float(finite.max()), 3) if finite.size else None}
+    return table
+
+
 # --- measurements (each runs in a child process, and imports only what it needs before the clock starts:
 # the peak RSS of a decode must not include torch) ---------------------------------------------------------
 
@@ -138,21 +183,39 @@ def measure_decode(root: Path, work: Path, args) -> dict:
     return {"seconds": time.perf_counter() - t0}
 
 
-def analysis_pass(root: Path) -> dict[str, list[int]]:
-    """vcurate's analysis of every video, one after the other; returns the cuts found."""
-    from vcurate.stages.analyze import analyze_video
-
+def analysis_config(root: Path) -> PipelineConfig:
     cfg = base_config(root)
     cfg.align.enabled = False
-    return {task.video: analyze_video(task, cfg).video.cuts for task in iter_tasks(cfg.input)}
+    return cfg
+
+
+def analysis_pass(root: Path) -> list:
+    """vcurate's analysis of every video, one after the other, and the filters' rules on its clips."""
+    from vcurate.stages.analyze import analyze_video
+    from vcurate.stages.filter import filter_clip
+
+    cfg = analysis_config(root)
+    analyses = [analyze_video(task, cfg) for task in iter_tasks(cfg.input)]
+    for analysis in analyses:
+        for clip in analysis.clips:
+            filter_clip(clip, cfg.filters)
+    return analyses
 
 
 def measure_analysis(root: Path, work: Path, args) -> dict:
+    from vcurate.analyze.registry import ANALYZERS
     import vcurate.stages.analyze  # noqa: F401  (imported before the clock starts)
 
     t0 = time.perf_counter()
-    cuts = analysis_pass(root)
-    return {"seconds": time.perf_counter() - t0, "cuts": cut_scores(cuts, root)}
+    analyses = analysis_pass(root)
+    seconds = time.perf_counter() - t0
+    cfg = analysis_config(root)
+    shake = [(a.video.video, c.start_frame, c.end_frame, c.shake_score, "shake" in c.reasons)
+             for a in analyses for c in a.clips]
+    ran = [cls.__name__.removesuffix("Analyzer").lower() for cls in ANALYZERS  # those whose columns got values
+           if any(c.score(column) is not None for a in analyses for c in a.clips for column in cls.columns)]
+    return {"seconds": seconds, "cuts": cut_scores({a.video.video: a.video.cuts for a in analyses}, root),
+            "analyzers": ran, "shake_filter": tally_kinds(shake, root), "shake_max_score": cfg.filters.shake.max_score}
 
 
 def measure_pipeline(root: Path, work: Path, args) -> dict:
@@ -233,8 +296,32 @@ def naive_blur_shake(clip: Path) -> tuple[int, float, float]:
     return len(sharpness), float(np.median(sharpness)) if sharpness else 0.0, jitter
 
 
+def measure_datajuicer(root: Path, work: Path, args) -> dict:
+    """Data-Juicer's job (peer_datajuicer) on the archive: its clips' cuts against the ground truth, and
+    its motion scores per kind of shot, with what its default range [0.25, inf) keeps."""
+    try:
+        report = peer_datajuicer.run_job(args.dj_python, root / "raw", work)
+    except peer_datajuicer.JobError as exc:
+        return {"error": f"Data-Juicer job failed ({exc})"}
+    low, high = report["motion_default_range"]
+    cuts, clips = {}, []
+    for video in report["videos"]:
+        ends = np.cumsum(video["frames"]).tolist()
+        cuts[video["video"]] = ends[:-1]
+        for start, end, score in zip([0, *ends[:-1]], ends, video["motion_score"]):
+            clips.append((video["video"], start, end, score, not low <= score <= high))
+    return {
+        "seconds": report["seconds"], "cpu_seconds": round(report["cpu_seconds"], 2),
+        "start_seconds": round(report["start_seconds"], 2), "op_seconds": report["op_seconds"],
+        "cuts": cut_scores(cuts, root), "clips": len(clips),
+        "videos_kept": sum(v["kept"] for v in report["videos"]), "videos": len(report["videos"]),
+        "motion_filter": tally_kinds(clips, root), "motion_default_range": [low, high],
+        "installed": report["installed"], "installed_during_run": report["installed_during_run"],
+    }
+
+
 CHILD = {"decode": measure_decode, "analysis": measure_analysis, "pipeline": measure_pipeline,
-         "baseline": measure_baseline}
+         "baseline": measure_baseline, "datajuicer": measure_datajuicer}
 
 
 # --- the parent: run each measurement in a process, sample its memory ----------------------------------
@@ -260,13 +347,13 @@ def kill_tree(process: psutil.Process) -> None:
     psutil.wait_procs(procs, timeout=10)
 
 
-def run_measured(kind: str, root: Path, parallelism: int | None, timeout: float) -> dict:
+def run_measured(kind: str, root: Path, parallelism: int | None, timeout: float, extra: list[str] = ()) -> dict:
     """Run one measurement in a child process: its result plus the peak RSS of its process tree, or
     {"error": why} when it fails or outlives `timeout` (a stalled Ray job must not stall the benchmark)."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as tmp:
         result, log = Path(tmp, "result.json"), Path(tmp, "child.log")
         cmd = [sys.executable, __file__, "--child", kind, "--archive", str(root), "--work", tmp,
-               "--parallelism", str(parallelism or 0)]
+               "--parallelism", str(parallelism or 0), *extra]
         env = {**os.environ, "HF_HUB_OFFLINE": "1"}  # model hubs are unreachable: fail at once, never wait
         with log.open("w") as out:
             child = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
@@ -323,22 +410,28 @@ def report(args, roots: dict[str, Path], frames: dict[str, int], results: dict[s
     if "pipeline" in ok and "baseline" in ok:
         value = ok["pipeline"]["cuts"]["f1"] - ok["baseline"]["cuts"]["f1"]
         ratios["cut F1 vcurate − baseline"] = {"value": round(value, 4), "target": "≥ 0", "met": value >= 0}
+    ours = next((name for name in ("pipeline", "analysis") if name in ok), None)
+    if ours and "datajuicer" in ok:
+        value = ok[ours]["cuts"]["f1"] - ok["datajuicer"]["cuts"]["f1"]
+        ratios[f"cut F1 vcurate ({ours}) − Data-Juicer"] = {"value": round(value, 4), "target": "", "met": None}
     summary = {
         **stamp(), "python": sys.version.split()[0], "cpus": os.cpu_count(),
         "archive": {"videos": args.videos, "seconds": args.seconds, "size": args.size, "seed": args.seed,
                     "frames": frames["main"], "path": str(roots["main"])},
         "rss_archive": {"videos": args.rss_videos, "frames": frames.get("rss")} if "rss" in roots else None,
         "repeat": args.repeat, "results": results, "ratios": ratios,
+        "load_average": {"start": args.load_start, "end": os.getloadavg()},  # others' work on a shared machine
     }
     lines = [f"# Pipeline benchmark ({args.videos} videos × ~{args.seconds:g} s at {args.size}, "
              f"{frames['main']} frames; {os.cpu_count()} CPUs)", "",
              "| measurement | wall s | frames/s | peak RSS MiB | cut F1 |", "|---|---:|---:|---:|---:|"]
     for name, r in results.items():
+        label = LABELS[name].format(analyzers=", ".join(r.get("analyzers", [])), version=peer_datajuicer.DJ_VERSION)
         if "error" in r:
-            lines.append(f"| {LABELS[name]} | failed: {r['error']} | | | |")
+            lines.append(f"| {label} | failed: {r['error']} | | | |")
             continue
         f1 = r.get("cuts", {}).get("f1")
-        lines.append(f"| {LABELS[name]} | {r['seconds']:.2f} | {r['frames_per_s']:.0f} | {r['peak_rss_mib']:.0f} | {fmt(f1, 3)} |")
+        lines.append(f"| {label} | {r['seconds']:.2f} | {r['frames_per_s']:.0f} | {r['peak_rss_mib']:.0f} | {fmt(f1, 3)} |")
     lines += ["", "| ratio | value | target | met |", "|---|---:|---|---|"]
     for name, r in ratios.items():
         met = "" if r["met"] is None else ("yes" if r["met"] else "**no**")
@@ -351,10 +444,48 @@ def report(args, roots: dict[str, Path], frames: dict[str, int], results: dict[s
         b = ok["baseline"]
         lines.append(f"Baseline: PySceneDetect CLI {b['split_seconds']:.1f} s, then {b['clips']} clips "
                      f"({b['frames_decoded_again']} frames) decoded again for blur and shake.")
+    if "datajuicer" in ok:
+        lines += datajuicer_lines(ok["datajuicer"], ok.get("analysis"))
     if args.repeat > 1:
         lines.append(f"{', '.join(REPEATED)}: best of {args.repeat} interleaved runs (every run in the JSON).")
-    lines.append("Peak RSS sums the resident memory of the measured process and all its descendants.")
+    lines.append("Peak RSS sums the resident memory of the measured process and all its descendants. Load average "
+                 f"(1, 5, 15 min) at the start {fmt_load(args.load_start)}, at the end {fmt_load(os.getloadavg())}.")
     save(f"bench_pipeline-{args.size}", summary, lines)
+
+
+def datajuicer_lines(dj: dict, analysis: dict | None) -> list[str]:
+    """The peer's footnote, and how its motion filter and our shake filter treat each kind of shot."""
+    ops = ", ".join(f"{name.removeprefix('video_')} {seconds:.1f} s" for name, seconds in dj["op_seconds"].items())
+    installed = ", ".join(dj["installed_during_run"]) or "nothing"
+    low, high = dj["motion_default_range"]
+    keeps = f"≥ {low:g}" if high >= sys.float_info.max else f"in [{low:g}, {high:g}]"
+    lines = [f"Data-Juicer: its time starts after its imports ({dj['start_seconds']:.1f} s); {dj['cpu_seconds']:.0f} "
+             f"CPU-s for its whole process tree, imports included; per op: {ops}. {dj['clips']} clips; "
+             f"{dj['videos_kept']} of {dj['videos']} videos kept (a video stays when any of its clips passes); "
+             f"installed at run time: {installed}. Its job re-encodes every scene and runs two filters; 6÷3 sets it "
+             "against our whole job (which encodes the kept clips and scores blur, text, CLIP, duplicates too), 6÷2 "
+             "against our analysis pass, which encodes nothing.", "",
+             f"Motion per kind of shot: Data-Juicer's motion score (mean optical-flow magnitude, pixels) and its "
+             f"default rule (keep a clip scoring {keeps})"
+             + (f"; vcurate's shake score and its rule (reject above {analysis['shake_max_score']:g})." if analysis else "."),
+             "", "| shot kind | DJ clips | DJ motion score median (min–max) | DJ drops |"
+             + (" vcurate clips | shake score median (min–max) | rejected for shake |" if analysis else ""),
+             "|---|" + "---:|" * (6 if analysis else 3)]
+    for kind, d in dj["motion_filter"].items():
+        row = f"| {kind} | {d['clips']} | {spread(d)} | {d['rejected']} |"
+        if analysis:
+            v = analysis["shake_filter"][kind]
+            row += f" {v['clips']} | {spread(v)} | {v['rejected']} |"
+        lines.append(row)
+    return lines + [""]
+
+
+def fmt_load(load: tuple[float, ...]) -> str:
+    return "/".join(f"{value:.1f}" for value in load)
+
+
+def spread(d: dict) -> str:
+    return "–" if d["median"] is None else f"{d['median']:.2f} ({d['min']:.2f}–{d['max']:.2f})"
 
 
 def main() -> None:
@@ -369,6 +500,8 @@ def main() -> None:
                         "(default 2 x --videos; 0 skips it)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds one measurement may take")
     parser.add_argument("--repeat", type=int, default=2, help=f"runs of {', '.join(REPEATED)} (the best counts)")
+    parser.add_argument("--dj-venv", type=Path, help="Data-Juicer's own virtual environment, made on first use "
+                        "(default CACHE/dj-venv)")
     parser.add_argument("--only", help=f"comma-separated subset of {','.join(MEASUREMENTS)}")
     parser.add_argument("--profile", type=int, metavar="N", help="print the top N functions of a cProfile of "
                         "the analysis pass instead of measuring")
@@ -376,7 +509,9 @@ def main() -> None:
     parser.add_argument("--archive", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--parallelism", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--dj-python", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    args.load_start = os.getloadavg()
     if args.child:
         result = CHILD[args.child](args.archive, args.work, args)
         Path(args.work, "result.json").write_text(json.dumps(result))
@@ -404,14 +539,23 @@ def main() -> None:
             path.read_bytes()
     plan = {"decode": ("decode", None), "analysis": ("analysis", None), "pipeline": ("pipeline", None),
             "baseline": ("baseline", None), "p1": ("pipeline", 1), "p2": ("pipeline", 2),
-            "rss-2x": ("pipeline", None), "p1-2x": ("pipeline", 1), "p2-2x": ("pipeline", 2)}
+            "rss-2x": ("pipeline", None), "p1-2x": ("pipeline", 1), "p2-2x": ("pipeline", 2),
+            "datajuicer": ("datajuicer", None)}
     runs: dict[str, list[dict]] = {name: [] for name in wanted}
+    extra = []
+    if "datajuicer" in wanted:
+        try:
+            extra = ["--dj-python", str(peer_datajuicer.ensure_venv((args.dj_venv or args.cache / "dj-venv").absolute()))]
+        except peer_datajuicer.SetupError as exc:
+            print(f"datajuicer: {exc}", file=sys.stderr)
+            runs["datajuicer"].append({"error": str(exc)})
+            wanted.remove("datajuicer")
     for round_ in range(args.repeat):
         for name in wanted if round_ == 0 else [n for n in wanted if n in REPEATED]:
             kind, parallelism = plan[name]
             print(f"measuring {name} (run {round_ + 1}) ...", file=sys.stderr, flush=True)
             root = roots["rss" if name in LARGER_ARCHIVE else "main"]
-            runs[name].append(run_measured(kind, root, parallelism, args.timeout))
+            runs[name].append(run_measured(kind, root, parallelism, args.timeout, extra if kind == "datajuicer" else []))
     report(args, roots, frames, {name: best_run(r) for name, r in runs.items()})
 
 

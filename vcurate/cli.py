@@ -306,7 +306,8 @@ def _schemas(args) -> None:
 
 
 def _setting(text: str):
-    from vcurate.config import ConfigError, parse_setting
+    from vcurate.errors import ConfigError
+    from vcurate.settings import parse_setting
 
     try:
         return parse_setting(text)

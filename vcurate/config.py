@@ -8,7 +8,8 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from vcurate.errors import VcurateError
+from vcurate.errors import ConfigError
+from vcurate.settings import parse_setting  # noqa: F401  (the command lines' --set, read with the config)
 from vcurate.models.text_detector import DETECTORS, detector_model
 
 
@@ -406,10 +407,6 @@ class PipelineConfig(Section):
     ray: RayConfig = Field(default_factory=RayConfig)
 
 
-class ConfigError(VcurateError, ValueError):
-    """A pipeline YAML that cannot be used, with a message that says where and why."""
-
-
 def _validated(data: dict, model: type[M], where: str, what: str) -> M:
     try:
         return model.model_validate(data)
@@ -433,17 +430,6 @@ def load_yaml_model(path: str | Path, model: type[M], what: str) -> M:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of sections at the top level")
     return _validated(data, model, str(path), what)
-
-
-def parse_setting(text: str) -> tuple[str, object]:
-    """`section.key=value` from the command line; the value is read as YAML (0.4, true, null, [a, b])."""
-    path, sep, value = text.partition("=")
-    if not sep or not path.strip() or any(not part for part in path.strip().split(".")):
-        raise ConfigError(f"--set {text!r}: expected KEY.PATH=VALUE, e.g. filters.blur.min_score=0.4")
-    try:
-        return path.strip(), yaml.safe_load(value)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {text!r}: value is not valid YAML: {exc}") from None
 
 
 def with_settings(cfg: M, settings: list[tuple[str, object]], what: str) -> M:

@@ -15,3 +15,7 @@ class InputError(VcurateError, ValueError):
 
 class NotFoundError(VcurateError, FileNotFoundError):
     """A file or folder the user named does not exist."""
+
+
+class ConfigError(VcurateError, ValueError):
+    """A pipeline YAML that cannot be used, with a message that says where and why."""

@@ -67,7 +67,9 @@ def ensure_venv(venv: Path) -> Path:
         return venv_python(venv)
     python = str(venv_python(venv))
     pip = [python, "-m", "pip", "install", "--quiet"]
-    steps = [("pip install torch (CPU)", [*pip, *TORCH]), ("pip install of its requirements", [*pip, *REQUIREMENTS])]
+    # PyTorch's CPU index where it is reachable, else the registry's torch (larger: CUDA libraries included)
+    steps = [("pip install torch (CPU)", [*pip, *TORCH], [*pip, "torch"]),
+             ("pip install of its requirements", [*pip, *REQUIREMENTS])]
     if not marker.exists():
         if venv.exists():
             shutil.rmtree(venv)
@@ -75,17 +77,26 @@ def ensure_venv(venv: Path) -> Path:
                      (f"pip install py-data-juicer=={DJ_VERSION}", [*pip, "--no-deps", f"py-data-juicer=={DJ_VERSION}"])]
     print(f"installing Data-Juicer into {venv} (once) ...", file=sys.stderr, flush=True)
     deadline = time.monotonic() + PIP_TIMEOUT
-    for what, step in steps:
+    for what, *commands in steps:
+        _first_that_works(what, commands, deadline)
+    marker.write_text(f"{wanted}\n{freeze(Path(python))}")
+    return Path(python)
+
+
+def _first_that_works(what: str, commands: list[list[str]], deadline: float) -> None:
+    """Run `commands` in turn until one succeeds; SetupError with the last one's last line if none does."""
+    for attempt, step in enumerate(commands, 1):
         try:
             subprocess.run(step, check=True, capture_output=True, text=True, timeout=max(1, deadline - time.monotonic()))
+            return
         except subprocess.TimeoutExpired:
             raise SetupError(f"Data-Juicer environment: `{what}` outlived the {PIP_TIMEOUT} s allowed") from None
         except subprocess.CalledProcessError as exc:
+            if attempt < len(commands):
+                continue
             lines = [line for line in (exc.stderr or exc.stdout or "").splitlines() if line.strip()
                      and not line.startswith("WARNING")]
             raise SetupError(f"Data-Juicer environment: `{what}` failed: {lines[-1] if lines else f'exit {exc.returncode}'}") from None
-    marker.write_text(f"{wanted}\n{freeze(Path(python))}")
-    return Path(python)
 
 
 def freeze(python: Path) -> str:

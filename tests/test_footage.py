@@ -33,10 +33,12 @@ def _tinted_frames(hue: int, n: int, size: tuple[int, int], seed: int, switch_hu
 
 
 def _frame_hue(rgb: np.ndarray) -> int:
-    """The source tint a frame shows: the one nearest its median hue (bars and noise aside)."""
+    """The source tint a frame shows: the one nearest its mean hue (bars and noise aside), averaged as an
+    angle, since red lies on both ends of the scale (a noisy red frame is half 0-10, half 170-180)."""
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
     lit = hsv[..., 2] > 40
-    hue = float(np.median(hsv[..., 0][lit]))
+    angle = hsv[..., 0][lit].astype(np.float64) * (2 * np.pi / 180)
+    hue = (np.degrees(np.arctan2(np.sin(angle).mean(), np.cos(angle).mean())) / 2) % 180
     return min({0, 60, 120}, key=lambda h: min(abs(hue - h), 180 - abs(hue - h)))
 
 

@@ -445,3 +445,9 @@ def test_a_run_s_thread_setting_applies_when_its_model_is_loaded(tmp_path):
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_make_demo_s_quick_config_loads():
+    """pipelines/train-quick.yaml (make demo) is a valid config that trains on one thread."""
+    cfg = load_train_config(ROOT / "pipelines" / "train-quick.yaml")
+    assert cfg.run.threads == 1 and cfg.model.dim < TrainConfig().model.dim

@@ -10,6 +10,8 @@ FIT_VIDEOS ?= 200
 FIT_SEED ?= 101
 FIT_STEPS ?= 1000
 TRAIN_MINUTES ?= 5
+# make demo trains pipelines/train-quick.yaml (a small model, 1 thread); TRAIN_CONFIG=pipelines/train-demo.yaml TRAIN_MINUTES=15 for README's full figures
+TRAIN_CONFIG ?= pipelines/train-quick.yaml
 
 .PHONY: install demo test test-fast bench clean
 
@@ -32,7 +34,7 @@ demo: install $(DEMO)/clip.pt
 		--clip-model vcurate-small --clip-pretrained $(DEMO)/clip.pt --clip-min-score auto
 	$(BIN)/vcurate eval $(DEMO)/out --truth $(DEMO)/archive/ground_truth.jsonl | tee $(DEMO)/eval.json
 	rm -rf $(DEMO)/train
-	$(BIN)/vcurate train --config pipelines/train-demo.yaml --shards $(DEMO)/out/shards --output $(DEMO)/train \
+	$(BIN)/vcurate train --config $(TRAIN_CONFIG) --shards $(DEMO)/out/shards --output $(DEMO)/train \
 		--max-minutes $(TRAIN_MINUTES)
 	$(BIN)/vcurate eval-gen $(DEMO)/train --videos $(DEMO)/train/eval-videos > /dev/null
 	@echo "samples: $(DEMO)/train/samples/  generated-video scores: $(DEMO)/train/eval-gen.json"

@@ -430,3 +430,24 @@ def test_shards_with_nothing_usable_stop_with_a_clear_error(tmp_path):
         next(iter(ShardWindows([str(shard)], cfg)))
     with pytest.raises(ShardError, match="nothing to train on"):  # resampled across ranks: no pass ever ends
         next(iter(ShardWindows([str(shard)], cfg, rank=0, world=2)))
+
+
+def test_a_run_s_thread_setting_applies_when_its_model_is_loaded(tmp_path):
+    """run.threads (make demo's config: 1) is what sampling from the run uses too; null leaves torch's default."""
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        Trainer(tiny_train_config(), device="cpu").save(tmp_path / "default.pt")
+        Trainer(tiny_train_config(threads=1), device="cpu").save(tmp_path / "one.pt")
+        load_ema(tmp_path / "default.pt", device="cpu")
+        assert torch.get_num_threads() == 2
+        load_ema(tmp_path / "one.pt", device="cpu")
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_make_demo_s_quick_config_loads():
+    """pipelines/train-quick.yaml (make demo) is a valid config that trains on one thread."""
+    cfg = load_train_config(ROOT / "pipelines" / "train-quick.yaml")
+    assert cfg.run.threads == 1 and cfg.model.dim < TrainConfig().model.dim

@@ -181,6 +181,11 @@ class RunConfig(Section):
     max_minutes: float | None = Field(None, gt=0, description="stop (and checkpoint) after this long")
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when present")
+    threads: int | None = Field(
+        None, ge=1, description="CPU threads of torch for training and for sampling from the run (eval-gen, sample); "
+        "null: torch's default, one per core. On a CPU shared with other jobs, threads that wait on each other "
+        "made a step 5-10x slower than its fair share; 1 thread keeps it near that share"
+    )
     precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto: bf16 autocast on CUDA, fp32 on CPU")
     log_every: int = Field(25, ge=1)
     checkpoint_every: int = Field(250, ge=1)

@@ -40,6 +40,12 @@ def resolve_device(name: str) -> torch.device:
     return devices.resolve_device(name, RunError, "run.device")
 
 
+def use_threads(run: RunConfig) -> None:
+    """Apply run.threads (None leaves torch's default)."""
+    if run.threads is not None:
+        torch.set_num_threads(run.threads)
+
+
 def build_model(cfg: TrainConfig) -> VideoDiT:
     return VideoDiT(cfg.model, frames=cfg.data.frames, size=cfg.data.size, context=cfg.data.max_text_tokens)
 
@@ -266,6 +272,7 @@ def load_ema(run: str | Path, device: str = "auto") -> tuple[VideoDiT, TrainConf
     path = RunPaths(path).checkpoint if path.is_dir() else path
     state = read_checkpoint(path)
     cfg = checkpoint_config(state)
+    use_threads(cfg.run)
     model = build_model(cfg)
     model.load_state_dict(state["ema"])
     return model.to(resolve_device(device)).eval(), cfg
@@ -312,6 +319,7 @@ def train(cfg: TrainConfig, run: str | Path, resume: bool = False, progress=None
         raise RunError(f"data.batch_size {cfg.data.batch_size} is the global batch: it must be a multiple of the "
                        f"{ranks.world} ranks")
     shards = resolve_shards(cfg.data.shards)
+    use_threads(cfg.run)
     with process_group(ranks, rank_device(ranks, resolve_device(cfg.run.device))):
         return _train(cfg, paths, shards, ranks, resume, progress)
 

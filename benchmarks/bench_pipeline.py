@@ -189,12 +189,11 @@ def analysis_config(root: Path) -> PipelineConfig:
     return cfg
 
 
-def analysis_pass(root: Path) -> list:
+def analysis_pass(cfg: PipelineConfig) -> list:
     """vcurate's analysis of every video, one after the other, and the filters' rules on its clips."""
     from vcurate.stages.analyze import analyze_video
     from vcurate.stages.filter import filter_clip
 
-    cfg = analysis_config(root)
     analyses = [analyze_video(task, cfg) for task in iter_tasks(cfg.input)]
     for analysis in analyses:
         for clip in analysis.clips:
@@ -206,10 +205,10 @@ def measure_analysis(root: Path, work: Path, args) -> dict:
     from vcurate.analyze.registry import ANALYZERS
     import vcurate.stages.analyze  # noqa: F401  (imported before the clock starts)
 
-    t0 = time.perf_counter()
-    analyses = analysis_pass(root)
-    seconds = time.perf_counter() - t0
     cfg = analysis_config(root)
+    t0 = time.perf_counter()
+    analyses = analysis_pass(cfg)
+    seconds = time.perf_counter() - t0
     shake = [(a.video.video, c.start_frame, c.end_frame, c.shake_score, "shake" in c.reasons)
              for a in analyses for c in a.clips]
     ran = [cls.__name__.removesuffix("Analyzer").lower() for cls in ANALYZERS  # those whose columns got values

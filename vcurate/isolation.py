@@ -4,10 +4,10 @@ only the child; the video is marked failed with the reason, and the job goes on.
 One long-lived child per worker process and module serves the calls (its imports are paid once); it is
 started with `python -m vcurate.isolation` rather than `multiprocessing`, so no host program (a Ray
 worker, a notebook) is re-imported in it. `prestart` launches it without waiting: a small job's driver
-imports its own modules while the child imports the analysis stack (a second of each). While it decodes, the child sends a heartbeat every
-`HEARTBEAT_S`; no heartbeat for `stall_s` seconds means a hang, more than `time_limit_s` in total
-means a video too costly to finish. Calls and results travel as pickles over a private pipe between
-this process and its own child, never from data files.
+imports its own modules while the child imports the analysis stack (a second of each). While it
+decodes, the child sends a heartbeat every `HEARTBEAT_S`; no heartbeat for `stall_s` seconds means a
+hang, more than `time_limit_s` in total means a video too costly to finish. Calls and results travel as
+pickles over a private pipe between this process and its own child, never from data files.
 """
 
 from __future__ import annotations

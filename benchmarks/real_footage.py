@@ -4,7 +4,8 @@ For each split of the corpus (benchmarks/footage_corpus.py) this
   1. cuts a labelled archive from its sources (`vcurate synth --from-footage`: hand-held shake, blur
      and upscales injected; pans, zooms, CRF 18-40, noise, low light and letterboxing kept clean), runs
      the default pipeline on it (CLIP off: the captions are only "footage from X") and scores it per
-     source: clean and pan/zoom clips kept, shake / blur / upscaled precision and recall, cut F1;
+     source: clean and pan/zoom clips kept, shake / blur / upscaled precision and recall (and the two
+     soft faults together: a 3-4x upscale caught as blur is a right rejection there), cut F1;
   2. writes renditions of every source as web archives hold them, one video each: the source
      re-encoded at CRF 18, 28 and 35, area-downscaled renditions (640x360, 480x270 where smaller than
      the source), and the source downscaled 2x and 3x and scaled back up (bilinear, bicubic, Lanczos);
@@ -12,7 +13,7 @@ For each split of the corpus (benchmarks/footage_corpus.py) this
 Thresholds may be chosen on the calibration split only; the report split's figures are the evidence.
 
     .venv/bin/python benchmarks/real_footage.py [--videos 30] [--seed 1] [--config pipelines/default.yaml]
-        [--set filters.upscaled.enabled=true --name real_footage-upscaled]
+        [--set filters.upscaled.enabled=true --name real_footage-upscaled] [--rescore]
 
 Writes benchmarks/results/real_footage-<date>-<host>.{json,md}.
 """
@@ -32,7 +33,7 @@ from vcurate.job import run_job
 from vcurate.media.encode import write_mp4
 from vcurate.synth.eval import evaluate
 from vcurate.synth.footage import FootageShot, FootageSpec, find_sources, make_footage_archive, render_footage_shot
-from vcurate.synth.truth import TruthShot, TruthVideo, write_truth
+from vcurate.synth.truth import TruthShot, TruthVideo, read_truth, write_truth
 
 from footage_corpus import CACHE, fetch  # benchmarks/footage_corpus.py
 from results_io import save, stamp  # benchmarks/results_io.py
@@ -104,8 +105,8 @@ def markdown(summary: dict) -> list[str]:
     for split in [s for s in ("calibration", "report") if s in summary]:
         result = summary[split]["archive"]
         lines += [f"## {split} sources: labelled archive", "",
-                  "| source | clean kept | pans/zooms kept | shake P / R | blur P / R | upscaled P / R | cut F1 | clean rejected as |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "| source | clean kept | pans/zooms kept | shake P / R | blur P / R | upscaled P / R | soft (blur or upscaled) P / R | cut F1 | clean rejected as |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         rows = [("all", result)] + list(result.get("sources", {}).items())
         for name, m in rows:
             c = m["clips"]
@@ -115,7 +116,7 @@ def markdown(summary: dict) -> list[str]:
 
             lines.append(f"| {name} | {_pct(c['clean_kept']['kept'], c['clean_kept']['total'])} | "
                          f"{_pct(c['clean_pan_kept']['kept'], c['clean_pan_kept']['total'])} | {pr('shake')} | {pr('blur')} | "
-                         f"{pr('lowres')} | {m['cuts']['f1']:.3f} | {c['clean_rejections']} |")
+                         f"{pr('lowres')} | {pr('soft')} | {m['cuts']['f1']:.3f} | {c['clean_rejections']} |")
         lines += ["", f"## {split} sources: renditions (share rejected)", "",
                   "| source | CRF 18/28/35: upscaled / blur | downscaled renditions: upscaled / blur | 2x, 3x upscaled: caught as upscaled |",
                   "|---|---|---|---|"]
@@ -139,18 +140,27 @@ def main() -> None:
     parser.add_argument("--splits", default="calibration,report")
     parser.add_argument("--set", type=parse_setting, action="append", default=[], metavar="KEY.PATH=VALUE",
                         help="pipeline setting, e.g. filters.upscaled.enabled=true (named in the results)")
-    parser.add_argument("--name", default="real_footage", help="results file stem")
+    parser.add_argument("--name", default="real_footage", help="results file stem (and run folder under the cache)")
+    parser.add_argument("--rescore", action="store_true",
+                        help="score the outputs of the earlier run of this --name again (after a change to the "
+                             "scoring only): no archive made, no pipeline run")
     args = parser.parse_args()
     corpus = fetch(args.cache)
     summary = {**stamp(), "config": str(args.config), "settings": [f"{k}={v}" for k, v in args.set],
                "videos": args.videos, "seed": args.seed}
     for split in args.splits.split(","):
         work = args.cache / "runs" / args.name / split
-        shutil.rmtree(work, ignore_errors=True)
-        make_footage_archive(work / "archive", corpus / split, args.videos, args.seed, FootageSpec())
-        curate(args.config, work / "archive", work / "out", args.set)
-        rendition_truth = rendition_archive(work / "renditions", corpus / split)
-        clips = curate(args.config, work / "renditions", work / "renditions-out", args.set)
+        if args.rescore:
+            if not (work / "renditions-out" / "clips.parquet").is_file():
+                raise SystemExit(f"--rescore: no finished run of {args.name!r} under {work}")
+            rendition_truth = read_truth(work / "renditions" / "ground_truth.jsonl")
+            clips = pd.read_parquet(work / "renditions-out" / "clips.parquet")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+            make_footage_archive(work / "archive", corpus / split, args.videos, args.seed, FootageSpec())
+            curate(args.config, work / "archive", work / "out", args.set)
+            rendition_truth = rendition_archive(work / "renditions", corpus / split)
+            clips = curate(args.config, work / "renditions", work / "renditions-out", args.set)
         summary[split] = {"archive": evaluate(work / "out", work / "archive" / "ground_truth.jsonl"),
                           "renditions": rendition_table(clips, rendition_truth)}
     save(args.name, summary, markdown(summary))

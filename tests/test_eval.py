@@ -48,6 +48,30 @@ def test_clip_metrics_match_clips_to_their_main_shot():
     assert "mismatch" not in m  # no alignment scores: not evaluated
 
 
+def test_an_upscale_caught_as_blur_counts_for_the_soft_group_only():
+    """A 4x upscale is as soft as a defocus: rejected as blur it is a false blur and a missed
+    upscale one by one, and a correct rejection for `soft` (blur or upscaled, either way)."""
+    import pandas as pd
+
+    from vcurate.synth.eval import clip_metrics
+    from vcurate.synth.truth import TruthShot, TruthVideo
+
+    def shot(a, b, defects):
+        return TruthShot(start_frame=a, end_frame=b, true_caption="c", attached_caption="c", defects=defects, camera="static")
+
+    truth = {"v.mp4": TruthVideo(video="v.mp4", fps=25, num_frames=300, width=640, height=360, caption_source="txt",
+                                 shots=[shot(0, 100, ["lowres"]), shot(100, 200, ["blur"]), shot(200, 300, [])])}
+    clips = pd.DataFrame([
+        dict(video="v.mp4", start_frame=a, end_frame=a + 100, reasons=r, status="rejected" if r else "kept",
+             blur_score=b, detail_score=0.5)
+        for a, r, b in ((0, ["blur"], 0.3), (100, ["blur"], 0.2), (200, [], 0.9))
+    ])
+    m = clip_metrics(clips, truth)
+    assert (m["blur"]["tp"], m["blur"]["fp"], m["blur"]["fn"]) == (1, 1, 0)
+    assert (m["lowres"]["tp"], m["lowres"]["fn"]) == (0, 1)
+    assert (m["soft"]["tp"], m["soft"]["fp"], m["soft"]["fn"]) == (2, 0, 0)
+
+
 def test_a_clip_too_short_to_analyse_is_no_filter_miss():
     """A shaky shot cut too short to analyse is rejected before any filter sees it: not a shake miss,
     while a clean shot lost that way still counts against the clean clips kept."""

@@ -156,9 +156,9 @@ class ShakeFilter(Section):
 class BlurFilter(Section):
     enabled: bool = True
     min_score: float = Field(
-        0.46, gt=0, description="edge crispness (dimensionless): 99th-percentile fine-band (sigma 1) over next-band "
-        "(sigma 1-3) magnitude, the lower of the analysis frame's and 1.53x that of the textured full-resolution "
-        "64x64 tiles; below it a clip is blurry"
+        0.40, gt=0, description="edge crispness (dimensionless): 99th-percentile fine-band (sigma 1) over next-band "
+        "(sigma 1-3) magnitude, on the analysis frame along its softest of four directions where it has structure, "
+        "or 1.53x that of the textured full-resolution 64x64 tiles where lower; below it a clip is blurry"
     )
     every: int = Field(
         6, ge=1, description="score every Nth frame (sharpness, detail); the clip's score is the median over "

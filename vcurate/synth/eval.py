@@ -36,6 +36,11 @@ def match_cuts(detected: list[int], truth: list[int], tolerance: int = 2) -> int
     return len(cut_pairs(detected, truth, tolerance))
 
 
+# Faults judged together besides one by one: a 3-4x upscale is as soft as a defocus and a soft blur
+# leaves what an upscale leaves, so `soft` counts either rule catching either fault.
+FAULT_GROUPS = {"soft": ("blur", "lowres")}
+
+
 def shot_of(video: TruthVideo, start: int, end: int) -> TruthShot:
     """The ground-truth shot a clip overlaps most."""
     return max(video.shots, key=lambda s: min(end, s.end_frame) - max(start, s.start_frame))
@@ -53,8 +58,8 @@ def judged(clips: pd.DataFrame, reasons: set[str]) -> bool:
 
 
 def clip_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo], source: str | None = None) -> dict:
-    """Per fault: precision / recall / F1 of rejection, over clips matched to their main shot (of
-    footage `source` only, when given); and the share of clean clips (no fault, captioned) kept,
+    """Per fault and FAULT_GROUPS group: precision / recall / F1 of rejection, over clips matched to
+    their main shot (of footage `source` only, when given); and the share of clean clips (no fault, captioned) kept,
     overall, for clean pans and zooms, and for clean shots of a still camera. Shots that partly repeat
     another's frames (TruthShot.overlap_of) count for neither duplicates nor clean clips; a clip
     rejected as too short to analyse counts for no fault (but as a clean clip lost)."""
@@ -65,19 +70,24 @@ def clip_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo], source: str 
             if source is None or shot.source == source:
                 matched.append((row, shot))
     out = {}
-    for defect, reasons in fault_reasons().items():
+    by_fault = fault_reasons()
+    groups = {fault: ({fault}, reasons) for fault, reasons in by_fault.items()}
+    for group, faults in FAULT_GROUPS.items():
+        if all(f in by_fault for f in faults):
+            groups[group] = (set(faults), set().union(*(by_fault[f] for f in faults)))
+    for name, (defects, reasons) in groups.items():
         if not judged(clips, reasons):
             continue  # no stage that judges this fault ran (CLIP off, say)
         tp = fp = fn = 0
         for row, shot in matched:
-            if defect == "duplicate" and shot.overlap_of:
+            if "duplicate" in defects and shot.overlap_of:
                 continue  # partly repeats another shot: neither a copy nor distinct
             caught = bool(reasons & set(row.reasons))
             if not caught and Reason.TOO_SHORT in row.reasons:
                 continue  # cut too short to be analysed: no filter saw it, none caught or missed it
-            actual = defect in shot.defects
+            actual = bool(defects & set(shot.defects))
             tp, fp, fn = tp + (caught and actual), fp + (caught and not actual), fn + (actual and not caught)
-        out[defect] = prf(tp, fp, fn)
+        out[name] = prf(tp, fp, fn)
     clean = [(row, shot) for row, shot in matched
              if not shot.defects and shot.attached_caption is not None and not shot.overlap_of]
     out["clean_kept"] = _kept_share([row.status == "kept" for row, _ in clean])

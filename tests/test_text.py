@@ -90,6 +90,18 @@ def test_a_faint_watermark_over_a_moving_busy_texture_is_an_overlay():
     assert clean["text_area"] == 0.0 and not rejected(clean)
 
 
+def test_a_ticker_over_a_still_scene_of_level_lines_is_an_overlay():
+    """A still scene whose structure runs level (shelves, a tank's rim, a horizon) matches itself at
+    any sideways shift, the ticker's too: that is no sign the text moves with it (a ticker over a
+    zebrafish tank was taken for scene text so)."""
+    rng = np.random.default_rng(7)
+    rows = np.clip(120 + 40 * np.sign(np.sin(np.arange(H) / 7.0)) + rng.normal(0, 2, H), 0, 255)
+    level = np.repeat(np.repeat(rows[:, None], W, axis=1)[..., None], 3, axis=2).astype(np.uint8)
+    overlay = plan_overlay(np.random.default_rng(5), "ticker", W, H, FRAMES, FPS)
+    columns = analyse([overlay.apply(level.copy(), i) for i in range(FRAMES)])
+    assert columns["overlay_score"] == 1.0 and rejected(columns)
+
+
 def test_a_mark_in_the_middle_is_an_overlay_by_its_motion_alone(canvas):
     """Not in the bottom band nor a corner: only staying put over the moving picture tells."""
     def marked(frame):

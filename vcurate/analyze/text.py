@@ -318,9 +318,11 @@ def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -
       they are periodic (stripes, checks) or changed beyond a shift, they may tell no motion or a
       wrong one, while the letters, which do not repeat, match where they truly went (on tuning
       seed 11, signs on striped and checkered backgrounds were taken for overlays this way);
-    - the box's best match is a shift at which its surroundings match too: it moves with them, scene
-      text (sideways in the bottom band too: a ticker scrolls through a picture that moves otherwise;
-      periodic surroundings, which match at several shifts, match at the letters' one among them);
+    - the box's best match is a shift at which its surroundings match too, and better than where they
+      were: it moves with them, scene text (sideways in the bottom band too: a ticker scrolls through
+      a picture that moves otherwise; periodic surroundings, which match at several shifts, match at
+      the letters' one among them). Surroundings that match in place as well tell nothing: level
+      structure (a ticker's own bar, shelves, a horizon) matches itself at any sideways shift;
     - the box matches where the scene moved it, better than where it was: scene text (a match, not
       the best one, so a periodic pattern that also matches one period on does not mislead);
     - it matches where it was, better than where the scene went, and the surroundings do not match
@@ -355,8 +357,8 @@ def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -
             continue
         scene = match_errors(around, fine1, X0, Y0, mask=ring)
         shifted = max(abs(best[0] - SEARCH), abs(best[1] - SEARCH)) > STILL
-        if shifted and text[best] <= MATCH_ERROR and near(scene, best) <= MATCH_ERROR:
-            continue  # text and surroundings match at the same shift: it moves with them, a ticker does not
+        if shifted and text[best] <= MATCH_ERROR and near(scene, best) <= min(MATCH_ERROR, near(scene, NO_SHIFT) - 1e-6):
+            continue  # text and surroundings match at the same shift, not as well in place: it moves with them
         dy, dx = np.unravel_index(int(np.argmin(scene)), scene.shape)
         if scene[dy, dx] > MATCH_ERROR or max(abs(dx - SEARCH), abs(dy - SEARCH)) <= STILL:
             evidence[i] = placed(boxes[i], moved)  # the surroundings changed beyond a shift, or did not move

@@ -11,7 +11,9 @@ affect stay out of its population:
 - clips its precondition skips (upscaled: clips blurry under the blur threshold this calibration
   proposes, or the run's one when blur cannot be calibrated), as the filter itself does;
 - clips the run rejected for the same fault by another reason (lowres: low_resolution), which count as
-  caught whatever this threshold is.
+  caught whatever this threshold is;
+- clips of a fault alike to the rule's (vcurate.synth.eval.FAULT_GROUPS: a 3-4x upscale is as soft as
+  a defocus), which either rule rejects rightly and neither must.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import pandas as pd
 from vcurate.config import PipelineConfig
 from vcurate.report.stats import Run, load_run
 from vcurate.rules import SCORE_RULES, ScoreRule, fault_reasons, rule_for, setting
-from vcurate.synth.eval import shot_of
+from vcurate.synth.eval import FAULT_GROUPS, shot_of
 from vcurate.synth.truth import read_truth
 
 MAX_CURVE_POINTS = 2000  # per rule in the JSON; enough to plot, bounded on a run of millions of clips
@@ -153,12 +155,17 @@ def _population(clips: pd.DataFrame, rule: ScoreRule, thresholds: dict, settings
         guard = rule_for(rule.unless)
         if settings.enabled(guard) and thresholds.get(guard.reason) is not None:
             skipped = guard.beyond(clips[guard.score].to_numpy(dtype=float), thresholds[guard.reason])
-    keep = ~unscored & ~caught & ~skipped
+    fault = rule.reason.fault
+    kin = set().union(*(set(group) for group in FAULT_GROUPS.values() if fault in group)) - {fault}
+    akin = clips.faults.map(lambda f: bool(kin & f) and fault not in f).to_numpy(dtype=bool)
+    keep = ~unscored & ~caught & ~skipped & ~akin
     excluded = {"unscored": int(unscored.sum())}
     if others:
         excluded[f"already {'/'.join(sorted(others))}"] = int((caught & ~unscored).sum())
     if rule.unless is not None:
         excluded[f"{rule.unless.value} (precondition)"] = int((skipped & ~caught & ~unscored).sum())
+    if kin:
+        excluded[f"{'/'.join(sorted(kin))} (alike: either rule may catch it)"] = int((akin & ~skipped & ~caught & ~unscored).sum())
     return keep, excluded
 
 

@@ -12,7 +12,7 @@ affect stay out of its population:
   proposes, or the run's one when blur cannot be calibrated), as the filter itself does;
 - clips the run rejected for the same fault by another reason (lowres: low_resolution), which count as
   caught whatever this threshold is;
-- clips of a fault alike to the rule's (vcurate.synth.eval.FAULT_GROUPS: a 3-4x upscale is as soft as
+- clips of a fault alike to the rule's (vcurate.rules.FAULT_GROUPS: a 3-4x upscale is as soft as
   a defocus), which either rule rejects rightly and neither must.
 """
 
@@ -26,8 +26,8 @@ import pandas as pd
 
 from vcurate.config import PipelineConfig
 from vcurate.report.stats import Run, load_run
-from vcurate.rules import SCORE_RULES, ScoreRule, fault_reasons, rule_for, setting
-from vcurate.synth.eval import FAULT_GROUPS, shot_of
+from vcurate.rules import FAULT_GROUPS, SCORE_RULES, ScoreRule, fault_reasons, rule_for, setting
+from vcurate.synth.eval import shot_of
 from vcurate.synth.truth import read_truth
 
 MAX_CURVE_POINTS = 2000  # per rule in the JSON; enough to plot, bounded on a run of millions of clips

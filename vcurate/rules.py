@@ -92,6 +92,12 @@ def rule_for_score(score: str) -> ScoreRule:
     return next(r for r in SCORE_RULES if r.score == score)
 
 
+# Faults alike to the eye: a 3-4x upscale is as soft as a defocus and a mild blur leaves what an upscale
+# leaves, so either rule rejecting either is right; eval also judges such a group as one fault, and
+# calibrate fits neither rule on the other's shots.
+FAULT_GROUPS = {"soft": ("blur", "lowres")}
+
+
 def fault_reasons() -> dict[str, set[str]]:
     """Which rejection reasons count as catching which labelled fault (vcurate eval, calibrate)."""
     faults: dict[str, set[str]] = {}

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from vcurate.records import Reason
-from vcurate.rules import SCORE_RULES, fault_reasons
+from vcurate.rules import FAULT_GROUPS, SCORE_RULES, fault_reasons
 from vcurate.synth.truth import TruthShot, TruthVideo, read_truth
 
 
@@ -36,11 +36,6 @@ def match_cuts(detected: list[int], truth: list[int], tolerance: int = 2) -> int
     return len(cut_pairs(detected, truth, tolerance))
 
 
-# Faults judged together besides one by one: a 3-4x upscale is as soft as a defocus and a soft blur
-# leaves what an upscale leaves, so `soft` counts either rule catching either fault.
-FAULT_GROUPS = {"soft": ("blur", "lowres")}
-
-
 def shot_of(video: TruthVideo, start: int, end: int) -> TruthShot:
     """The ground-truth shot a clip overlaps most."""
     return max(video.shots, key=lambda s: min(end, s.end_frame) - max(start, s.start_frame))
@@ -58,9 +53,10 @@ def judged(clips: pd.DataFrame, reasons: set[str]) -> bool:
 
 
 def clip_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo], source: str | None = None) -> dict:
-    """Per fault and FAULT_GROUPS group: precision / recall / F1 of rejection, over clips matched to
-    their main shot (of footage `source` only, when given); and the share of clean clips (no fault, captioned) kept,
-    overall, for clean pans and zooms, and for clean shots of a still camera. Shots that partly repeat
+    """Per fault and per group of alike faults (vcurate.rules.FAULT_GROUPS): precision / recall / F1 of
+    rejection, over clips matched to their main shot (of footage `source` only, when given); and the
+    share of clean clips (no fault, captioned) kept, overall, for clean pans and zooms, and for clean
+    shots of a still camera. Shots that partly repeat
     another's frames (TruthShot.overlap_of) count for neither duplicates nor clean clips; a clip
     rejected as too short to analyse counts for no fault (but as a clean clip lost)."""
     matched = []

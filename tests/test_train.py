@@ -26,10 +26,10 @@ from vcurate.train.data import (
     ShardError, ShardWindows, caption_vocabulary, decode_clip, make_loader, resolve_shards, tar_samples, tokenize,
     window_starts,
 )
-from vcurate.train.diffusion import flow_loss, to_model_input
+from vcurate.train.diffusion import drop_words, flow_loss, to_model_input
 from vcurate.train.evalgen import PSNR_CAP, detect, parse_caption
 from vcurate.train.sampling import generate, save_video
-from vcurate.train.model import OOV
+from vcurate.train.model import OOV, START_TOKEN
 from vcurate.train.trainer import RunError, Trainer, build_model, load_ema, read_checkpoint, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -498,3 +498,12 @@ def test_a_run_with_caption_vocab_shards_embeds_its_shards_captions_tokens(shard
     model, _ = load_ema(tmp_path / "run", device="cpu")
     assert torch.equal(model.text.vocab, caption_vocabulary(_shard_captions(shards), 16))
     assert model.text.embed.num_embeddings == len(model.text.vocab) + 2
+
+
+def test_word_dropout_blanks_word_tokens_and_keeps_the_start_and_end():
+    tokens = tokenize(CAPTIONS * 100, 16)
+    out = drop_words(tokens, 0.3, torch.Generator().manual_seed(0))
+    words = (tokens > 0) & (tokens < START_TOKEN)
+    assert torch.equal(out[~words], tokens[~words]) and (tokens[:, :2] == torch.tensor([START_TOKEN, 320])).all()
+    assert ((out == tokens) | (out == 0)).all() and 0.25 < (out[words] == 0).float().mean() < 0.35
+    assert torch.equal(out, drop_words(tokens, 0.3, torch.Generator().manual_seed(0)))

@@ -38,6 +38,7 @@ from torch import nn
 from vcurate.train.config import ModelConfig
 
 VOCAB_SIZE = 49408  # open_clip's SimpleTokenizer
+START_TOKEN = VOCAB_SIZE - 2  # its start and end of text, the last two ids
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:

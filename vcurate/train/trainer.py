@@ -22,7 +22,7 @@ from vcurate.checkpoints import load_weights_only
 from vcurate.errors import VcurateError
 from vcurate.train.config import DiffusionConfig, RunConfig, TrainConfig
 from vcurate.train.data import caption_vocabulary, make_loader, resolve_shards, shard_captions
-from vcurate.train.diffusion import draw_condition, flow_loss, to_model_input
+from vcurate.train.diffusion import draw_condition, drop_words, flow_loss, to_model_input
 from vcurate.train.distributed import (
     Ranks, any_rank, barrier, mean_over_ranks, process_group, rank_device, ranks_from_env,
 )
@@ -128,6 +128,8 @@ class Trainer:
         x0 = to_model_input(frames.to(self.device, non_blocking=True))
         tokens = tokens.to(self.device, non_blocking=True)
         drop = torch.rand(x0.shape[0], device=self.device, generator=generator) < self.cfg.diffusion.caption_dropout
+        if self.cfg.diffusion.word_dropout:  # drawn only when on, so other runs keep their random streams
+            tokens = drop_words(tokens, self.cfg.diffusion.word_dropout, generator)
         given = draw_condition(x0, self.cfg.diffusion, generator) if self.cfg.model.frame_condition else None
         with self.autocast():
             return self.objective(x0, tokens, drop, generator, given)

@@ -450,9 +450,10 @@ def test_a_run_s_thread_setting_applies_when_its_model_is_loaded(tmp_path):
 
 
 def test_make_demo_s_quick_config_loads():
-    """pipelines/train-quick.yaml (make demo) is a valid config that trains on one thread."""
+    """pipelines/train-quick.yaml (make demo) is a valid config that trains on one thread with a compact
+    caption vocabulary."""
     cfg = load_train_config(ROOT / "pipelines" / "train-quick.yaml")
-    assert cfg.run.threads == 1 and cfg.model.dim < TrainConfig().model.dim
+    assert cfg.run.threads == 1 and cfg.model.dim < TrainConfig().model.dim and cfg.model.caption_vocab == "shards"
 
 
 CAPTIONS = ["a red circle moving left over a striped background", "a blue square moving up over a dotted background"]

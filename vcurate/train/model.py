@@ -2,11 +2,10 @@
 
 Frames are cut into patches; every block attends over all patches of all frames (joint attention) or,
 factorized, within each frame (space) and then across frames at each patch position (time), then
-applies an MLP. The caption is read by a small learned transformer over CLIP BPE tokens (all of them, or only those of the
-training captions: model.caption_vocab); its pooled
-embedding plus the diffusion time condition every block through adaptive LayerNorm (DiT's
-adaLN-Zero), and a learned null caption stands in for dropped captions so classifier-free guidance
-works.
+applies an MLP. The caption is read by a small learned transformer over CLIP BPE tokens (all of them,
+or only those of the training captions: model.caption_vocab); its pooled embedding plus the diffusion
+time condition every block through adaptive LayerNorm (DiT's adaLN-Zero), and a learned null caption
+stands in for dropped captions so classifier-free guidance works.
 
 Options (ModelConfig): rotary embeddings of frame, row and column offsets; local mixing, a depthwise
 3x3x3 convolution over the patch grid that lets a patch see its neighbours in the adjacent frames (at

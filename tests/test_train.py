@@ -23,12 +23,14 @@ from vcurate.train.config import TrainConfig, load_train_config
 from vcurate.media.encode import write_mp4
 from vcurate.storage import locate
 from vcurate.train.data import (
-    ShardError, ShardWindows, decode_clip, make_loader, resolve_shards, tar_samples, window_starts,
+    ShardError, ShardWindows, caption_vocabulary, decode_clip, make_loader, resolve_shards, tar_samples, tokenize,
+    window_starts,
 )
-from vcurate.train.diffusion import flow_loss, to_model_input
+from vcurate.train.diffusion import drop_words, flow_loss, to_model_input
 from vcurate.train.evalgen import PSNR_CAP, detect, parse_caption
 from vcurate.train.sampling import generate, save_video
-from vcurate.train.trainer import RunError, Trainer, load_ema, read_checkpoint
+from vcurate.train.model import OOV, START_TOKEN
+from vcurate.train.trainer import RunError, Trainer, build_model, load_ema, read_checkpoint, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -448,6 +450,61 @@ def test_a_run_s_thread_setting_applies_when_its_model_is_loaded(tmp_path):
 
 
 def test_make_demo_s_quick_config_loads():
-    """pipelines/train-quick.yaml (make demo) is a valid config that trains on one thread."""
+    """pipelines/train-quick.yaml (make demo) is a valid config that trains on one thread with a compact
+    caption vocabulary."""
     cfg = load_train_config(ROOT / "pipelines" / "train-quick.yaml")
-    assert cfg.run.threads == 1 and cfg.model.dim < TrainConfig().model.dim
+    assert cfg.run.threads == 1 and cfg.model.dim < TrainConfig().model.dim and cfg.model.caption_vocab == "shards"
+
+
+CAPTIONS = ["a red circle moving left over a striped background", "a blue square moving up over a dotted background"]
+
+
+def test_a_compact_caption_vocabulary_round_trips_through_a_checkpoint(tmp_path):
+    """model.caption_vocab shards: the token list is saved with the weights (no pickle), so sampling from
+    the checkpoint and resuming map captions exactly as training did."""
+    vocab = caption_vocabulary(CAPTIONS, 16)
+    trainer = Trainer(tiny_train_config(model={"caption_vocab": "shards"}), device="cpu", vocab=vocab)
+    assert trainer.model.text.embed.num_embeddings == len(vocab) + 2 < 30
+    frames, _ = _fixed_batch()
+    tokens = tokenize(CAPTIONS * 2, 16)
+    for _ in range(2):
+        trainer.train_step(frames, tokens)
+    path = trainer.save(tmp_path / "ckpt.pt")
+    expected = trainer.train_step(frames, tokens)
+    model, cfg = load_ema(path, device="cpu")
+    assert torch.equal(model.text.vocab, vocab)
+    prompts = CAPTIONS + ["a magenta blob drifting"]
+    saved = Trainer.from_checkpoint(path, device="cpu")
+    with torch.no_grad():
+        assert torch.equal(model.caption_embedding(tokenize(prompts, 16)), saved.ema.caption_embedding(tokenize(prompts, 16)))
+    assert np.array_equal(generate(model, cfg, prompts, seed=3), generate(saved.ema, cfg, prompts, seed=3))
+    assert saved.train_step(frames, tokens) == expected
+
+
+def test_tokens_outside_a_compact_vocabulary_share_one_out_of_vocabulary_row():
+    vocab = caption_vocabulary(["a red circle"], 8)
+    model = build_model(tiny_train_config(model={"caption_vocab": "shards"}), vocab).eval()
+    tokens = tokenize(["a red circle", "a green circle", "a blue circle"], 8)
+    rows = model.text.rows(tokens)
+    assert rows[0, :5].unique().numel() == 5 and (rows[0, :5] > OOV).all() and (rows[:, 5:] == 0).all()  # start, a, red, circle, end
+    assert rows[1, 2] == rows[2, 2] == OOV and torch.equal(rows[1], rows[2])
+    with torch.no_grad():
+        assert torch.equal(model.caption_embedding(tokens[1:2]), model.caption_embedding(tokens[2:3]))
+    with pytest.raises(ValueError, match="caption_vocab"):
+        build_model(tiny_train_config(model={"caption_vocab": "shards"}))
+
+
+def test_a_run_with_caption_vocab_shards_embeds_its_shards_captions_tokens(shards, tmp_path):
+    train(tiny_train_config(shards, model={"caption_vocab": "shards"}, max_steps=2), tmp_path / "run")
+    model, _ = load_ema(tmp_path / "run", device="cpu")
+    assert torch.equal(model.text.vocab, caption_vocabulary(_shard_captions(shards), 16))
+    assert model.text.embed.num_embeddings == len(model.text.vocab) + 2
+
+
+def test_word_dropout_blanks_word_tokens_and_keeps_the_start_and_end():
+    tokens = tokenize(CAPTIONS * 100, 16)
+    out = drop_words(tokens, 0.3, torch.Generator().manual_seed(0))
+    words = (tokens > 0) & (tokens < START_TOKEN)
+    assert torch.equal(out[~words], tokens[~words]) and (tokens[:, :2] == torch.tensor([START_TOKEN, 320])).all()
+    assert ((out == tokens) | (out == 0)).all() and 0.25 < (out[words] == 0).float().mean() < 0.35
+    assert torch.equal(out, drop_words(tokens, 0.3, torch.Generator().manual_seed(0)))

@@ -108,6 +108,19 @@ def tokenize(captions: list[str], context: int) -> torch.Tensor:
     return _tokenizer(context)(captions)
 
 
+def caption_vocabulary(captions: Iterable[str], context: int) -> torch.Tensor:
+    """The sorted CLIP token ids the captions use (model.caption_vocab shards), padding excluded; with no
+    caption at all the start and end tokens, so the loader reports the shards' missing captions."""
+    ids = torch.unique(tokenize(list(captions) or [""], context))
+    return ids[ids != 0]
+
+
+def shard_captions(shards: list[str]) -> list[str]:
+    """Every caption in the shards, read from the `txt` members alone (no video decoding)."""
+    pipeline = wds.DataPipeline(wds.SimpleShardList(shards), tar_samples)
+    return [s["txt"].decode("utf-8", errors="replace").strip() for s in pipeline if "txt" in s]
+
+
 def decode_clip(mp4: bytes, size: int, crop: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0),
                 square: bool = True, shapes: Iterable[tuple[int, int]] = ()) -> np.ndarray:
     """All frames of an mp4 as uint8 (T, size, size, 3) RGB, or (T, height, width, 3) in the one of

@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 
 from vcurate.train.config import CONDITION_KINDS, ConditionKinds, DiffusionConfig
-from vcurate.train.model import FrameCondition
+from vcurate.train.model import START_TOKEN, FrameCondition
 
 # Frames each condition kind gives, as (first, last).
 KIND_FRAMES = {"none": (False, False), "first": (True, False), "last": (False, True), "first_last": (True, True)}
@@ -82,6 +82,14 @@ def draw_condition(x0: torch.Tensor, cfg: DiffusionConfig, generator: torch.Gene
     noise = torch.randn(x0.shape, device=device, generator=generator, dtype=x0.dtype)
     frames = (x0 + sigma.view(-1, 1, 1, 1, 1) * noise) * mask.to(x0.dtype).view(b, -1, 1, 1, 1)
     return FrameCondition(mask, frames)
+
+
+def drop_words(tokens: torch.Tensor, rate: float, generator: torch.Generator | None) -> torch.Tensor:
+    """Caption tokens (B, L) with each word token replaced by padding with probability `rate`; the start
+    and end tokens stay, so no caption is left empty."""
+    words = (tokens > 0) & (tokens < START_TOKEN)
+    dropped = torch.rand(tokens.shape, device=tokens.device, generator=generator) < rate
+    return torch.where(words & dropped, 0, tokens)
 
 
 def flow_loss(model, x0: torch.Tensor, caption: torch.Tensor, generator: torch.Generator | None,

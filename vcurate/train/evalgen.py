@@ -25,7 +25,7 @@ import numpy as np
 
 from vcurate.synth.archive import BACKGROUNDS, COLOURS, DIRECTIONS, SHAPES, caption_for
 from vcurate.train.config import DataConfig
-from vcurate.train.data import ShardWindows, resolve_shards, tar_samples
+from vcurate.train.data import ShardWindows, resolve_shards, shard_captions
 from vcurate.train.sampling import generate, save_video
 from vcurate.train.trainer import load_ema
 
@@ -156,7 +156,7 @@ def evaluate_generation(run: str | Path, samples_per_prompt: int = 1, seed: int 
     if shards:
         windows, captions = real_windows(shards, cfg.data, reference_windows)
         reference = _scored(windows, captions)
-        seen = {p for p in map(parse_caption, _all_captions(shards)) if p is not None}
+        seen = {p for p in map(parse_caption, shard_captions(shards)) if p is not None}
     grid = prompt_grid(seen) * samples_per_prompt
     prompts = [caption for caption, _, _ in grid]
     videos = generate(model, cfg, prompts, seed=seed, steps=steps, guidance=guidance)
@@ -211,14 +211,6 @@ def evaluate_first_frames(run: str | Path, shards: str, windows: int = 72, seed:
     result["settings"] = {"steps": steps or cfg.diffusion.sample_steps,
                           "guidance": cfg.diffusion.guidance if guidance is None else guidance, "seed": seed}
     return result
-
-
-def _all_captions(shards: list[str]) -> list[str]:
-    """Every caption in the shards, read from the `txt` members alone (no video decoding)."""
-    import webdataset as wds
-
-    pipeline = wds.DataPipeline(wds.SimpleShardList(shards), tar_samples)
-    return [s["txt"].decode("utf-8", errors="replace") for s in pipeline if "txt" in s]
 
 
 def _slug(text: str) -> str:

@@ -2,10 +2,10 @@
 
 Frames are cut into patches; every block attends over all patches of all frames (joint attention) or,
 factorized, within each frame (space) and then across frames at each patch position (time), then
-applies an MLP. The caption is read by a small learned transformer over CLIP BPE tokens; its pooled
-embedding plus the diffusion time condition every block through adaptive LayerNorm (DiT's
-adaLN-Zero), and a learned null caption stands in for dropped captions so classifier-free guidance
-works.
+applies an MLP. The caption is read by a small learned transformer over CLIP BPE tokens (all of them,
+or only those of the training captions: model.caption_vocab); its pooled embedding plus the diffusion
+time condition every block through adaptive LayerNorm (DiT's adaLN-Zero), and a learned null caption
+stands in for dropped captions so classifier-free guidance works.
 
 Options (ModelConfig): rotary embeddings of frame, row and column offsets; local mixing, a depthwise
 3x3x3 convolution over the patch grid that lets a patch see its neighbours in the adjacent frames (at
@@ -37,6 +37,7 @@ from torch import nn
 from vcurate.train.config import ModelConfig
 
 VOCAB_SIZE = 49408  # open_clip's SimpleTokenizer
+START_TOKEN = VOCAB_SIZE - 2  # its start and end of text, the last two ids
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -176,20 +177,36 @@ class SpaceTimeBlock(nn.Module):
         return x + gate * self.mlp(modulate(self.norms[-1](x), shift, scale))
 
 
-class CaptionEncoder(nn.Module):
-    """Token embedding + a few transformer layers, mean-pooled over the caption's real tokens."""
+OOV = 1  # embedding row of every token outside a compact caption vocabulary (row 0 is padding)
 
-    def __init__(self, dim: int, depth: int, heads: int, context: int):
+
+class CaptionEncoder(nn.Module):
+    """Token embedding + a few transformer layers, mean-pooled over the caption's real tokens.
+
+    `vocab` (model.caption_vocab shards): the sorted CLIP token ids that get their own embedding, kept
+    as a buffer so the checkpoint maps captions as training did; None: every CLIP token."""
+
+    def __init__(self, dim: int, depth: int, heads: int, context: int, vocab: torch.Tensor | None = None):
         super().__init__()
-        self.embed = nn.Embedding(VOCAB_SIZE, dim)
+        self.register_buffer("vocab", None if vocab is None else vocab.to(torch.int64).clone())
+        self.embed = nn.Embedding(VOCAB_SIZE if vocab is None else OOV + 1 + len(vocab), dim)
         self.pos = nn.Parameter(torch.randn(context, dim) * 0.02)
         layer = nn.TransformerEncoderLayer(dim, heads, dim * 4, dropout=0.0, batch_first=True, norm_first=True)
         self.layers = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(dim)
 
+    def rows(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Embedding rows of CLIP token ids: the ids themselves, or with a compact vocabulary 0 for padding,
+        OOV for a token the training captions never used, and OOV + 1 + its index in `vocab` otherwise."""
+        if self.vocab is None:
+            return tokens
+        index = torch.searchsorted(self.vocab, tokens).clamp(max=len(self.vocab) - 1)
+        rows = torch.where(self.vocab[index] == tokens, index + OOV + 1, OOV)
+        return torch.where(tokens == 0, 0, rows)
+
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         real = tokens != 0
-        x = self.layers(self.embed(tokens) + self.pos[: tokens.shape[1]], src_key_padding_mask=~real)
+        x = self.layers(self.embed(self.rows(tokens)) + self.pos[: tokens.shape[1]], src_key_padding_mask=~real)
         x = self.norm(x) * real[..., None]
         return x.sum(1) / real.sum(1, keepdim=True).clamp(min=1)
 
@@ -209,8 +226,13 @@ class VideoDiT(nn.Module):
     data.aspect bucket) uses the same weights, with the learned spatial position table resized to that
     patch grid and the rotary and motion-bias coordinates laid out on it."""
 
-    def __init__(self, cfg: ModelConfig, frames: int, size: int, context: int, channels: int = 3):
+    def __init__(self, cfg: ModelConfig, frames: int, size: int, context: int, channels: int = 3,
+                 vocab: torch.Tensor | None = None):
+        """`vocab`: the CLIP token ids of the training captions, needed (and only allowed) with
+        model.caption_vocab shards (caption_vocabulary)."""
         super().__init__()
+        if (vocab is None) != (cfg.caption_vocab == "clip"):
+            raise ValueError("model.caption_vocab shards needs the training captions' token ids (and clip takes none)")
         self.cfg, self.frames, self.size, self.channels = cfg, frames, size, channels
         d, p = cfg.dim, cfg.patch
         self.grid = size // p
@@ -218,7 +240,7 @@ class VideoDiT(nn.Module):
         self.pos_space = nn.Parameter(torch.randn(1, 1, self.grid**2, d) * 0.02)
         self.pos_time = nn.Parameter(torch.randn(1, frames, 1, d) * 0.02)
         self.time_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
-        self.text = CaptionEncoder(cfg.text_dim, cfg.text_depth, cfg.heads, context)
+        self.text = CaptionEncoder(cfg.text_dim, cfg.text_depth, cfg.heads, context, vocab)
         self.text_proj = nn.Linear(cfg.text_dim, d)
         self.null_caption = nn.Parameter(torch.zeros(cfg.text_dim))
         self.blocks = nn.ModuleList(

@@ -21,8 +21,8 @@ from vcurate import devices
 from vcurate.checkpoints import load_weights_only
 from vcurate.errors import VcurateError
 from vcurate.train.config import DiffusionConfig, RunConfig, TrainConfig
-from vcurate.train.data import make_loader, resolve_shards
-from vcurate.train.diffusion import draw_condition, flow_loss, to_model_input
+from vcurate.train.data import caption_vocabulary, make_loader, resolve_shards, shard_captions
+from vcurate.train.diffusion import draw_condition, drop_words, flow_loss, to_model_input
 from vcurate.train.distributed import (
     Ranks, any_rank, barrier, mean_over_ranks, process_group, rank_device, ranks_from_env,
 )
@@ -46,8 +46,14 @@ def use_threads(run: RunConfig) -> None:
         torch.set_num_threads(run.threads)
 
 
-def build_model(cfg: TrainConfig) -> VideoDiT:
-    return VideoDiT(cfg.model, frames=cfg.data.frames, size=cfg.data.size, context=cfg.data.max_text_tokens)
+def build_model(cfg: TrainConfig, vocab: torch.Tensor | None = None) -> VideoDiT:
+    """`vocab`: the caption token ids of model.caption_vocab shards (caption_vocabulary, saved_vocab)."""
+    return VideoDiT(cfg.model, frames=cfg.data.frames, size=cfg.data.size, context=cfg.data.max_text_tokens, vocab=vocab)
+
+
+def saved_vocab(state: dict) -> torch.Tensor | None:
+    """The compact caption vocabulary a checkpoint's model was built with (None: every CLIP token)."""
+    return state["ema"].get("text.vocab")
 
 
 class FlowObjective(torch.nn.Module):
@@ -75,11 +81,12 @@ class Trainer:
     `ranks` of a distributed world the gradients are averaged over the ranks (the process group must
     exist), so every rank takes the same step."""
 
-    def __init__(self, cfg: TrainConfig, device: str | None = None, ranks: Ranks = Ranks()):
+    def __init__(self, cfg: TrainConfig, device: str | None = None, ranks: Ranks = Ranks(),
+                 vocab: torch.Tensor | None = None):
         self.cfg, self.ranks = cfg, ranks
         self.device = rank_device(ranks, resolve_device(device or cfg.run.device))
         torch.manual_seed(cfg.run.seed)
-        self.model = build_model(cfg).to(self.device)
+        self.model = build_model(cfg, vocab).to(self.device)
         self.ema = copy.deepcopy(self.model).requires_grad_(False).eval()
         self.objective: torch.nn.Module = FlowObjective(self.model, cfg.diffusion)
         if ranks.distributed:  # its constructor broadcasts rank 0's weights
@@ -121,6 +128,8 @@ class Trainer:
         x0 = to_model_input(frames.to(self.device, non_blocking=True))
         tokens = tokens.to(self.device, non_blocking=True)
         drop = torch.rand(x0.shape[0], device=self.device, generator=generator) < self.cfg.diffusion.caption_dropout
+        if self.cfg.diffusion.word_dropout:  # drawn only when on, so other runs keep their random streams
+            tokens = drop_words(tokens, self.cfg.diffusion.word_dropout, generator)
         given = draw_condition(x0, self.cfg.diffusion, generator) if self.cfg.model.frame_condition else None
         with self.autocast():
             return self.objective(x0, tokens, drop, generator, given)
@@ -193,7 +202,8 @@ class Trainer:
         before anything is placed on a device, so a run started on CUDA resumes on the CPU when asked."""
         state = read_checkpoint(path)
         cfg = checkpoint_config(state)
-        trainer = cls(cfg if run is None else cfg.model_copy(update={"run": run}), device=device, ranks=ranks)
+        trainer = cls(cfg if run is None else cfg.model_copy(update={"run": run}), device=device, ranks=ranks,
+                      vocab=saved_vocab(state))
         trainer.load_state(state)
         return trainer
 
@@ -273,7 +283,7 @@ def load_ema(run: str | Path, device: str = "auto") -> tuple[VideoDiT, TrainConf
     state = read_checkpoint(path)
     cfg = checkpoint_config(state)
     use_threads(cfg.run)
-    model = build_model(cfg)
+    model = build_model(cfg, saved_vocab(state))
     model.load_state_dict(state["ema"])
     return model.to(resolve_device(device)).eval(), cfg
 
@@ -325,7 +335,13 @@ def train(cfg: TrainConfig, run: str | Path, resume: bool = False, progress=None
 
 
 def _train(cfg: TrainConfig, paths: RunPaths, shards: list[str], ranks: Ranks, resume: bool, progress) -> TrainResult:
-    trainer = Trainer.from_checkpoint(paths.checkpoint, run=cfg.run, ranks=ranks) if resume else Trainer(cfg, ranks=ranks)
+    if resume:  # a compact caption vocabulary stays the checkpoint's: new words of new shards are out of it
+        trainer = Trainer.from_checkpoint(paths.checkpoint, run=cfg.run, ranks=ranks)
+    else:
+        vocab = None
+        if cfg.model.caption_vocab == "shards":
+            vocab = caption_vocabulary(shard_captions(shards), cfg.data.max_text_tokens)
+        trainer = Trainer(cfg, ranks=ranks, vocab=vocab)
     if resume:
         check_same_shape(trainer.cfg, cfg)
         trainer.cfg = cfg  # the new run settings (steps, minutes, data, optimizer) apply from here on

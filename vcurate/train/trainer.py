@@ -337,14 +337,13 @@ def train(cfg: TrainConfig, run: str | Path, resume: bool = False, progress=None
 def _train(cfg: TrainConfig, paths: RunPaths, shards: list[str], ranks: Ranks, resume: bool, progress) -> TrainResult:
     if resume:  # a compact caption vocabulary stays the checkpoint's: new words of new shards are out of it
         trainer = Trainer.from_checkpoint(paths.checkpoint, run=cfg.run, ranks=ranks)
+        check_same_shape(trainer.cfg, cfg)
+        trainer.cfg = cfg  # the new run settings (steps, minutes, data, optimizer) apply from here on
     else:
         vocab = None
         if cfg.model.caption_vocab == "shards":
             vocab = caption_vocabulary(shard_captions(shards), cfg.data.max_text_tokens)
         trainer = Trainer(cfg, ranks=ranks, vocab=vocab)
-    if resume:
-        check_same_shape(trainer.cfg, cfg)
-        trainer.cfg = cfg  # the new run settings (steps, minutes, data, optimizer) apply from here on
     if trainer.step >= cfg.run.max_steps:
         raise RunError(f"{paths.root} is already at step {trainer.step}; raise run.max_steps (--max-steps) to train further")
     main = ranks.main

@@ -99,7 +99,9 @@ def check_pretrained_tag(name: str, tag: str, fetch: bool = False) -> None:
     the driver, once), so an offline machine fails here with a clear message, not in an actor."""
     tags = open_clip.list_pretrained_tags_by_model(name)
     if tag not in tags:
-        raise ClipModelError(f"open_clip has no pretrained tag {tag!r} for {name!r} (tags: {', '.join(tags) or 'none'})")
+        known = f"tags: {', '.join(tags)}" if tags else "it has none: give a checkpoint path"
+        raise ClipModelError(f"open_clip has no pretrained tag {tag!r} for {name!r} ({known}; random weights: "
+                             "align.pretrained null, --set align.pretrained=null)")
     if fetch:
         from open_clip.pretrained import download_pretrained, get_pretrained_cfg
 

@@ -216,6 +216,11 @@ class TextFilter(Section):
         256, ge=64, description="pixels: the detector reads frames scaled to about this short side (sides rounded to "
         "multiples of 32); text whose capitals are under ~2.5 % of the frame height is missed at 256"
     )
+    zoom_corners: bool = Field(
+        True, description="read the four corners again at twice the detector's scale where no text was found there: "
+        "faint marks 3.5-4 % of the frame height tall are missed at short_side 256 (costs the detector a quarter to a "
+        "half more)"
+    )
 
     @model_validator(mode="after")
     def _detector_installed(self) -> "TextFilter":

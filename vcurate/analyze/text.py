@@ -25,6 +25,7 @@ Per clip, from the sampled frames inside it:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -55,6 +56,8 @@ MARK_WIDTH = 0.45  # share of the width: logos and watermarks are narrower
 CORNER = (0.25, 0.2)  # share of the width and height from the edges that counts as a corner
 DARK_LETTERS = 1.5  # dark- over bright-stroke energy in a box above which its letters are dark on a light ground
 REPEAT_ERROR = 0.45  # residual (share of a box's fine-detail energy) below which its content is found again elsewhere
+ZOOM = 2  # the corners, where marks sit small, are read again at this many times the detector's scale (`TextReader`)
+MARK_BAND = 0.125  # share of the height from the top and the bottom where a small mark sits (`mark_windows`)
 
 
 @dataclass
@@ -166,18 +169,31 @@ def _overlaps(boxes: np.ndarray, rects: list[tuple[int, int, int, int]]) -> np.n
     return hit
 
 
+def mark_windows(width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """The four corners where small marks sit, in a width x height detector image read ZOOM times
+    larger: a mark's width wide, MARK_BAND high, sides multiples of STRIDE (whole network inputs)."""
+    big_w, big_h = ZOOM * width, ZOOM * height
+    w = min(big_w // STRIDE, -(-int(MARK_WIDTH * big_w) // STRIDE)) * STRIDE
+    h = min(big_h // STRIDE, -(-int(MARK_BAND * big_h) // STRIDE)) * STRIDE
+    return [(x, y, x + w, y + h) for y in (0, big_h - h) for x in (0, big_w - w)]
+
+
 class TextReader:
     """Text boxes of a video's sampled frames (grey, detector size), reading with the network only
     where strokes are and where the picture changed since the previous sample: a still picture (a
-    talking head, a static shot with its watermark) is read once, and its boxes carry over."""
+    talking head, a static shot with its watermark) is read once, and its boxes carry over. A corner
+    with strokes and no text found there is read again ZOOM times larger: a faint watermark or logo is
+    often smaller than the network reads at its scale (on the tuning archives, marks 3.6-5 % of the
+    height over light or busy ground were missed and read so, and no clip became a false alarm)."""
 
     def __init__(self, detector: TextDetector):
         self.detector = detector
         self.previous: tuple[np.ndarray, np.ndarray] | None = None  # (grey, boxes) of the last sample
         self.pixels_read = 0
 
-    def read(self, grey: np.ndarray) -> np.ndarray:
-        """(n, 4) int boxes (x0, y0, x1, y1) of the legible text in `grey`."""
+    def read(self, grey: np.ndarray, zoomed: Callable[[], np.ndarray] | None = None) -> np.ndarray:
+        """(n, 4) int boxes (x0, y0, x1, y1) of the legible text in `grey`; `zoomed` gives the same
+        picture ZOOM times larger, for the corners."""
         hats = stroke_hats(grey)
         todo = stroke_blocks(grey, hats)
         kept = np.zeros((0, 4), int)
@@ -193,12 +209,37 @@ class TextReader:
         found = [kept[~_overlaps(kept, rects)]]
         boosted = stroke_boosted(grey, hats) if rects else None
         for x0, y0, x1, y1 in rects:
-            self.pixels_read += (x1 - x0) * (y1 - y0)
-            boxes = np.round(self.detector.detect(boosted[y0:y1, x0:x1]).boxes).astype(int)
-            found.append(legible(boxes + [x0, y0, x0, y0]))
+            found.append(self._detect(boosted[y0:y1, x0:x1], x0, y0))
+        if zoomed is not None:
+            found += self._read_corners(todo, np.concatenate(found), zoomed)
         boxes = np.concatenate(found)
         self.previous = (grey, boxes)
         return boxes
+
+    def _detect(self, image: np.ndarray, left: int, top: int, scale: int = 1) -> np.ndarray:
+        """Legible boxes (at the scale they were read) that the network finds in `image`, shown at
+        (left, top) of an image `scale` times the detector image's size, in detector-image pixels."""
+        self.pixels_read += image.size
+        boxes = legible(np.round(self.detector.detect(image).boxes).astype(int))
+        return np.round((boxes + [left, top, left, top]) / scale).astype(int)
+
+    def _read_corners(self, todo: np.ndarray, found: np.ndarray, zoomed: Callable[[], np.ndarray]) -> list[np.ndarray]:
+        """The boxes of the corners (`mark_windows`) with strokes to read and no text found yet, read
+        ZOOM times larger where they have strokes at that scale."""
+        centres = (found[:, :2] + found[:, 2:]) / 2
+        large, out = None, []
+        for window in mark_windows(8 * todo.shape[1], 8 * todo.shape[0]):
+            x0, y0, x1, y1 = (v // ZOOM for v in window)
+            if not todo[y0 // 8 : -(-y1 // 8), x0 // 8 : -(-x1 // 8)].any() or (
+                    (np.abs(centres - [(x0 + x1) / 2, (y0 + y1) / 2]) < [(x1 - x0) / 2, (y1 - y0) / 2]).all(axis=1).any()):
+                continue
+            large = zoomed() if large is None else large
+            corner = large[window[1] : window[3], window[0] : window[2]]
+            hats = stroke_hats(corner)
+            boosted = stroke_boosted(corner, hats)
+            for rx0, ry0, rx1, ry1 in regions(stroke_blocks(corner, hats)):
+                out.append(self._detect(boosted[ry0:ry1, rx0:rx1], window[0] + rx0, window[1] + ry0, ZOOM))
+        return out
 
 
 def _fine(grey: np.ndarray) -> np.ndarray:
@@ -394,8 +435,10 @@ class TextAnalyzer(ClipAnalyzer):
                                        "centred in / across the bottom band of a still picture (filters.text)"),
     }
 
-    def __init__(self, detector: TextDetector, size: tuple[int, int], step: int, follow_up: int, skip: int = 1):
+    def __init__(self, detector: TextDetector, size: tuple[int, int], step: int, follow_up: int, skip: int = 1,
+                 zoom_corners: bool = True):
         self.reader, self.size, self.step, self.follow_up = TextReader(detector), size, step, follow_up
+        self.zoom_corners = zoom_corners
         self.skip = skip  # rows and columns of the full-resolution luma skipped before the area resize
         self.samples: list[SampledText] = []
         self.pending: Pending | None = None
@@ -415,14 +458,14 @@ class TextAnalyzer(ClipAnalyzer):
         # Plain subsampling first, down to no less than 1.4x the detector's size, makes the area resize
         # a quarter of the work at 720p; the area average that follows still antialiases.
         skip = max(1, int(min(stream.width, stream.height) / min(size) / 1.4))
-        return cls(detector, size, step, follow_up, skip)
+        return cls(detector, size, step, follow_up, skip, text.zoom_corners)
 
-    def grey(self, frame: AnalysisFrame) -> np.ndarray:
-        """The frame's luma at the detector's size, upright (the bottom band is the shown picture's) and
-        in full range (the network was trained on 0-255 pictures; limited-range luma reads faint text
-        fainter still)."""
-        luma = frame.luma_full()
-        small = cv2.resize(luma[:: self.skip, :: self.skip], self.size, interpolation=cv2.INTER_AREA)
+    def grey(self, frame: AnalysisFrame, zoom: int = 1) -> np.ndarray:
+        """The frame's luma at the detector's size (`zoom` times larger), upright (the bottom band is the
+        shown picture's) and in full range (the network was trained on 0-255 pictures; limited-range
+        luma reads faint text fainter still)."""
+        luma, skip = frame.luma_full(), max(1, self.skip // zoom)
+        small = cv2.resize(luma[::skip, ::skip], (zoom * self.size[0], zoom * self.size[1]), interpolation=cv2.INTER_AREA)
         if frame.planar and not frame.full_range:
             small = cv2.convertScaleAbs(small, alpha=255 / 219, beta=-16 * 255 / 219)
         return upright(small, frame.frame.rotation)
@@ -439,7 +482,7 @@ class TextAnalyzer(ClipAnalyzer):
             self.judged = None
             before = self.sampled[1] if self.sampled is not None and self.sampled[0] == index - self.step else None
             self.sampled = (index, grey)
-            boxes = self.reader.read(grey)
+            boxes = self.reader.read(grey, (lambda: self.grey(frame, ZOOM)) if self.zoom_corners else None)
             if len(boxes):
                 self.pending = Pending(index, grey, boxes, before)
             else:

@@ -289,6 +289,19 @@ class DuplicateFilter(Section):
     )
 
 
+class SemanticDuplicateFilter(Section):
+    enabled: bool = Field(
+        False, description="reject a kept clip whose CLIP embedding (the mean of its scored frames') is closer than "
+        "max_similarity to an earlier kept clip's (semantic_duplicate; needs align.enabled): it catches copies that "
+        "the signature does not (mirrored, re-framed, re-coloured) and also distinct shots of the same subject, which "
+        "is why it is off. Decided on the driver in input order, with the signature filter (vcurate.dedup)"
+    )
+    max_similarity: float = Field(
+        0.95, ge=-1, le=1, description="cosine similarity of two clips' CLIP embeddings above which the later one "
+        "duplicates the earlier (Open-Sora: 0.98 on the middle frame's embedding)"
+    )
+
+
 class FiltersConfig(Section):
     # the registered sections only (FILTER_SECTIONS): the published schema lists the built-in filters
     model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
@@ -302,6 +315,7 @@ class FiltersConfig(Section):
     text: TextFilter = Field(default_factory=TextFilter)
     fps: FpsFilter = Field(default_factory=FpsFilter)
     duplicate: DuplicateFilter = Field(default_factory=DuplicateFilter)
+    semantic_duplicate: SemanticDuplicateFilter = Field(default_factory=SemanticDuplicateFilter)
 
     @model_validator(mode="before")
     @classmethod
@@ -410,6 +424,12 @@ class PipelineConfig(Section):
     encode: EncodeConfig = Field(default_factory=EncodeConfig)
     shards: ShardConfig = Field(default_factory=ShardConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
+
+    @model_validator(mode="after")
+    def _embeddings_for_semantic_duplicates(self) -> "PipelineConfig":
+        if self.filters.semantic_duplicate.enabled and not self.align.enabled:
+            raise ValueError("filters.semantic_duplicate compares CLIP embeddings: it needs align.enabled")
+        return self
 
 
 def _validated(data: dict, model: type[M], where: str, what: str) -> M:

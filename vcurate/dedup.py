@@ -55,11 +55,12 @@ from typing import Iterable
 import numpy as np
 
 from vcurate.analyze.signature import ABSENT, WORDS_PER_FRAME, unpack_signatures
-from vcurate.config import DuplicateFilter, PipelineConfig
+from vcurate.config import DuplicateFilter, PipelineConfig, SemanticDuplicateFilter
 from vcurate.errors import InputError
 from vcurate.ledger import Ledger
 from vcurate.records import ClipRecord
 from vcurate.rules import rule_for
+from vcurate.stages.align import unpack_embeddings
 from vcurate.storage import locate
 
 LAYOUT_BITS, MOTION_BITS = 126, 128  # code bits per frame: 63 AC trits, 64 trits
@@ -537,13 +538,108 @@ class Deduplicator:
             clip.reject(self.rule.reason)
 
 
-def kept_signatures(clips: Iterable[ClipRecord]) -> Iterable[tuple[str, bytes]]:
-    """(clip_key, signature) of the kept clips that have a signature, in order."""
-    return ((c.clip_key, c.score("signature")) for c in clips if c.status == "kept" and c.score("signature") is not None)
+class EmbeddingIndex:
+    """Kept clips' unit CLIP embeddings as float16 rows (grown in place, 2 bytes a dimension: 1 KiB a
+    clip of ViT-B-32), searched exactly by cosine with numpy a block of rows at a time, so a query never
+    copies the index to float32 whole."""
+
+    BLOCK = 65_536
+
+    def __init__(self):
+        self._rows = np.zeros((0, 0), np.float16)
+        self.size = 0
+
+    def add(self, embeddings: np.ndarray) -> None:
+        if self.size == 0 and self._rows.shape[1] != embeddings.shape[1]:
+            self._rows = np.zeros((0, embeddings.shape[1]), np.float16)
+        if embeddings.shape[1] != self._rows.shape[1]:
+            raise InputError(f"CLIP embeddings of {embeddings.shape[1]} dimensions cannot be compared with the "
+                             f"{self._rows.shape[1]} of the clips kept before (another align.model?)")
+        self._rows = _grown(self._rows, self.size, self.size + len(embeddings), 0)
+        self._rows[self.size : self.size + len(embeddings)] = embeddings
+        self.size += len(embeddings)
+
+    def nearest(self, query: np.ndarray) -> tuple[int, float] | None:
+        """(position, cosine) of the stored embedding most like the unit vector `query`; None when empty."""
+        best, position = -np.inf, -1
+        for start in range(0, self.size, self.BLOCK):
+            sims = self._rows[start : min(self.size, start + self.BLOCK)].astype(np.float32) @ query
+            i = int(np.argmax(sims))
+            if sims[i] > best:
+                best, position = float(sims[i]), start + i
+        return None if position < 0 else (position, best)
 
 
-def kept_signatures_of_run(output: str) -> Iterable[tuple[str, bytes]]:
-    """(clip_key, signature) of a finished run's kept clips, in its order (one row group at a time)."""
+class SemanticDeduplicator:
+    """Semantic duplicates: a kept clip whose CLIP embedding is closer than the threshold to an earlier
+    kept clip's. Asked before the signature judge, told after it which clips stayed kept (`add`), so
+    its index holds exactly the kept clips, as the signature index does."""
+
+    def __init__(self, settings: SemanticDuplicateFilter):
+        self.settings = settings
+        self.rule = rule_for("semantic_duplicate")
+        self.index, self.keys = EmbeddingIndex(), ClipKeys()
+
+    def remember(self, kept: Iterable[tuple[str, bytes]], chunk: int = 10_000) -> int:
+        """Index (clip_key, clip_embedding) of clips already kept, in order; returns how many."""
+        count, kept = 0, iter(kept)
+        while batch := list(itertools.islice(kept, chunk)):
+            self.index.add(unpack_embeddings([embedding for _, embedding in batch]))
+            self.keys.extend([key for key, _ in batch])
+            count += len(batch)
+        return count
+
+    def check(self, clip: ClipRecord) -> None:
+        """A kept clip with an embedding: its similarity to the nearest kept clip, rejected above the threshold."""
+        if clip.status != "kept" or clip.clip_embedding is None:
+            return
+        found = self.index.nearest(unpack_embeddings([clip.clip_embedding])[0])
+        if found is None:
+            return
+        position, similarity = found
+        clip.semantic_similarity = round(similarity, 4)
+        if self.rule.beyond(similarity, self.settings.max_similarity):
+            clip.duplicate_of = self.keys[position]
+            clip.reject(self.rule.reason)
+
+    def add(self, clip: ClipRecord) -> None:
+        if clip.status == "kept" and clip.clip_embedding is not None:
+            self.remember([(clip.clip_key, clip.clip_embedding)])
+
+
+class DuplicateJudges:
+    """The streamed rules (vcurate.rules, streamed=True) as a kept clip meets them on the driver: the
+    semantic judge asks first and the signature judge decides next, so a clip joins both indexes only
+    when both kept it."""
+
+    def __init__(self, signature: Deduplicator | None, semantic: SemanticDeduplicator | None):
+        self.signature, self.semantic = signature, semantic
+
+    def remember(self, clips: Iterable[ClipRecord]) -> None:
+        """Clips already judged (an earlier attempt's committed parts), in order."""
+        clips = list(clips)
+        if self.signature is not None:
+            self.signature.remember(kept_values(clips, "signature"))
+        if self.semantic is not None:
+            self.semantic.remember(kept_values(clips, "clip_embedding"))
+
+    def judge(self, clip: ClipRecord) -> None:
+        if self.semantic is not None:
+            self.semantic.check(clip)
+        if self.signature is not None:
+            self.signature.judge(clip)
+        if self.semantic is not None:
+            self.semantic.add(clip)
+
+
+def kept_values(clips: Iterable[ClipRecord], column: str) -> Iterable[tuple[str, bytes]]:
+    """(clip_key, value of `column`) of the kept clips that have one, in order."""
+    return ((c.clip_key, c.score(column)) for c in clips if c.status == "kept" and c.score(column) is not None)
+
+
+def kept_values_of_run(output: str, column: str, missing: str) -> Iterable[tuple[str, bytes]]:
+    """(clip_key, value of `column`) of a finished run's kept clips, in its order (one row group at a
+    time); `missing` says why a run may lack the column."""
     import pyarrow.parquet as pq
 
     target = locate(output) / "clips.parquet"
@@ -551,25 +647,29 @@ def kept_signatures_of_run(output: str) -> Iterable[tuple[str, bytes]]:
         raise InputError(f"--dedup-against {output}: no clips.parquet there (not a finished vcurate run)")
     with target.open_input() as f:
         parquet = pq.ParquetFile(f)
-        if "signature" not in parquet.schema_arrow.names:
-            raise InputError(f"--dedup-against {output}: its clips.parquet holds no signatures (run without "
-                             "filters.duplicate, or by an older vcurate)")
+        if column not in parquet.schema_arrow.names:
+            raise InputError(f"--dedup-against {output}: its clips.parquet holds no {column} ({missing})")
         for group in range(parquet.num_row_groups):
-            table = parquet.read_row_group(group, columns=["clip_key", "status", "signature"])
-            for key, status, signature in zip(*(table.column(n).to_pylist() for n in ("clip_key", "status", "signature"))):
-                if status == "kept" and signature is not None:
-                    yield key, signature
+            table = parquet.read_row_group(group, columns=["clip_key", "status", column])
+            for key, status, value in zip(*(table.column(n).to_pylist() for n in ("clip_key", "status", column))):
+                if status == "kept" and value is not None:
+                    yield key, value
 
 
-def open_deduplicator(cfg: PipelineConfig, ledger: Ledger) -> Deduplicator | None:
-    """The job's deduplicator (None when the filter is off), holding the kept clips of the runs in
+def open_deduplicator(cfg: PipelineConfig, ledger: Ledger) -> DuplicateJudges | None:
+    """The job's duplicate judges (None when both filters are off), holding the kept clips of the runs in
     `filters.duplicate.against`, then those this job's earlier attempts committed, in order."""
-    settings = cfg.filters.duplicate
-    if not settings.enabled:
+    filters = cfg.filters
+    signature = Deduplicator(filters.duplicate) if filters.duplicate.enabled else None
+    semantic = SemanticDeduplicator(filters.semantic_duplicate) if filters.semantic_duplicate.enabled else None
+    if signature is None and semantic is None:
         return None
-    dedup = Deduplicator(settings)
-    for output in settings.against:
-        dedup.remember(kept_signatures_of_run(output))
+    for output in filters.duplicate.against:
+        if signature is not None:
+            signature.remember(kept_values_of_run(output, "signature", "run without filters.duplicate, or by an older vcurate"))
+        if semantic is not None:
+            semantic.remember(kept_values_of_run(output, "clip_embedding", "run without filters.semantic_duplicate"))
+    judges = DuplicateJudges(signature, semantic)
     for part in ledger.parts():
-        dedup.remember(kept_signatures(part.clips))
-    return dedup
+        judges.remember(part.clips)
+    return judges

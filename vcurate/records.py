@@ -141,6 +141,12 @@ class ClipRecord(_Record):
         None, description="signature distance to the nearest earlier kept clip compared (vcurate.dedup); null when "
         "the clip was not compared (rejected before, no signature, nothing kept before it)")
     duplicate_of: str | None = Field(None, description="clip_key of the earlier kept clip this one duplicates")
+    clip_embedding: bytes | None = Field(
+        None, description="the clip's CLIP embedding: the mean of its scored frames' unit embeddings, normalised, as "
+        "little-endian float16; filled where filters.semantic_duplicate is on")
+    semantic_similarity: float | None = Field(
+        None, description="cosine similarity of clip_embedding to the nearest earlier kept clip's (vcurate.dedup); "
+        "null when not compared")
 
     @model_validator(mode="before")
     @classmethod

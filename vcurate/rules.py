@@ -62,6 +62,9 @@ SCORE_RULES: list[ScoreRule] = [
     # A clip's distance to the clips kept before it: only the driver, seeing them in order, can judge it.
     ScoreRule(Reason.define("duplicate", "looks and moves like an earlier kept clip (near-duplicate)", fault="duplicate"),
               "duplicate_distance", "filters.duplicate", "min_distance", "below", streamed=True),
+    ScoreRule(Reason.define("semantic_duplicate", "shows what an earlier kept clip shows (their CLIP embeddings alike)",
+                            fault="duplicate"),
+              "semantic_similarity", "filters.semantic_duplicate", "max_similarity", "above", streamed=True),
 ]  # in application order: a rule's precondition comes before it
 
 

@@ -56,10 +56,10 @@ class ClipAligner:
 
     cache_size = 10_000
 
-    def __init__(self, cfg: AlignConfig):
+    def __init__(self, cfg: AlignConfig, keep_embeddings: bool = False):
         from vcurate.models.clip import ClipModelError, load_clip
 
-        self.cfg = cfg
+        self.cfg, self.keep_embeddings = cfg, keep_embeddings
         self.clip = load_clip(cfg.model, cfg.pretrained, cfg.device)
         self.threshold = self.clip.threshold if cfg.min_score == "auto" else float(cfg.min_score)
         if self.threshold is None:
@@ -80,8 +80,9 @@ class ClipAligner:
         return torch.stack([self._text[c] for c in captions])
 
     def align(self, clips: list[ClipRecord], frames: list[np.ndarray]) -> None:
-        """Fill clip_score / clip_score_min and reject below the threshold, in place. Clips without
-        a caption or frames are left unscored."""
+        """Fill clip_score / clip_score_min and reject below the threshold, in place (and, with
+        `keep_embeddings`, clip_embedding: semantic duplicates are judged on the driver by it). Clips
+        without a caption or frames are left unscored."""
         todo = [(c, f) for c, f in zip(clips, frames) if c.caption and len(f)]
         if not todo:
             return
@@ -89,8 +90,11 @@ class ClipAligner:
         images = self.clip.encode_frames(np.concatenate([f for _, f in todo])).cpu()
         offset = 0
         for (clip, f), text in zip(todo, texts):
-            sims = images[offset : offset + len(f)] @ text
+            own = images[offset : offset + len(f)]
+            sims = own @ text
             offset += len(f)
+            if self.keep_embeddings:
+                clip.clip_embedding = pack_embedding(own.mean(dim=0).numpy())
             clip.clip_score = round(float(sims.mean()), 5)
             clip.clip_score_min = round(float(sims.min()), 5)
             rule = rule_for("low_alignment")
@@ -109,13 +113,14 @@ class AlignStage(Stage):
 
     def __init__(self, cfg: PipelineConfig):
         self.cfg = cfg.align
+        self.keep_embeddings = cfg.filters.semantic_duplicate.enabled
         self.aligner: ClipAligner | None = None
 
     def resources(self) -> Resources:
         return Resources(num_cpus=align_cpus(self.cfg), num_gpus=align_gpus(self.cfg), concurrency=self.cfg.actors)
 
     def setup(self) -> None:
-        self.aligner = ClipAligner(self.cfg)
+        self.aligner = ClipAligner(self.cfg, keep_embeddings=self.keep_embeddings)
 
     def process(self, rows: list[StageRow]) -> list[StageRow]:
         picked = [row for row in rows if isinstance(row, ClipRow) and row.frames is not None
@@ -126,6 +131,17 @@ class AlignStage(Stage):
             if isinstance(row, ClipRow):
                 row.frames = None
         return rows
+
+
+def pack_embedding(embedding: np.ndarray) -> bytes:
+    """A clip's embedding, normalised, as little-endian float16 (clip_embedding)."""
+    unit = embedding / max(float(np.linalg.norm(embedding)), 1e-12)
+    return unit.astype("<f2").tobytes()
+
+
+def unpack_embeddings(packed: list[bytes]) -> np.ndarray:
+    """(n, d) float32 unit embeddings from clip_embedding values of one model."""
+    return np.stack([np.frombuffer(b, "<f2") for b in packed]).astype(np.float32)
 
 
 def align_gpus(cfg: AlignConfig) -> float:

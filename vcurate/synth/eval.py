@@ -131,10 +131,13 @@ def duplicate_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo]) -> dict
     partial = {(video.video, i) for video in truth.values() for i, shot in enumerate(video.shots) if shot.overlap_of}
     ambiguous = [members for members in groups.values() if partial & set(members)]
     groups = {r: members for r, members in groups.items() if not partial & set(members)}
-    # the members the duplicate judge saw: a clip kept, or rejected as duplicate alone (a member another
-    # filter rejected, rightly or not, never reached it; one with a fault no filter caught did)
+    # the members the duplicate judges saw: a clip kept, or rejected as a duplicate alone (a member another
+    # filter rejected, rightly or not, never reached them; one with a fault no filter caught did)
+    as_duplicate = fault_reasons()["duplicate"]
+
     def reached(key: tuple[str, int]) -> bool:
-        return any(row.status == "kept" or list(row.reasons) == ["duplicate"] for row in by_shot.get(key, ()))
+        return any(row.status == "kept" or set(row.reasons) <= as_duplicate and len(row.reasons) == 1
+                   for row in by_shot.get(key, ()))
 
     judged_groups = [[m for m in members if reached(m)] for members in groups.values()]
     judged_groups = [members for members in judged_groups if len(members) > 1]
@@ -144,14 +147,15 @@ def duplicate_metrics(clips: pd.DataFrame, truth: dict[str, TruthVideo]) -> dict
     negatives = [row for video in truth.values() for i, shot in enumerate(video.shots) if shot.negative_of
                  for row in by_shot.get((video.video, i), ())]
     judged_by_shot = [(key, row) for key, rows in by_shot.items() if key not in links and key not in partial
-                      for row in rows if "duplicate" in row.reasons or pd.notna(getattr(row, "duplicate_distance", None))]
+                      for row in rows if as_duplicate & set(row.reasons) or pd.notna(getattr(row, "duplicate_distance", None))
+                      or pd.notna(getattr(row, "semantic_similarity", None))]
     judged = [row for _, row in judged_by_shot]
     # of those, the clips of fault-free shots: the ones a false duplicate costs (a clip with a fault no other
     # filter caught is rejected either way, for the wrong reason)
     judged_clean = [row for key, row in judged_by_shot if not truth[key[0]].shots[key[1]].defects]
 
     def share(rows: list) -> dict:
-        hit = sum("duplicate" in row.reasons for row in rows)
+        hit = sum(bool(as_duplicate & set(row.reasons)) for row in rows)
         return {"duplicate": hit, "clips": len(rows), "fraction": round(hit / len(rows), 4) if rows else None}
 
     return {

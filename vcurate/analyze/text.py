@@ -353,7 +353,9 @@ def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -
     """Per box (detector-image pixels) 1 when it is an overlay, 0 when it is text of the scene, judged
     by how the box and the picture around it (other text left out) moved from grey image `before` to
     `after`; and per box whether its text held still (matched best where it was) and whether it was
-    lost (matched nowhere within SEARCH). The surroundings' best shift is the scene's motion; then:
+    lost (matched nowhere within SEARCH, or best on the search's edge: it may have gone further). The
+    surroundings are the picture above and below the box (beside it, its line may go on in words the
+    network did not box, which move with it); their best shift is the scene's motion; then:
     - the box itself moved (its best match is a shift, better than staying put) other than as a
       ticker does (sideways in the bottom band): scene text, whatever the surroundings told. Where
       they are periodic (stripes, checks) or changed beyond a shift, they may tell no motion or a
@@ -370,9 +372,10 @@ def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -
       where they were too: an overlay that stays put. Periodic surroundings (a grid, stripes) may
       match at a shift and in place alike; they then tell no motion (on the calibration footage, a
       line being typed on a panel over a sliding grid was taken for an overlay this way);
+    - text sliding sideways along the bottom band while its surroundings stay put: a ticker over a
+      still picture, an overlay wherever its words' boxes sit;
     - otherwise (the scene did not move; the surroundings are flat or changed beyond a shift; the
-      text changed or moves on its own, as a ticker does): an overlay only where overlays sit, in
-      light letters (`overlay_place`)."""
+      text changed): an overlay only where overlays sit, in light letters (`overlay_place`)."""
     h, w = before.shape
     fine0, fine1, hats = _fine(before), padded_fine(after), stroke_hats(before)
     text_mask = np.zeros((h, w), np.float32)  # every box, grown past the glyphs its edges cut
@@ -388,10 +391,13 @@ def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -
     for i, (x0, y0, x1, y1) in enumerate(boxes):
         text, best, moved = text_motion(fine0, fine1, boxes[i])
         stayed = near(text, NO_SHIFT)
-        held[i], lost[i] = stayed <= MATCH_ERROR and stayed <= text.min(), text.min() > MATCH_ERROR
+        # a best match on the search's edge may be a shift beyond it (a fast ticker, a fast pan): as good as lost
+        edge = SEARCH in (abs(best[0] - SEARCH), abs(best[1] - SEARCH))
+        held[i], lost[i] = stayed <= MATCH_ERROR and stayed <= text.min(), text.min() > MATCH_ERROR or edge
         margin = max(8, 2 * (y1 - y0))
         X0, Y0, X1, Y1 = max(0, x0 - margin), max(0, y0 - margin), min(w, x1 + margin), min(h, y1 + margin)
         ring = 1 - text_mask[Y0:Y1, X0:X1]
+        ring[y0 - Y0 : y1 - Y0] = 0  # beside a box its line may go on in words the network did not box
         around = fine0[Y0:Y1, X0:X1]
         if ring.sum() < 0.2 * ring.size or float((around * around * ring).sum() / ring.sum()) < MIN_TEXTURE:
             evidence[i] = placed(boxes[i], moved)  # nothing around the text to tell the scene's motion by
@@ -402,7 +408,11 @@ def overlay_evidence(before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -
             continue  # text and surroundings match at the same shift, not as well in place: it moves with them
         dy, dx = np.unravel_index(int(np.argmin(scene)), scene.shape)
         if scene[dy, dx] > MATCH_ERROR or max(abs(dx - SEARCH), abs(dy - SEARCH)) <= STILL:
-            evidence[i] = placed(boxes[i], moved)  # the surroundings changed beyond a shift, or did not move
+            # the surroundings changed beyond a shift, or did not move: text sliding sideways along the bottom
+            # band over them is a ticker; else the place tells
+            scrolls = not edge and text[best] <= MATCH_ERROR and text[best] < stayed and abs(best[1] - SEARCH) > STILL \
+                and scrolls_along_the_band(boxes[i], (best[1] - SEARCH, best[0] - SEARCH), h)
+            evidence[i] = 1.0 if scrolls and scene[dy, dx] <= MATCH_ERROR else placed(boxes[i], moved)
             continue
         with_scene = near(text, (dy, dx))
         if with_scene <= MATCH_ERROR and with_scene < stayed:
@@ -497,9 +507,10 @@ class TextAnalyzer(ClipAnalyzer):
 
     def _judge(self, later: np.ndarray | None) -> None:
         """Judge the pending sample's boxes against the follow-up frame `later` (None: the video ended
-        first); boxes whose text that frame lost (a cut, a pan faster than SEARCH: their place alone
-        would decide) against the latest frame in between that still shows them. With no frame after
-        the sample, the place decides; the drift since the sample before still tells."""
+        first); boxes whose text that frame lost (a cut, a pan or ticker faster than SEARCH: their place
+        alone would decide) against the latest frame in between that still shows them, whose verdict
+        stands. With no frame after the sample, the place decides; the drift since the sample before
+        still tells."""
         index, grey, boxes, before = self.pending.index, self.pending.grey, self.pending.boxes, self.pending.before
         frames = self.pending.between + ([later] if later is not None else [])
         h, w = grey.shape
@@ -508,13 +519,13 @@ class TextAnalyzer(ClipAnalyzer):
             evidence, held = np.float32([overlay_place(hats, fine, b, w, h) for b in boxes]), np.ones(len(boxes), bool)
         else:
             evidence, held, lost = overlay_evidence(grey, frames[-1], boxes)
-            unsure = (evidence > 0) & lost
+            unsure = lost.copy()
             for nearer in reversed(frames[:-1]):
                 if not unsure.any():
                     break
                 again, held_again, lost_again = overlay_evidence(grey, nearer, boxes)
                 told = unsure & ~lost_again
-                evidence[told], held[told] = np.minimum(evidence, again)[told], held_again[told]
+                evidence[told], held[told] = again[told], held_again[told]
                 unsure &= lost_again
         sample = SampledText(index, boxes / np.float32([w, h, w, h]), evidence, coverage(boxes, w, h))
         self.samples.append(sample)

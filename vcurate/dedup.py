@@ -6,6 +6,8 @@ kept, the later ones are rejected `duplicate` with `duplicate_of` naming it, on 
 cluster alike. An interrupted job rebuilds the index from its committed parts before it goes on, so
 it decides as an uninterrupted one would; `filters.duplicate.against` (`--dedup-against`) loads the
 kept clips of earlier runs first, so a new batch of an archive is judged against what is curated.
+Where CLIP runs, `filters.semantic_duplicate` (off by default) also compares the kept clips' CLIP
+embeddings by cosine (EmbeddingIndex, exact), the same way and in the same pass (DuplicateJudges).
 
 Distance between two signatures (vcurate.analyze.signature), in bits per 64-bit code word, at a
 whole-group offset (group k of one against group k + offset of the other): the largest of

@@ -296,7 +296,7 @@ class ArchivePlanner:
         """Colour, shape, direction and background. With `spec.balanced_subjects` each is drawn among the
         values of the fewest clean shots so far (`count`): a video whose one caption covers all its shots
         gives its draw to 2-5 of them, faults then remove shots regardless of their subject, and drawn on
-        their own the 60 videos of seed 7 left 40 purple clips of 91 curated and 6 green."""
+        their own the 60 videos of seed 7 left 40 purple clips of 91 curated (CLIP off) and 6 green."""
         return tuple(self._draw(values) for values in (list(COLOURS), SHAPES, list(DIRECTIONS), BACKGROUNDS))
 
     def _draw(self, values) -> str:
@@ -419,8 +419,8 @@ def plan_video(planner: ArchivePlanner, source: str, size: tuple[int, int], fps:
     the single caption is true of every shot unless the whole video is mismatched."""
     rng, spec = planner.rng, planner.spec
     n_shots = int(rng.integers(spec.shots[0], spec.shots[1] + 1))
-    whole_video_caption = source in ("txt", "json", "manifest")
     shared = planner.subject()
+    whole_video_caption = source in ("txt", "json", "manifest")
     video_mismatch = whole_video_caption and rng.random() < spec.p_mismatch
     wrong_caption = planner.other_caption(shared[0], shared[1]) if video_mismatch else None
     shots, hue = [], None

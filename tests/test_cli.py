@@ -61,6 +61,8 @@ def test_user_errors_are_one_clear_line(tmp_path, capsys):
     assert main(["eval", str(tmp_path), "--truth", "x.jsonl"]) == 2
     assert "no pipeline output" in capsys.readouterr().err
     assert main(["synth", str(tmp_path / "s"), "--videos", "0"]) == 2
+    assert main(["synth", str(tmp_path / "s"), "--from-footage", str(tmp_path), "--balanced-subjects"]) == 2
+    assert "--balanced-subjects is for rendered archives" in capsys.readouterr().err
     cfg.write_text("align:\n  model: vcurate-tiny\n  pretrained: missing.pt\n")
     assert main(["run", str(cfg), "--input", str(tmp_path), "--output", str(tmp_path / "o")]) == 2
     assert "CLIP checkpoint not found: missing.pt" in capsys.readouterr().err

@@ -1,10 +1,13 @@
 import json
+from collections import Counter
+from dataclasses import replace
 
 import av
 import numpy as np
 import pytest
 
-from vcurate.synth.archive import COLOURS, make_archive, tiny_spec
+from vcurate.synth.archive import (BACKGROUNDS, CAPTION_SOURCES, COLOURS, DIRECTIONS, SHAPES, ArchivePlanner, SynthSpec,
+                                   make_archive, plan_video, tiny_spec)
 from vcurate.synth.truth import read_truth
 
 
@@ -83,3 +86,34 @@ def test_content_is_textured_and_coloured(tiny_archive):
     target = np.array(COLOURS[video.shots[0].colour])
     closest = np.abs(frame - target).sum(axis=2).min()
     assert closest < 60
+
+
+def _clean_shots(spec, seed: int, videos: int) -> list:
+    """The clean captioned shots make_archive would plan for `videos` videos (a tenth of them low
+    resolution, every fault of which is a defect), without rendering them."""
+    planner = ArchivePlanner(spec, np.random.default_rng(seed))
+    sources = CAPTION_SOURCES + ("none",)
+    shots = [shot for i in range(videos)
+             for shot in plan_video(planner, sources[i % len(sources)], (320, 180), 25.0, i % 10 == 0)]
+    return [shot for shot in shots if not shot.defects and shot.attached_caption is not None]
+
+
+@pytest.mark.parametrize("attribute, values", [("colour", COLOURS), ("shape", SHAPES), ("direction", DIRECTIONS),
+                                                ("background", BACKGROUNDS)])
+def test_balanced_subjects_give_every_value_as_many_clean_shots(attribute, values):
+    """Within one video's shots: a whole-video caption gives its subject to all of them at once."""
+    spec = replace(SynthSpec(), balanced_subjects=True)
+    for seed in range(3):
+        counts = Counter(getattr(shot, attribute) for shot in _clean_shots(spec, seed, 60))
+        assert set(counts) == set(values)
+        assert max(counts.values()) - min(counts.values()) <= spec.shots[1], (seed, counts)
+
+
+def test_subjects_drawn_on_their_own_can_be_unbalanced():
+    """What balanced_subjects is for (and that the test above can fail): drawn on their own, a seed's
+    clean shots' colours are further apart than one video's shots."""
+    gaps = []
+    for seed in range(3):
+        counts = Counter(shot.colour for shot in _clean_shots(SynthSpec(), seed, 60))
+        gaps.append(max(counts.values()) - min(counts.values()))
+    assert max(gaps) > SynthSpec().shots[1], gaps

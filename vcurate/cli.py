@@ -16,17 +16,19 @@ console = Console(stderr=True)
 
 
 def _synth(args) -> None:
+    from dataclasses import replace
+
     from rich.progress import Progress
 
     if args.videos < 1:
         raise InputError("--videos must be at least 1")
     if args.from_footage:
-        from dataclasses import replace
-
         from vcurate.synth.footage import FootageSpec, make_footage_archive
 
         if args.clean:
             raise InputError("--clean is for rendered archives; footage archives always carry faults")
+        if args.balanced_subjects:
+            raise InputError("--balanced-subjects is for rendered archives; footage shots show what their sources show")
         spec = FootageSpec() if args.size is None else replace(FootageSpec(), sizes=(args.size,))
 
         def write(progress):
@@ -37,7 +39,7 @@ def _synth(args) -> None:
 
         if args.size is not None:
             raise InputError("--size is for --from-footage archives")
-        spec = clean_spec() if args.clean else SynthSpec()
+        spec = replace(clean_spec() if args.clean else SynthSpec(), balanced_subjects=args.balanced_subjects)
 
         def write(progress):
             return make_archive(args.out, args.videos, args.seed, spec, progress=progress)
@@ -330,6 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--videos", type=int, default=24)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--clean", action="store_true", help="no faults at all (e.g. to fit a domain CLIP on)")
+    p.add_argument("--balanced-subjects", action="store_true",
+                   help="every colour, shape, direction and background on about as many shots (e.g. to train on); "
+                   "without it each is drawn on its own, and a seed's archive is the one it always was")
     p.add_argument("--from-footage", metavar="DIR",
                    help="cut shots from the clean videos under DIR and inject known faults (shake, blur, upscaling)")
     p.add_argument("--size", type=_size, metavar="WxH",

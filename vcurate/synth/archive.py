@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import json
 import itertools
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -87,6 +88,10 @@ class SynthSpec:
     copy_crop: float = 0.05  # a copy loses at most this share of its width and of its height
     copy_gain: tuple[float, float] = (0.9, 1.1)  # brightness factor of a copy
     copy_crf: tuple[int, int] = (23, 32)  # x264 CRF of the re-uploads
+    # Every colour, shape, direction and background on about as many clean shots (ArchivePlanner.subject).
+    # Off, each is drawn on its own, as every seed of the figures in README was made: 60 videos of seed 7
+    # gave 68 purple shots of 183 and 18 yellow.
+    balanced_subjects: bool = False
 
 
 @dataclass
@@ -285,15 +290,25 @@ class ArchivePlanner:
 
     def __init__(self, spec: SynthSpec, rng: np.random.Generator):
         self.spec, self.rng = spec, rng
+        self.given: Counter[str] = Counter()  # clean shots of each value so far (the attributes' values differ)
 
     def subject(self) -> tuple[str, str, str, str]:
-        r = self.rng
-        return (
-            str(r.choice(list(COLOURS))),
-            str(r.choice(SHAPES)),
-            str(r.choice(list(DIRECTIONS))),
-            str(r.choice(BACKGROUNDS)),
-        )
+        """Colour, shape, direction and background. With `spec.balanced_subjects` each is drawn among the
+        values of the fewest clean shots so far (`count`): a video whose one caption covers all its shots
+        gives its draw to 2-5 of them, faults then remove shots regardless of their subject, and drawn on
+        their own the 60 videos of seed 7 left 40 purple clips of 91 curated (CLIP off) and 6 green."""
+        return tuple(self._draw(values) for values in (list(COLOURS), SHAPES, list(DIRECTIONS), BACKGROUNDS))
+
+    def _draw(self, values) -> str:
+        if self.spec.balanced_subjects:
+            fewest = min(self.given[v] for v in values)
+            values = [v for v in values if self.given[v] == fewest]
+        return str(self.rng.choice(values))
+
+    def count(self, shot: Shot) -> None:
+        """Count a planned shot's subject if the shot is clean and captioned: what a curation keeps and trains on."""
+        if not shot.defects and shot.attached_caption is not None:
+            self.given.update((shot.colour, shot.shape, shot.direction, shot.background))
 
     def other_caption(self, colour: str, shape: str) -> str:
         """A caption describing something else: another colour and another shape."""
@@ -435,6 +450,7 @@ def plan_video(planner: ArchivePlanner, source: str, size: tuple[int, int], fps:
             shot.defects.append("mismatch")
         plan_text(shot, spec, size, fps)
         plan_motion(shot, spec, size, fps)
+        planner.count(shot)
         shots.append(shot)
     return shots
 

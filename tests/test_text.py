@@ -228,6 +228,41 @@ def test_in_a_still_shot_dark_letters_on_a_panel_are_a_sign_light_ones_a_mark(ca
     assert marked["overlay_score"] == 1.0 and rejected(marked)
 
 
+def floor_with_bars(rng, bars=True):
+    """A grainy dark floor (448x256, the detector's own size) with eight bright slanted bars centred
+    low in it (a stool's legs and cables): structure the detector boxes as a line of text, in the
+    place where subtitles go."""
+    grey = cv2.GaussianBlur(np.clip(rng.normal(60, 15, (256, 448)), 0, 255).astype(np.uint8), (0, 0), 2)
+    for i in range(8 if bars else 0):
+        cv2.line(grey, (184 + 10 * i, 211), (172 + 10 * i, 236), 220, 3)
+    return np.repeat(grey[..., None], 3, axis=2)
+
+
+def test_in_a_still_shot_a_box_the_recogniser_reads_nothing_in_is_no_overlay():
+    """In a still picture the place decides, and the bars sit where a subtitle would; the recogniser
+    reads no character in them, so they are no overlay (with it off they are one), and a subtitle over
+    the same floor still is."""
+    still = floor_with_bars(np.random.default_rng(0))
+    unread = with_settings(CONFIG, [("filters.text.recognizer", None)], "pipeline config")
+    assert analyse([still.copy() for _ in range(FRAMES)], unread)["overlay_score"] == 1.0  # the detector boxes them
+    columns = analyse([still.copy() for _ in range(FRAMES)])
+    assert columns["text_area"] > 0 and columns["overlay_score"] == 0.0 and not rejected(columns)
+    overlay = plan_overlay(np.random.default_rng(1), "subtitle", *still.shape[1::-1], FRAMES, FPS)
+    floor = floor_with_bars(np.random.default_rng(0), bars=False)
+    assert analyse([overlay.apply(floor.copy(), i) for i in range(FRAMES)])["overlay_score"] == 1.0
+
+
+def test_the_recogniser_is_sure_of_a_line_of_text_and_not_of_bars():
+    recognizer = text_detector.text_recognizer(text_detector.recognizer_model("ppocr-rec"))
+    line = np.full((48, 300), 40, np.uint8)
+    cv2.putText(line, "Evening news", (8, 36), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 230, 2, cv2.LINE_AA)
+    bars = np.full((48, 300), 200, np.uint8)
+    for x in range(10, 290, 24):
+        cv2.line(bars, (x, 4), (x - 6, 44), 20, 3)
+    assert recognizer.confidence(line) > 0.9
+    assert recognizer.confidence(bars) < 0.4 and recognizer.confidence(np.full((48, 96), 128, np.uint8)) == 0.0
+
+
 def upscaled_dot_checks(cell=12, period=2.5, scale=2):
     """Checks `cell` pixels wide, a dot grid `period` apart over them, rendered `scale` times smaller
     and scaled up (the synthetic 'lowres' stroke pattern): clusters of dots the network reads as text."""
@@ -299,9 +334,10 @@ def test_the_model_loads_once_per_process(monkeypatch):
     session = onnxruntime.InferenceSession
     monkeypatch.setattr(onnxruntime, "InferenceSession", lambda *a, **k: loads.append(a) or session(*a, **k))
     text_detector.text_detector.cache_clear()
+    text_detector.text_recognizer.cache_clear()
     for size in ((W, H), (640, 360)):  # two videos, two analyzers
         TextAnalyzer.build(CONFIG, StreamFacts(FPS, *size, 10))
-    assert len(loads) == 1
+    assert len(loads) == 2  # the detector and the recogniser, once each
 
 
 def test_a_missing_model_package_is_one_error_before_any_video(monkeypatch):
@@ -316,6 +352,8 @@ def test_a_missing_model_package_is_one_error_before_any_video(monkeypatch):
 def test_detector_names_and_model_files_are_checked(tmp_path):
     with pytest.raises(VcurateError, match="filters.text.detector"):
         with_settings(CONFIG, [("filters.text.detector", "east")], "pipeline config")
+    with pytest.raises(VcurateError, match="filters.text.recognizer"):
+        with_settings(CONFIG, [("filters.text.recognizer", "crnn")], "pipeline config")
     with pytest.raises(VcurateError, match="no such file"):
         with_settings(CONFIG, [("filters.text.model", str(tmp_path / "det.onnx"))], "pipeline config")
 

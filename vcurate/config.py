@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from vcurate.errors import ConfigError
 from vcurate.settings import parse_setting  # noqa: F401  (the command lines' --set, read with the config)
-from vcurate.models.text_detector import DETECTORS, detector_model
+from vcurate.models.text_detector import DETECTORS, RECOGNIZERS, detector_model, recognizer_model
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -211,6 +211,11 @@ class TextFilter(Section):
         "in the rapidocr-onnxruntime wheel (run through onnxruntime: CUDA when onnxruntime-gpu finds a GPU, else CPU)"
     )
     model: str | None = Field(None, description="the detector's ONNX file; null = the one its package ships")
+    recognizer: Literal[tuple(RECOGNIZERS)] | None = Field(  # type: ignore[valid-type]
+        "ppocr-rec", description="line recogniser that must read a box as characters before it counts as overlay "
+        "text: ppocr-rec = PP-OCRv4's, shipped in the same wheel (the detector also boxes legs, keys and motion "
+        "graphics; only the recogniser's confidence is used). null = every overlay box counts"
+    )
     every_s: float = Field(1.0, gt=0, description="seconds between the frames the detector reads")
     short_side: int = Field(
         256, ge=64, description="pixels: the detector reads frames scaled to about this short side (sides rounded to "
@@ -226,6 +231,8 @@ class TextFilter(Section):
     def _detector_installed(self) -> "TextFilter":
         if self.enabled:
             detector_model(self.detector, self.model)  # a missing runtime or model file: one TextDetectorError, now
+            if self.recognizer is not None:
+                recognizer_model(self.recognizer)
         return self
 
 

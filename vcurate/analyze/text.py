@@ -13,7 +13,9 @@ band (subtitles, tickers); but a box whose text held still over 0.2 s and yet mo
 a second before or after drifts with a slow zoom or pan, and is scene text, and so is a box whose
 content is found again elsewhere in the picture: a pattern the network read, not a line written
 once. The network reads the picture damped under its strokes (stroke_boosted), so that a
-semi-transparent mark over a busy texture stands out.
+semi-transparent mark over a busy texture stands out. The detector also boxes structure that is not
+writing (a stool's legs over a bright floor, motion graphics); before a box's evidence counts, the
+line recogniser must read characters in it (`filters.text.recognizer`, at full resolution).
 
 Per clip, from the sampled frames inside it:
 - text_area: mean fraction of the frame covered by text boxes (any text);
@@ -33,7 +35,8 @@ import numpy as np
 from vcurate.analyze.registry import ClipAnalyzer, Column, StreamFacts, register_analyzer
 from vcurate.config import PipelineConfig
 from vcurate.media.frames import AnalysisFrame, upright
-from vcurate.models.text_detector import STRIDE, TextDetector, detector_model, network_size, text_detector
+from vcurate.models.text_detector import (READ_HEIGHT, STRIDE, TextDetector, TextRecognizer, detector_model, network_size,
+                                          recognizer_model, text_detector, text_recognizer)
 
 FOLLOW_UP_S = 0.2  # seconds after a sampled frame at which its boxes' motion is measured
 SEARCH = 20  # pixels of the detector image: the largest shift looked for over FOLLOW_UP_S
@@ -58,6 +61,8 @@ DARK_LETTERS = 1.5  # dark- over bright-stroke energy in a box above which its l
 REPEAT_ERROR = 0.45  # residual (share of a box's fine-detail energy) below which its content is found again elsewhere
 ZOOM = 2  # the corners, where marks sit small, are read again at this many times the detector's scale (`TextReader`)
 MARK_BAND = 0.125  # share of the height from the top and the bottom where a small mark sits (`mark_windows`)
+READ_ASPECT = 6  # width over height of the part of a box the recogniser reads, from its left: a few characters
+MIN_READ_CONFIDENCE = 0.4  # mean probability of the characters read, below which a box holds no writing
 
 
 @dataclass
@@ -69,6 +74,7 @@ class SampledText:
     boxes: np.ndarray
     overlay: np.ndarray
     coverage: float  # fraction of the frame inside a box
+    lines: list[np.ndarray] | None = None  # each box's line image for the recogniser, until its evidence is final
 
 
 @dataclass
@@ -81,6 +87,7 @@ class Pending:
     before: np.ndarray | None  # the sampled frame a step earlier (same video), for the drift check
     # the frames between it and the follow-up: for text the follow-up lost (a cut, a pan faster than SEARCH)
     between: list[np.ndarray] = field(default_factory=list)
+    lines: list[np.ndarray] | None = None  # `line_images` of the boxes (with a recogniser)
 
 
 def stroke_hats(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -240,6 +247,23 @@ class TextReader:
             for rx0, ry0, rx1, ry1 in regions(stroke_blocks(corner, hats)):
                 out.append(self._detect(boosted[ry0:ry1, rx0:rx1], window[0] + rx0, window[1] + ry0, ZOOM))
         return out
+
+
+def line_images(luma: np.ndarray, boxes: np.ndarray, shape: tuple[int, int]) -> list[np.ndarray]:
+    """Each box (pixels of a detector image of `shape`) cut from the full-resolution `luma` of the same
+    picture and scaled to READ_HEIGHT high, at most READ_ASPECT times as wide: the recogniser reads
+    text by its strokes, which the detector's scale blurs."""
+    scale_y, scale_x = luma.shape[0] / shape[0], luma.shape[1] / shape[1]
+    lines = []
+    for x0, y0, x1, y1 in boxes:
+        top, left = int(y0 * scale_y), int(x0 * scale_x)
+        bottom = max(top + 1, int(np.ceil(y1 * scale_y)))
+        right = max(left + 1, min(int(np.ceil(x1 * scale_x)), left + READ_ASPECT * (bottom - top)))
+        crop = luma[top:bottom, left:right]
+        width = max(8, round(crop.shape[1] * READ_HEIGHT / crop.shape[0]))
+        shrink = crop.shape[0] > READ_HEIGHT
+        lines.append(cv2.resize(crop, (width, READ_HEIGHT), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR))
+    return lines
 
 
 def _fine(grey: np.ndarray) -> np.ndarray:
@@ -446,9 +470,9 @@ class TextAnalyzer(ClipAnalyzer):
     }
 
     def __init__(self, detector: TextDetector, size: tuple[int, int], step: int, follow_up: int, skip: int = 1,
-                 zoom_corners: bool = True):
+                 zoom_corners: bool = True, recognizer: TextRecognizer | None = None):
         self.reader, self.size, self.step, self.follow_up = TextReader(detector), size, step, follow_up
-        self.zoom_corners = zoom_corners
+        self.zoom_corners, self.recognizer = zoom_corners, recognizer
         self.skip = skip  # rows and columns of the full-resolution luma skipped before the area resize
         self.samples: list[SampledText] = []
         self.pending: Pending | None = None
@@ -468,7 +492,8 @@ class TextAnalyzer(ClipAnalyzer):
         # Plain subsampling first, down to no less than 1.4x the detector's size, makes the area resize
         # a quarter of the work at 720p; the area average that follows still antialiases.
         skip = max(1, int(min(stream.width, stream.height) / min(size) / 1.4))
-        return cls(detector, size, step, follow_up, skip, text.zoom_corners)
+        recognizer = text_recognizer(recognizer_model(text.recognizer)) if text.recognizer is not None else None
+        return cls(detector, size, step, follow_up, skip, text.zoom_corners, recognizer)
 
     def grey(self, frame: AnalysisFrame, zoom: int = 1) -> np.ndarray:
         """The frame's luma at the detector's size (`zoom` times larger), upright (the bottom band is the
@@ -487,14 +512,18 @@ class TextAnalyzer(ClipAnalyzer):
             self._judge(self.grey(frame))
         if index % self.step == 0:
             grey = self.grey(frame)
-            if self.judged is not None and self.judged[0].index == index - self.step:
-                self._drop_drifted(*self.judged, grey)  # a second on
-            self.judged = None
+            if self.judged is not None:
+                if self.judged[0].index == index - self.step:
+                    self._drop_drifted(*self.judged, grey)  # a second on
+                self._confirm(self.judged[0])
+                self.judged = None
             before = self.sampled[1] if self.sampled is not None and self.sampled[0] == index - self.step else None
             self.sampled = (index, grey)
             boxes = self.reader.read(grey, (lambda: self.grey(frame, ZOOM)) if self.zoom_corners else None)
             if len(boxes):
-                self.pending = Pending(index, grey, boxes, before)
+                lines = None if self.recognizer is None else line_images(
+                    upright(frame.luma_full(), frame.frame.rotation), boxes, grey.shape)
+                self.pending = Pending(index, grey, boxes, before, lines=lines)
             else:
                 self.samples.append(SampledText(index, np.zeros((0, 4), np.float32), np.zeros(0, np.float32), 0.0))
 
@@ -527,18 +556,35 @@ class TextAnalyzer(ClipAnalyzer):
                 told = unsure & ~lost_again
                 evidence[told], held[told] = again[told], held_again[told]
                 unsure &= lost_again
-        sample = SampledText(index, boxes / np.float32([w, h, w, h]), evidence, coverage(boxes, w, h))
+        sample = SampledText(index, boxes / np.float32([w, h, w, h]), evidence, coverage(boxes, w, h), self.pending.lines)
         self.samples.append(sample)
         which = np.flatnonzero((evidence > 0) & held)
         if len(which) and before is not None:
             self._drop_drifted(sample, grey, which, before)  # a second before
         which = which[sample.overlay[which] > 0]
         self.judged = (sample, grey, which) if len(which) else None
+        if self.judged is None:
+            self._confirm(sample)
         self.pending = None
+
+    def _confirm(self, sample: SampledText) -> None:
+        """Once a sample's evidence is final: a box's overlay evidence stands only where the recogniser
+        reads characters in it, strongest box first, up to the first that reads (a sample counts its
+        strongest box)."""
+        lines, sample.lines = sample.lines, None
+        if lines is None:
+            return
+        for i in np.argsort(-sample.overlay, kind="stable"):
+            if sample.overlay[i] <= 0 or self.recognizer.confidence(lines[i]) >= MIN_READ_CONFIDENCE:
+                break
+            sample.overlay[i] = 0.0
 
     def finish(self, num_frames: int) -> None:
         if self.pending is not None:
             self._judge(None)
+        if self.judged is not None:
+            self._confirm(self.judged[0])
+            self.judged = None
 
     def clip_columns(self, start: int, end: int) -> dict[str, float | None]:
         inside = [s for s in self.samples if start <= s.index < end]

@@ -1,11 +1,15 @@
-"""Text detection with a DB-style segmentation network (PP-OCRv4's detector) run through onnxruntime.
+"""Text detection with a DB-style segmentation network (PP-OCRv4's detector) run through onnxruntime,
+and PP-OCRv4's recogniser to confirm that a box holds characters.
 
-Only the detection network is used: a curation filter needs to know where text is, not what it
-says. The network maps an image to a per-pixel probability of lying inside a (shrunk) text region;
-boxes are the connected regions above a threshold, grown back by the shrink DB trained with. The
-model file ships inside the `rapidocr-onnxruntime` wheel, so nothing is downloaded at run time.
-Sessions are cached per process and model file: each analysis worker loads the model once, however
-many videos it analyses.
+A curation filter needs to know where text is, not what it says. The detector maps an image to a
+per-pixel probability of lying inside a (shrunk) text region; boxes are the connected regions above
+a threshold, grown back by the shrink DB trained with. The detector also boxes structure that is not
+writing (a stool's legs and cables, piano keys, motion graphics); the recogniser reads such a box as
+no character, or as one it is unsure of, and reads real lines, faint watermarks included, with
+confident characters. Only how sure it is of what it read is used, never the text. Both model files
+ship inside the `rapidocr-onnxruntime` wheel, so nothing is downloaded at run time. Sessions are
+cached per process and model file: each analysis worker loads each model once, however many videos
+it analyses.
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ from vcurate.errors import VcurateError
 DETECTORS: dict[str, tuple[str, str]] = {
     "ppocr-det": ("rapidocr_onnxruntime", "models/ch_PP-OCRv4_det_infer.onnx"),
 }
+RECOGNIZERS: dict[str, tuple[str, str]] = {
+    "ppocr-rec": ("rapidocr_onnxruntime", "models/ch_PP-OCRv4_rec_infer.onnx"),
+}
+READ_HEIGHT = 48  # pixels: the recogniser reads lines scaled to this height (its training size)
 STRIDE = 32  # the network's input sides must be multiples of its total downsampling
 PIXEL_THRESHOLD = 0.3  # probability above which a map pixel lies in text
 BOX_THRESHOLD = 0.5  # mean probability a region needs to count as a text box
@@ -45,8 +53,17 @@ def _installed(package: str) -> Path | None:
 def detector_model(name: str, model: str | None = None) -> Path:
     """The ONNX file of detector `name` (or the file `model` names instead), checked to exist, with
     onnxruntime importable; a TextDetectorError that says how to fix it otherwise."""
-    if name not in DETECTORS:
-        raise TextDetectorError(f"unknown text detector {name!r} (known: {', '.join(DETECTORS)})")
+    return _model_file("filters.text.detector", DETECTORS, name, model)
+
+
+def recognizer_model(name: str) -> Path:
+    """The ONNX file of recogniser `name`, checked as `detector_model` checks a detector's."""
+    return _model_file("filters.text.recognizer", RECOGNIZERS, name, None)
+
+
+def _model_file(key: str, known: dict[str, tuple[str, str]], name: str, model: str | None) -> Path:
+    if name not in known:
+        raise TextDetectorError(f"{key}: unknown model {name!r} (known: {', '.join(known)})")
     if importlib.util.find_spec("onnxruntime") is None:
         raise TextDetectorError("the text detector needs onnxruntime: pip install onnxruntime (or onnxruntime-gpu), "
                                 "or set filters.text.enabled=false")
@@ -55,17 +72,28 @@ def detector_model(name: str, model: str | None = None) -> Path:
         if not path.is_file():
             raise TextDetectorError(f"filters.text.model: no such file: {path}")
         return path
-    package, inside = DETECTORS[name]
+    package, inside = known[name]
     root = _installed(package)
     if root is None:
-        raise TextDetectorError(f"the {name} text detector's model ships in the {package.replace('_', '-')} package, "
+        raise TextDetectorError(f"the {name} text model ships in the {package.replace('_', '-')} package, "
                                 f"which is not installed: pip install {package.replace('_', '-')} (Python < 3.13), or "
-                                "point filters.text.model at the .onnx file, or set filters.text.enabled=false")
+                                "point filters.text.model at the detector's .onnx file, or set filters.text.enabled=false")
     path = root / inside
     if not path.is_file():
-        raise TextDetectorError(f"{package} is installed but holds no {inside}: reinstall it, or point filters.text.model "
-                                "at the .onnx file")
+        raise TextDetectorError(f"{package} is installed but holds no {inside}: reinstall it, or set "
+                                "filters.text.enabled=false")
     return path
+
+
+def _session(path: Path, threads: int):
+    import onnxruntime as ort  # imported here: only runs that detect text pay for it
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()]
+    return ort.InferenceSession(str(path), options, providers=providers)
 
 
 @dataclass(frozen=True)
@@ -83,14 +111,7 @@ class TextDetector:
     """One onnxruntime session of a DB text detector. Build it with `text_detector` (cached)."""
 
     def __init__(self, path: Path, threads: int = 1):
-        import onnxruntime as ort  # imported here: only runs that detect text pay for it
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()]
-        self.session = ort.InferenceSession(str(path), options, providers=providers)
+        self.session = _session(path, threads)
         self.input = self.session.get_inputs()[0].name
         self.provider = self.session.get_providers()[0]
 
@@ -132,6 +153,30 @@ def network_size(width: int, height: int, short_side: int) -> tuple[int, int]:
     scale = short_side / min(width, height)
     return (max(STRIDE, int(round(width * scale / STRIDE)) * STRIDE),
             max(STRIDE, int(round(height * scale / STRIDE)) * STRIDE))
+
+
+class TextRecognizer:
+    """One onnxruntime session of a CTC line recogniser (PP-OCRv4's). Build it with `text_recognizer`."""
+
+    def __init__(self, path: Path, threads: int = 1):
+        self.session = _session(path, threads)
+        self.input = self.session.get_inputs()[0].name
+
+    def confidence(self, line: np.ndarray) -> float:
+        """Mean probability of the characters read in a grey line image READ_HEIGHT pixels high (0 when
+        it reads none): greedy CTC, index 0 the blank, a repeated index one character."""
+        x = line.astype(np.float32) * (2 / 255) - 1  # trained on BGR scaled to [-1, 1], as the detector
+        probability = self.session.run(None, {self.input: np.ascontiguousarray(np.broadcast_to(x, (1, 3, *line.shape)))})[0][0]
+        best = probability.argmax(axis=1)
+        read = best > 0
+        read[1:] &= best[1:] != best[:-1]
+        return float(probability.max(axis=1)[read].mean()) if read.any() else 0.0
+
+
+@functools.cache
+def text_recognizer(path: Path, threads: int = 1) -> TextRecognizer:
+    """The process's recogniser session for this model file."""
+    return TextRecognizer(path, threads)
 
 
 @functools.cache

@@ -47,6 +47,7 @@ MIN_BOX_HEIGHT = 8  # pixels of the detector image: smaller boxes are specks (a 
 MIN_BOX_ASPECT = 1.5  # width over height: a line of text is wider than tall; a lone dot or stroke is not
 STROKE_WIDTH = 5  # pixels of the detector image: brighter or darker lines narrower than this are strokes
 STROKE_CONTRAST = 40  # grey levels a stroke must stand out of the background around it
+MARK_CONTRAST = 25  # the same in the corners (`mark_windows`), where half-transparent marks sit faint
 STROKE_DENSITY = 0.1  # share of stroke pixels that makes an 8x8 block a place text may be
 STROKE_BOOST = 0.3  # contrast the network input keeps of the picture under its strokes (stroke_boosted)
 CHANGE_LEVEL = 3.0  # grey levels of mean absolute change in an 8x8 block that are more than coding noise
@@ -99,15 +100,27 @@ def stroke_hats(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cv2.morphologyEx(grey, cv2.MORPH_TOPHAT, kernel), cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, kernel)
 
 
-def stroke_blocks(grey: np.ndarray, hats: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-    """(h/8, w/8) bool: the 8x8 blocks of the image dense in strokes (`stroke_hats`), where text may be
-    (on the synthetic archives this gate reads a third of the pixels a fine-detail one did, for the
-    same boxes)."""
+def stroke_blocks(grey: np.ndarray, hats: tuple[np.ndarray, np.ndarray] | None = None,
+                  contrast: float = STROKE_CONTRAST) -> np.ndarray:
+    """(h/8, w/8) bool: the 8x8 blocks of the image dense in strokes (`stroke_hats`) standing out by
+    more than `contrast`, where text may be (on the synthetic archives this gate reads a third of the
+    pixels a fine-detail one did, for the same boxes)."""
     h, w = grey.shape
     bright, dark = stroke_hats(grey) if hats is None else hats
-    density = cv2.resize((cv2.max(bright, dark) > STROKE_CONTRAST).astype(np.float32), (w // 8, h // 8),
+    density = cv2.resize((cv2.max(bright, dark) > contrast).astype(np.float32), (w // 8, h // 8),
                          interpolation=cv2.INTER_AREA)
     return density >= STROKE_DENSITY
+
+
+def corner_blocks(blocks: tuple[int, int]) -> np.ndarray:
+    """(h/8, w/8) bool: the 8x8 blocks of a detector image inside the corners where marks sit
+    (`mark_windows`, at the detector's scale)."""
+    rows, cols = blocks
+    inside = np.zeros(blocks, bool)
+    for window in mark_windows(8 * cols, 8 * rows):
+        x0, y0, x1, y1 = (v // ZOOM for v in window)
+        inside[y0 // 8 : -(-y1 // 8), x0 // 8 : -(-x1 // 8)] = True
+    return inside
 
 
 def stroke_boosted(grey: np.ndarray, hats: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
@@ -203,12 +216,15 @@ class TextReader:
         picture ZOOM times larger, for the corners."""
         hats = stroke_hats(grey)
         todo = stroke_blocks(grey, hats)
+        strokes = todo.copy()  # what makes a corner worth reading larger: faint strokes are read at this scale only
+        todo |= stroke_blocks(grey, hats, MARK_CONTRAST) & corner_blocks(todo.shape)
         kept = np.zeros((0, 4), int)
         if self.previous is not None and self.previous[0].shape == grey.shape:
             changed = changed_blocks(grey, self.previous[0])
             # a stretch of strokes is read whole when any of it changed: a line of text is never cut
             _, parts = cv2.connectedComponents(cv2.dilate(todo.astype(np.uint8), np.ones((3, 3), np.uint8)))
             todo &= np.isin(parts, np.unique(parts[todo & changed]))
+            strokes &= todo
             old = self.previous[1]
             still = np.array([not changed[y0 // 8 : -(-y1 // 8), x0 // 8 : -(-x1 // 8)].any() for x0, y0, x1, y1 in old], bool)
             kept = old[still] if len(old) else kept
@@ -218,7 +234,7 @@ class TextReader:
         for x0, y0, x1, y1 in rects:
             found.append(self._detect(boosted[y0:y1, x0:x1], x0, y0))
         if zoomed is not None:
-            found += self._read_corners(todo, np.concatenate(found), zoomed)
+            found += self._read_corners(strokes, np.concatenate(found), zoomed)
         boxes = np.concatenate(found)
         self.previous = (grey, boxes)
         return boxes

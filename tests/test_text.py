@@ -375,6 +375,13 @@ def test_detector_names_and_model_files_are_checked(tmp_path):
         with_settings(CONFIG, [("filters.text.model", str(tmp_path / "det.onnx"))], "pipeline config")
 
 
+def test_a_recogniser_file_missing_from_its_package_is_one_error(monkeypatch):
+    monkeypatch.setitem(text_detector.RECOGNIZERS, "ppocr-rec", ("rapidocr_onnxruntime", "models/gone.onnx"))
+    with pytest.raises(VcurateError, match="holds no models/gone.onnx"):
+        PipelineConfig()
+    assert PipelineConfig.model_validate({"filters": {"text": {"recognizer": None}}}).filters.text.recognizer is None
+
+
 def test_probability_map_to_boxes():
     """Regions above the pixel threshold with a mean above the box threshold become boxes, grown back
     by DB's shrink; a faint region is no box."""

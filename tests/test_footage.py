@@ -193,3 +193,25 @@ def test_cli_writes_a_footage_archive_at_the_asked_size(footage, tmp_path):
     with pytest.raises(SystemExit):
         main(["synth", str(tmp_path / "b"), "--from-footage", str(footage), "--size", "161x90"])
     assert main(["synth", str(tmp_path / "c"), "--size", "160x90"]) == 2  # --size needs --from-footage
+
+
+def _two_takes(n: int, size: tuple[int, int], seed: int):
+    """One place filmed twice: the same drifting background, a dark figure at another spot from n // 2 on
+    (a jump cut, too small a change for the scan's content detector)."""
+    for i, frame in enumerate(_tinted_frames(60, n, size, seed)):
+        x = size[0] // 4 if i < n // 2 else 3 * size[0] // 4
+        cv2.circle(frame, (x, size[1] // 2), size[1] // 8, (20, 20, 20), -1)
+        yield frame
+
+
+def test_a_cut_named_in_cuts_json_is_spanned_by_no_shot(tmp_path):
+    folder = tmp_path / "footage"
+    folder.mkdir()
+    write_mp4(folder / "takes.mp4", _two_takes(80, (320, 240), 4), (320, 240), Fraction(25), 12)
+
+    def segments():
+        return find_sources(folder, SPEC, warn=lambda line: None)[0].segments
+
+    assert any(start < 40 < end for start, end in segments())  # the scan alone does not see the jump cut
+    (folder / "cuts.json").write_text('{"takes.mp4": [[1.56, 1.64]]}')  # frame 40 at 25 fps
+    assert segments() and all(end <= 37 or start >= 43 for start, end in segments())  # 3 frames kept away

@@ -17,7 +17,7 @@ import pytest
 from vcurate.media.encode import write_mp4
 from vcurate.synth.archive import Shot, _palette, render_shot
 from vcurate.errors import InputError
-from vcurate.synth.footage import FootageSpec, make_footage_archive, read_stills
+from vcurate.synth.footage import FootageSpec, make_footage_archive, read_stretches
 from vcurate.synth.truth import read_truth
 
 W, H, N = 192, 108, 30
@@ -171,7 +171,9 @@ def test_stretches_named_in_stills_json_are_static(tmp_path):
     ('{"moving.mp4": [[2]]}', "expected [[start_s, end_s]"),
     ('{"moving.mp4": [[3, 1]]}', "0 <= start_s < end_s"),
 ])
-def test_a_malformed_stills_json_is_one_clear_error(tmp_path, text, message):
-    (tmp_path / "stills.json").write_text(text)
-    with pytest.raises(InputError, match=re.escape(message)):
-        read_stills(tmp_path, ["moving.mp4"])
+@pytest.mark.parametrize("file_name", ["stills.json", "cuts.json"])
+def test_a_malformed_stretches_file_is_one_clear_error(tmp_path, text, message, file_name):
+    (tmp_path / file_name).write_text(text)
+    with pytest.raises(InputError, match=re.escape(message)) as error:
+        read_stretches(tmp_path, file_name, ["moving.mp4"])
+    assert str(error.value).startswith(str(tmp_path / file_name))

@@ -175,7 +175,9 @@ def _shot_at(video: TruthVideo, frame: int) -> TruthShot:
 
 def cut_metrics(videos: pd.DataFrame, truth: dict[str, TruthVideo], tolerance: int = 2) -> dict[str | None, dict]:
     """Cut precision / recall, for the whole archive (key None) and per footage source: a true cut
-    belongs to the shot it starts, a false one to the shot it falls in."""
+    belongs to the shot it starts, a false one to the shot it falls in. A cut inside a slideshow is not
+    scored: its switch from one still to the next is as abrupt a change of picture as a cut, so cutting
+    there is as right as not (the slideshow is one shot for the `static` labels)."""
     counts: dict[str | None, list[int]] = {None: [0, 0, 0]}
 
     def add(source: str | None, slot: int) -> None:
@@ -194,8 +196,9 @@ def cut_metrics(videos: pd.DataFrame, truth: dict[str, TruthVideo], tolerance: i
         for cut in t.cuts:
             add(_shot_at(t, cut).source, 0 if cut in hit_true else 2)
         for cut in detected:
-            if cut not in hit_detected:
-                add(_shot_at(t, cut).source, 1)
+            shot = _shot_at(t, cut)
+            if cut not in hit_detected and shot.fault.get("still") != "slideshow":
+                add(shot.source, 1)
     for video in set(truth) - seen:
         for cut in truth[video].cuts:
             add(_shot_at(truth[video], cut).source, 2)

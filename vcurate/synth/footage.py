@@ -31,8 +31,10 @@ moment), clean. Both name their original (TruthShot.copy_of / negative_of).
 Sources are never magnified: a video's size is one at which every source it uses fills the frame
 (cropped, or letterboxed when its aspect differs) at a scale of at most 1, and a camera move needs
 source pixels to spare. Shots come only from stretches of a source between candidate cuts of a
-sensitive content detector, and skip flat frames (fades to black, blank title cards), so a shot
-never spans a cut or shows nothing. Consecutive shots come from different sources, so each cut of
+sensitive content detector, and skip flat frames (fades to black, blank title cards) and the stretches
+the footage folder's `cuts.json` names ({"file": [[start_s, end_s], ...]}: a person saw a cut there
+that the detector misses, such as a jump cut between two takes of one place), so a shot never spans
+a cut or shows nothing. Consecutive shots come from different sources, so each cut of
 the output is visible. A video plays all its shots at the frame rate of its first source (25 fps
 when that is below `min_fps`: a frame rate no archive would keep is not what is measured here).
 """
@@ -158,8 +160,9 @@ class _SourceStats:
         pass
 
 
-def scan_source(path: Path, name: str, spec: FootageSpec) -> Source | None:
-    """One decode of a source: its facts, candidate cuts and flat frames; None when nothing is usable."""
+def scan_source(path: Path, name: str, spec: FootageSpec, named_cuts: list[tuple[float, float]] = ()) -> Source | None:
+    """One decode of a source: its facts, candidate cuts and flat frames; None when nothing is usable.
+    `named_cuts`: stretches (s from the first frame) a person saw hold a cut the scan misses (cuts.json)."""
     with open_probed(path) as (container, info):
         fps = info.frame_rate
         scenes = SceneAnalyzer(SplitConfig(detector="content", threshold=spec.cut_threshold, min_scene_frames=4), fps)
@@ -169,12 +172,18 @@ def scan_source(path: Path, name: str, spec: FootageSpec) -> Source | None:
     width, height = (decoded.width, decoded.height) if decoded.rotation % 180 == 0 else (decoded.height, decoded.width)
     margin = 3  # frames kept away from each candidate cut: dissolves and fades spread over a few
     bounds = [0, *scenes.cuts, decoded.num_frames]
+    times = decoded.times - decoded.times[0]  # from the first frame, as a player counts
+    named = np.zeros(decoded.num_frames, bool)
+    for start_s, end_s in named_cuts:
+        inside = np.flatnonzero((times >= start_s) & (times <= end_s))
+        if len(inside):
+            named[max(0, inside[0] - margin) : inside[-1] + margin + 1] = True
     segments = []
     for start, end in zip(bounds, bounds[1:]):
         start, end = start + (margin if start else 0), end - (margin if end < decoded.num_frames else 0)
         run_start = None
         for i in range(start, end + 1):
-            usable = i < end and stats.std[i] >= spec.flat_std
+            usable = i < end and stats.std[i] >= spec.flat_std and not named[i]
             if usable and run_start is None:
                 run_start = i
             elif not usable and run_start is not None:
@@ -186,13 +195,14 @@ def scan_source(path: Path, name: str, spec: FootageSpec) -> Source | None:
     return Source(path, name, width, height, fps, decoded.times, segments, np.asarray(stats.change))
 
 
-STILLS_FILE = "stills.json"
+STILLS_FILE = "stills.json"  # stretches where only the camera moves over a still picture: shots from them are static
+CUTS_FILE = "cuts.json"  # stretches holding a cut the scan misses (a jump cut between takes of one place)
 
 
-def read_stills(folder: Path, names: list[str]) -> dict[str, list[tuple[float, float]]]:
-    """`folder`/stills.json, when there: per video (its path under the folder), the stretches in
-    seconds from its first frame that show no motion of the scene's own. One InputError line for anything malformed."""
-    path = folder / STILLS_FILE
+def read_stretches(folder: Path, file_name: str, names: list[str]) -> dict[str, list[tuple[float, float]]]:
+    """`folder`/`file_name` (stills.json, cuts.json), when there: per video (its path under the folder), the
+    stretches in seconds from its first frame that a person named. One InputError line for anything malformed."""
+    path = folder / file_name
     if not path.is_file():
         return {}
     try:
@@ -201,18 +211,18 @@ def read_stills(folder: Path, names: list[str]) -> dict[str, list[tuple[float, f
         raise InputError(f"{path}: not readable JSON: {exc}") from exc
     if not isinstance(named, dict):
         raise InputError(f"{path}: expected an object of video name -> [[start_s, end_s], ...]")
-    stills = {}
-    for name, stretches in named.items():
+    stretches = {}
+    for name, pairs in named.items():
         if name not in names:
             raise InputError(f"{path}: no video {name!r} under {folder}")
         try:
-            pairs = [(float(start), float(end)) for start, end in stretches]
+            pairs = [(float(start), float(end)) for start, end in pairs]
         except (TypeError, ValueError) as exc:
             raise InputError(f"{path}: {name}: expected [[start_s, end_s], ...]") from exc
         if any(not 0 <= start < end for start, end in pairs):
             raise InputError(f"{path}: {name}: each stretch needs 0 <= start_s < end_s")
-        stills[name] = pairs
-    return stills
+        stretches[name] = pairs
+    return stretches
 
 
 def find_sources(folder: str | Path, spec: FootageSpec, warn=print) -> list[Source]:
@@ -222,12 +232,12 @@ def find_sources(folder: str | Path, spec: FootageSpec, warn=print) -> list[Sour
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower().lstrip(".") in VIDEO_EXTENSIONS)
     if not files:
         raise NotFoundError(f"no videos under {folder} (looked for .{', .'.join(VIDEO_EXTENSIONS)})")
-    stills = read_stills(folder, [p.relative_to(folder).as_posix() for p in files])
+    names = [p.relative_to(folder).as_posix() for p in files]
+    stills, cuts = read_stretches(folder, STILLS_FILE, names), read_stretches(folder, CUTS_FILE, names)
     sources = []
-    for path in files:
-        name = path.relative_to(folder).as_posix()
+    for path, name in zip(files, names):
         try:
-            source = scan_source(path, name, spec)
+            source = scan_source(path, name, spec, cuts.get(name, []))
         except (MediaError, av.FFmpegError, OSError, ValueError) as exc:
             warn(f"skipped {name}: {exc}")
             continue

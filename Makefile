@@ -48,7 +48,8 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"; $(NO_TESTS_OK)
 
-# What each analyzer of the decode pass costs (× the decode floor, 1280x720), then vcurate against its
+# What each analyzer of the decode pass costs (× the decode floor, 1280x720; each video decoded once and every
+# pass timed on its frames in CPU seconds, steady on a shared machine), then vcurate against its
 # decode floor, against PySceneDetect's CLI plus a separate blur/shake pass and against Data-Juicer's
 # video ops (installed on first use into benchmarks/cache/dj-venv, ~2 GB: its own environment), on a
 # cached synthetic archive; writes benchmarks/results/{analysis_cost,bench_pipeline}-<size>-<date>-<host>.{json,md}.
@@ -56,7 +57,7 @@ test-fast: install
 COST_ARGS ?=
 BENCH_ARGS ?=
 bench: $(VENV)/.bench-installed
-	$(BIN)/python benchmarks/analysis_cost.py $(COST_ARGS)
+	$(BIN)/python benchmarks/analysis_cost.py --decoded-once $(COST_ARGS)
 	$(BIN)/python benchmarks/bench_pipeline.py $(BENCH_ARGS)
 
 $(VENV)/.bench-installed: $(VENV)/.installed

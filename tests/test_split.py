@@ -107,3 +107,24 @@ def test_a_rolling_zooming_hand_held_shot_is_not_cut_but_the_cut_after_it_is():
     assert len(set(plain) - {40}) >= 3  # the content score alone cuts the shots apart
     assert _cuts(frames, SplitConfig(detector="content", min_scene_frames=4)) == [40]
     assert _cuts(frames, SplitConfig(detector="adaptive", min_scene_frames=4)) == [40]
+
+
+def test_a_switch_just_before_a_cut_does_not_hide_the_cut():
+    """A slideshow of one place switches stills (a partial change) 6 frames before the cut to another
+    scene: within min_scene_frames of each other, the larger change is the cut that stands."""
+    import cv2
+
+    rng = np.random.default_rng(3)
+
+    def scene(hue):
+        value = np.clip(cv2.resize(rng.random((18, 32)).astype(np.float32), (320, 180),
+                                   interpolation=cv2.INTER_CUBIC) * 255, 0, 255).astype(np.uint8)
+        return cv2.cvtColor(np.dstack([np.full_like(value, hue), np.full_like(value, 160), value]), cv2.COLOR_HSV2RGB)
+
+    first, other = scene(20), scene(110)
+    switched = first.copy()
+    switched[:, :140] = scene(20)[:, :140]  # the next still: part of the picture changes
+    frames = [first] * 30 + [switched] * 6 + [other] * 30
+    for detector in ("content", "adaptive"):
+        cuts = _cuts(frames, SplitConfig(detector=detector, threshold=10.0, min_scene_frames=15))
+        assert cuts == [36], (detector, cuts)

@@ -174,14 +174,28 @@ def make_detector(cfg: SplitConfig):
     return detector
 
 
+def strongest_apart(cuts: list[int], scores: list[float], min_gap: int) -> list[int]:
+    """Of candidate cuts closer than `min_gap` frames to one another (or to the first frame), the one with
+    the largest change (`scores[cut]`) stands. PySceneDetect keeps the first instead, so a slideshow's
+    switch or a flicker a few frames before a real cut hid the cut (fresh footage seeds 19 and 31)."""
+    kept: list[int] = []
+    for cut in sorted(cuts, key=lambda c: -scores[c]):
+        if cut >= min_gap and all(abs(cut - k) >= min_gap for k in kept):
+            kept.append(cut)
+    return sorted(kept)
+
+
 class DetectorScenes:
-    """Cuts from a PySceneDetect detector (content or adaptive), fed frame by frame."""
+    """Cuts from a PySceneDetect detector (content or adaptive), fed frame by frame; where candidates
+    fall closer than `min_scene_frames`, the strongest stands (`strongest_apart`)."""
 
     def __init__(self, cfg: SplitConfig, fps: float):
-        self.detector = make_detector(cfg)
+        self.detector = make_detector(cfg.model_copy(update={"min_scene_frames": 1}))  # every candidate
+        self.min_scene_frames = cfg.min_scene_frames
         self.fps = fps
         self.downscale = cfg.downscale
         self.cuts: list[int] = []
+        self.scores: list[float] = []  # per frame, its content change (after the shake veto)
         self.previous: AnalysisFrame | None = None
 
     def _timecode(self, index: int) -> FrameTimecode:
@@ -190,12 +204,14 @@ class DetectorScenes:
     def process(self, index: int, frame: AnalysisFrame) -> None:
         self.detector.frames = (self.previous, frame)
         found = self.detector.process_frame(self._timecode(index), frame.bgr(self.downscale))
+        self.scores.append(self.detector._frame_score or 0.0)
         self.cuts.extend(tc.frame_num for tc in found)
         self.previous = frame
 
     def finish(self, num_frames: int) -> list[int]:
         found = self.detector.post_process(self._timecode(max(0, num_frames - 1)))
-        return self.cuts + [tc.frame_num for tc in found]
+        candidates = [c for c in self.cuts + [tc.frame_num for tc in found] if c < len(self.scores)]
+        return strongest_apart(candidates, self.scores, self.min_scene_frames)
 
 
 def cuts_from_probabilities(probabilities: np.ndarray, threshold: float, min_scene_frames: int) -> list[int]:

@@ -28,3 +28,26 @@ def test_a_reshoot_of_a_scene_with_signs_pans_again(tmp_path):
     again, plain_again = video.shots
     assert again.camera == "pan" and "scene_text" in again.nuisances and not again.defects
     assert plain_again.camera == "static"
+
+
+def test_a_watermark_the_picture_hides_is_labelled_no_text():
+    """A white half-transparent mark over a white sky changes the picture by a few grey levels: the footage
+    does not show it, so its shot carries no `text` defect; over a darker, textured ground it does."""
+    import cv2
+
+    from vcurate.synth.footage import FootageShot
+    from vcurate.synth.text import plan_overlay
+
+    rng = np.random.default_rng(3)
+    ground = cv2.resize(rng.random((27, 48)).astype(np.float32), (480, 270), interpolation=cv2.INTER_CUBIC)
+    pictures = {"sky": np.full((270, 480, 3), 251, np.uint8),
+                "ground": np.dstack([np.uint8(60 + 100 * ground)] * 3)}
+    for name, picture in pictures.items():
+        overlay = plan_overlay(np.random.default_rng(5), "watermark", 480, 270, 10, 25.0)
+        shot = FootageShot(source=None, start=0, num_frames=10, size=(480, 270), overlay=overlay)
+        assert "text" in shot.defects  # planned: the mark is drawn in every frame
+        for i in range(10):
+            overlay.apply(picture.copy(), i)
+        shows = name == "ground"
+        assert ("text" in shot.defects) == shows, name
+        assert overlay.details()["text_shown_share"] == (1.0 if shows else 0.0), name

@@ -529,7 +529,8 @@ def _write_video(raw: Path, rel: Path, shots: list[Shot], size, fps, crf: int, s
     for i, shot in enumerate(shots):
         truth_shots.append(TruthShot(
             start_frame=start, end_frame=start + shot.num_frames, true_caption=shot.caption,
-            attached_caption=shot.attached_caption, defects=shot.defects, camera=shot.camera, colour=shot.colour,
+            attached_caption=shot.attached_caption,
+            defects=[d for d in shot.defects if d != "text" or shot.overlay.shows()], camera=shot.camera, colour=shot.colour,
             shape=shot.shape, direction=shot.direction, background=shot.background, nuisances=shot.nuisances,
             **{"fault": {**(shot.overlay.details() if shot.overlay else {}), **({"still": shot.still} if shot.still else {})},
                **(origins[i] if origins else {})},

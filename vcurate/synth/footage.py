@@ -279,7 +279,8 @@ class FootageShot:
 
     @property
     def defects(self) -> list[str]:
-        return [d for d in (self.defect, "text" if self.overlay else None, "static" if self.still else None) if d]
+        text = "text" if self.overlay and self.overlay.shows() else None  # a mark the picture hides is no fault
+        return [d for d in (self.defect, text, "static" if self.still else None) if d]
 
     def label_held(self, threshold: float) -> bool:
         """Label the shot static ("held") where its source holds its picture; whether it did."""

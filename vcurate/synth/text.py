@@ -21,6 +21,9 @@ import cv2
 import numpy as np
 
 OVERLAYS = ("subtitle", "watermark", "ticker")
+# Grey levels by which a half-transparent mark must change the picture under its strokes to show: a
+# white mark over a white sky changes it by 0-3 and is there only in the labels.
+VISIBLE_CONTRAST = 8.0
 FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_TRIPLEX, cv2.FONT_HERSHEY_COMPLEX)
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 _CAP_HEIGHT = 22.0  # pixels of a Hershey font's capital letters at fontScale 1
@@ -77,10 +80,21 @@ class TextOverlay:
     cues: list[tuple[int, list[str]]] = field(default_factory=list)  # subtitle: (first frame, lines)
     speed: float = 0.0  # ticker: pixels per frame
     ticker_text: str = ""
+    drawn: int = 0  # watermark: frames it was drawn on
+    shown: int = 0  # watermark: of those, frames where it changed the picture under its strokes visibly
+
+    def shows(self) -> bool:
+        """Whether the overlay is seen (what the `text` label needs): subtitles and tickers carry their own
+        outline or bar; a watermark must show (VISIBLE_CONTRAST) in at least half the frames drawn so far
+        (before any are, it is planned to)."""
+        return self.kind != "watermark" or self.drawn == 0 or 2 * self.shown >= self.drawn
 
     def details(self) -> dict[str, str | float | int]:
         """What TruthShot.fault records of it."""
-        return {"text": self.kind, "text_height_percent": round(100 * self.text_height / self.height, 2)}
+        details = {"text": self.kind, "text_height_percent": round(100 * self.text_height / self.height, 2)}
+        if self.kind == "watermark" and self.drawn:
+            details["text_shown_share"] = round(self.shown / self.drawn, 3)
+        return details
 
     def apply(self, frame: np.ndarray, index: int) -> np.ndarray:
         """Frame `index` of the shot (RGB uint8, in place when possible) with the overlay."""
@@ -116,7 +130,16 @@ class TextOverlay:
         y = margin + h if "top" in self.corner else self.height - margin
         mark = frame.copy()
         cv2.putText(mark, line.text, (x, y), line.font, line.scale, (250, 250, 250), thickness, cv2.LINE_AA)
-        return cv2.addWeighted(mark, self.alpha, frame, 1 - self.alpha, 0)
+        marked = cv2.addWeighted(mark, self.alpha, frame, 1 - self.alpha, 0)
+        top, bottom = max(0, y - h - thickness), min(self.height, y + h // 2 + thickness)  # its rows, descenders too
+        ink = np.zeros((bottom - top, self.width), np.uint8)
+        cv2.putText(ink, line.text, (x, y - top), line.font, line.scale, 255, thickness, cv2.LINE_AA)
+        strokes = ink > 127
+        change = np.abs(cv2.cvtColor(marked[top:bottom], cv2.COLOR_RGB2GRAY).astype(np.int16)
+                        - cv2.cvtColor(frame[top:bottom], cv2.COLOR_RGB2GRAY)).astype(np.float32)
+        self.drawn += 1
+        self.shown += bool(strokes.any() and float(change[strokes].mean()) >= VISIBLE_CONTRAST)
+        return marked
 
     def _ticker(self, frame: np.ndarray, index: int) -> np.ndarray:
         thickness = self._thickness()

@@ -47,7 +47,9 @@ class TruthShot(BaseModel):
     fault: dict[str, str | float | int] = Field(
         default_factory=dict, description="footage shots: the fault's strength (shake: jitter_rms_percent of the "
         "short side; blur: kind gaussian with sigma or motion with length, in output pixels; lowres: factor, kernel); "
-        "burned-in text, any shot: text (subtitle, watermark or ticker) and text_height_percent of the frame height; "
+        "burned-in text, any shot: text (subtitle, watermark or ticker) and text_height_percent of the frame height "
+        "(a watermark also text_shown_share, the share of its frames where it changes the picture under its strokes by "
+        "8 grey levels or more: the defect text only from 0.5); "
         "static: still (frozen, slideshow, pan, zoom or held); copies (duplicate): the edit (width, height, crop_left/top/right/bottom shares, gain: vcurate.synth.copies)"
     )
     copy_of: str | None = Field(

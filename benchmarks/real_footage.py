@@ -21,6 +21,7 @@ Writes benchmarks/results/real_footage-<date>-<host>.{json,md}.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 from fractions import Fraction
 from pathlib import Path
@@ -100,13 +101,14 @@ def _pct(part: int, whole: int) -> str:
 def markdown(summary: dict) -> list[str]:
     lines = [f"# Quality filters on real footage ({summary['date']}, {summary['host']})", "",
              f"Pipeline config: `{summary['config']}` {' '.join('--set ' + s for s in summary['settings'])}, CLIP off; "
-             f"archives of {summary['videos']} videos, seed {summary['seed']}.",
+             f"archives of {summary['videos']} videos, seed {summary['seed']}"
+             f"{''.join(', ' + f for f in summary.get('faults', []))}.",
              "Calibration sources may have been used to choose thresholds; report sources never were.", ""]
     for split in [s for s in ("calibration", "report") if s in summary]:
         result = summary[split]["archive"]
         lines += [f"## {split} sources: labelled archive", "",
-                  "| source | clean kept | pans/zooms kept | shake P / R | blur P / R | upscaled P / R | soft (blur or upscaled) P / R | cut F1 | clean rejected as |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+                  "| source | clean kept | pans/zooms kept | shake P / R | blur P / R | upscaled P / R | soft (blur or upscaled) P / R | text P / R | duplicate P / R | cut F1 | clean rejected as |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         rows = [("all", result)] + list(result.get("sources", {}).items())
         for name, m in rows:
             c = m["clips"]
@@ -116,7 +118,7 @@ def markdown(summary: dict) -> list[str]:
 
             lines.append(f"| {name} | {_pct(c['clean_kept']['kept'], c['clean_kept']['total'])} | "
                          f"{_pct(c['clean_pan_kept']['kept'], c['clean_pan_kept']['total'])} | {pr('shake')} | {pr('blur')} | "
-                         f"{pr('lowres')} | {pr('soft')} | {m['cuts']['f1']:.3f} | {c['clean_rejections']} |")
+                         f"{pr('lowres')} | {pr('soft')} | {pr('text')} | {pr('duplicate')} | {m['cuts']['f1']:.3f} | {c['clean_rejections']} |")
         lines += ["", f"## {split} sources: renditions (share rejected)", "",
                   "| source | CRF 18/28/35: upscaled / blur | downscaled renditions: upscaled / blur | 2x, 3x upscaled: caught as upscaled |",
                   "|---|---|---|---|"]
@@ -131,6 +133,19 @@ def markdown(summary: dict) -> list[str]:
     return lines
 
 
+def spec_setting(text: str) -> tuple[str, float]:
+    """`--fault NAME=NUMBER`: one scalar knob of FootageSpec (e.g. p_text=0.5 for a text-heavy archive)."""
+    name, _, value = text.partition("=")
+    default = {f.name: f.default for f in dataclasses.fields(FootageSpec)}.get(name.strip())
+    if type(default) not in (int, float):
+        knobs = ", ".join(f.name for f in dataclasses.fields(FootageSpec) if type(f.default) in (int, float))
+        raise argparse.ArgumentTypeError(f"{name!r} is not a numeric FootageSpec knob (one of: {knobs})")
+    try:
+        return name.strip(), type(default)(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{name}: {value!r} is not a {type(default).__name__}") from None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", type=int, default=30)
@@ -140,6 +155,9 @@ def main() -> None:
     parser.add_argument("--splits", default="calibration,report")
     parser.add_argument("--set", type=parse_setting, action="append", default=[], metavar="KEY.PATH=VALUE",
                         help="pipeline setting, e.g. filters.upscaled.enabled=true (named in the results)")
+    parser.add_argument("--fault", type=spec_setting, action="append", default=[], metavar="KNOB=NUMBER",
+                        help="generator knob (vcurate.synth.footage.FootageSpec), e.g. p_text=0.5 for more text shots "
+                             "(named in the results)")
     parser.add_argument("--name", default="real_footage", help="results file stem (and run folder under the cache)")
     parser.add_argument("--rescore", action="store_true",
                         help="score the outputs of the earlier run of this --name again (after a change to the "
@@ -147,6 +165,7 @@ def main() -> None:
     args = parser.parse_args()
     corpus = fetch(args.cache)
     summary = {**stamp(), "config": str(args.config), "settings": [f"{k}={v}" for k, v in args.set],
+               "faults": [f"{k}={v}" for k, v in args.fault],
                "videos": args.videos, "seed": args.seed}
     for split in args.splits.split(","):
         work = args.cache / "runs" / args.name / split
@@ -157,7 +176,7 @@ def main() -> None:
             clips = pd.read_parquet(work / "renditions-out" / "clips.parquet")
         else:
             shutil.rmtree(work, ignore_errors=True)
-            make_footage_archive(work / "archive", corpus / split, args.videos, args.seed, FootageSpec())
+            make_footage_archive(work / "archive", corpus / split, args.videos, args.seed, FootageSpec(**dict(args.fault)))
             curate(args.config, work / "archive", work / "out", args.set)
             rendition_truth = rendition_archive(work / "renditions", corpus / split)
             clips = curate(args.config, work / "renditions", work / "renditions-out", args.set)

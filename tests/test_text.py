@@ -12,7 +12,7 @@ import pytest
 import vcurate.analyze.text as text_analyzer
 import vcurate.models.text_detector as text_detector
 from vcurate.analyze import StreamFacts
-from vcurate.analyze.text import TextAnalyzer, TextReader, regions, stroke_blocks
+from vcurate.analyze.text import TextAnalyzer, TextReader, in_overlay_place, regions, stroke_blocks
 from vcurate.config import PipelineConfig, with_settings
 from vcurate.errors import VcurateError
 from vcurate.media.frames import AnalysisFrame, analysis_stride
@@ -278,6 +278,18 @@ def test_the_recogniser_is_sure_of_a_line_of_text_and_not_of_bars():
         cv2.line(bars, (x, 4), (x - 6, 44), 20, 3)
     assert recognizer.confidence(line) > 0.9
     assert recognizer.confidence(bars) < 0.4 and recognizer.confidence(np.full((48, 96), 128, np.uint8)) == 0.0
+
+
+def test_a_box_in_the_bottom_band_as_tall_as_several_lines_is_no_subtitle():
+    """Where motion tells nothing the place decides; a centred box in the bottom band is a subtitle's
+    place only as tall as a line or two of it (fresh footage: a piano's legs and stool under a still
+    camera, boxed a quarter of the height tall and read as characters, were an overlay)."""
+    w, h = 448, 256
+    one_line, two_lines = np.array([164, 200, 284, 216]), np.array([150, 196, 298, 232])  # 6 % and 14 % tall
+    legs_and_stool = np.array([151, 173, 303, 238])  # 25 % tall
+    assert in_overlay_place(one_line, w, h) and in_overlay_place(two_lines, w, h)
+    assert not in_overlay_place(legs_and_stool, w, h)
+    assert in_overlay_place(np.array([380, 2, 440, 30]), w, h)  # a corner mark of that height still counts
 
 
 def upscaled_dot_checks(cell=12, period=2.5, scale=2):

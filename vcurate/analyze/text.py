@@ -56,6 +56,7 @@ FULL_FRAME_SHARE = 0.6  # candidate regions covering more than this of the frame
 BOTTOM_BAND = 0.75  # box centres below this share of the height sit in the subtitle band
 CENTRED = 0.1  # share of the width: a line whose centre is this close to the middle is centred (subtitles are)
 SPAN = 0.75  # share of the width: a line in the bottom band this wide spans it (tickers do)
+LINE_HEIGHT = 0.15  # share of the height: a box in the bottom band taller than this is no line of subtitles or ticker
 MARK_WIDTH = 0.45  # share of the width: logos and watermarks are narrower
 CORNER = (0.25, 0.2)  # share of the width and height from the edges that counts as a corner
 DARK_LETTERS = 1.5  # dark- over bright-stroke energy in a box above which its letters are dark on a light ground
@@ -303,14 +304,17 @@ def in_overlay_place(box: np.ndarray, width: int, height: int) -> bool:
     """Whether a box sits where overlays do: a corner (logos, watermarks), or the bottom band centred
     (subtitles) or across it (tickers). A sign of a still scene may sit anywhere, in the bottom band
     too, but seldom centred or in a corner (on the tuning archives, the bottom band anywhere took such
-    signs for overlays in 6 of 34 shots)."""
+    signs for overlays in 6 of 34 shots). A box in the bottom band as tall as several lines of
+    subtitles is structure of the scene the network boxed (a piano's legs and stool under a still
+    camera: a quarter of the height)."""
     cx, cy = (box[0] + box[2]) / 2 / width, (box[1] + box[3]) / 2 / height
     # into a corner: a mark's box may be part of it, so its reach counts, not its centre; but a mark is
     # narrow, while a line across most of the band is a sign's (or a ticker's, which SPAN takes)
     reaches_side = box[0] / width < CORNER[0] or box[2] / width > 1 - CORNER[0]
     narrow = (box[2] - box[0]) / width < MARK_WIDTH
     corner = reaches_side and narrow and (cy < CORNER[1] or cy > 1 - CORNER[1])
-    subtitle_band = cy > BOTTOM_BAND and (abs(cx - 0.5) < CENTRED or (box[2] - box[0]) / width > SPAN)
+    line = (box[3] - box[1]) / height <= LINE_HEIGHT
+    subtitle_band = cy > BOTTOM_BAND and line and (abs(cx - 0.5) < CENTRED or (box[2] - box[0]) / width > SPAN)
     return bool(corner or subtitle_band)
 
 

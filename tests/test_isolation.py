@@ -52,6 +52,20 @@ def test_a_prestarted_child_serves_the_first_call_and_stops_on_demand():
         os.kill(launched, 0)
 
 
+def test_a_child_whose_parent_is_gone_before_it_is_ready_exits_quietly(capfd):
+    """A job that stops on an input error exits while its prestarted child still imports; the child
+    must not print a traceback over the job's one-line error."""
+    runner = IsolatedRunner(preload="tests.test_isolation")
+    runner.start()
+    child = runner._proc
+    runner._conn.close()  # the parent's ends of both pipes, as when it exits
+    try:
+        assert child.wait(timeout=60) == 0
+    finally:
+        runner.stop()
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def echo_after(value, seconds, watchers=()):
     busy(seconds, watchers)
     return value

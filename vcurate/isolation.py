@@ -179,17 +179,20 @@ def serve(read_fd: int, write_fd: int, preload: str) -> None:
     """The child's loop: one call at a time until the parent closes the pipe."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     conn = _Duplex(read_fd, write_fd)
-    importlib.import_module(preload)
-    conn.send(("ready", None))
-    while True:
-        try:
-            target, args = conn.recv()
-        except EOFError:
-            return
-        try:
-            conn.send(("ok", resolve(target)(*args, watchers=[Heartbeat(conn)])))
-        except Exception as exc:  # the parent decides what a failure means
-            conn.send(("error", f"unexpected {type(exc).__name__}: {exc}"))
+    try:
+        importlib.import_module(preload)
+        conn.send(("ready", None))
+        while True:
+            try:
+                target, args = conn.recv()
+            except EOFError:
+                return
+            try:
+                conn.send(("ok", resolve(target)(*args, watchers=[Heartbeat(conn)])))
+            except Exception as exc:  # the parent decides what a failure means
+                conn.send(("error", f"unexpected {type(exc).__name__}: {exc}"))
+    except BrokenPipeError:
+        return  # the parent is gone (a job that stopped on an input error while this child imported): no one to tell
 
 
 if __name__ == "__main__":

@@ -195,6 +195,14 @@ def test_cli_writes_a_footage_archive_at_the_asked_size(footage, tmp_path):
     assert main(["synth", str(tmp_path / "c"), "--size", "160x90"]) == 2  # --size needs --from-footage
 
 
+def test_cli_says_a_missing_footage_folder_in_one_line(tmp_path, capsys):
+    from vcurate.cli import main
+
+    assert main(["synth", str(tmp_path / "a"), "--from-footage", str(tmp_path / "missing")]) == 2
+    out = capsys.readouterr()
+    assert (out.out + out.err).strip().splitlines() == [f"error: footage folder not found: {tmp_path / 'missing'}"]
+
+
 def _two_takes(n: int, size: tuple[int, int], seed: int):
     """One place filmed twice: the same drifting background, a dark figure at another spot from n // 2 on
     (a jump cut, too small a change for the scan's content detector)."""

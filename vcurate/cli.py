@@ -23,12 +23,13 @@ def _synth(args) -> None:
     if args.videos < 1:
         raise InputError("--videos must be at least 1")
     if args.from_footage:
-        from vcurate.synth.footage import FootageSpec, make_footage_archive
+        from vcurate.synth.footage import FootageSpec, footage_files, make_footage_archive
 
         if args.clean:
             raise InputError("--clean is for rendered archives; footage archives always carry faults")
         if args.balanced_subjects:
             raise InputError("--balanced-subjects is for rendered archives; footage shots show what their sources show")
+        footage_files(args.from_footage)  # a wrong folder is one error before the progress bar
         spec = FootageSpec() if args.size is None else replace(FootageSpec(), sizes=(args.size,))
 
         def write(progress):

@@ -225,13 +225,20 @@ def read_stretches(folder: Path, file_name: str, names: list[str]) -> dict[str, 
     return stretches
 
 
-def find_sources(folder: str | Path, spec: FootageSpec, warn=print) -> list[Source]:
+def footage_files(folder: str | Path) -> list[Path]:
+    """The video files under `folder`, sorted; one clear error when there is no such folder or no video in it."""
     folder = Path(folder)
     if not folder.is_dir():
         raise NotFoundError(f"footage folder not found: {folder}")
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower().lstrip(".") in VIDEO_EXTENSIONS)
     if not files:
         raise NotFoundError(f"no videos under {folder} (looked for .{', .'.join(VIDEO_EXTENSIONS)})")
+    return files
+
+
+def find_sources(folder: str | Path, spec: FootageSpec, warn=print) -> list[Source]:
+    folder = Path(folder)
+    files = footage_files(folder)
     names = [p.relative_to(folder).as_posix() for p in files]
     stills, cuts = read_stretches(folder, STILLS_FILE, names), read_stretches(folder, CUTS_FILE, names)
     sources = []

@@ -141,9 +141,12 @@ def spec_setting(text: str) -> tuple[str, float]:
         knobs = ", ".join(f.name for f in dataclasses.fields(FootageSpec) if type(f.default) in (int, float))
         raise argparse.ArgumentTypeError(f"{name!r} is not a numeric FootageSpec knob (one of: {knobs})")
     try:
-        return name.strip(), type(default)(value)
+        number = type(default)(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{name}: {value!r} is not a {type(default).__name__}") from None
+    if name.strip().startswith("p_") and not 0 <= number <= 1:
+        raise argparse.ArgumentTypeError(f"{name}: a probability, 0 to 1, got {value}")
+    return name.strip(), number
 
 
 def main() -> None:

@@ -135,18 +135,17 @@ def markdown(summary: dict) -> list[str]:
 
 def spec_setting(text: str) -> tuple[str, float]:
     """`--fault NAME=NUMBER`: one scalar knob of FootageSpec (e.g. p_text=0.5 for a text-heavy archive)."""
-    name, _, value = text.partition("=")
-    default = {f.name: f.default for f in dataclasses.fields(FootageSpec)}.get(name.strip())
-    if type(default) not in (int, float):
-        knobs = ", ".join(f.name for f in dataclasses.fields(FootageSpec) if type(f.default) in (int, float))
-        raise argparse.ArgumentTypeError(f"{name!r} is not a numeric FootageSpec knob (one of: {knobs})")
+    name, _, value = (part.strip() for part in text.partition("="))
+    knobs = {f.name: type(f.default) for f in dataclasses.fields(FootageSpec) if type(f.default) in (int, float)}
+    if name not in knobs:
+        raise argparse.ArgumentTypeError(f"{name!r} is not a numeric FootageSpec knob (one of: {', '.join(knobs)})")
     try:
-        number = type(default)(value)
+        number = knobs[name](value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{name}: {value!r} is not a {type(default).__name__}") from None
-    if name.strip().startswith("p_") and not 0 <= number <= 1:
+        raise argparse.ArgumentTypeError(f"{name}: {value!r} is not a {knobs[name].__name__}") from None
+    if name.startswith("p_") and not 0 <= number <= 1:
         raise argparse.ArgumentTypeError(f"{name}: a probability, 0 to 1, got {value}")
-    return name.strip(), number
+    return name, number
 
 
 def main() -> None:

@@ -147,6 +147,34 @@ def test_static_shots_show_their_source_frames_and_faults(footage, archive):
     assert max(ratios["blur"]) < 0.6 and max(ratios["lowres"]) < 0.6
 
 
+def test_shots_from_sources_at_other_rates_play_in_real_time(tmp_path):
+    """A 10 fps source in a 30 fps video shows each frame three times, a 30 fps one in a 25 fps video
+    drops one in six: output frame k shows the source frame nearest in time, k / video fps from the
+    shot's start (played frame for frame, hand-held motion would be sped up or slowed down)."""
+    folder = tmp_path / "footage"
+    folder.mkdir()
+    size = (320, 240)
+    write_mp4(folder / "red.mp4", _tinted_frames(0, 40, size, 1), size, Fraction(10), 12)
+    write_mp4(folder / "blue.mp4", _tinted_frames(120, 90, size, 2), size, Fraction(30), 12)
+    spec = replace(SPEC, p_shake=0.0, p_pan=0.0, p_zoom=0.0, p_blur=0.0, p_upscaled=0.0, p_letterbox=0.0, p_noise=0.0,
+                   p_low_light=0.0, p_text=0.0, p_static=0.0, shot_seconds=(1.0, 1.5), sizes=((256, 144),))
+    truth = make_footage_archive(tmp_path / "out", folder, videos=4, seed=3, spec=spec, warn=lambda line: None)
+    rates = {"red.mp4": 10.0, "blue.mp4": 30.0}
+    sources = {name: [_static_view(f, 256, 144) for f in _decode(folder / name)] for name in rates}
+    conformed = set()
+    for video in truth:
+        frames = _decode(tmp_path / "out" / "raw" / video.video)
+        assert video.fps == pytest.approx(30.0 if video.shots[0].source == "blue.mp4" else 25.0, rel=1e-3)
+        for shot in video.shots:
+            step = rates[shot.source] / video.fps
+            conformed.add(round(step, 2))
+            seen = [int(np.argmin([np.abs(_gray(frame) - _gray(s)).mean() for s in sources[shot.source]]))
+                    for frame in frames[shot.start_frame : shot.end_frame]]
+            expected = [shot.source_start_frame + int(k * step + 0.5) for k in range(len(seen))]
+            assert seen == expected, (video.video, shot.source, step)
+    assert min(conformed) < 1 < max(conformed), conformed  # frames repeated and frames dropped
+
+
 def test_shaken_shots_jitter_and_static_ones_do_not(archive):
     out, truth = archive
     step: dict[str, list[float]] = {"static": [], "shake": []}

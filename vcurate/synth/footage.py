@@ -36,7 +36,10 @@ the footage folder's `cuts.json` names ({"file": [[start_s, end_s], ...]}: a per
 that the detector misses, such as a jump cut between two takes of one place), so a shot never spans
 a cut or shows nothing. Consecutive shots come from different sources, so each cut of
 the output is visible. A video plays all its shots at the frame rate of its first source (25 fps
-when that is below `min_fps`: a frame rate no archive would keep is not what is measured here).
+when that is below `min_fps`: a frame rate no archive would keep is not what is measured here), each
+shot conformed to it as an editor conforms mixed footage: in real time, source frames repeated or
+dropped (a 20 fps hand-held shot played frame for frame at 30 fps would shake 1.5 times faster than
+it was filmed).
 """
 
 from __future__ import annotations
@@ -264,8 +267,9 @@ class FootageShot:
 
     source: Source
     start: int  # first source frame
-    num_frames: int
+    num_frames: int  # output frames
     size: tuple[int, int]
+    step: float = 1.0  # source frames per output frame (source fps / video fps): the shot plays in real time
     camera: str = "static"  # static | pan | zoom | shake
     margin: float = 0.0  # source pixels to spare around the output window, as a share of it
     pan: tuple[float, float] = (0.0, 0.0)  # unit direction of travel
@@ -284,6 +288,15 @@ class FootageShot:
     repeat_share: float = 0.0  # share of the shorter of the two shots' frames they both show
     ref: str | None = None  # VIDEO#SHOT once written
 
+    def source_frame(self, i: int) -> int:
+        """The source frame (counted from `start`) that output frame i shows: the nearest in time."""
+        return int(i * self.step + 0.5)
+
+    @property
+    def source_frames(self) -> int:
+        """Source frames the shot spans."""
+        return self.source_frame(self.num_frames - 1) + 1
+
     @property
     def defects(self) -> list[str]:
         text = "text" if self.overlay and self.overlay.shows() else None  # a mark the picture hides is no fault
@@ -291,7 +304,7 @@ class FootageShot:
 
     def label_held(self, threshold: float) -> bool:
         """Label the shot static ("held") where its source holds its picture; whether it did."""
-        if self.source.holds_picture(self.start, self.num_frames, threshold):
+        if self.source.holds_picture(self.start, self.source_frames, threshold):
             self.still = "held"
         return self.still == "held"
 
@@ -335,6 +348,11 @@ def hand_held_path(rng: np.random.Generator, n: int, fps: float, rms: float, sho
     wander[:, :2] *= rng.uniform(0.5, 1.5) * rms * short / (np.abs(wander[:, :2]).max() + 1e-9)
     wander[:, 2] *= rng.uniform(0.2, 0.6) / (np.abs(wander[:, 2]).max() + 1e-9)
     return jitter + wander
+
+
+def conformed_frames(source_frames: int, step: float) -> int:
+    """Output frames that show `source_frames` source frames in real time, `step` source frames apart."""
+    return max(1, int((source_frames - 0.5) / step + 0.5))
 
 
 def shake_margin(path: np.ndarray, size: tuple[int, int]) -> float:
@@ -396,9 +414,11 @@ class FootagePlanner:
 
     def shot(self, source: Source, size: tuple[int, int], fps: float) -> FootageShot:
         s, r = self.spec, self.rng
-        want = int(round(self._range(s.shot_seconds) * fps))
-        first, n = self.stretch(source, want, exclusive=False)
-        shot = FootageShot(source, first, n, size, repeat_of=self.last_repeat, repeat_share=self.last_share)
+        want = int(round(self._range(s.shot_seconds) * source.fps))
+        first, spanned = self.stretch(source, want, exclusive=False)
+        step = source.fps / fps
+        n = conformed_frames(spanned, step)
+        shot = FootageShot(source, first, n, size, step=step, repeat_of=self.last_repeat, repeat_share=self.last_share)
         self.used[source.name][-1][2] = shot
         spare = 1.0 / source.scale_to_cover(size) - 1.0  # how much wider than the output the source is
         draw = r.random()
@@ -442,17 +462,22 @@ _KERNELS = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC, "lanczos":
 
 
 def _source_frames(shot: FootageShot) -> Iterator[np.ndarray]:
-    """The shot's source frames as upright RGB, reached the way the encoder reaches a clip."""
+    """The shot's frames as upright RGB from its source, reached the way the encoder reaches a clip, one
+    per output frame (a source frame repeated or passed over where the rates differ)."""
     source = shot.source
     with av.open(str(source.path)) as container:
         stream = container.streams.video[0]
-        count = 0
+        count, shown = 0, 0  # source frames decoded, output frames yielded
         for frame in clip_frames(container, stream, float(source.times[shot.start]), float("inf"), source.fps):
-            yield upright(frame.to_ndarray(format="rgb24"), frame.rotation)
+            image = None
+            while shown < shot.num_frames and shot.source_frame(shown) == count:
+                image = upright(frame.to_ndarray(format="rgb24"), frame.rotation) if image is None else image
+                yield image
+                shown += 1
             count += 1
-            if count == shot.num_frames:
+            if shown == shot.num_frames:
                 return
-    raise MediaError(f"{source.name}: {count} of {shot.num_frames} frames decoded from frame {shot.start}")
+    raise MediaError(f"{source.name}: {count} of {shot.source_frames} frames decoded from frame {shot.start}")
 
 
 def _window(image: np.ndarray, size: tuple[int, int], centre: tuple[float, float]) -> np.ndarray:
@@ -707,10 +732,10 @@ def _footage_reshoot(raw: Path, rel: Path, picked: list, spec: FootageSpec, plan
     first = picked[0][0]
     shots, origins = [], []
     for video, i, base in picked:
-        found = planner.stretch(base.source, base.num_frames)
+        found = planner.stretch(base.source, base.source_frames)
         if found is None:
             continue
-        shots.append(FootageShot(base.source, found[0], found[1], base.size))
+        shots.append(FootageShot(base.source, found[0], conformed_frames(found[1], base.step), base.size, step=base.step))
         shots[-1].label_held(spec.held_change)  # clean, unless its source holds its picture
         planner.used[base.source.name][-1][2] = shots[-1]
         origins.append({"negative_of": f"{video.video}#{i}"})

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vcurate.analyze.motion import ShakeAnalyzer, reject_glitches, shake_score, smooth_path
+from vcurate.analyze.motion import ShakeAnalyzer, overrule_frozen_tiles, reject_glitches, shake_score, smooth_path
 from vcurate.analyze.sharpness import SharpnessAnalyzer
 from vcurate.config import FiltersConfig
 from vcurate.media.frames import AnalysisFrame, analysis_stride
@@ -225,6 +225,34 @@ def test_a_moving_subject_is_not_shake_but_a_two_percent_hand_held_camera_is(can
     shaky = run(ShakeAnalyzer(DEFAULTS.shake, fps), shot(hand_held(rng, n, fps, 0.02 * H))).clip_score(0, n)
     assert static < 0.5 * DEFAULTS.shake.max_score
     assert shaky > DEFAULTS.shake.max_score
+
+
+@pytest.mark.parametrize("still", ["frozen", "background"])
+def test_a_quarter_half_frozen_by_the_codec_follows_the_camera_but_a_still_background_keeps_its_vote(still):
+    """Every quarter moves by (3, -2) px but the first, whose left half does not move: a flat wall frozen
+    by the codec (identical fine grain: phase correlation, which whitens the spectrum, peaks at zero for
+    it, though the moving half carries most of the change), or a textured background before which the
+    rest moves. The first takes the others' shift, the second keeps its own."""
+    rng = np.random.default_rng(7)
+    world = 60 + 150 * cv2.resize(rng.random((14, 22)).astype(np.float32), (220, 140), interpolation=cv2.INTER_CUBIC)
+    world += rng.normal(0, 3, world.shape).astype(np.float32)  # fine detail, fixed to the content
+    move = np.array([3.0, -2.0])
+    moved = cv2.warpAffine(world, np.float32([[1, 0, move[0]], [0, 1, move[1]]]), (220, 140))
+    tiles = [(world[y : y + 36, x : x + 64].copy(), moved[y : y + 36, x : x + 64].copy()) for x, y in ((60, 40), (124, 40), (60, 76), (124, 76))]
+    previous, current = tiles[0]
+    left = (float(world.mean()) + np.random.default_rng(3).normal(0, 4, (36, 32)) if still == "frozen"
+            else world[90:126, 10:42])
+    previous[:, :32], current[:, :32] = left, left
+    window = cv2.createHanningWindow((64, 36), cv2.CV_32F)
+    shifts = np.array([cv2.phaseCorrelate(a * window, b * window)[0] for a, b in tiles])
+    assert (np.hypot(*(shifts[1:] - move).T) < 1.5).all()  # (each tile's unmoved mean pulls its peak a little to 0)
+    assert np.hypot(*(shifts[0] - move)) > 2  # the first quarter's peak is not the camera's
+    settled = overrule_frozen_tiles(shifts, [a for a, _ in tiles], [b for _, b in tiles], agreement=0.5)
+    assert np.allclose(settled[1:], shifts[1:])
+    if still == "frozen":
+        assert np.allclose(settled[0], np.median(shifts[1:], axis=0))
+    else:
+        assert np.allclose(settled[0], shifts[0])
 
 
 def test_phase_correlation_is_deterministic(canvas):

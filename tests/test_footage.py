@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from vcurate.media.encode import write_mp4
-from vcurate.synth.footage import FootageSpec, find_sources, make_footage_archive
+from vcurate.synth.footage import FootageShot, FootageSpec, _source_frames, conformed_frames, find_sources, make_footage_archive
 from vcurate.synth.truth import read_truth
 
 # Hue (OpenCV's 0-180 scale) of each source's tint: every written frame tells which source it came from.
@@ -173,6 +173,18 @@ def test_shots_from_sources_at_other_rates_play_in_real_time(tmp_path):
             expected = [shot.source_start_frame + int(k * step + 0.5) for k in range(len(seen))]
             assert seen == expected, (video.video, shot.source, step)
     assert min(conformed) < 1 < max(conformed), conformed  # frames repeated and frames dropped
+
+
+def test_a_repeated_source_frame_comes_fresh_each_time(tmp_path):
+    """Overlays draw on a frame in place: a source frame shown three times must not carry the text
+    drawn on its first showing into the next."""
+    write_mp4(tmp_path / "red.mp4", _tinted_frames(0, 12, (160, 90), 1), (160, 90), Fraction(10), 12)
+    source = find_sources(tmp_path, replace(SPEC, shot_seconds=(0.6, 0.6)), warn=lambda line: None)[0]
+    shot = FootageShot(source, 0, conformed_frames(6, 1 / 3), (160, 90), step=1 / 3)
+    pristine = _decode(tmp_path / "red.mp4")
+    for i, frame in enumerate(_source_frames(shot)):
+        assert np.array_equal(frame, pristine[shot.source_frame(i)]), i
+        frame[:] = 255  # as a burned-in caption would
 
 
 def test_shaken_shots_jitter_and_static_ones_do_not(archive):

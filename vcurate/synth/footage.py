@@ -472,8 +472,9 @@ def _source_frames(shot: FootageShot) -> Iterator[np.ndarray]:
             image = None
             while shown < shot.num_frames and shot.source_frame(shown) == count:
                 image = upright(frame.to_ndarray(format="rgb24"), frame.rotation) if image is None else image
-                yield image
                 shown += 1
+                again = shown < shot.num_frames and shot.source_frame(shown) == count
+                yield image.copy() if again else image  # what comes after may draw on it in place (text)
             count += 1
             if shown == shot.num_frames:
                 return

@@ -396,6 +396,13 @@ class FootagePlanner:
                 return first, n
         return None
 
+    def take(self, source: Source, first: int, spanned: int, size: tuple[int, int], step: float, **labels) -> FootageShot:
+        """The shot that plays source frames [first, first + spanned) in real time, `step` source frames an output
+        frame, recorded as the taker of the stretch `stretch` drew last (later repeats of it name this shot)."""
+        shot = FootageShot(source, first, conformed_frames(spanned, step), size, step=step, **labels)
+        self.used[source.name][-1][2] = shot
+        return shot
+
     def _range(self, bounds) -> float:
         return float(self.rng.uniform(*bounds))
 
@@ -416,10 +423,8 @@ class FootagePlanner:
         s, r = self.spec, self.rng
         want = int(round(self._range(s.shot_seconds) * source.fps))
         first, spanned = self.stretch(source, want, exclusive=False)
-        step = source.fps / fps
-        n = conformed_frames(spanned, step)
-        shot = FootageShot(source, first, n, size, step=step, repeat_of=self.last_repeat, repeat_share=self.last_share)
-        self.used[source.name][-1][2] = shot
+        shot = self.take(source, first, spanned, size, source.fps / fps, repeat_of=self.last_repeat, repeat_share=self.last_share)
+        n = shot.num_frames
         spare = 1.0 / source.scale_to_cover(size) - 1.0  # how much wider than the output the source is
         draw = r.random()
         if draw < s.p_shake:
@@ -736,9 +741,8 @@ def _footage_reshoot(raw: Path, rel: Path, picked: list, spec: FootageSpec, plan
         found = planner.stretch(base.source, base.source_frames)
         if found is None:
             continue
-        shots.append(FootageShot(base.source, found[0], conformed_frames(found[1], base.step), base.size, step=base.step))
+        shots.append(planner.take(base.source, *found, base.size, base.step))
         shots[-1].label_held(spec.held_change)  # clean, unless its source holds its picture
-        planner.used[base.source.name][-1][2] = shots[-1]
         origins.append({"negative_of": f"{video.video}#{i}"})
     if not shots:
         return None

@@ -13,7 +13,11 @@ negatives rejected as duplicate; and, apart, the re-uploads alone (the issue's c
 
     .venv/bin/python benchmarks/dedup_accuracy.py [--videos 14] [--tune-seeds 11 33] [--held-out-seeds 171 183]
         [--footage-tune-seeds 1 2] [--footage-held-out-seeds 1 2] [--set filters.duplicate.min_distance=20]
-        [--work DIR] [--reuse]
+        [--work DIR] [--reuse] [--shots]
+
+`--shots` runs no pipeline: it hashes every labelled shot straight from the archives with the pipeline's own
+signature analyzer and reports only the pair distances (seconds an archive instead of a curation run each), the
+quick loop for trying `filters.duplicate` settings (`--set filters.duplicate.group_s=0.45 --shots`).
 
 Tuning archives (rendered --tune-seeds, footage of the calibration sources) may be used to choose the
 signature and threshold; held-out ones (rendered --held-out-seeds, footage of the report sources) never.
@@ -30,10 +34,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vcurate.analyze.signature import unpack_signatures
+from vcurate.analyze import StreamFacts
+from vcurate.analyze.signature import SignatureAnalyzer, unpack_signatures
 from vcurate.config import load_config, parse_setting, with_settings
 from vcurate.synth.archive import SynthSpec, make_archive
 from vcurate.dedup import distances, group_keys, stored_keys
+from vcurate.media.frames import decode_frames
+from vcurate.media.probe import open_probed
 from vcurate.synth.eval import evaluate, shot_of
 from vcurate.synth.footage import FootageSpec, make_footage_archive
 from vcurate.synth.truth import read_truth
@@ -68,13 +75,8 @@ def reuploads_caught(out: Path, truth_path: Path) -> dict:
     return {"compared": compared, "caught": caught}
 
 
-def pair_distances(out: Path, truth_path: Path) -> dict[str, list[float]]:
-    """Signature distance of every pair of clips the duplicate judge saw, of shots free of other faults
-    (partial repeats left out), by what the pair is: footage clips by the source frames they share (a copy: 2/3 of the
-    shorter clip's or more; a partial overlap; another stretch of the same source; another source),
-    rendered clips by their labels (a copy of the same original, a hard negative, another shot)."""
-    truth = {t.video: t for t in read_truth(truth_path)}
-    clips = pd.read_parquet(out / "clips.parquet")
+def _links(truth: dict) -> dict:
+    """(video, shot index, is a hard negative) -> (video, shot index) of the shot it copies or reshoots."""
     links = {}
     for video in truth.values():
         for i, shot in enumerate(video.shots):
@@ -82,27 +84,66 @@ def pair_distances(out: Path, truth_path: Path) -> dict[str, list[float]]:
                 if ref:
                     name, index = ref.rsplit("#", 1)
                     links[(video.video, i, ref == shot.negative_of)] = (name, int(index))
+    return links
 
+
+def _pair_item(signature: bytes, truth: dict, links: dict, video: str, shot_index: int, start: int, end: int) -> tuple:
+    """(signature, copy root, root of the shot it is a hard negative of, frames shown) of the clip [start, end)
+    of a shot: footage frames as (source, first, end) source frames, rendered ones as frames of the copy root."""
     def root(key: tuple[str, int]) -> tuple[str, int]:
         while (*key, False) in links:
             key = links[(*key, False)]
         return key
 
-    items = []  # (signature, copy root, root of the shot it is a hard negative of, source frames)
+    shot = truth[video].shots[shot_index]
+    key, negative = (video, shot_index), links.get((video, shot_index, True))
+    if shot.source is None:  # rendered: a copy shows its original's frames one for one
+        frames = (root(key), start - shot.start_frame, end - shot.start_frame)
+    else:
+        first = shot.source_start_frame + start - shot.start_frame
+        frames = (shot.source, first, first + end - start)
+    return signature, root(key), None if negative is None else root(negative), frames
+
+
+def pair_distances(out: Path, truth_path: Path) -> dict[str, list[float]]:
+    """Signature distance of every pair of clips the duplicate judge saw, of shots free of other faults
+    (partial repeats left out), by what the pair is (classify_pairs)."""
+    truth = {t.video: t for t in read_truth(truth_path)}
+    clips = pd.read_parquet(out / "clips.parquet")
+    links = _links(truth)
+    items = []
     for row in clips.itertuples():
         if row.video not in truth or row.signature is None or not (row.status == "kept" or list(row.reasons) == ["duplicate"]):
             continue  # only clips the duplicate judge saw (another filter rejected the rest first)
         shot = shot_of(truth[row.video], row.start_frame, row.end_frame)
         if set(shot.defects) - {"duplicate"} or shot.overlap_of:
             continue
-        key = (row.video, truth[row.video].shots.index(shot))
-        negative = links.get((*key, True))
-        if shot.source is None:  # rendered: a copy shows its original's frames one for one
-            frames = (root(key), row.start_frame - shot.start_frame, row.end_frame - shot.start_frame)
-        else:
-            first = shot.source_start_frame + row.start_frame - shot.start_frame
-            frames = (shot.source, first, first + row.end_frame - row.start_frame)
-        items.append((row.signature, root(key), None if negative is None else root(negative), frames))
+        items.append(_pair_item(row.signature, truth, links, row.video, truth[row.video].shots.index(shot),
+                                row.start_frame, row.end_frame))
+    return classify_pairs(items)
+
+
+def shot_pair_distances(archive: Path, cfg) -> dict[str, list[float]]:
+    """As pair_distances, with no pipeline run: the signature of every labelled shot free of other faults (partial
+    repeats left out), its bounds taken as the clip's, from one decode of each video through the pipeline's own
+    signature analyzer (`cfg`'s filters.duplicate settings). Seconds an archive: for trying signature settings."""
+    truth = {t.video: t for t in read_truth(archive / "ground_truth.jsonl")}
+    links, items = _links(truth), []
+    for video in truth.values():
+        with open_probed(archive / "raw" / video.video) as (container, info):
+            analyzer = SignatureAnalyzer.build(cfg, StreamFacts(info.frame_rate, info.width, info.height, info.expected_frames))
+            decode_frames(container, [analyzer], cfg.analysis.short_side, fps_hint=info.frame_rate)
+        for i, shot in enumerate(video.shots):
+            signature = analyzer.clip_columns(shot.start_frame, shot.end_frame)["signature"]
+            if signature is not None and not set(shot.defects) - {"duplicate"} and not shot.overlap_of:
+                items.append(_pair_item(signature, truth, links, video.video, i, shot.start_frame, shot.end_frame))
+    return classify_pairs(items)
+
+
+def classify_pairs(items: list[tuple]) -> dict[str, list[float]]:
+    """Distances of every pair of `items` (_pair_item) by what the pair is: footage clips by the source frames they
+    share (a copy: 2/3 of the shorter clip's or more; a partial overlap; another stretch of the same source;
+    another source), rendered clips by their labels (a copy of the same original, a hard negative, another shot)."""
     found: dict[str, list[float]] = {}
     if len(items) < 2:
         return found
@@ -160,11 +201,13 @@ def markdown(summary: dict) -> list[str]:
              "and threshold; *held-out* ones never. Copy groups: an original with its copies (copies of copies and, in "
              "footage archives, shots repeating its source frames included), counted where two or more members are "
              "free of other faults; false duplicates: other judged clips rejected as duplicate (and apart, those of shots free "
-             "of faults: a clip with a fault no other filter caught is rejected either way).", "",
-             "| archive | role | copy groups: exactly one kept | more than one kept | none kept | re-uploads caught | "
-             "false duplicates | of fault-free shots | hard negatives rejected | duplicate P / R | clean clips kept | duplicates sharing a group key |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
-    for name, m in summary["archives"].items():
+             "of faults: a clip with a fault no other filter caught is rejected either way).", ""]
+    curated = {name: m for name, m in summary["archives"].items() if "duplicates" in m}  # not --shots
+    if curated:
+        lines += ["| archive | role | copy groups: exactly one kept | more than one kept | none kept | re-uploads caught | "
+                  "false duplicates | of fault-free shots | hard negatives rejected | duplicate P / R | clean clips kept | duplicates sharing a group key |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
+    for name, m in curated.items():
         d, prf, clean, up = m["duplicates"], m["duplicate_prf"] or {}, m["clean_kept"], m["reuploads"]
         if d is None:
             lines.append(f"| {name} | {m['role']} | no copies | | | | | | | | {_share(clean['kept'], clean['total'])} |")
@@ -177,15 +220,19 @@ def markdown(summary: dict) -> list[str]:
             f"{prf.get('precision', float('nan')):.2f} / {prf.get('recall', float('nan')):.2f} | "
             f"{_share(clean['kept'], clean['total'])} | "
             f"{_share(m['hashed_search']['sharing_a_key'], m['hashed_search']['duplicates'])} |")
-    totals = {role: [sum(m["duplicates"][k] for m in summary["archives"].values() if m["role"] == role and m["duplicates"])
+    totals = {role: [sum(m["duplicates"][k] for m in curated.values() if m["role"] == role and m["duplicates"])
                      for k in ("exactly_one_kept", "copy_groups")]
-              + [sum(m["duplicates"][kind][k] for m in summary["archives"].values()
+              + [sum(m["duplicates"][kind][k] for m in curated.values()
                      if m["role"] == role and m["duplicates"])
                  for kind in ("false_duplicates", "false_duplicates_fault_free") for k in ("duplicate", "clips")]
               for role in ("tuning", "held out")}
-    lines += ["", *(f"- all {role} archives: exactly one kept {_share(a, b)}, false duplicates {_share(c, d)} "
-                    f"({_share(e, f)} of fault-free shots)" for role, (a, b, c, d, e, f) in totals.items()), ""]
-    lines += ["Signature distances of all pairs of clips of fault-free shots that the duplicate judge saw (what the "
+    if curated:
+        lines += ["", *(f"- all {role} archives: exactly one kept {_share(a, b)}, false duplicates {_share(c, d)} "
+                        f"({_share(e, f)} of fault-free shots)" for role, (a, b, c, d, e, f) in totals.items()), ""]
+    seen = ("clips of fault-free shots that the duplicate judge saw" if curated else
+            "labelled shots free of other faults, hashed straight from the archives (`--shots`: no pipeline run, each shot "
+            "taken whole as a clip)")
+    lines += [f"Signature distances of all pairs of {seen} (what the "
               "threshold is chosen from: tuning rows only), by what the pair is; footage pairs by the source frames they "
               "share (a copy: 2/3 of the shorter clip's or more):", "",
               f"| role | generator | pair | pairs | min | 5 % | median | 95 % | max | below {summary['min_distance']:g} |",
@@ -218,12 +265,20 @@ def main() -> None:
     parser.add_argument("--work", type=Path, help="where archives and runs go (default: CACHE/runs/NAME)")
     parser.add_argument("--reuse", action="store_true", help="score the archives and runs already in --work again")
     parser.add_argument("--set", type=parse_setting, action="append", default=[], metavar="KEY.PATH=VALUE")
-    parser.add_argument("--name", default="dedup_accuracy")
+    parser.add_argument("--name", help="results file stem (default dedup_accuracy, or dedup_accuracy-shots with --shots)")
+    parser.add_argument("--shots", action="store_true",
+                        help="no pipeline run: only the distances of the labelled shots' signatures, hashed straight from "
+                             "the archives (seconds an archive, for trying filters.duplicate settings with --set)")
     args = parser.parse_args()
+    args.name = args.name or ("dedup_accuracy-shots" if args.shots else "dedup_accuracy")
     work = args.work or args.cache / "runs" / args.name
     if not args.reuse:
         shutil.rmtree(work, ignore_errors=True)
-    settings = with_settings(load_config(CONFIG), args.set, "pipeline config").filters.duplicate
+    cfg = with_settings(load_config(CONFIG), args.set, "pipeline config")
+    settings = cfg.filters.duplicate
+
+    def scored(archive: Path, out: Path) -> dict:
+        return {"pair_distances": shot_pair_distances(archive, cfg)} if args.shots else measure(archive, out, args.set, args.reuse)
     summary = {**stamp(), "settings": [f"{k}={v}" for k, v in args.set], "min_distance": settings.min_distance,
                "frames": settings.frames, "group_s": settings.group_s, "videos": args.videos,
                "duplicate_videos": args.duplicate_videos, "hard_negative_videos": args.hard_negative_videos, "archives": {}}
@@ -233,7 +288,7 @@ def main() -> None:
         if not (args.reuse and (archive / "ground_truth.jsonl").is_file()):
             make_archive(archive, args.videos, seed, replace(SynthSpec(), **shares))
         summary["archives"][f"rendered seed {seed}"] = {
-            "role": role, **measure(archive, work / f"synth-{seed}-out", args.set, args.reuse)}
+            "role": role, **scored(archive, work / f"synth-{seed}-out")}
     corpus = fetch(args.cache)
     for split, seeds, role in (("calibration", args.footage_tune_seeds, "tuning"), ("report", args.footage_held_out_seeds, "held out")):
         for seed in seeds:
@@ -241,7 +296,7 @@ def main() -> None:
             if not (args.reuse and (archive / "ground_truth.jsonl").is_file()):
                 make_footage_archive(archive, corpus / split, args.videos, seed, replace(FootageSpec(), **shares))
             summary["archives"][f"footage, {split} sources, seed {seed}"] = {
-                "role": role, **measure(archive, work / f"footage-{split}-{seed}-out", args.set, args.reuse)}
+                "role": role, **scored(archive, work / f"footage-{split}-{seed}-out")}
     save(args.name, summary, markdown(summary))
 
 

@@ -18,15 +18,16 @@ from vcurate.synth.truth import read_truth
 HUES = {"red.mp4": 0, "green.mp4": 60, "blue.mp4": 120}
 
 
-def _tinted_frames(hue: int, n: int, size: tuple[int, int], seed: int, switch_hue: int | None = None):
+def _tinted_frames(hue: int, n: int, size: tuple[int, int], seed: int, switch_hue: int | None = None,
+                   light: tuple[float, float] = (50, 130)):
     """Textured frames of one hue drifting slowly (real content moves); from n // 2 on, `switch_hue`
-    (a hard cut inside the source)."""
+    (a hard cut inside the source). Value: light[0] + light[1] x the texture (0-1.3)."""
     rng = np.random.default_rng(seed)
     w, h = size
     texture = cv2.resize(rng.random((h // 6, w // 6 + 20)).astype(np.float32), (w + 120, h), interpolation=cv2.INTER_CUBIC)
     texture += 0.3 * rng.random(texture.shape).astype(np.float32)  # fine grain, fixed to the content
     for i in range(n):
-        value = np.clip(50 + 130 * texture[:, i : i + w], 0, 255).astype(np.uint8)
+        value = np.clip(light[0] + light[1] * texture[:, i : i + w], 0, 255).astype(np.uint8)
         tint = switch_hue if switch_hue is not None and i >= n // 2 else hue
         hsv = np.dstack([np.full_like(value, tint), np.full_like(value, 200), value])
         yield cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
@@ -185,6 +186,28 @@ def test_a_repeated_source_frame_comes_fresh_each_time(tmp_path):
     for i, frame in enumerate(_source_frames(shot)):
         assert np.array_equal(frame, pristine[shot.source_frame(i)]), i
         frame[:] = 255  # as a burned-in caption would
+
+
+def test_low_light_darkens_only_footage_it_leaves_something_to_see_in(tmp_path):
+    """A dim source (luma ~25, texture visible) under the low-light gamma turns black: a shot of it must
+    not be made low-light (it would show nothing, labelled clean); a bright source's shots are."""
+    folder = tmp_path / "footage"
+    folder.mkdir()
+    size = (320, 240)
+    write_mp4(folder / "green.mp4", _tinted_frames(60, 60, size, 1), size, Fraction(25), 12)
+    write_mp4(folder / "dim.mp4", _tinted_frames(30, 60, size, 2, light=(12, 45)), size, Fraction(25), 12)
+    spec = replace(SPEC, p_shake=0.0, p_pan=0.0, p_zoom=0.0, p_blur=0.0, p_upscaled=0.0, p_letterbox=0.0, p_noise=0.0,
+                   p_low_light=1.0, p_text=0.0, p_static=0.0, shot_seconds=(1.0, 1.5), sizes=((256, 144),))
+    truth = make_footage_archive(tmp_path / "out", folder, videos=6, seed=3, spec=spec, warn=lambda line: None)
+    shots = {"green.mp4": 0, "dim.mp4": 0}
+    for video in truth:
+        frames = _decode(tmp_path / "out" / "raw" / video.video)
+        for shot in video.shots:
+            shots[shot.source] += 1
+            assert ("low_light" in shot.nuisances) == (shot.source == "green.mp4"), (video.video, shot.source)
+            shown = min(_gray(frame).std() for frame in frames[shot.start_frame : shot.end_frame])
+            assert shown >= spec.flat_std, (video.video, shot.source, shown)
+    assert min(shots.values()) > 0, shots
 
 
 def test_shaken_shots_jitter_and_static_ones_do_not(archive):

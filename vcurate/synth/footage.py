@@ -94,6 +94,7 @@ class FootageSpec:
     p_noise: float = 0.2
     noise_sigma: tuple[float, float] = (2.0, 6.0)  # Gaussian sensor noise, 8-bit levels
     p_low_light: float = 0.15
+    low_light_gamma: tuple[float, float] = (1.8, 2.6)  # gamma of a low-light shot (only where its source stays non-flat)
     p_letterbox: float = 0.1
     flat_std: float = 6.0  # luma standard deviation below which a frame counts as flat (never used in a shot)
     min_fps: float = 15.0  # a video plays at its first source's rate, or at 25 fps when that is lower than this
@@ -118,6 +119,7 @@ class Source:
     times: np.ndarray
     segments: list[tuple[int, int]]
     change: np.ndarray  # per frame, percent of the picture changed since about 0.2 s earlier (_SourceStats)
+    dim_std: np.ndarray  # per frame, luma standard deviation under the darkest low-light gamma (_SourceStats)
     stills: list[tuple[float, float]] = field(default_factory=list)  # named still (stills.json): s from the first frame
 
     def holds_picture(self, first: int, n: int, threshold: float) -> bool:
@@ -143,17 +145,20 @@ class Source:
 
 class _SourceStats:
     """Per frame of a source: the standard deviation of its small luma (flat frames show nothing worth
-    judging) and the percent of its pixels that changed by more than `levels` grey levels since the
-    frame `lag` earlier (a source that holds its picture changes by its codec's noise only)."""
+    judging), the same under gamma `dim_gamma` (a dark frame made darker still turns black), and the
+    percent of its pixels that changed by more than `levels` grey levels since the frame `lag` earlier
+    (a source that holds its picture changes by its codec's noise only)."""
 
     levels = 12.0
 
-    def __init__(self, lag: int):
+    def __init__(self, lag: int, dim_gamma: float):
         self.lag = lag
-        self.std, self.change, self._recent = [], [], []
+        self.dim = (255.0 * (np.arange(256) / 255.0) ** dim_gamma).astype(np.float32)
+        self.std, self.dim_std, self.change, self._recent = [], [], [], []
 
     def process(self, index: int, frame: AnalysisFrame) -> None:
         self.std.append(float(frame.luma().std()))
+        self.dim_std.append(float(self.dim[frame.luma()].std()))
         luma = cv2.GaussianBlur(frame.luma().astype(np.float32), (0, 0), 1.0)  # codec noise averaged a little
         self._recent.append(luma)
         earlier = self._recent.pop(0) if len(self._recent) > self.lag else self._recent[0]
@@ -169,7 +174,7 @@ def scan_source(path: Path, name: str, spec: FootageSpec, named_cuts: list[tuple
     with open_probed(path) as (container, info):
         fps = info.frame_rate
         scenes = SceneAnalyzer(SplitConfig(detector="content", threshold=spec.cut_threshold, min_scene_frames=4), fps)
-        stats = _SourceStats(lag=max(1, round(0.2 * fps)))
+        stats = _SourceStats(lag=max(1, round(0.2 * fps)), dim_gamma=spec.low_light_gamma[1])
         decoded = decode_frames(container, [scenes, stats], short_side=144, fps_hint=fps)
     min_frames = int(np.ceil(spec.shot_seconds[0] * fps))
     width, height = (decoded.width, decoded.height) if decoded.rotation % 180 == 0 else (decoded.height, decoded.width)
@@ -195,7 +200,7 @@ def scan_source(path: Path, name: str, spec: FootageSpec, named_cuts: list[tuple
                 run_start = None
     if not segments:
         return None
-    return Source(path, name, width, height, fps, decoded.times, segments, np.asarray(stats.change))
+    return Source(path, name, width, height, fps, decoded.times, segments, np.asarray(stats.change), np.asarray(stats.dim_std))
 
 
 STILLS_FILE = "stills.json"  # stretches where only the camera moves over a still picture: shots from them are static
@@ -457,7 +462,10 @@ class FootagePlanner:
                                 "kernel": str(r.choice(["bilinear", "bicubic", "lanczos"]))}
         shot.letterbox = shot.camera != "shake" and r.random() < s.p_letterbox
         if r.random() < s.p_low_light:
-            shot.gamma = self._range((1.8, 2.6))
+            gamma = self._range(s.low_light_gamma)
+            # not where the darkest low light would flatten a frame: it would show nothing (and be labelled clean)
+            if source.dim_std[first : first + spanned].min() >= s.flat_std:
+                shot.gamma = gamma
         if r.random() < s.p_noise:
             shot.noise_sigma = self._range(s.noise_sigma)
         return shot

@@ -9,8 +9,11 @@ import numpy as np
 import pytest
 
 from vcurate.analyze.motion import ShakeAnalyzer, overrule_frozen_tiles, reject_glitches, shake_score, smooth_path
+from vcurate.analyze.blank import BlankAnalyzer
 from vcurate.analyze.sharpness import SharpnessAnalyzer
 from vcurate.config import FiltersConfig
+from vcurate.records import ClipRecord
+from vcurate.stages.filter import filter_clip
 from vcurate.media.frames import AnalysisFrame, analysis_stride
 
 DEFAULTS = FiltersConfig()
@@ -54,6 +57,24 @@ def test_blur_score_orders_sharp_above_blurred(canvas):
     scores = [run(SharpnessAnalyzer(every=1), s).clip_scores(0, 8)[0] for s in (sharp, mild, strong)]
     assert scores[0] > scores[1] > scores[2]
     assert scores[0] > DEFAULTS.blur.min_score > scores[2]
+
+
+def test_a_black_clip_is_blank_not_blurred_and_a_dim_scene_is_neither(canvas):
+    """Black frames after x264 (codec noise, a few stray levels) show nothing: rejected as blank, and the
+    blur rule, which reads no edges as maximally soft, stays out of it. A night-dark scene (its texture
+    darkened to a mean of ~25 levels) is not blank."""
+    rng = np.random.default_rng(3)
+    black = x264_round_trip([np.where(rng.random((H, W)) < 0.002, 30, 0).astype(np.uint8) for _ in range(12)], 28)
+    dim = x264_round_trip([(f.astype(np.float32) * 0.2).astype(np.uint8) for f in crops(canvas, [(50, 50)] * 12)], 28)
+    for frames, blank in ((black, True), (dim, False)):
+        spread = run(BlankAnalyzer(every=1), frames).clip_columns(0, len(frames))["luma_spread"]
+        blur = run(SharpnessAnalyzer(every=1), frames).clip_columns(0, len(frames))["blur_score"]
+        clip = ClipRecord(clip_key="c", video="v.mp4", scene_index=0, start_s=0.0, end_s=0.5, start_frame=0, end_frame=12, fps=25.0,
+                          width=640, height=360, caption="a clip", luma_spread=spread, blur_score=blur)
+        reasons = filter_clip(clip, DEFAULTS).reasons
+        assert (spread < DEFAULTS.blank.min_spread) == blank, spread
+        assert (blur < DEFAULTS.blur.min_score) == blank, blur  # black reads as blurred: the rule it is kept from
+        assert reasons == (["blank"] if blank else []), (reasons, spread, blur)
 
 
 def test_blur_score_sees_mild_defocus_on_a_large_frame():

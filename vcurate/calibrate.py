@@ -151,10 +151,11 @@ def _population(clips: pd.DataFrame, rule: ScoreRule, thresholds: dict, settings
     others = fault_reasons()[rule.reason.fault] - {rule.reason.value}
     caught = clips.reasons.map(lambda rs: bool(others & set(rs))).to_numpy(dtype=bool)
     skipped = np.zeros(len(clips), dtype=bool)
-    if rule.unless is not None:
-        guard = rule_for(rule.unless)
-        if settings.enabled(guard) and thresholds.get(guard.reason) is not None:
-            skipped = guard.beyond(clips[guard.score].to_numpy(dtype=float), thresholds[guard.reason])
+    guard = None if rule.unless is None else rule_for(rule.unless)
+    # a run made before the guard's analyzer existed has no column: none of its clips were judged by it
+    guarded = guard is not None and guard.score in clips
+    if guarded and settings.enabled(guard) and thresholds.get(guard.reason) is not None:
+        skipped = guard.beyond(clips[guard.score].to_numpy(dtype=float), thresholds[guard.reason])
     fault = rule.reason.fault
     kin = set().union(*(set(group) for group in FAULT_GROUPS.values() if fault in group)) - {fault}
     akin = clips.faults.map(lambda f: bool(kin & f) and fault not in f).to_numpy(dtype=bool)
@@ -162,7 +163,7 @@ def _population(clips: pd.DataFrame, rule: ScoreRule, thresholds: dict, settings
     excluded = {"unscored": int(unscored.sum())}
     if others:
         excluded[f"already {'/'.join(sorted(others))}"] = int((caught & ~unscored).sum())
-    if rule.unless is not None:
+    if guarded:
         excluded[f"{rule.unless.value} (precondition)"] = int((skipped & ~caught & ~unscored).sum())
     if kin:
         excluded[f"{'/'.join(sorted(kin))} (alike: either rule may catch it)"] = int((akin & ~skipped & ~caught & ~unscored).sum())
@@ -218,8 +219,9 @@ def calibrate(output: str | Path, truth_path: str | Path, target: float = 0.95) 
     proposed: dict = {}
     results = []
     for rule in SCORE_RULES:
-        if rule.score not in clips or clips[rule.score].isna().all():
-            continue  # the stage that computes it did not run (CLIP off), or the run predates the score
+        if rule.score not in clips or clips[rule.score].isna().all() or rule.reason.fault is None:
+            continue  # the stage that computes it did not run (CLIP off), the run predates the score, or no
+            # labelled fault says which clips it should reject (blank)
         result = calibrate_rule(clips, rule, settings, current, proposed, target)
         if result.chosen is not None:
             proposed[rule.reason] = result.chosen["threshold"]

@@ -153,6 +153,16 @@ class ShakeFilter(Section):
     )
 
 
+class BlankFilter(Section):
+    enabled: bool = True
+    min_spread: float = Field(
+        3.0, gt=0, description="luma standard deviation (8-bit levels, analysis frame, median over the sampled "
+        "frames) below which a clip is blank: black or flat frames (codec noise on black < 1, the flattest real "
+        "footage measured ~5)"
+    )
+    every: int = Field(6, ge=1, description="measure every Nth frame")
+
+
 class BlurFilter(Section):
     enabled: bool = True
     min_score: float = Field(
@@ -315,6 +325,7 @@ class FiltersConfig(Section):
 
     require_caption: bool = Field(True, description="reject clips without any caption (no_caption)")
     shake: ShakeFilter = Field(default_factory=ShakeFilter)
+    blank: BlankFilter = Field(default_factory=BlankFilter)
     blur: BlurFilter = Field(default_factory=BlurFilter)
     resolution: ResolutionFilter = Field(default_factory=ResolutionFilter)
     upscaled: UpscaledFilter = Field(default_factory=UpscaledFilter)

@@ -48,8 +48,11 @@ class ScoreRule:
 SCORE_RULES: list[ScoreRule] = [
     ScoreRule(Reason.define("shake", "camera shake (high-frequency residual of the global motion) too strong",
                             fault="shake"), "shake_score", "filters.shake", "max_score", "above"),
+    # A blank frame has no edges: without this rule it would read as blurred.
+    ScoreRule(Reason.define("blank", "nothing to see: black or flat frames (a held fade, a leader, a blank card)"),
+              "luma_spread", "filters.blank", "min_spread", "below"),
     ScoreRule(Reason.define("blur", "frames too soft (sharpness below threshold)", fault="blur"),
-              "blur_score", "filters.blur", "min_score", "below"),
+              "blur_score", "filters.blur", "min_score", "below", unless=Reason("blank")),
     # Blur also removes native-scale detail: only a clip crisp at the analysis size can be "upscaled".
     ScoreRule(Reason.define("upscaled", "content upscaled from a lower resolution", fault="lowres"),
               "detail_score", "filters.upscaled", "min_detail", "below", unless=Reason("blur")),

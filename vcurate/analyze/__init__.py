@@ -5,4 +5,4 @@ from vcurate.analyze.registry import (  # noqa: F401
     ANALYZERS, ClipAnalyzer, Column, StreamFacts, analyzer_columns, build_analyzers, register_analyzer,
     unregister_analyzer,
 )
-from vcurate.analyze import sharpness, motion, scene_motion, text, signature  # noqa: F401,E402  (registers blur/detail, shake, scene motion, text, signature)
+from vcurate.analyze import blank, sharpness, motion, scene_motion, text, signature  # noqa: F401,E402  (registers luma spread, blur/detail, shake, scene motion, text, signature)

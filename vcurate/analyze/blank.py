@@ -7,9 +7,7 @@ reaches the blur rule with a crispness of 0 and is rejected for the wrong reason
 
 from __future__ import annotations
 
-import numpy as np
-
-from vcurate.analyze.registry import ClipAnalyzer, Column, StreamFacts, register_analyzer
+from vcurate.analyze.registry import ClipAnalyzer, Column, StreamFacts, register_analyzer, sampled_medians
 from vcurate.config import PipelineConfig
 from vcurate.media.frames import AnalysisFrame
 
@@ -37,8 +35,5 @@ class BlankAnalyzer(ClipAnalyzer):
         self.spread.append(float(frame.luma().std()))
 
     def clip_columns(self, start: int, end: int) -> dict[str, float | None]:
-        frames = np.asarray(self.frames)
-        inside = (frames >= start) & (frames < end)
-        if not inside.any():
-            return {"luma_spread": None}
-        return {"luma_spread": round(float(np.median(np.asarray(self.spread)[inside])), 4)}
+        medians = sampled_medians(self.frames, start, end, self.spread)
+        return {"luma_spread": None if medians is None else round(medians[0], 4)}

@@ -13,9 +13,21 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy as np
+
 if TYPE_CHECKING:
     from vcurate.config import PipelineConfig
     from vcurate.media.frames import AnalysisFrame
+
+
+def sampled_medians(frames: list[int], start: int, end: int, *series: list[float]) -> tuple[float, ...] | None:
+    """Median of each series (one value per sampled frame, frame indices `frames`) over the sampled frames
+    in [start, end); None when none of them falls in the clip."""
+    indices = np.asarray(frames)
+    inside = (indices >= start) & (indices < end)
+    if not inside.any():
+        return None
+    return tuple(float(np.median(np.asarray(values)[inside])) for values in series)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 
-from vcurate.analyze.registry import ClipAnalyzer, Column, StreamFacts, register_analyzer
+from vcurate.analyze.registry import ClipAnalyzer, Column, StreamFacts, register_analyzer, sampled_medians
 from vcurate.config import PipelineConfig
 from vcurate.media.frames import AnalysisFrame
 
@@ -223,8 +223,4 @@ class SharpnessAnalyzer(ClipAnalyzer):
 
     def clip_scores(self, start: int, end: int) -> tuple[float | None, float | None]:
         """(blur_score, detail_score) medians over the sampled frames in [start, end)."""
-        frames = np.asarray(self.frames)
-        inside = (frames >= start) & (frames < end)
-        if not inside.any():
-            return None, None
-        return float(np.median(np.asarray(self.blur)[inside])), float(np.median(np.asarray(self.detail)[inside]))
+        return sampled_medians(self.frames, start, end, self.blur, self.detail) or (None, None)

@@ -87,6 +87,11 @@ def _links(truth: dict) -> dict:
     return links
 
 
+def _scored_shot(shot) -> bool:
+    """Whether a shot's clips enter the pair distances: free of faults other than being a copy, and no partial repeat."""
+    return not set(shot.defects) - {"duplicate"} and not shot.overlap_of
+
+
 def _pair_item(signature: bytes, truth: dict, links: dict, video: str, shot_index: int, start: int, end: int) -> tuple:
     """(signature, copy root, root of the shot it is a hard negative of, frames shown) of the clip [start, end)
     of a shot: footage frames as (source, first, end) source frames, rendered ones as frames of the copy root."""
@@ -116,7 +121,7 @@ def pair_distances(out: Path, truth_path: Path) -> dict[str, list[float]]:
         if row.video not in truth or row.signature is None or not (row.status == "kept" or list(row.reasons) == ["duplicate"]):
             continue  # only clips the duplicate judge saw (another filter rejected the rest first)
         shot = shot_of(truth[row.video], row.start_frame, row.end_frame)
-        if set(shot.defects) - {"duplicate"} or shot.overlap_of:
+        if not _scored_shot(shot):
             continue
         items.append(_pair_item(row.signature, truth, links, row.video, truth[row.video].shots.index(shot),
                                 row.start_frame, row.end_frame))
@@ -134,8 +139,8 @@ def shot_pair_distances(archive: Path, cfg) -> dict[str, list[float]]:
             analyzer = SignatureAnalyzer.build(cfg, StreamFacts(info.frame_rate, info.width, info.height, info.expected_frames))
             decode_frames(container, [analyzer], cfg.analysis.short_side, fps_hint=info.frame_rate)
         for i, shot in enumerate(video.shots):
-            signature = analyzer.clip_columns(shot.start_frame, shot.end_frame)["signature"]
-            if signature is not None and not set(shot.defects) - {"duplicate"} and not shot.overlap_of:
+            signature = analyzer.clip_columns(shot.start_frame, shot.end_frame)["signature"] if _scored_shot(shot) else None
+            if signature is not None:
                 items.append(_pair_item(signature, truth, links, video.video, i, shot.start_frame, shot.end_frame))
     return classify_pairs(items)
 
